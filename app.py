@@ -1,0 +1,70 @@
+"""Stax Orchestrator: the Chalice app. Routing only.
+
+Each Lambda loads its event with the schema, makes one call into
+``chalicelib.operations`` and returns the result. Clients are built by lazy,
+cached getters (once per container) and injected, so warm invocations reuse
+the SSM token cache and the logged-in Stax client.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from typing import Any
+
+from chalice import Chalice
+
+from chalicelib import operations, schemas, settings
+from chalicelib.stax import SsmCredentials, StaxAccess
+
+app = Chalice(app_name="stax-orchestrator")
+app.log.setLevel(logging.INFO)
+logging.getLogger("stax_orchestrator").setLevel(logging.INFO)
+
+
+@functools.cache
+def ssm_client() -> Any:
+    import boto3
+
+    return boto3.client("ssm")
+
+
+@functools.cache
+def stax_access() -> StaxAccess:
+    config = settings.stax_settings()
+    credentials = SsmCredentials(
+        ssm_client,
+        config.access_key_parameter,
+        config.secret_key_parameter,
+        config.credentials_ttl_seconds,
+    )
+    return StaxAccess(config, credentials)
+
+
+@app.lambda_function(name="validate_input")
+def validate_input(event: Any, context: Any) -> dict[str, Any]:
+    return operations.validate_input(event)
+
+
+@app.lambda_function(name="create_workload")
+def create_workload(event: Any, context: Any) -> dict[str, Any]:
+    request = schemas.load_operation_request("create", event)
+    return operations.create_workload(request, stax_access())
+
+
+@app.lambda_function(name="update_workload")
+def update_workload(event: Any, context: Any) -> dict[str, Any]:
+    request = schemas.load_operation_request("update", event)
+    return operations.update_workload(request, stax_access())
+
+
+@app.lambda_function(name="delete_workload")
+def delete_workload(event: Any, context: Any) -> dict[str, Any]:
+    request = schemas.load_operation_request("delete", event)
+    return operations.delete_workload(request, stax_access())
+
+
+@app.lambda_function(name="get_task_status")
+def get_task_status(event: Any, context: Any) -> dict[str, Any]:
+    request = schemas.load_task_status_request(event)
+    return operations.get_task_status(request, stax_access(), settings.poll_schedule())

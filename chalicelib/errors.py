@@ -1,0 +1,96 @@
+"""Named errors of the orchestrator.
+
+The class names are the contract with the state machines: a Lambda that raises
+``WorkloadNotFound`` fails its Step Functions task with the error name
+``WorkloadNotFound``, and the ASL templates Retry or Catch on exactly these
+names. Renaming a class is therefore a breaking change of the state machines.
+
+Every error carries a ``details`` mapping; ``str(error)`` is that mapping as
+JSON, so the Step Functions cause is something a person (or a tool) can read:
+which field, which workload, which task, what to do next. Secrets never go in.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+
+class OrchestratorError(Exception):
+    """Base class of every error the orchestrator raises on purpose."""
+
+    #: What the user should do about it; subclasses override.
+    hint: str = ""
+
+    def __init__(self, message: str, **details: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = {k: v for k, v in details.items() if v is not None}
+
+    def as_dict(self) -> dict[str, Any]:
+        """The error as the JSON object that becomes the Step Functions cause."""
+        body: dict[str, Any] = {"error": type(self).__name__, "message": self.message}
+        body.update(self.details)
+        if self.hint and "hint" not in body:
+            body["hint"] = self.hint
+        return body
+
+    def __str__(self) -> str:
+        return json.dumps(self.as_dict(), sort_keys=False, default=str)
+
+
+class InvalidWorkloadRequest(OrchestratorError):
+    """The payload failed validation; ``details['errors']`` maps field -> messages."""
+
+    hint = "Fix the fields listed in 'errors' and start a new execution."
+
+
+class WorkloadAlreadyExists(OrchestratorError):
+    """A live workload with the requested name exists already."""
+
+    hint = "Choose another workload_name, or update/delete the existing workload."
+
+
+class WorkloadNotFound(OrchestratorError):
+    """The workload id is unknown to Stax (or already deleted)."""
+
+    hint = "Check the workload_id; list workloads with the CLI or the Stax console."
+
+
+class StaxRequestRejected(OrchestratorError):
+    """Stax refused the request (HTTP 4xx other than auth/not found): a bad id or value."""
+
+    hint = "Stax said the request is invalid; see 'stax_error' for the field to fix."
+
+
+class StaxAuthenticationFailed(OrchestratorError):
+    """The Stax API token (SSM parameters) was refused."""
+
+    hint = (
+        "Check the Stax API token stored in the SSM SecureString parameters "
+        "(access key and secret) and the Stax installation (STAX_REGION / STAX_API_HOST)."
+    )
+
+
+class StaxCredentialsMissing(OrchestratorError):
+    """An SSM parameter holding the Stax API token is missing or unreadable."""
+
+    hint = "Create the SSM SecureString parameters with `stax-orchestrator setup`."
+
+
+class StaxApiUnavailable(OrchestratorError):
+    """Stax answered 429/5xx or could not be reached, after the SDK's own retries."""
+
+    hint = "Transient: Step Functions retries this with backoff."
+
+
+class WorkloadTaskFailed(OrchestratorError):
+    """The Stax task behind a workload operation ended FAILED."""
+
+    hint = "Read 'logs_tail' for the reason Stax gives; fix and run the operation again."
+
+
+class WorkloadTaskTimedOut(OrchestratorError):
+    """The Stax task did not finish within the watch timeout."""
+
+    hint = "The task may still finish in Stax; check it before retrying."

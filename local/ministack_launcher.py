@@ -1,0 +1,91 @@
+"""Start MiniStack with one fidelity gap closed: Lambda error names.
+
+Role: the local stack's MiniStack entry point (run with `.venv-ministack`'s
+python, never imported by the product).
+
+On real AWS, when a Python Lambda raises, the invoke result and the Step
+Functions task failure carry ``errorType`` = the exception's class name
+(e.g. ``WorkloadAlreadyExists``), which is what Retry and Catch match on.
+MiniStack 1.5.33 reports every Python exception as ``Runtime.HandlerError``:
+its warm worker script writes only ``str(e)`` and the host side hard-codes the
+type. This launcher, for the pinned MiniStack version only:
+
+1. makes the worker script also report ``type(e).__name__``;
+2. remembers that name per invocation when the worker answers;
+3. puts it in place of ``Runtime.HandlerError`` in the invoke result.
+
+Everything else is MiniStack unchanged. If the pinned version or the patched
+source text differs, the launcher refuses to start rather than run a stack
+whose error names silently differ from AWS.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import sys
+import threading
+from typing import Any
+
+PINNED_VERSION = "1.5.33"
+WORKER_ERROR_LINE = '{"status": "error", "error": str(e), "trace": traceback.format_exc()}'
+PATCHED_ERROR_LINE = (
+    '{"status": "error", "error": str(e), "errorType": type(e).__name__, '
+    '"trace": traceback.format_exc()}'
+)
+GENERIC_ERROR_TYPE = "Runtime.HandlerError"
+
+
+def _patch() -> None:
+    version = importlib.metadata.version("ministack")
+    if version != PINNED_VERSION:
+        sys.exit(
+            f"local/ministack_launcher.py is written for ministack=={PINNED_VERSION}, "
+            f"found {version}: re-check the patch before changing the pin."
+        )
+
+    from ministack.core import lambda_runtime
+    from ministack.services import lambda_svc
+
+    script = lambda_runtime._PYTHON_WORKER_SCRIPT
+    if script.count(WORKER_ERROR_LINE) != 1:
+        sys.exit("MiniStack's Python worker script changed: cannot patch error names.")
+    lambda_runtime._PYTHON_WORKER_SCRIPT = script.replace(WORKER_ERROR_LINE, PATCHED_ERROR_LINE)
+
+    last = threading.local()
+    original_invoke = lambda_runtime.Worker.invoke
+    original_execute = lambda_svc._execute_function_warm
+
+    def invoke(self: Any, *args: Any, **kwargs: Any) -> dict:
+        result = original_invoke(self, *args, **kwargs)
+        if isinstance(result, dict) and result.get("status") == "error":
+            last.error_type = result.get("errorType")
+        return result
+
+    def execute_function_warm(*args: Any, **kwargs: Any) -> dict:
+        last.error_type = None
+        result = original_execute(*args, **kwargs)
+        body = result.get("body") if isinstance(result, dict) else None
+        error_type = getattr(last, "error_type", None)
+        if (
+            result.get("error")
+            and isinstance(body, dict)
+            and body.get("errorType") == GENERIC_ERROR_TYPE
+            and error_type
+        ):
+            body["errorType"] = error_type
+        return result
+
+    lambda_runtime.Worker.invoke = invoke
+    lambda_svc._execute_function_warm = execute_function_warm
+
+
+def main() -> None:
+    _patch()
+    from ministack.app import main as ministack_main
+
+    sys.argv = ["ministack"]
+    ministack_main()
+
+
+if __name__ == "__main__":
+    main()

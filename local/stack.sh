@@ -1,0 +1,130 @@
+#!/usr/bin/env bash
+# The local stack: MiniStack (AWS emulator) + the Stax API simulator, on loopback only.
+#   local/stack.sh up      start both (idempotent), bootstrap, print endpoints and env vars
+#   local/stack.sh down    stop both (and MiniStack's Lambda workers)
+#   local/stack.sh env     print only `export` lines: eval "$(local/stack.sh env)"
+#   local/stack.sh status  say what runs
+# Pid files and logs live in .local/ (git-ignored); TLS material in $STAX_LOCAL_TLS_DIR.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+STATE_DIR="$ROOT/.local"
+LOG_DIR="$STATE_DIR/logs"
+TLS_DIR="${STAX_LOCAL_TLS_DIR:-/tmp/stax-orchestrator-local/tls}"
+MINISTACK_PORT=4566
+SIM_PORT=8443
+MINISTACK_URL="http://127.0.0.1:$MINISTACK_PORT"
+SIM_URL="https://127.0.0.1:$SIM_PORT"
+PY="$ROOT/.venv/bin/python"
+MS_PY="$ROOT/.venv-ministack/bin/python"
+
+print_env() {
+  cat <<EOF
+export AWS_ENDPOINT_URL=$MINISTACK_URL
+export AWS_DEFAULT_REGION=us-east-1
+export AWS_REGION=us-east-1
+export AWS_ACCESS_KEY_ID=test
+export AWS_SECRET_ACCESS_KEY=test
+export REQUESTS_CA_BUNDLE=$TLS_DIR/ca-bundle.pem
+export STAX_API_HOST=127.0.0.1:$SIM_PORT
+export STAX_SIM_URL=$SIM_URL
+EOF
+}
+
+is_running() { # pidfile
+  [[ -f "$1" ]] && kill -0 "$(cat "$1")" 2>/dev/null
+}
+
+wait_for() { # name url seconds [curl args...]
+  local name=$1 url=$2 seconds=$3
+  shift 3
+  local deadline=$((SECONDS + seconds))
+  until curl -fsS -o /dev/null "$@" "$url" 2>/dev/null; do
+    if ((SECONDS >= deadline)); then
+      echo "local stack: $name did not answer at $url within ${seconds}s; see $LOG_DIR" >&2
+      return 1
+    fi
+    sleep 0.2
+  done
+}
+
+start_detached() { # name pidfile logfile command...
+  local name=$1 pidfile=$2 logfile=$3
+  shift 3
+  # setsid: own process group, so `down` stops the server and every child it spawned.
+  setsid "$@" >"$logfile" 2>&1 </dev/null &
+  echo $! >"$pidfile"
+  echo "local stack: started $name (pid $(cat "$pidfile")), log $logfile" >&2
+}
+
+stop() { # name pidfile
+  local name=$1 pidfile=$2
+  if is_running "$pidfile"; then
+    local pid
+    pid=$(cat "$pidfile")
+    kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
+    for _ in $(seq 50); do
+      kill -0 "$pid" 2>/dev/null || break
+      sleep 0.1
+    done
+    kill -KILL -- "-$pid" 2>/dev/null || true
+    echo "local stack: stopped $name" >&2
+  fi
+  rm -f "$pidfile"
+}
+
+up() {
+  mkdir -p "$LOG_DIR"
+  "$PY" "$ROOT/local/tls.py" --dir "$TLS_DIR" >/dev/null
+  if ! is_running "$STATE_DIR/ministack.pid"; then
+    if curl -fsS -o /dev/null "$MINISTACK_URL/_ministack/health" 2>/dev/null; then
+      echo "local stack: port $MINISTACK_PORT answers but is not ours; stop that process first" >&2
+      return 1
+    fi
+    start_detached MiniStack "$STATE_DIR/ministack.pid" "$LOG_DIR/ministack.log" \
+      env BIND_HOST=127.0.0.1 GATEWAY_PORT=$MINISTACK_PORT LOG_LEVEL=WARNING \
+      "$MS_PY" "$ROOT/local/ministack_launcher.py"
+  fi
+  if ! is_running "$STATE_DIR/staxsim.pid"; then
+    start_detached "Stax simulator" "$STATE_DIR/staxsim.pid" "$LOG_DIR/staxsim.log" \
+      env PYTHONPATH="$ROOT" "$PY" -m staxsim serve --host 127.0.0.1 --port $SIM_PORT \
+      --certfile "$TLS_DIR/server.pem" --keyfile "$TLS_DIR/server.key"
+  fi
+  wait_for MiniStack "$MINISTACK_URL/_ministack/health" 60
+  wait_for "Stax simulator" "$SIM_URL/_sim/health" 30 --cacert "$TLS_DIR/ca.pem"
+  (eval "$(print_env)" && "$PY" "$ROOT/local/bootstrap.py") >&2
+  cat >&2 <<EOF
+local stack is up:
+  MiniStack       $MINISTACK_URL   (log $LOG_DIR/ministack.log)
+  Stax simulator  $SIM_URL   (API /20190206, control /_sim; log $LOG_DIR/staxsim.log)
+  CA bundle       $TLS_DIR/ca.pem
+Use it from a shell:  eval "\$(make -s local-env)"
+EOF
+  print_env >&2
+}
+
+down() {
+  stop "Stax simulator" "$STATE_DIR/staxsim.pid"
+  stop MiniStack "$STATE_DIR/ministack.pid"
+}
+
+status() {
+  for name in ministack staxsim; do
+    if is_running "$STATE_DIR/$name.pid"; then
+      echo "$name: running (pid $(cat "$STATE_DIR/$name.pid"))"
+    else
+      echo "$name: stopped"
+    fi
+  done
+}
+
+case "${1:-}" in
+  up) up ;;
+  down) down ;;
+  env) print_env ;;
+  status) status ;;
+  *)
+    echo "usage: $0 up|down|env|status" >&2
+    exit 2
+    ;;
+esac

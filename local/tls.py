@@ -1,0 +1,85 @@
+"""Generate the local stack's TLS material: a private CA and a server certificate.
+
+Role: local-stack script. The Stax simulator serves HTTPS with the server
+certificate; clients (the SDK, the Lambdas on MiniStack, the CLI, the tests)
+trust the CA through ``REQUESTS_CA_BUNDLE`` pointing at ``ca-bundle.pem``: the
+system's public CAs plus the local one, so that the same shell can still
+reach package registries (pip, and so ``chalice deploy``, honour that variable).
+Nothing here turns verification off.
+
+Idempotent: existing material is kept while the certificate is still valid
+for more than a day, so a running simulator and deployed Lambdas keep working.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import sys
+from pathlib import Path
+
+DEFAULT_DIR = Path("/tmp/stax-orchestrator-local/tls")
+SYSTEM_BUNDLES = (Path("/etc/ssl/certs/ca-certificates.crt"), Path("/etc/pki/tls/certs/ca-bundle.crt"))
+
+
+def _public_cas() -> str:
+    for bundle in SYSTEM_BUNDLES:
+        if bundle.exists():
+            return bundle.read_text()
+    import certifi
+
+    return Path(certifi.where()).read_text()
+
+
+def write_bundle(ca: Path, bundle: Path) -> None:
+    """``bundle`` = public CAs + the local CA (rewritten each time: cheap, always current)."""
+    bundle.write_text(_public_cas().rstrip("\n") + "\n" + ca.read_text())
+
+
+def _still_valid(cert_path: Path) -> bool:
+    from cryptography import x509
+
+    try:
+        cert = x509.load_pem_x509_certificate(cert_path.read_bytes())
+    except (OSError, ValueError):
+        return False
+    remaining = cert.not_valid_after_utc - dt.datetime.now(dt.timezone.utc)
+    return remaining > dt.timedelta(days=1)
+
+
+def ensure_tls(directory: Path = DEFAULT_DIR) -> dict[str, Path]:
+    """Create (or keep) ``ca.pem``, ``server.pem``, ``server.key`` and ``ca-bundle.pem``."""
+    import trustme
+
+    paths = {
+        "ca": directory / "ca.pem",
+        "cert": directory / "server.pem",
+        "key": directory / "server.key",
+    }
+    if all(p.exists() for p in paths.values()) and _still_valid(paths["cert"]):
+        write_bundle(paths["ca"], directory / "ca-bundle.pem")
+        return {**paths, "bundle": directory / "ca-bundle.pem"}
+    directory.mkdir(parents=True, exist_ok=True)
+    ca = trustme.CA(organization_name="Stax Orchestrator local stack")
+    server = ca.issue_cert("127.0.0.1", "localhost")
+    ca.cert_pem.write_to_path(str(paths["ca"]))
+    server.cert_chain_pems[0].write_to_path(str(paths["cert"]))
+    for extra in server.cert_chain_pems[1:]:
+        extra.write_to_path(str(paths["cert"]), append=True)
+    server.private_key_pem.write_to_path(str(paths["key"]))
+    paths["key"].chmod(0o600)
+    write_bundle(paths["ca"], directory / "ca-bundle.pem")
+    return {**paths, "bundle": directory / "ca-bundle.pem"}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--dir", type=Path, default=DEFAULT_DIR)
+    args = parser.parse_args(argv)
+    paths = ensure_tls(args.dir)
+    print(paths["bundle"])
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,422 @@
+"""Deployment steps around ``chalice deploy`` (called by ``deploy.sh``).
+
+Role: deploy-time tooling, not part of the Lambda package.
+
+- ``preflight``: AWS credentials and the Stax SSM parameters exist, before
+  anything is created; writes the Lambdas' least-privilege policy file that
+  the Chalice stage names (account and region filled in).
+- ``statemachines``: renders the ASL templates with the function ARNs Chalice
+  recorded in ``.chalice/deployed/<stage>.json``, creates or updates the
+  state machines' IAM role and both state machines (in place: same ARNs),
+  and writes their ARNs to ``.chalice/deployed/<stage>-statemachines.json``.
+- ``delete``: removes the state machines and their role.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+APP_NAME = "stax-orchestrator"
+ROOT = Path(__file__).resolve().parent.parent
+CHALICE_DIR = ROOT / ".chalice"
+STATEMACHINES_DIR = ROOT / "statemachines"
+FUNCTIONS = (
+    "validate_input",
+    "create_workload",
+    "update_workload",
+    "delete_workload",
+    "get_task_status",
+)
+DEFAULT_WATCH_TIMEOUT = 7200
+SSM_PARAMETERS = ("/orchestrator/stax/access/key", "/orchestrator/stax/access/key/secret")
+_PLACEHOLDER = re.compile(r"\$\{([A-Za-z0-9]+)\}")
+
+
+class DeployError(Exception):
+    """A deployment step cannot go on; the message says what to fix."""
+
+
+def placeholder(function: str) -> str:
+    """``validate_input`` -> ``ValidateInputArn`` (the ASL placeholder stem rule)."""
+    return "".join(part.capitalize() for part in function.split("_")) + "Arn"
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where and what is deployed."""
+
+    stage: str
+    region: str
+    account: str
+    partition: str = "aws"
+
+    @property
+    def prefix(self) -> str:
+        return f"{APP_NAME}-{self.stage}"
+
+    def arn(self, service: str, resource: str, region: bool = True) -> str:
+        return (
+            f"arn:{self.partition}:{service}:{self.region if region else ''}:"
+            f"{self.account}:{resource}"
+        )
+
+    @property
+    def role_name(self) -> str:
+        return f"{self.prefix}-states"
+
+    def state_machine_name(self, kind: str) -> str:
+        return f"{self.prefix}-{kind.replace('_', '-')}"
+
+    def state_machine_arn(self, kind: str) -> str:
+        return self.arn("states", f"stateMachine:{self.state_machine_name(kind)}")
+
+
+# -- rendering -----------------------------------------------------------------
+def render(template: Any, values: Mapping[str, Any]) -> Any:
+    """Fill ``${Name}`` placeholders in a parsed ASL document.
+
+    A string that is exactly one placeholder takes the value's JSON type (so
+    ``"TimeoutSeconds": "${WatcherExecutionTimeoutSeconds}"`` becomes a number);
+    placeholders inside longer strings are replaced as text.
+
+    Raises:
+        DeployError: a placeholder has no value.
+    """
+    if isinstance(template, dict):
+        return {key: render(value, values) for key, value in template.items()}
+    if isinstance(template, list):
+        return [render(item, values) for item in template]
+    if isinstance(template, str):
+        names = _PLACEHOLDER.findall(template)
+        missing = [name for name in names if name not in values]
+        if missing:
+            raise DeployError(f"no value for placeholder(s) {', '.join(missing)}")
+        whole = _PLACEHOLDER.fullmatch(template)
+        if whole:
+            return values[whole.group(1)]
+        return _PLACEHOLDER.sub(lambda m: str(values[m.group(1)]), template)
+    return template
+
+
+def load_template(kind: str) -> Any:
+    return json.loads((STATEMACHINES_DIR / f"{kind}.asl.json").read_text())
+
+
+def template_values(
+    function_arns: Mapping[str, str], watcher_arn: str, watch_timeout: int
+) -> dict[str, Any]:
+    values: dict[str, Any] = {placeholder(name): arn for name, arn in function_arns.items()}
+    values.update(
+        TaskWatcherArn=watcher_arn,
+        WatchTimeoutSeconds=watch_timeout,
+        # The watcher's own Choice reports WorkloadTaskTimedOut; the execution
+        # timeout is only a backstop in case a poll hangs.
+        WatcherExecutionTimeoutSeconds=watch_timeout + 900,
+    )
+    return values
+
+
+# -- IAM policy documents ------------------------------------------------------
+def lambda_policy(target: Target, parameters: tuple[str, ...] = SSM_PARAMETERS) -> dict[str, Any]:
+    """The Lambdas' policy: read the two Stax SSM parameters, write their own logs."""
+    log_group = f"log-group:/aws/lambda/{target.prefix}-*"
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "ReadStaxApiToken",
+                "Effect": "Allow",
+                "Action": ["ssm:GetParameter", "ssm:GetParameters"],
+                "Resource": [target.arn("ssm", f"parameter{name}") for name in parameters],
+            },
+            {
+                "Sid": "WriteOwnLogs",
+                "Effect": "Allow",
+                "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
+                "Resource": [
+                    target.arn("logs", log_group),
+                    target.arn("logs", f"{log_group}:log-stream:*"),
+                ],
+            },
+        ],
+    }
+
+
+def states_trust_policy() -> dict[str, Any]:
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": "states.amazonaws.com"},
+                "Action": "sts:AssumeRole",
+            }
+        ],
+    }
+
+
+def states_policy(target: Target, function_arns: Mapping[str, str]) -> dict[str, Any]:
+    """The state machines' policy: invoke our five functions, run only the task watcher."""
+    watcher = target.state_machine_name("task_watcher")
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "InvokeOrchestratorFunctions",
+                "Effect": "Allow",
+                "Action": "lambda:InvokeFunction",
+                "Resource": [function_arns[name] for name in FUNCTIONS],
+            },
+            {
+                "Sid": "StartTaskWatcher",
+                "Effect": "Allow",
+                "Action": "states:StartExecution",
+                "Resource": target.state_machine_arn("task_watcher"),
+            },
+            {
+                "Sid": "FollowTaskWatcher",
+                "Effect": "Allow",
+                "Action": ["states:DescribeExecution", "states:StopExecution"],
+                "Resource": target.arn("states", f"execution:{watcher}:*"),
+            },
+            {
+                # startExecution.sync learns of the child's end through this managed rule.
+                "Sid": "SyncExecutionEvents",
+                "Effect": "Allow",
+                "Action": ["events:PutTargets", "events:PutRule", "events:DescribeRule"],
+                "Resource": target.arn(
+                    "events", "rule/StepFunctionsGetEventsForStepFunctionsExecutionRule"
+                ),
+            },
+        ],
+    }
+
+
+# -- AWS -------------------------------------------------------------------------
+def _session() -> Any:
+    import boto3
+
+    return boto3.session.Session()
+
+
+def resolve_target(stage: str, session: Any | None = None) -> Target:
+    """The account and region the credentials point at.
+
+    Raises:
+        DeployError: no credentials or no region.
+    """
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    session = session or _session()
+    if not session.region_name:
+        raise DeployError("No AWS region: set AWS_DEFAULT_REGION or configure a profile region.")
+    try:
+        identity = session.client("sts").get_caller_identity()
+    except (BotoCoreError, ClientError) as error:
+        raise DeployError(
+            f"No usable AWS credentials ({type(error).__name__}): configure a profile, "
+            "export AWS_PROFILE, or for the local stack run: eval \"$(make -s local-env)\""
+        ) from None
+    partition = str(identity["Arn"]).split(":")[1] if ":" in str(identity["Arn"]) else "aws"
+    return Target(stage, session.region_name, str(identity["Account"]), partition)
+
+
+def preflight(stage: str, session: Any | None = None) -> Target:
+    """Check credentials and the SSM parameters; write the Lambdas' policy file.
+
+    Raises:
+        DeployError: what is missing and how to add it.
+    """
+    session = session or _session()
+    target = resolve_target(stage, session)
+    ssm = session.client("ssm")
+    found = ssm.get_parameters(Names=list(SSM_PARAMETERS), WithDecryption=False)
+    names = {p["Name"] for p in found.get("Parameters", [])}
+    missing = [name for name in SSM_PARAMETERS if name not in names]
+    if missing:
+        raise DeployError(
+            f"Missing SSM parameter(s) {', '.join(missing)} in {target.region}: store the Stax "
+            "API token first with `stax-orchestrator setup` (or `make local-up` for the local "
+            "stack)."
+        )
+    policy_file = CHALICE_DIR / f"policy-{stage}.json"
+    policy_file.write_text(json.dumps(lambda_policy(target), indent=2) + "\n")
+    return target
+
+
+def function_arns(stage: str) -> dict[str, str]:
+    """The Lambda ARNs Chalice recorded for the stage.
+
+    Raises:
+        DeployError: the stage was not deployed, or a function is missing.
+    """
+    recorded = CHALICE_DIR / "deployed" / f"{stage}.json"
+    if not recorded.exists():
+        raise DeployError(f"{recorded} not found: run `chalice deploy --stage {stage}` first.")
+    resources = json.loads(recorded.read_text()).get("resources", [])
+    arns = {
+        r["name"]: r["lambda_arn"]
+        for r in resources
+        if r.get("resource_type") == "lambda_function" and r.get("name") in FUNCTIONS
+    }
+    missing = [name for name in FUNCTIONS if name not in arns]
+    if missing:
+        raise DeployError(f"Chalice recorded no function(s) {', '.join(missing)} for {stage}.")
+    return arns
+
+
+def _retry_iam_propagation(call: Callable[[], Any]) -> Any:
+    """A new role takes seconds to be assumable by Step Functions on AWS."""
+    from botocore.exceptions import ClientError
+
+    for attempt in range(10):
+        try:
+            return call()
+        except ClientError as error:
+            code = error.response["Error"]["Code"]
+            if code not in ("AccessDeniedException", "InvalidRoleArn") or attempt == 9:
+                raise
+            time.sleep(min(2 ** attempt, 10))
+    raise AssertionError("unreachable")
+
+
+def ensure_role(iam: Any, target: Target, policy: dict[str, Any]) -> str:
+    """Create or update the state machines' role; return its ARN."""
+    trust = json.dumps(states_trust_policy())
+    try:
+        role = iam.get_role(RoleName=target.role_name)["Role"]
+        iam.update_assume_role_policy(RoleName=target.role_name, PolicyDocument=trust)
+    except iam.exceptions.NoSuchEntityException:
+        role = iam.create_role(
+            RoleName=target.role_name,
+            AssumeRolePolicyDocument=trust,
+            Description=f"Step Functions role of {target.prefix}",
+        )["Role"]
+    iam.put_role_policy(
+        RoleName=target.role_name,
+        PolicyName=f"{target.prefix}-states",
+        PolicyDocument=json.dumps(policy),
+    )
+    return str(role["Arn"])
+
+
+def ensure_state_machine(
+    sfn: Any, target: Target, kind: str, definition: Any, role_arn: str
+) -> tuple[str, str]:
+    """Create the state machine, or update it in place when it differs. Returns (arn, action)."""
+    arn = target.state_machine_arn(kind)
+    body = json.dumps(definition, indent=2)
+    try:
+        current = sfn.describe_state_machine(stateMachineArn=arn)
+    except sfn.exceptions.StateMachineDoesNotExist:
+        created = _retry_iam_propagation(
+            lambda: sfn.create_state_machine(
+                name=target.state_machine_name(kind), definition=body, roleArn=role_arn
+            )
+        )
+        return str(created["stateMachineArn"]), "created"
+    if json.loads(current["definition"]) == definition and current["roleArn"] == role_arn:
+        return arn, "unchanged"
+    _retry_iam_propagation(
+        lambda: sfn.update_state_machine(stateMachineArn=arn, definition=body, roleArn=role_arn)
+    )
+    return arn, "updated"
+
+
+def deploy_statemachines(
+    stage: str, watch_timeout: int = DEFAULT_WATCH_TIMEOUT, session: Any | None = None
+) -> dict[str, str]:
+    session = session or _session()
+    target = resolve_target(stage, session)
+    arns = function_arns(stage)
+    role_arn = ensure_role(session.client("iam"), target, states_policy(target, arns))
+    values = template_values(arns, target.state_machine_arn("task_watcher"), watch_timeout)
+    sfn = session.client("stepfunctions")
+    result = {"stage": stage, "role": role_arn}
+    for kind in ("task_watcher", "workload"):
+        arn, action = ensure_state_machine(
+            sfn, target, kind, render(load_template(kind), values), role_arn
+        )
+        result[kind] = arn
+        print(f"state machine {target.state_machine_name(kind)}: {action}", file=sys.stderr)
+    out = CHALICE_DIR / "deployed" / f"{stage}-statemachines.json"
+    out.write_text(json.dumps(result, indent=2) + "\n")
+    return result
+
+
+def delete_statemachines(stage: str, session: Any | None = None) -> None:
+    session = session or _session()
+    target = resolve_target(stage, session)
+    sfn, iam = session.client("stepfunctions"), session.client("iam")
+    for kind in ("workload", "task_watcher"):
+        try:
+            sfn.delete_state_machine(stateMachineArn=target.state_machine_arn(kind))
+            print(f"deleted state machine {target.state_machine_name(kind)}", file=sys.stderr)
+        except sfn.exceptions.StateMachineDoesNotExist:
+            pass
+    try:
+        iam.delete_role_policy(RoleName=target.role_name, PolicyName=f"{target.prefix}-states")
+    except iam.exceptions.NoSuchEntityException:
+        pass
+    try:
+        iam.delete_role(RoleName=target.role_name)
+        print(f"deleted role {target.role_name}", file=sys.stderr)
+    except iam.exceptions.NoSuchEntityException:
+        pass
+    (CHALICE_DIR / "deployed" / f"{stage}-statemachines.json").unlink(missing_ok=True)
+
+
+def lint() -> int:
+    """Render every template with example ARNs and run statelint on the result."""
+    import subprocess
+    import tempfile
+
+    target = Target("lint", "us-east-1", "123456789012")
+    arns = {name: target.arn("lambda", f"function:{target.prefix}-{name}") for name in FUNCTIONS}
+    values = template_values(arns, target.state_machine_arn("task_watcher"), 7200)
+    failed = 0
+    for path in sorted(STATEMACHINES_DIR.glob("*.asl.json")):
+        kind = path.name.removesuffix(".asl.json")
+        with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as rendered:
+            json.dump(render(load_template(kind), values), rendered)
+        statelint = Path(sys.executable).with_name("statelint")
+        run = subprocess.run([str(statelint), rendered.name], capture_output=True, text=True)
+        Path(rendered.name).unlink()
+        status = "ok" if run.returncode == 0 else "FAILED"
+        print(f"statelint {path.relative_to(ROOT)}: {status} {run.stdout.strip()}")
+        failed += run.returncode != 0
+    return 1 if failed else 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m stax_orchestrator.deploy")
+    parser.add_argument("step", choices=["preflight", "statemachines", "delete", "lint"])
+    parser.add_argument("--stage", default="dev")
+    parser.add_argument("--watch-timeout", type=int, default=DEFAULT_WATCH_TIMEOUT)
+    args = parser.parse_args(argv)
+    try:
+        if args.step == "preflight":
+            target = preflight(args.stage)
+            print(f"deploying stage {args.stage} to account {target.account} in {target.region}")
+        elif args.step == "statemachines":
+            print(json.dumps(deploy_statemachines(args.stage, args.watch_timeout), indent=2))
+        elif args.step == "delete":
+            delete_statemachines(args.stage)
+        else:
+            return lint()
+    except DeployError as error:
+        print(f"deploy: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
