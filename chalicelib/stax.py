@@ -169,10 +169,13 @@ def prime_sdk_contract() -> None:
     the operation, so resolving exactly those components gives the same
     validation at a fraction of the cost.
     """
+    from staxapp.config import Config
     from staxapp.contract import StaxContract
     from staxapp.openapi import StaxClient
 
     with _prime_lock:
+        # The document bundled with the pinned SDK, never a live download at cold start.
+        Config.load_live_schema = False
         if StaxClient._operation_map and StaxContract._resolved_schema is not None:
             return
         # Builds the operation map from the bundled document (a JSON load, no prance).

@@ -27,8 +27,9 @@ from pathlib import Path
 from typing import Any
 
 import boto3
-import requests
 from botocore.exceptions import ClientError
+
+from staxsim.control import SimulatorControl
 
 ROOT = Path(__file__).resolve().parent.parent
 SEED_FILE = ROOT / "local" / "seed.json"
@@ -125,12 +126,21 @@ def ensure_bucket(s3: Any, ssm: Any) -> None:
     ssm.put_parameter(Name=BUCKET_PARAMETER, Value=BUCKET_NAME, Type="String", Overwrite=True)
 
 
+def load_seed() -> dict[str, Any]:
+    """The local stack's seed data (organisation, accounts, catalogue)."""
+    return dict(json.loads(SEED_FILE.read_text()))
+
+
 def configure_simulator(sim_url: str, ca_bundle: str, api_auth: dict[str, str]) -> None:
-    with requests.Session() as session:
-        session.verify = ca_bundle
-        session.put(f"{sim_url}/_sim/config", json={"api_auth": api_auth}, timeout=10).raise_for_status()
-        seed = json.loads(SEED_FILE.read_text())
-        session.post(f"{sim_url}/_sim/seed", json=seed, timeout=10).raise_for_status()
+    with SimulatorControl(sim_url, ca_bundle=ca_bundle) as sim:
+        sim.wait_ready()
+        sim.configure(
+            region=api_auth["region"],
+            user_pool_id=api_auth["userPoolId"],
+            client_id=api_auth["userPoolWebClientId"],
+            identity_pool_id=api_auth["identityPoolId"],
+        )
+        sim.seed(**load_seed())
 
 
 def main() -> int:

@@ -1,0 +1,149 @@
+"""Fixtures of the end-to-end tier: the running local stack and a deployed `local` stage.
+
+These tests need MiniStack and the Stax simulator (``make local-up``; ``make
+test`` starts them). Without them the tests are skipped when run by hand, and
+fail when ``STAX_REQUIRE_LOCAL_STACK=1`` (as ``make test`` and CI set it).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+import requests
+
+from staxsim.control import SimulatorControl
+
+ROOT = Path(__file__).resolve().parents[2]
+SEED = json.loads((ROOT / "local" / "seed.json").read_text())
+MINISTACK_URL = "http://127.0.0.1:4566"
+SIM_URL = "https://127.0.0.1:8443"
+ACCOUNT_ID = SEED["accounts"][0]["Id"]
+CATALOGUE = SEED["catalogue"][0]
+CATALOGUE_ID = CATALOGUE["Id"]
+VERSION_1 = CATALOGUE["Versions"][0]["Id"]
+VERSION_2 = CATALOGUE["Versions"][1]["Id"]
+WRITE_METHODS = {"POST", "PUT", "DELETE"}
+
+
+def _stack_is_up() -> str | None:
+    try:
+        requests.get(f"{MINISTACK_URL}/_ministack/health", timeout=2).raise_for_status()
+    except requests.RequestException as error:
+        return f"MiniStack is not answering at {MINISTACK_URL} ({type(error).__name__})"
+    if not os.environ.get("REQUESTS_CA_BUNDLE"):
+        return 'REQUESTS_CA_BUNDLE is not set: eval "$(make -s local-env)"'
+    try:
+        requests.get(f"{SIM_URL}/_sim/health", timeout=2).raise_for_status()
+    except requests.RequestException as error:
+        return f"the Stax simulator is not answering at {SIM_URL} ({type(error).__name__})"
+    return None
+
+
+@pytest.fixture(scope="session")
+def local_stack() -> None:
+    problem = _stack_is_up()
+    if problem:
+        if os.environ.get("STAX_REQUIRE_LOCAL_STACK") == "1":
+            pytest.fail(f"local stack required: {problem}")
+        pytest.skip(f"local stack not running ({problem}); run `make local-up`")
+
+
+@pytest.fixture(scope="session")
+def sim(local_stack: None) -> Iterator[SimulatorControl]:
+    with SimulatorControl(SIM_URL) as control:
+        yield control
+
+
+@pytest.fixture()
+def clean_sim(sim: SimulatorControl) -> SimulatorControl:
+    """The simulator with fresh seed data, no faults, quick tasks and an empty request log."""
+    sim.reset()
+    sim.seed(**SEED)
+    sim.set_task_durations(started=0.3, pending=0.3, running=1.0)
+    return sim
+
+
+@pytest.fixture(scope="session")
+def deployed(local_stack: None) -> dict[str, Any]:
+    """Deploy the `local` stage once per session with the real deploy.sh."""
+    run = subprocess.run(
+        ["./deploy.sh", "--stage", "local"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    if run.returncode != 0:
+        pytest.fail(f"deploy.sh failed:\n{run.stdout}\n{run.stderr}")
+    result: dict[str, Any] = json.loads(
+        (ROOT / ".chalice" / "deployed" / "local-statemachines.json").read_text()
+    )
+    result["deploy_output"] = run.stdout + run.stderr
+    return result
+
+
+@pytest.fixture(scope="session")
+def sfn(local_stack: None) -> Any:
+    return boto3.client("stepfunctions")
+
+
+def unique_name(prefix: str = "e2e") -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:10]}"
+
+
+def run_execution(
+    sfn: Any, state_machine_arn: str, payload: Any, timeout: float = 120.0
+) -> dict[str, Any]:
+    """Start an execution and wait for its end; returns describe_execution's answer."""
+    started = sfn.start_execution(stateMachineArn=state_machine_arn, input=json.dumps(payload))
+    deadline = time.monotonic() + timeout
+    while True:
+        described: dict[str, Any] = sfn.describe_execution(executionArn=started["executionArn"])
+        if described["status"] != "RUNNING":
+            return described
+        if time.monotonic() > deadline:
+            raise AssertionError(f"execution still RUNNING after {timeout}s: {described}")
+        time.sleep(0.25)
+
+
+def history(sfn: Any, execution_arn: str) -> list[dict[str, Any]]:
+    events: list[dict[str, Any]] = []
+    kwargs: dict[str, Any] = {"executionArn": execution_arn, "maxResults": 1000}
+    while True:
+        page = sfn.get_execution_history(**kwargs)
+        events.extend(page["events"])
+        if not page.get("nextToken"):
+            return events
+        kwargs["nextToken"] = page["nextToken"]
+
+
+def workloads_named(sim: SimulatorControl, name: str) -> list[dict[str, Any]]:
+    return [w for w in sim.state()["workloads"] if w["Name"] == name]
+
+
+def write_calls(sim: SimulatorControl) -> list[dict[str, Any]]:
+    return [r for r in sim.requests() if r["method"] in WRITE_METHODS]
+
+
+def create_payload(name: str, **overrides: Any) -> dict[str, Any]:
+    payload = {
+        "operation": "create",
+        "aws_account_id": ACCOUNT_ID,
+        "aws_region": "ap-southeast-2",
+        "catalogue_id": CATALOGUE_ID,
+        "catalogue_version_id": VERSION_1,
+        "workload_name": name,
+        "workload_parameters": {"VpcCidr": "10.0.0.0/16"},
+        "workload_tags": {"CostCode": "12345"},
+    }
+    payload.update(overrides)
+    return payload

@@ -1,0 +1,86 @@
+"""deploy tooling: placeholder names, template rendering and the exact IAM policy documents."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from stax_orchestrator import deploy
+
+TARGET = deploy.Target("local", "us-east-1", "000000000000")
+ARNS = {
+    name: f"arn:aws:lambda:us-east-1:000000000000:function:stax-orchestrator-local-{name}"
+    for name in deploy.FUNCTIONS
+}
+
+
+def test_placeholder_stem_is_the_function_name() -> None:
+    assert deploy.placeholder("validate_input") == "ValidateInputArn"
+    assert deploy.placeholder("get_task_status") == "GetTaskStatusArn"
+
+
+def test_every_template_placeholder_is_filled_with_typed_values() -> None:
+    values = deploy.template_values(ARNS, TARGET.state_machine_arn("task_watcher"), 600)
+    watcher = deploy.render(deploy.load_template("task_watcher"), values)
+    workload = deploy.render(deploy.load_template("workload"), values)
+    text = json.dumps([watcher, workload])
+    assert "${" not in text
+    assert watcher["TimeoutSeconds"] == 1500
+    choice = watcher["States"]["Task Finished?"]["Choices"][2]
+    assert choice["NumericGreaterThanEquals"] == 600
+    assert workload["States"]["Create Workload"]["Resource"] == ARNS["create_workload"]
+    assert (
+        workload["States"]["Watch Task"]["Parameters"]["StateMachineArn"]
+        == "arn:aws:states:us-east-1:000000000000:stateMachine:stax-orchestrator-local-task-watcher"
+    )
+
+
+def test_missing_placeholder_value_is_a_deploy_error() -> None:
+    with pytest.raises(deploy.DeployError, match="ValidateInputArn"):
+        deploy.render({"Resource": "${ValidateInputArn}"}, {})
+
+
+def test_lambda_policy_reads_only_the_two_parameters_and_writes_logs() -> None:
+    assert deploy.lambda_policy(TARGET) == {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "ReadStaxApiToken",
+                "Effect": "Allow",
+                "Action": ["ssm:GetParameter", "ssm:GetParameters"],
+                "Resource": [
+                    "arn:aws:ssm:us-east-1:000000000000:parameter/orchestrator/stax/access/key",
+                    "arn:aws:ssm:us-east-1:000000000000:parameter/orchestrator/stax/access/key/secret",
+                ],
+            },
+            {
+                "Sid": "WriteOwnLogs",
+                "Effect": "Allow",
+                "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
+                "Resource": [
+                    "arn:aws:logs:us-east-1:000000000000:log-group:/aws/lambda/stax-orchestrator-local-*",
+                    "arn:aws:logs:us-east-1:000000000000:log-group:/aws/lambda/stax-orchestrator-local-*:log-stream:*",
+                ],
+            },
+        ],
+    }
+
+
+def test_states_policy_names_every_resource() -> None:
+    policy = deploy.states_policy(TARGET, ARNS)
+    by_sid = {s["Sid"]: s for s in policy["Statement"]}
+    assert by_sid["InvokeOrchestratorFunctions"]["Resource"] == [ARNS[n] for n in deploy.FUNCTIONS]
+    assert by_sid["StartTaskWatcher"] == {
+        "Sid": "StartTaskWatcher",
+        "Effect": "Allow",
+        "Action": "states:StartExecution",
+        "Resource": "arn:aws:states:us-east-1:000000000000:stateMachine:stax-orchestrator-local-task-watcher",
+    }
+    assert by_sid["FollowTaskWatcher"]["Resource"] == (
+        "arn:aws:states:us-east-1:000000000000:execution:stax-orchestrator-local-task-watcher:*"
+    )
+    for statement in policy["Statement"]:
+        resources = statement["Resource"]
+        for resource in resources if isinstance(resources, list) else [resources]:
+            assert resource != "*"

@@ -1,0 +1,315 @@
+"""The simulator's state machine and model, driven by an injected clock (no sleeping)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from staxsim.document import load_document
+from staxsim.state import (
+    BadRequest,
+    FailRule,
+    Forbidden,
+    NotConfigured,
+    NotFound,
+    SimState,
+    TaskDurations,
+    _paginate,
+    catalogue_status_for,
+    max_overlap,
+    task_status_at,
+    workload_status_for,
+)
+
+ORG = "0f5e3b2a-8c41-4d7e-9b6a-1c2d3e4f5a60"
+ACCOUNT = "6d2e6c4b-1c9a-4e29-9a57-0b7e7f9c2a11"
+CATALOGUE = "2b9a7f0e-5c1d-4f3e-8a6b-9d4c3e2f1a00"
+V1 = "2b9a7f0e-5c1d-4f3e-8a6b-9d4c3e2f1a01"
+V2 = "2b9a7f0e-5c1d-4f3e-8a6b-9d4c3e2f1a02"
+OTHER_CATALOGUE = "3c0b8a1f-6d2e-4a4f-9b7c-0e5d4f3a2b10"
+OTHER_V1 = "3c0b8a1f-6d2e-4a4f-9b7c-0e5d4f3a2b11"
+DURATIONS = TaskDurations(started=1.0, pending=2.0, running=3.0)
+
+
+class Clock:
+    """A settable clock."""
+
+    def __init__(self, now: float = 1_700_000_000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def state(clock: Clock) -> SimState:
+    sim = SimState(clock=clock, durations=DURATIONS)
+    sim.seed(
+        {
+            "organisation": {"Id": ORG, "Name": "Org"},
+            "accounts": [{"Id": ACCOUNT, "Name": "dev", "AwsAccountId": "111111111111"}],
+            "catalogue": [
+                {
+                    "Id": CATALOGUE,
+                    "Name": "vpc",
+                    "Description": "VPC",
+                    "Versions": [{"Id": V1, "Name": "1.0.0"}, {"Id": V2, "Name": "1.1.0"}],
+                },
+                {
+                    "Id": OTHER_CATALOGUE,
+                    "Name": "ssm",
+                    "Description": "SSM",
+                    "Versions": [{"Id": OTHER_V1, "Name": "1.0.0"}],
+                },
+            ],
+        }
+    )
+    return sim
+
+
+def create(state: SimState, name: str = "wl-one", **extra: Any) -> tuple[dict, Any]:
+    body = {
+        "Name": name,
+        "AccountId": ACCOUNT,
+        "CatalogueId": CATALOGUE,
+        "Region": "us-east-1",
+        "Parameters": [{"Key": "K", "Value": "V"}],
+        **extra,
+    }
+    return state.create_workload(body)
+
+
+# -- pure functions ----------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("elapsed", "failed", "expected"),
+    [
+        (0.0, False, "STARTED"),
+        (0.99, False, "STARTED"),
+        (1.0, False, "PENDING"),
+        (2.99, False, "PENDING"),
+        (3.0, False, "RUNNING"),
+        (5.99, True, "RUNNING"),
+        (6.0, False, "SUCCEEDED"),
+        (6.0, True, "FAILED"),
+        (1000.0, True, "FAILED"),
+    ],
+)
+def test_task_status_at(elapsed: float, failed: bool, expected: str) -> None:
+    assert task_status_at(elapsed, DURATIONS, failed) == expected
+
+
+@pytest.mark.parametrize(
+    ("operation", "task", "expected"),
+    [
+        ("create", "STARTED", "NEW"),
+        ("create", "PENDING", "INITIALIZING"),
+        ("create", "RUNNING", "INITIALIZING"),
+        ("create", "SUCCEEDED", "ACTIVE"),
+        ("create", "FAILED", "CREATE_FAILED"),
+        ("update", "STARTED", "UPDATE_IN_PROGRESS"),
+        ("update", "RUNNING", "UPDATE_IN_PROGRESS"),
+        ("update", "SUCCEEDED", "UPDATE_COMPLETE"),
+        ("update", "FAILED", "UPDATE_FAILED"),
+        ("delete", "PENDING", "DELETE_IN_PROGRESS"),
+        ("delete", "SUCCEEDED", "DELETED"),
+        ("delete", "FAILED", "DELETE_FAILED"),
+    ],
+)
+def test_workload_status_for(operation: str, task: str, expected: str) -> None:
+    assert workload_status_for(operation, task) == expected
+
+
+def test_workload_statuses_are_the_documents() -> None:
+    enum = load_document().component("Workload")["properties"]["Status"]["enum"]
+    for operation in ("create", "update", "delete"):
+        for task in ("STARTED", "PENDING", "RUNNING", "SUCCEEDED", "FAILED"):
+            assert workload_status_for(operation, task) in enum
+    assert workload_status_for("update", "SUCCEEDED", "ACTIVE") == "ACTIVE"
+    catalogue_enum = load_document().component("CatalogueStatus")["enum"]
+    for task in ("STARTED", "PENDING", "RUNNING", "SUCCEEDED", "FAILED"):
+        assert catalogue_status_for(task) in catalogue_enum
+
+
+def test_durations_from_total() -> None:
+    durations = TaskDurations.from_total(6.0)
+    assert (durations.started, durations.pending, durations.running) == (1.0, 1.0, 4.0)
+
+
+def test_max_overlap() -> None:
+    assert max_overlap([]) == 0
+    assert max_overlap([(0, 1), (1, 2), (2, 3)]) == 1  # touching is not overlapping
+    assert max_overlap([(0, 10), (1, 2), (1.5, 3), (2.5, 4)]) == 3
+    assert max_overlap([(0, 0)]) == 0
+
+
+def test_paginate() -> None:
+    items = [{"i": i} for i in range(25)]
+    page, paging = _paginate(items, 10, 20)
+    assert [p["i"] for p in page] == list(range(20, 25))
+    assert paging == {"Total": 25, "NextOffset": None, "PrevOffset": 10}
+    page, paging = _paginate(items, 10, None)
+    assert len(page) == 10 and paging == {"Total": 25, "NextOffset": 10, "PrevOffset": None}
+    assert _paginate(items, None, None) == (items, None)
+
+
+# -- the model with an injected clock ---------------------------------------------------
+def test_create_lifecycle_follows_the_clock(state: SimState, clock: Clock) -> None:
+    workload, task = create(state)
+    assert workload["CatalogueVersionId"] == V2  # latest version
+    assert workload["Parameters"] == {"K": "V"}
+    expected = [
+        (0.5, "STARTED", "NEW"),
+        (1.5, "PENDING", "INITIALIZING"),
+        (3.5, "RUNNING", "INITIALIZING"),
+        (6.5, "SUCCEEDED", "ACTIVE"),
+    ]
+    start = clock.now
+    sizes = []
+    for at, task_status, workload_status in expected:
+        clock.now = start + at
+        body = state.get_task(task.id)
+        assert body["Status"] == task_status
+        assert body["Workloads"] == [workload["Id"]]
+        assert state.get_workload(workload["Id"])["Status"] == workload_status
+        sizes.append(len(body["Logs"]))
+    assert sizes == sorted(sizes) and sizes[0] == 1
+
+
+def test_update_and_delete(state: SimState, clock: Clock) -> None:
+    workload, _ = create(state)
+    clock.advance(10)
+    updated, _task = state.update_workload(
+        workload["Id"],
+        {"CatalogueVersionId": V1, "Tags": {"a": "b"}, "Protection": True, "Parameters": []},
+    )
+    assert updated["Status"] == "UPDATE_IN_PROGRESS"
+    assert (updated["CatalogueVersionId"], updated["Tags"], updated["Protection"]) == (
+        V1,
+        {"a": "b"},
+        True,
+    )
+    assert updated["Parameters"] == {}
+    with pytest.raises(BadRequest, match="in progress"):
+        state.update_workload(workload["Id"], {})
+    with pytest.raises(Forbidden):  # protection is checked first
+        state.delete_workload(workload["Id"])
+    clock.advance(10)
+    assert state.get_workload(workload["Id"])["Status"] == "UPDATE_COMPLETE"
+    with pytest.raises(Forbidden, match="protected"):
+        state.delete_workload(workload["Id"])
+    state.update_workload(workload["Id"], {"Protection": False})
+    clock.advance(10)
+    state.delete_workload(workload["Id"])
+    assert state.get_workload(workload["Id"])["Status"] == "DELETE_IN_PROGRESS"
+    clock.advance(10)
+    assert state.get_workload(workload["Id"])["Status"] == "DELETED"
+    with pytest.raises(BadRequest, match="DELETED"):
+        state.delete_workload(workload["Id"])
+
+
+def test_update_rejects_foreign_version_and_catalogue(state: SimState, clock: Clock) -> None:
+    workload, _ = create(state)
+    clock.advance(10)
+    with pytest.raises(BadRequest, match=r"^CatalogueVersionId:"):
+        state.update_workload(workload["Id"], {"CatalogueVersionId": OTHER_V1})
+    with pytest.raises(BadRequest, match=r"^CatalogueId:"):
+        state.update_workload(workload["Id"], {"CatalogueId": OTHER_CATALOGUE})
+
+
+def test_create_rejections(state: SimState) -> None:
+    with pytest.raises(BadRequest, match=r"^AccountId:"):
+        create(state, AccountId=OTHER_CATALOGUE)
+    with pytest.raises(BadRequest, match=r"^CatalogueId:"):
+        create(state, CatalogueId=ACCOUNT)
+    with pytest.raises(BadRequest, match=r"^CatalogueVersionId:"):
+        create(state, CatalogueVersionId=OTHER_V1)
+    assert create(state, CatalogueVersionId=V1)[0]["CatalogueVersionId"] == V1
+
+
+def test_fail_rules(state: SimState, clock: Clock) -> None:
+    state.add_fail_rule(FailRule(count=2, logs=["boom"], operation="create", name_regex="^bad"))
+    good, good_task = create(state, "good")
+    bad1, bad1_task = create(state, "bad-1")
+    bad2, _ = create(state, "bad-2")
+    bad3, _ = create(state, "bad-3")
+    clock.advance(DURATIONS.total)
+    assert state.get_task(good_task.id)["Status"] == "SUCCEEDED"
+    failed = state.get_task(bad1_task.id)
+    assert failed["Status"] == "FAILED"
+    assert any(line.endswith("boom") for line in failed["Logs"])
+    statuses = [state.get_workload(w["Id"])["Status"] for w in (good, bad1, bad2, bad3)]
+    assert statuses == ["ACTIVE", "CREATE_FAILED", "CREATE_FAILED", "ACTIVE"]
+    assert state.fail_rules == []  # used up
+
+
+def test_unknown_ids_and_unconfigured(state: SimState) -> None:
+    with pytest.raises(NotFound):
+        state.get_task("00000000-0000-4000-8000-000000000000")
+    with pytest.raises(NotFound):
+        state.get_workload("00000000-0000-4000-8000-000000000000")
+    with pytest.raises(NotConfigured):
+        state.public_config("https://127.0.0.1/20190206")
+
+
+def test_stats_max_concurrent(state: SimState, clock: Clock) -> None:
+    create(state, "a")
+    clock.advance(1)
+    create(state, "b")
+    clock.advance(DURATIONS.total)
+    create(state, "c")  # a and b are finished
+    stats = state.stats()
+    assert stats["max_concurrent_tasks"] == 2
+    assert stats["active_tasks"] == 1
+    assert stats["tasks"]["by_status"] == {"SUCCEEDED": 2, "STARTED": 1}
+
+
+def test_query_workloads_filters(state: SimState, clock: Clock) -> None:
+    first, _ = create(state, "alpha")
+    create(state, "beta", CatalogueId=OTHER_CATALOGUE)
+    clock.advance(DURATIONS.total)
+    assert [w["Name"] for w in state.query_workloads({"name": "alpha"})["Workloads"]] == ["alpha"]
+    assert len(state.query_workloads({"catalogue_ids": OTHER_CATALOGUE})["Workloads"]) == 1
+    assert len(state.query_workloads({"filter": "ACTIVE"})["Workloads"]) == 2
+    assert state.query_workloads({"filter": "NEW"})["Workloads"] == []
+    assert len(state.query_workloads({"account_names": "dev"})["Workloads"]) == 2
+    assert len(state.query_workloads({"catalogue_names": "vpc"})["Workloads"]) == 1
+    assert state.query_workloads({"id_filter": first["Id"]})["Workloads"][0]["Name"] == "alpha"
+    with pytest.raises(BadRequest, match=r"^limit:"):
+        state.query_workloads({"limit": "x"})
+
+
+def test_seed_replaces_same_ids(state: SimState) -> None:
+    counts = state.seed(
+        {"accounts": [{"Id": ACCOUNT, "Name": "renamed", "AwsAccountId": "111111111111"}]}
+    )
+    assert counts["accounts"] == 1
+    assert state.query_accounts({})["Accounts"][0]["Name"] == "renamed"
+    with pytest.raises(BadRequest, match=r"^organisation\.Id"):
+        state.seed({"organisation": {"Id": "x"}})
+    with pytest.raises(BadRequest, match="unknown seed section"):
+        state.seed({"users": []})
+
+
+def test_configure_validates_against_document(state: SimState) -> None:
+    with pytest.raises(BadRequest, match=r"api_auth\.identityPoolId"):
+        state.configure({"region": "us-east-1", "userPoolId": "p", "userPoolWebClientId": "c"})
+    config = {
+        "region": "ap-southeast-2",
+        "userPoolId": "p",
+        "userPoolWebClientId": "c",
+        "identityPoolId": "i",
+    }
+    state.configure(config)
+    body = state.public_config("https://127.0.0.1:8443/20190206")
+    validator = load_document().component_validator("public.ReadConfig")
+    assert validator.first_error(body) is None
+    assert state.region == "ap-southeast-2"
