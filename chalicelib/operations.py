@@ -209,7 +209,8 @@ def get_task_status(
     now = now or dt.datetime.now(dt.UTC)
     with access.session() as stax:
         task = stax.read_task(request["task_id"])
-    polls = int(request.get("polls") or 0) + 1
+    polls_before = int(request.get("polls") or 0)
+    polls = polls_before + 1
     elapsed = _elapsed_seconds(request.get("started_at"), now)
     logs = [str(line)[:MAX_LOG_LINE] for line in (task.get("Logs") or [])]
     result = {
@@ -222,7 +223,7 @@ def get_task_status(
         logs_tail=logs[-LOG_TAIL_LINES:],
         polls=polls,
         elapsed_seconds=round(elapsed, 3),
-        next_wait_seconds=next_wait_seconds(polls, elapsed, schedule),
+        next_wait_seconds=next_wait_seconds(polls_before, elapsed, schedule),
     )
     _log(
         "task_polled",

@@ -61,8 +61,10 @@ MAX_PAYLOAD_BYTES = 32 * 1024
 NORMALISED_REQUEST_MARGIN_BYTES = 1024
 
 #: SDK document, ``components/schemas/Tags``: ``maxProperties: 100`` (values
-#: ``type: string``, no length limit or pattern there).
-MAX_TAGS = 100
+#: ``type: string``, no length limit or pattern there). One of the 100 is reserved: a
+#: create adds the orchestrator's execution tag (see ``RESERVED_TAG_KEY_PREFIXES``).
+STAX_MAX_TAGS = 100
+MAX_TAGS = STAX_MAX_TAGS - 1
 #: AWS tagging limits (the SDK's ``Tags`` schema has none): key 1-128 characters, value
 #: 0-256 characters. Stax's own ``StaxTags`` schema in the same document also caps values
 #: at 256.
@@ -593,11 +595,13 @@ class StringMap(_StrictField):
         max_key_length: int,
         value_loader: Callable[[object], tuple[str | None, str | None]],
         reserved_prefixes: Mapping[str, str] | None = None,
+        limit_reason: str = "",
         **kwargs,
     ):
         super().__init__(**kwargs)
         self.noun = noun
         self.max_entries = max_entries
+        self.limit_reason = limit_reason
         self.max_key_length = max_key_length
         self.value_loader = value_loader
         self.reserved_prefixes = dict(reserved_prefixes or {})
@@ -633,6 +637,7 @@ class StringMap(_StrictField):
         if len(value) > self.max_entries:
             errors[_SELF] = [
                 f"has {len(value)} {self.noun}s; at most {self.max_entries} are allowed"
+                + (f" ({self.limit_reason})" if self.limit_reason else "")
             ]
         result: dict[str, str] = {}
         for key, item in value.items():
@@ -688,6 +693,7 @@ def _tags_field(**kwargs) -> StringMap:
     return StringMap(
         noun="tag",
         max_entries=MAX_TAGS,
+        limit_reason=f"Stax allows {STAX_MAX_TAGS}; the orchestrator adds one of its own",
         max_key_length=MAX_TAG_KEY_LENGTH,
         value_loader=_tag_value,
         reserved_prefixes=RESERVED_TAG_KEY_PREFIXES,

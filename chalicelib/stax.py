@@ -263,9 +263,7 @@ class StaxGateway:
 
     def create_catalogue_version(self, catalogue_id: str, body: dict[str, Any]) -> dict[str, Any]:
         with translate_errors("CreateCatalogueVersion", catalogue_id=catalogue_id):
-            return dict(
-                self._workloads.CreateCatalogueVersion(catalogue_id=catalogue_id, **body)
-            )
+            return dict(self._workloads.CreateCatalogueVersion(catalogue_id=catalogue_id, **body))
 
     # -- tasks -------------------------------------------------------------------
     def read_task(self, task_id: str) -> dict[str, Any]:

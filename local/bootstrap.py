@@ -121,7 +121,10 @@ def ensure_bucket(s3: Any, ssm: Any) -> None:
     try:
         s3.create_bucket(Bucket=BUCKET_NAME)
     except ClientError as error:
-        if error.response["Error"]["Code"] not in ("BucketAlreadyOwnedByYou", "BucketAlreadyExists"):
+        if error.response["Error"]["Code"] not in (
+            "BucketAlreadyOwnedByYou",
+            "BucketAlreadyExists",
+        ):
             raise
     ssm.put_parameter(Name=BUCKET_PARAMETER, Value=BUCKET_NAME, Type="String", Overwrite=True)
 
@@ -146,9 +149,7 @@ def configure_simulator(sim_url: str, ca_bundle: str, api_auth: dict[str, str]) 
 def main() -> int:
     sim_url = os.environ.get("STAX_SIM_URL", "https://127.0.0.1:8443")
     ca_bundle = os.environ["REQUESTS_CA_BUNDLE"]
-    idp, identity, ssm, s3 = (
-        _client(s) for s in ("cognito-idp", "cognito-identity", "ssm", "s3")
-    )
+    idp, identity, ssm, s3 = (_client(s) for s in ("cognito-idp", "cognito-identity", "ssm", "s3"))
     pool_id, client_id = ensure_user_pool(idp)
     identity_pool_id = ensure_identity_pool(identity, pool_id, client_id)
     access_key = ensure_api_token(idp, ssm, pool_id)

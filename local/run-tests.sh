@@ -7,6 +7,7 @@ cd "$ROOT"
 trap 'local/stack.sh down' EXIT
 local/stack.sh up || exit 1
 eval "$(local/stack.sh env)"
+export STAX_REQUIRE_LOCAL_STACK=1
 .venv/bin/python -m pytest "$@"
 rc=$?
 if [[ $rc -eq 5 ]]; then

@@ -18,8 +18,12 @@ import datetime as dt
 import sys
 from pathlib import Path
 
-DEFAULT_DIR = Path("/tmp/stax-orchestrator-local/tls")
-SYSTEM_BUNDLES = (Path("/etc/ssl/certs/ca-certificates.crt"), Path("/etc/pki/tls/certs/ca-bundle.crt"))
+# A fixed path: the `local` Chalice stage names the CA bundle in its static config.
+DEFAULT_DIR = Path("/tmp/stax-orchestrator-local/tls")  # noqa: S108
+SYSTEM_BUNDLES = (
+    Path("/etc/ssl/certs/ca-certificates.crt"),
+    Path("/etc/pki/tls/certs/ca-bundle.crt"),
+)
 
 
 def _public_cas() -> str:
@@ -43,7 +47,7 @@ def _still_valid(cert_path: Path) -> bool:
         cert = x509.load_pem_x509_certificate(cert_path.read_bytes())
     except (OSError, ValueError):
         return False
-    remaining = cert.not_valid_after_utc - dt.datetime.now(dt.timezone.utc)
+    remaining = cert.not_valid_after_utc - dt.datetime.now(dt.UTC)
     return remaining > dt.timedelta(days=1)
 
 

@@ -53,7 +53,11 @@ def test_custom_exception_name_reaches_a_catch(local_stack: None) -> None:
                 "Type": "Task",
                 "Resource": function_arn,
                 "Catch": [
-                    {"ErrorEquals": ["WorkloadAlreadyExists"], "ResultPath": "$.caught", "Next": "Caught"}
+                    {
+                        "ErrorEquals": ["WorkloadAlreadyExists"],
+                        "ResultPath": "$.caught",
+                        "Next": "Caught",
+                    }
                 ],
                 "End": True,
             },
@@ -87,9 +91,9 @@ def sdk(clean_sim: Any) -> Iterator[Any]:
     ssm = boto3.client("ssm")
     saved = (Config.hostname, Config.access_key, Config.secret_key, Config.load_live_schema)
     Config.hostname = SIM_URL.removeprefix("https://")
-    Config.access_key = ssm.get_parameter(Name="/orchestrator/stax/access/key", WithDecryption=True)[
-        "Parameter"
-    ]["Value"]
+    Config.access_key = ssm.get_parameter(
+        Name="/orchestrator/stax/access/key", WithDecryption=True
+    )["Parameter"]["Value"]
     Config.secret_key = ssm.get_parameter(
         Name="/orchestrator/stax/access/key/secret", WithDecryption=True
     )["Parameter"]["Value"]
@@ -151,7 +155,9 @@ def test_wrong_secret_is_invalid_credentials(sdk: Any) -> None:
     from staxapp.exceptions import InvalidCredentialsException
     from staxapp.openapi import StaxClient
 
-    config = Config(hostname=Config.hostname, access_key=Config.access_key, secret_key="wrong-secret-1A!")
+    config = Config(
+        hostname=Config.hostname, access_key=Config.access_key, secret_key="wrong-secret-1A!"
+    )
     client = StaxClient("workloads", config=config)
     with pytest.raises(InvalidCredentialsException) as raised:
         client.ReadWorkloads()

@@ -152,7 +152,9 @@ def test_loading_does_not_modify_the_payload():
 
 
 def test_tag_count_limit_is_the_sdk_documents():
-    assert schemas.MAX_TAGS == sdk_schemas()["Tags"]["maxProperties"] == 100
+    assert schemas.STAX_MAX_TAGS == sdk_schemas()["Tags"]["maxProperties"] == 100
+    # One tag is kept for the orchestrator's execution tag.
+    assert schemas.MAX_TAGS == 99
 
 
 def test_sdk_document_has_no_string_limits_for_tags_or_parameters():
@@ -258,7 +260,7 @@ def test_payload_over_32_kib_is_refused():
 
 def test_payload_size_counts_utf8_bytes():
     # 100 values of 256 two-byte characters: ~51 KB of UTF-8 but only ~27 K characters.
-    tags = {f"T{i:03}": "é" * 256 for i in range(100)}
+    tags = {f"T{i:03}": "é" * 256 for i in range(99)}
     as_text = json.dumps(create(workload_tags=tags), ensure_ascii=False, separators=(",", ":"))
     assert len(as_text) < schemas.MAX_PAYLOAD_BYTES < len(as_text.encode())
     assert list(errors_of(create(workload_tags=tags))) == ["_schema"]
@@ -281,7 +283,7 @@ def compact_size(payload) -> int:
 def test_normalised_request_near_the_limit_passes_the_operation_lambda():
     # Numbers and booleans gain two quotes each when normalised.
     parameters: dict = {f"P{i:03}": (i if i % 2 else True) for i in range(196)}
-    tags = {f"T{i:02}": "v" * 256 for i in range(100)}
+    tags = {f"T{i:02}": "v" * 256 for i in range(99)}
     payload = create(workload_parameters=parameters, workload_tags=tags)
     padding = schemas.MAX_PAYLOAD_BYTES - compact_size(payload) - 40
     for index in range(4):
@@ -297,7 +299,7 @@ def test_normalised_request_near_the_limit_passes_the_operation_lambda():
 
 
 def test_operation_request_size_limit_has_only_a_margin():
-    tags = {f"T{i:02}": "v" * 256 for i in range(100)}
+    tags = {f"T{i:02}": "v" * 256 for i in range(99)}
     parameters = {f"P{i:03}": "x" * 60 for i in range(200)}
     payload = create(workload_tags=tags, workload_parameters=parameters)
     assert compact_size(payload) > schemas.MAX_PAYLOAD_BYTES + 1024
@@ -796,12 +798,13 @@ def test_tag_value_null():
     )
 
 
-def test_at_most_100_tags():
-    accepted = {f"T{i}": "v" for i in range(100)}
-    assert len(load_workload_request(create(workload_tags=accepted))["workload_tags"]) == 100
-    too_many = {f"T{i}": "v" for i in range(101)}
+def test_at_most_99_tags():
+    accepted = {f"T{i}": "v" for i in range(99)}
+    assert len(load_workload_request(create(workload_tags=accepted))["workload_tags"]) == 99
+    too_many = {f"T{i}": "v" for i in range(100)}
     assert only_error(create(workload_tags=too_many), "workload_tags") == (
-        "has 101 tags; at most 100 are allowed"
+        "has 100 tags; at most 99 are allowed "
+        "(Stax allows 100; the orchestrator adds one of its own)"
     )
 
 

@@ -73,10 +73,12 @@ class _FakeSsm:
         self.values = values
         self.calls = 0
 
-    def get_parameters(self, Names: list[str], WithDecryption: bool) -> dict:  # noqa: N803
+    def get_parameters(self, Names: list[str], WithDecryption: bool) -> dict:
         self.calls += 1
         assert WithDecryption is True
-        return {"Parameters": [{"Name": n, "Value": self.values[n]} for n in Names if n in self.values]}
+        return {
+            "Parameters": [{"Name": n, "Value": self.values[n]} for n in Names if n in self.values]
+        }
 
 
 def test_ssm_credentials_are_cached_for_the_ttl_and_reread_after() -> None:
@@ -113,7 +115,9 @@ def test_access_builds_one_gateway_per_token() -> None:
             built.append(credentials)
 
     access = stax.StaxAccess(
-        stax_settings({"STAX_API_HOST": "127.0.0.1:1"}), creds, Gateway  # type: ignore[arg-type]
+        stax_settings({"STAX_API_HOST": "127.0.0.1:1"}),
+        creds,
+        Gateway,  # type: ignore[arg-type]
     )
     first = access.gateway()
     assert access.gateway() is first
