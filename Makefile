@@ -34,7 +34,7 @@ local-down: ## stop the local stack
 
 down: local-down ## stop everything `make demo` started
 
-local-env: ## print the env vars for the local stack: eval "$$(make -s local-env)"
+local-env: $(VENV)/.installed ## print the env vars for the local stack: eval "$$(make -s local-env)"
 	@local/stack.sh env
 
 local-status: ## say whether the local stack runs
@@ -62,3 +62,6 @@ deploy-local: local-up ## deploy the orchestrator to the local stack
 
 clean: local-down ## remove venvs and local state
 	rm -rf $(VENV) $(MS_VENV) .local .chalice/deployments .chalice/deployed
+
+demo: deploy-local ## the main job on the local stack: publish, create → update → delete, a failure
+	@$(PY) local/demo.py

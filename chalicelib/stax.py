@@ -252,10 +252,25 @@ class StaxGateway:
             return dict(self._workloads.DeleteWorkload(workload_id=workload_id))
 
     # -- catalogue ---------------------------------------------------------------
-    def list_catalogue(self) -> list[dict[str, Any]]:
+    def list_catalogue(
+        self,
+        catalogue_id: str | None = None,
+        include_versions: bool = False,
+        name: str | None = None,
+    ) -> list[dict[str, Any]]:
+        """Catalogue items (all, the one ``catalogue_id``, or those named ``name``)."""
+        query = {"include_versions": "true"} if include_versions else {}
+        if catalogue_id:
+            query["catalogue_id"] = catalogue_id
+        if name:
+            query["name"] = name
         with translate_errors("ReadCatalogueItems"):
-            response = self._workloads.ReadCatalogueItems()
-        return list(response.get("WorkloadCatalogueItems", []))
+            response = self._workloads.ReadCatalogueItems(**query)
+        return [
+            item
+            for group in response.get("WorkloadCatalogues", [])
+            for item in group.get("WorkloadCatalogueItems", [])
+        ]
 
     def create_catalogue_item(self, body: dict[str, Any]) -> dict[str, Any]:
         with translate_errors("CreateCatalogueItem"):

@@ -18,17 +18,8 @@ SIM_URL="https://127.0.0.1:$SIM_PORT"
 PY="$ROOT/.venv/bin/python"
 MS_PY="$ROOT/.venv-ministack/bin/python"
 
-print_env() {
-  cat <<EOF
-export AWS_ENDPOINT_URL=$MINISTACK_URL
-export AWS_DEFAULT_REGION=us-east-1
-export AWS_REGION=us-east-1
-export AWS_ACCESS_KEY_ID=test
-export AWS_SECRET_ACCESS_KEY=test
-export REQUESTS_CA_BUNDLE=$TLS_DIR/ca-bundle.pem
-export STAX_API_HOST=127.0.0.1:$SIM_PORT
-export STAX_SIM_URL=$SIM_URL
-EOF
+print_env() { # the single source is stax_orchestrator/local_env.py
+  STAX_LOCAL_TLS_DIR="$TLS_DIR" "$PY" -m stax_orchestrator.local_env
 }
 
 is_running() { # pidfile

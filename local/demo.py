@@ -1,0 +1,155 @@
+"""`make demo`: the main job, end to end, on the local stack.
+
+Role: local-stack script. With the stack up and the `local` stage deployed (the Makefile
+sees to both), it drives the real command-line tool exactly as a user would:
+
+1. publish a sample CloudFormation template to the Stax catalogue;
+2. create a workload from it, with the live display;
+3. publish a new version and update the workload to it with a changed parameter;
+4. delete the workload;
+5. run one operation whose Stax task fails, to show the error report;
+6. print a summary table of the executions.
+
+Every run uses fresh workload names, so running it again works.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import boto3
+from rich.console import Console
+from rich.table import Table
+
+from stax_orchestrator.local_env import SIM_URL, apply_local_env
+from staxsim.control import SimulatorControl
+
+ROOT = Path(__file__).resolve().parent.parent
+SEED = json.loads((ROOT / "local" / "seed.json").read_text())
+ACCOUNT = SEED["accounts"][0]
+REGION = "ap-southeast-2"
+CLI = str(ROOT / ".venv" / "bin" / "stax-orchestrator")
+console = Console(highlight=False)
+if not console.is_terminal:
+    console.width = 160  # whole ids in logs and CI output
+
+
+def cli(*args: str, expect: int = 0) -> subprocess.CompletedProcess[str]:
+    """Run the CLI with the terminal attached (so the live display shows)."""
+    command = [CLI, *args, "--local"]
+    console.print(f"\n[bold]$ stax-orchestrator {' '.join(args)} --local[/]")
+    run = subprocess.run(command, check=False, text=True)  # noqa: S603 - our own CLI
+    if run.returncode != expect:
+        console.print(f"[bold red]demo: expected exit {expect}, got {run.returncode}[/]")
+        sys.exit(1)
+    return run
+
+
+def cli_json(*args: str) -> Any:
+    command = [CLI, *args, "--local", "--json"]
+    run = subprocess.run(command, check=True, capture_output=True, text=True)  # noqa: S603
+    return json.loads(run.stdout)
+
+
+def publish(name: str) -> dict[str, Any]:
+    console.print(
+        "\n[bold]$ stax-orchestrator catalogue publish cloudformation/vpc.yaml"
+        f" --name {name} --local[/]"
+    )
+    result: dict[str, Any] = cli_json(
+        "catalogue", "publish", "cloudformation/vpc.yaml", "--name", name
+    )
+    console.print(
+        f"[green]✔ published[/] {name} {result['version']}: catalogue id {result['catalogue_id']},"
+        f" version id {result['catalogue_version_id']}"
+    )
+    return result
+
+
+def output_of(sfn: Any, machine: str, execution_name: str) -> dict[str, Any]:
+    arn = machine.replace(":stateMachine:", ":execution:") + f":{execution_name}"
+    return dict(json.loads(sfn.describe_execution(executionArn=arn).get("output") or "{}"))
+
+
+def main() -> int:
+    apply_local_env()
+    os.chdir(ROOT)
+    machine = json.loads((ROOT / ".chalice/deployed/local-statemachines.json").read_text())[
+        "workload"
+    ]
+    sfn = boto3.client("stepfunctions")
+    run_id = time.strftime("%H%M%S")
+    catalogue_name = "demo-vpc"
+    workload = f"demo-vpc-{run_id}"
+    names = {step: f"demo-{run_id}-{step}" for step in ("create", "update", "delete", "failing")}
+
+    with SimulatorControl(SIM_URL) as sim:
+        # Long enough to watch the task move, short enough for a demo.
+        sim.set_task_durations(started=1.0, pending=1.0, running=6.0)
+        sim.clear_task_failures()
+
+        v1 = publish(catalogue_name)
+        cli(
+            "create", "--account-id", ACCOUNT["Id"], "--region", REGION,
+            "--catalogue-id", v1["catalogue_id"],
+            "--catalogue-version-id", v1["catalogue_version_id"],
+            "--name", workload, "--param", "VpcCidr=10.0.0.0/16", "--tag", "Owner=platform-team",
+            "--execution-name", names["create"],
+        )  # fmt: skip
+        workload_id = output_of(sfn, machine, names["create"])["workload_id"]
+
+        v2 = publish(catalogue_name)
+        cli(
+            "update", "--workload-id", workload_id,
+            "--catalogue-version-id", v2["catalogue_version_id"], "--param", "VpcCidr=10.1.0.0/16",
+            "--execution-name", names["update"],
+        )  # fmt: skip
+        cli("delete", "--workload-id", workload_id, "--execution-name", names["delete"])
+
+        sim.fail_next_tasks(
+            1,
+            logs=[
+                "AWS::EC2::VPC Vpc CREATE_FAILED The maximum number of VPCs has been reached.",
+                "AWS::CloudFormation::Stack ROLLBACK_COMPLETE",
+            ],
+            operation="create",
+        )
+        cli(
+            "create", "--account-id", ACCOUNT["Id"], "--region", REGION,
+            "--catalogue-id", v2["catalogue_id"], "--name", f"demo-failing-{run_id}",
+            "--execution-name", names["failing"],
+            expect=1,
+        )  # fmt: skip
+        sim.set_task_durations(started=0.5, pending=0.5, running=2.0)
+
+    table = Table(title="make demo: summary")
+    for column in ("step", "operation", "workload", "status", "duration", "error"):
+        table.add_column(column)
+    for step, execution_name in names.items():
+        arn = machine.replace(":stateMachine:", ":execution:") + f":{execution_name}"
+        described = sfn.describe_execution(executionArn=arn)
+        request = json.loads(described["input"])
+        output = json.loads(described.get("output") or "{}")
+        duration = (described["stopDate"] - described["startDate"]).total_seconds()
+        table.add_row(
+            step,
+            request["operation"],
+            output.get("workload_name") or request.get("workload_name") or request["workload_id"],
+            described["status"],
+            f"{duration:.1f}s",
+            described.get("error") or "",
+        )
+    console.print()
+    console.print(table)
+    console.print("Stop the local stack with: make down")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,282 @@
+"""What an execution is doing, read from Step Functions: state, Stax task status, polls.
+
+Role: the CLI's model of a running workload operation. ``read_progress`` builds a
+``Progress`` from ``describe_execution`` and the execution histories of the workload
+execution and of its task-watcher child; the parsing functions are pure so they are
+unit-tested on recorded histories.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+#: The workload machine's state that runs the task watcher.
+WATCH_STATE = "Watch Task"
+FINAL_STATUSES = frozenset({"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"})
+_TASK_OUTPUT_EVENTS = ("LambdaFunctionSucceeded", "TaskSucceeded")
+
+
+@dataclass
+class Progress:
+    """One look at a workload execution."""
+
+    execution_arn: str
+    status: str = "RUNNING"
+    state: str | None = None
+    operation: str | None = None
+    workload_name: str | None = None
+    workload_id: str | None = None
+    task_id: str | None = None
+    task_status: str | None = None
+    polls: int = 0
+    logs_tail: list[str] = field(default_factory=list)
+    child_arn: str | None = None
+    state_machine_arn: str | None = None
+    started: dt.datetime | None = None
+    stopped: dt.datetime | None = None
+    error: str | None = None
+    cause: str | None = None
+    output: dict[str, Any] | None = None
+
+    @property
+    def finished(self) -> bool:
+        return self.status in FINAL_STATUSES
+
+    def elapsed_seconds(self, now: dt.datetime | None = None) -> float:
+        if self.started is None:
+            return 0.0
+        end = self.stopped or now or dt.datetime.now(dt.UTC)
+        return max(0.0, (end - self.started).total_seconds())
+
+    def cause_details(self) -> dict[str, Any]:
+        """The cause as a dict: the orchestrator's JSON, unwrapped from Lambda's error object."""
+        return parse_cause(self.cause)
+
+    def as_dict(self) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "execution_arn": self.execution_arn,
+            "status": self.status,
+            "operation": self.operation,
+            "workload_name": self.workload_name,
+            "workload_id": self.workload_id,
+            "task_id": self.task_id,
+            "task_status": self.task_status,
+            "polls": self.polls,
+            "duration_seconds": round(self.elapsed_seconds(), 3),
+        }
+        if self.finished and self.status != "SUCCEEDED":
+            body["error"] = self.error
+            body["cause"] = self.cause_details() or self.cause
+            body["logs_tail"] = self.logs_tail
+        if self.output is not None:
+            body["output"] = self.output
+        return body
+
+
+def _loads(text: Any) -> Any:
+    if not isinstance(text, str):
+        return text
+    try:
+        return json.loads(text)
+    except ValueError:
+        return None
+
+
+def parse_cause(cause: str | None) -> dict[str, Any]:
+    """Decode a Step Functions cause: our JSON, possibly inside Lambda's ``errorMessage``."""
+    decoded = _loads(cause)
+    if isinstance(decoded, dict) and isinstance(decoded.get("errorMessage"), str):
+        inner = _loads(decoded["errorMessage"])
+        if isinstance(inner, dict):
+            return inner
+        return {"message": decoded["errorMessage"], "error": decoded.get("errorType")}
+    return decoded if isinstance(decoded, dict) else {}
+
+
+def _event_details(event: dict[str, Any]) -> dict[str, Any]:
+    for key, value in event.items():
+        if key.endswith("EventDetails") and isinstance(value, dict):
+            return value
+    return {}
+
+
+def current_state(events: Iterable[dict[str, Any]]) -> str | None:
+    """The name of the last state entered."""
+    name = None
+    for event in events:
+        if event.get("type", "").endswith("StateEntered"):
+            name = _event_details(event).get("name", name)
+    return name
+
+
+def child_execution_arn(events: Iterable[dict[str, Any]]) -> str | None:
+    """The task watcher execution started by ``Watch Task`` (from TaskSubmitted/TaskStarted)."""
+    arn = None
+    for event in events:
+        if event.get("type") in ("TaskSubmitted", "TaskSucceeded", "TaskFailed"):
+            output = _loads(_event_details(event).get("output"))
+            if isinstance(output, dict) and isinstance(output.get("ExecutionArn"), str):
+                arn = output["ExecutionArn"]
+    return arn
+
+
+def last_task_outputs(events: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Outputs of successful Lambda tasks, oldest first."""
+    outputs = []
+    for event in events:
+        if event.get("type") in _TASK_OUTPUT_EVENTS:
+            output = _loads(_event_details(event).get("output"))
+            if isinstance(output, dict):
+                outputs.append(output)
+    return outputs
+
+
+def apply_events(
+    progress: Progress, parent: list[dict[str, Any]], child: list[dict[str, Any]]
+) -> None:
+    """Fold what the histories say into ``progress``."""
+    progress.state = current_state(parent) or progress.state
+    for output in last_task_outputs(parent):
+        for key in ("operation", "workload_name", "workload_id", "task_id"):
+            if output.get(key):
+                setattr(progress, key, output[key])
+    watcher_polls = [o for o in last_task_outputs(child) if "polls" in o and "status" in o]
+    if watcher_polls:
+        last = watcher_polls[-1]
+        progress.task_status = last.get("status")
+        progress.polls = int(last.get("polls") or 0)
+        progress.logs_tail = list(last.get("logs_tail") or [])
+        progress.task_id = last.get("task_id") or progress.task_id
+        progress.workload_id = last.get("workload_id") or progress.workload_id
+    if progress.finished and progress.status == "FAILED" and not progress.logs_tail:
+        progress.logs_tail = list(parse_cause(progress.cause).get("logs_tail") or [])
+
+
+def _history(sfn: Any, arn: str) -> list[dict[str, Any]]:
+    events: list[dict[str, Any]] = []
+    kwargs: dict[str, Any] = {"executionArn": arn, "maxResults": 1000}
+    while True:
+        page = sfn.get_execution_history(**kwargs)
+        events.extend(page.get("events", []))
+        token = page.get("nextToken")
+        if not token:
+            return events
+        kwargs["nextToken"] = token
+
+
+def watcher_state_machine(definition: dict[str, Any]) -> str | None:
+    """The state machine a ``startExecution`` task of ``definition`` runs (the task watcher)."""
+    for state in definition.get("States", {}).values():
+        if str(state.get("Resource", "")).startswith("arn:aws:states:::states:startExecution"):
+            arn = (state.get("Parameters") or {}).get("StateMachineArn")
+            return str(arn) if arn else None
+    return None
+
+
+def find_child_execution(sfn: Any, parent: Progress, scan: int = 20) -> str | None:
+    """The task-watcher execution this one started, by its input's parent link.
+
+    Used when the history does not name it (AWS records it in ``TaskSubmitted``; some
+    emulators only when the child ends).
+    """
+    if not parent.state_machine_arn:
+        return None
+    definition = json.loads(
+        sfn.describe_state_machine(stateMachineArn=parent.state_machine_arn)["definition"]
+    )
+    watcher = watcher_state_machine(definition)
+    if not watcher:
+        return None
+    listed = sfn.list_executions(stateMachineArn=watcher, maxResults=scan)["executions"]
+    for execution in listed:
+        described = sfn.describe_execution(executionArn=execution["executionArn"])
+        request = _loads(described.get("input")) or {}
+        if request.get("AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID") == parent.execution_arn:
+            return str(execution["executionArn"])
+    return None
+
+
+def read_progress(sfn: Any, execution_arn: str, previous: Progress | None = None) -> Progress:
+    """Look at the execution once (describe + histories)."""
+    described = sfn.describe_execution(executionArn=execution_arn)
+    progress = previous or Progress(execution_arn)
+    progress.status = described["status"]
+    progress.state_machine_arn = described.get("stateMachineArn")
+    progress.started = described.get("startDate")
+    progress.stopped = described.get("stopDate")
+    progress.error = described.get("error")
+    progress.cause = described.get("cause")
+    request = _loads(described.get("input")) or {}
+    if isinstance(request, dict):
+        progress.operation = progress.operation or request.get("operation")
+        progress.workload_name = progress.workload_name or request.get("workload_name")
+        progress.workload_id = progress.workload_id or request.get("workload_id")
+    if described.get("output"):
+        output = _loads(described["output"])
+        progress.output = output if isinstance(output, dict) else None
+    parent = _history(sfn, execution_arn)
+    progress.child_arn = child_execution_arn(parent) or progress.child_arn
+    if progress.child_arn is None and current_state(parent) == WATCH_STATE:
+        progress.child_arn = find_child_execution(sfn, progress)
+    child = _history(sfn, progress.child_arn) if progress.child_arn else []
+    apply_events(progress, parent, child)
+    if progress.output:
+        for key in ("workload_id", "workload_name", "task_id"):
+            setattr(progress, key, progress.output.get(key) or getattr(progress, key))
+        progress.task_status = progress.output.get("status", progress.task_status)
+    cause = progress.cause_details()
+    for key in ("workload_id", "task_id", "workload_name"):
+        if cause.get(key) and not getattr(progress, key):
+            setattr(progress, key, cause[key])
+    return progress
+
+
+def follow(
+    sfn: Any,
+    execution_arn: str,
+    on_change: Callable[[Progress], None],
+    *,
+    interval: float = 1.0,
+    timeout: float | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+) -> Progress:
+    """Poll the execution until it ends, calling ``on_change`` after every look."""
+    deadline = None if timeout is None else time.monotonic() + timeout
+    progress = read_progress(sfn, execution_arn)
+    on_change(progress)
+    while not progress.finished:
+        if deadline is not None and time.monotonic() > deadline:
+            raise TimeoutError(f"{execution_arn} still {progress.status} after {timeout}s")
+        sleep(interval)
+        progress = read_progress(sfn, execution_arn, progress)
+        on_change(progress)
+    return progress
+
+
+def state_timings(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """States entered, with when (seconds after the start) and for how long."""
+    if not events:
+        return []
+    start = events[0]["timestamp"]
+    rows: list[dict[str, Any]] = []
+    open_rows: dict[str, dict[str, Any]] = {}
+    for event in events:
+        kind = event.get("type", "")
+        details = _event_details(event)
+        offset = (event["timestamp"] - start).total_seconds()
+        if kind.endswith("StateEntered"):
+            row = {"state": details.get("name"), "entered": offset, "seconds": None, "result": ""}
+            rows.append(row)
+            open_rows[str(details.get("name"))] = row
+        elif kind.endswith("StateExited"):
+            row_or_none = open_rows.pop(str(details.get("name")), None)
+            if row_or_none is not None:
+                row_or_none["seconds"] = offset - row_or_none["entered"]
+        elif kind.endswith("Failed") and rows:
+            rows[-1]["result"] = str(details.get("error") or "failed")
+    return rows

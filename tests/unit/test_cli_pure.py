@@ -1,0 +1,89 @@
+"""Pure parts of the command-line tool: flags → payload, versions, manifests, causes."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from stax_orchestrator import catalogue, cli, follow
+
+
+def _args(argv: list[str]):
+    return cli.build_parser().parse_args(argv)
+
+
+def test_create_flags_make_the_seed_shaped_payload() -> None:
+    args = _args(
+        [
+            "create", "--account-id", "A", "--region", "ap-southeast-2", "--catalogue-id", "C",
+            "--catalogue-version-id", "V", "--name", "n1", "--param", "K=V=W", "--param", "X=",
+            "--tag", "Owner=me",
+        ]
+    )  # fmt: skip
+    assert cli.payload_from_flags(args) == {
+        "operation": "create",
+        "aws_account_id": "A",
+        "aws_region": "ap-southeast-2",
+        "catalogue_id": "C",
+        "catalogue_version_id": "V",
+        "workload_name": "n1",
+        "workload_parameters": {"K": "V=W", "X": ""},
+        "workload_tags": {"Owner": "me"},
+    }
+
+
+def test_update_flags_send_only_what_was_given() -> None:
+    args = _args(["update", "--workload-id", "W", "--no-protection"])
+    assert cli.payload_from_flags(args) == {
+        "operation": "update",
+        "workload_id": "W",
+        "protection": False,
+    }
+    assert cli.payload_from_flags(_args(["delete", "--workload-id", "W"])) == {
+        "operation": "delete",
+        "workload_id": "W",
+    }
+
+
+def test_a_pair_without_equals_is_a_usage_error() -> None:
+    args = _args(["update", "--workload-id", "W", "--tag", "novalue"])
+    with pytest.raises(cli.CliError, match="--tag takes KEY=VALUE") as raised:
+        cli.payload_from_flags(args)
+    assert raised.value.code == cli.EXIT_INVALID
+
+
+@pytest.mark.parametrize(
+    ("existing", "expected"),
+    [
+        ([], "1.0.0"),
+        (["1.0.0"], "1.0.1"),
+        (["1.0.9", "1.2.0", "not-semver", "0.9.99"], "1.2.1"),
+        (["2024-01-01"], "1.0.0"),
+    ],
+)
+def test_next_version(existing: list[str], expected: str) -> None:
+    assert catalogue.next_version(existing) == expected
+
+
+def test_manifest_points_at_the_uploaded_template() -> None:
+    manifest = catalogue.manifest_for("demo-vpc", "s3://bucket/catalogue/demo-vpc/1.0.0/vpc.yaml")
+    assert manifest == (
+        "Resources:\n"
+        "  - DemoVpc:\n"
+        "      Type: AWS::CloudFormation\n"
+        "      TemplateURL: s3://bucket/catalogue/demo-vpc/1.0.0/vpc.yaml\n"
+    )
+
+
+def test_cause_is_unwrapped_from_lambda_error_objects() -> None:
+    ours = {"error": "WorkloadAlreadyExists", "workload_id": "w-1", "status": "ACTIVE"}
+    lambda_cause = json.dumps(
+        {"errorMessage": json.dumps(ours), "errorType": "WorkloadAlreadyExists"}
+    )
+    assert follow.parse_cause(lambda_cause) == ours
+    assert follow.parse_cause(json.dumps(ours)) == ours
+    assert follow.parse_cause("plain text") == {}
+    assert follow.parse_cause(None) == {}
+    plain_lambda = json.dumps({"errorMessage": "boom", "errorType": "ValueError"})
+    assert follow.parse_cause(plain_lambda) == {"message": "boom", "error": "ValueError"}
