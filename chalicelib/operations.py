@@ -39,12 +39,17 @@ def _log(event: str, **fields: Any) -> None:
     logger.info(json.dumps({"event": event, **fields}, default=str))
 
 
-def _result(operation: str, workload: Mapping[str, Any], task_id: str | None) -> dict[str, Any]:
+def _result(
+    request: Mapping[str, Any], workload: Mapping[str, Any], task_id: str | None
+) -> dict[str, Any]:
+    """What create/update/delete return: the workload, its task, and the watch settings."""
     return {
-        "operation": operation,
+        "operation": request["operation"],
         "workload_id": workload.get("WorkloadId") or workload.get("Id"),
         "workload_name": workload.get("Name"),
         "task_id": task_id,
+        # Always present (null: the deploy-time default) so the state machine can pass it on.
+        "watch_timeout_seconds": request.get("watch_timeout_seconds"),
     }
 
 
@@ -89,11 +94,14 @@ def create_workload(request: Mapping[str, Any], access: StaxAccess) -> dict[str,
     name = request["workload_name"]
     execution_id = _execution_id(request)
     with access.session() as stax:
-        live = [w for w in stax.find_workloads_by_name(name) if is_live(w)]
-        for workload in live:
+        named = stax.find_workloads_by_name(name)
+        for workload in named:
+            # Whatever its status: a retry must follow the task this execution started,
+            # even when that task has already failed.
             if execution_id and (workload.get("Tags") or {}).get(EXECUTION_TAG) == execution_id:
                 _log("create_adopted", workload_id=workload.get("Id"), workload_name=name)
-                return _result("create", workload, workload.get("UserTaskId"))
+                return _result(request, workload, workload.get("UserTaskId"))
+        live = [w for w in named if is_live(w)]
         if live:
             existing = live[0]
             raise WorkloadAlreadyExists(
@@ -117,7 +125,7 @@ def create_workload(request: Mapping[str, Any], access: StaxAccess) -> dict[str,
             body["CatalogueVersionId"] = request["catalogue_version_id"]
         workload = _event_workload(stax.create_workload(body))
     workload.setdefault("Name", name)
-    result = _result("create", workload, workload.get("TaskId"))
+    result = _result(request, workload, workload.get("TaskId"))
     _log("create_started", **result)
     return result
 
@@ -140,9 +148,17 @@ def update_workload(request: Mapping[str, Any], access: StaxAccess) -> dict[str,
     if "protection" in request:
         body["Protection"] = request["protection"]
     with access.session() as stax:
-        workload = _event_workload(stax.update_workload(workload_id, body))
+        try:
+            workload = _event_workload(stax.update_workload(workload_id, body))
+        except StaxRequestRejected:
+            # Stax refuses an update while the workload's task runs. When that task is
+            # this very update (an earlier attempt whose response was lost), follow it.
+            current = _adopt_update(stax, workload_id, body)
+            if current is None:
+                raise
+            workload = current
     workload.setdefault("WorkloadId", workload_id)
-    result = _result("update", workload, workload.get("TaskId"))
+    result = _result(request, workload, workload.get("TaskId"))
     _log("update_started", **result)
     return result
 
@@ -166,9 +182,37 @@ def delete_workload(request: Mapping[str, Any], access: StaxAccess) -> dict[str,
                 raise
             workload = current
     workload.setdefault("WorkloadId", workload_id)
-    result = _result("delete", workload, workload.get("TaskId"))
+    result = _result(request, workload, workload.get("TaskId"))
     _log("delete_started", **result)
     return result
+
+
+def _applied(current: Mapping[str, Any], body: Mapping[str, Any]) -> bool:
+    """Does the workload already carry every change ``body`` asks for?"""
+    if (
+        "CatalogueVersionId" in body
+        and current.get("CatalogueVersionId") != body["CatalogueVersionId"]
+    ):
+        return False
+    if "Protection" in body and bool(current.get("Protection")) != body["Protection"]:
+        return False
+    parameters = current.get("Parameters") or {}
+    if any(parameters.get(p["Key"]) != p["Value"] for p in body.get("Parameters", [])):
+        return False
+    tags = current.get("Tags") or {}
+    return all(tags.get(key) == value for key, value in (body.get("Tags") or {}).items())
+
+
+def _adopt_update(stax: StaxGateway, workload_id: str, body: Mapping[str, Any]) -> dict | None:
+    current = stax.read_workload(workload_id)
+    if current.get("Status") != "UPDATE_IN_PROGRESS" or not _applied(current, body):
+        return None
+    _log("update_adopted", workload_id=workload_id, task_id=current.get("UserTaskId"))
+    return {
+        "WorkloadId": workload_id,
+        "Name": current.get("Name"),
+        "TaskId": current.get("UserTaskId"),
+    }
 
 
 def _adopt_deletion(stax: StaxGateway, workload_id: str) -> dict[str, Any] | None:
@@ -178,6 +222,7 @@ def _adopt_deletion(stax: StaxGateway, workload_id: str) -> dict[str, Any] | Non
         return None
     if current.get("Status") not in _DELETING:
         return None
+    _log("delete_adopted", workload_id=workload_id, task_id=current.get("UserTaskId"))
     return {
         "WorkloadId": workload_id,
         "Name": current.get("Name"),
@@ -215,7 +260,14 @@ def get_task_status(
     logs = [str(line)[:MAX_LOG_LINE] for line in (task.get("Logs") or [])]
     result = {
         key: request[key]
-        for key in ("task_id", "workload_id", "workload_name", "operation", "started_at")
+        for key in (
+            "task_id",
+            "workload_id",
+            "workload_name",
+            "operation",
+            "started_at",
+            "watch_timeout_seconds",
+        )
         if request.get(key) is not None
     }
     result.update(

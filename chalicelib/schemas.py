@@ -106,6 +106,10 @@ MAX_EXECUTION_ID_LENGTH = MAX_TAG_VALUE_LENGTH
 #: get_task_status ``polls``: a sanity bound; an execution history (25,000 events) ends far
 #: sooner.
 MAX_POLLS = 100_000
+#: ``watch_timeout_seconds``: how long the task watcher follows one Stax task (the
+#: deploy-time default applies when it is absent). A day at most: the watcher
+#: execution's own timeout is a backstop above that.
+MAX_WATCH_TIMEOUT_SECONDS = 86_400
 #: Informational free text of get_task_status (``workload_name``).
 MAX_LABEL_LENGTH = 256
 
@@ -127,6 +131,7 @@ FIELDS_BY_OPERATION: dict[str, tuple[str, ...]] = {
         "workload_name",
         "workload_parameters",
         "workload_tags",
+        "watch_timeout_seconds",
     ),
     "update": (
         "workload_id",
@@ -134,8 +139,9 @@ FIELDS_BY_OPERATION: dict[str, tuple[str, ...]] = {
         "workload_parameters",
         "workload_tags",
         "protection",
+        "watch_timeout_seconds",
     ),
-    "delete": ("workload_id",),
+    "delete": ("workload_id", "watch_timeout_seconds"),
 }
 
 #: update needs at least one of these besides ``workload_id``.
@@ -711,6 +717,7 @@ class _RequestSchema(Schema):
         unknown = EXCLUDE  # the loader refuses unknown fields itself, with better messages
 
     orchestration = Orchestration()
+    watch_timeout_seconds = StrictInteger(minimum=1, maximum=MAX_WATCH_TIMEOUT_SECONDS)
 
 
 class CreateWorkloadSchema(_RequestSchema):
@@ -766,6 +773,9 @@ class TaskStatusSchema(Schema):
     operation = Operation(allow_none=True)
     polls = StrictInteger(minimum=0, maximum=MAX_POLLS, load_default=0)
     started_at = Timestamp(allow_none=True)
+    watch_timeout_seconds = StrictInteger(
+        minimum=1, maximum=MAX_WATCH_TIMEOUT_SECONDS, allow_none=True
+    )
 
     @post_load
     def _drop_nulls(self, data: dict[str, Any], **kwargs) -> dict[str, Any]:

@@ -25,6 +25,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from chalicelib.schemas import MAX_WATCH_TIMEOUT_SECONDS
+
 APP_NAME = "stax-orchestrator"
 ROOT = Path(__file__).resolve().parent.parent
 CHALICE_DIR = ROOT / ".chalice"
@@ -118,9 +120,10 @@ def template_values(
     values.update(
         TaskWatcherArn=watcher_arn,
         WatchTimeoutSeconds=watch_timeout,
-        # The watcher's own Choice reports WorkloadTaskTimedOut; the execution
-        # timeout is only a backstop in case a poll hangs.
-        WatcherExecutionTimeoutSeconds=watch_timeout + 900,
+        # The watcher's own Choice reports WorkloadTaskTimedOut (after the request's
+        # watch_timeout_seconds, at most a day, or this default); the execution timeout
+        # is only a backstop in case a poll hangs.
+        WatcherExecutionTimeoutSeconds=max(watch_timeout, MAX_WATCH_TIMEOUT_SECONDS) + 900,
     )
     return values
 
@@ -199,6 +202,133 @@ def states_policy(target: Target, function_arns: Mapping[str, str]) -> dict[str,
             },
         ],
     }
+
+
+# -- alerts ----------------------------------------------------------------------
+#: Execution statuses that raise an alert.
+ALERT_STATUSES = ("FAILED", "TIMED_OUT", "ABORTED")
+#: The alert message: one JSON object per failed, timed-out or aborted operation.
+ALERT_TEMPLATE = (
+    '{"alert": "Stax Orchestrator: a workload operation did not succeed", '
+    '"status": <status>, "error": <error>, "cause": <cause>, '
+    '"execution_arn": <execution_arn>, "request": <request>, "stopped_at": <stopped_at>}'
+)
+
+
+def alert_topic_name(target: Target) -> str:
+    return f"{target.prefix}-alerts"
+
+
+def alert_rule_name(target: Target) -> str:
+    return f"{target.prefix}-operation-alerts"
+
+
+def alert_event_pattern(workload_state_machine_arn: str) -> dict[str, Any]:
+    """The workload machine's executions that did not succeed (Step Functions' own events)."""
+    return {
+        "source": ["aws.states"],
+        "detail-type": ["Step Functions Execution Status Change"],
+        "detail": {
+            "status": list(ALERT_STATUSES),
+            "stateMachineArn": [workload_state_machine_arn],
+        },
+    }
+
+
+def alert_input_transformer() -> dict[str, Any]:
+    return {
+        "InputPathsMap": {
+            "status": "$.detail.status",
+            "error": "$.detail.error",
+            "cause": "$.detail.cause",
+            "execution_arn": "$.detail.executionArn",
+            "request": "$.detail.input",
+            "stopped_at": "$.time",
+        },
+        "InputTemplate": ALERT_TEMPLATE,
+    }
+
+
+def alert_topic_policy(target: Target) -> dict[str, Any]:
+    """Only the alert rule may publish to the topic; the account keeps managing it."""
+    topic_arn = target.arn("sns", alert_topic_name(target))
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "AccountManagesTopic",
+                "Effect": "Allow",
+                "Principal": {"AWS": f"arn:{target.partition}:iam::{target.account}:root"},
+                "Action": [
+                    "SNS:GetTopicAttributes",
+                    "SNS:SetTopicAttributes",
+                    "SNS:Subscribe",
+                    "SNS:ListSubscriptionsByTopic",
+                    "SNS:DeleteTopic",
+                ],
+                "Resource": topic_arn,
+            },
+            {
+                "Sid": "AlertRulePublishes",
+                "Effect": "Allow",
+                "Principal": {"Service": "events.amazonaws.com"},
+                "Action": "sns:Publish",
+                "Resource": topic_arn,
+                "Condition": {
+                    "ArnEquals": {
+                        "aws:SourceArn": target.arn("events", f"rule/{alert_rule_name(target)}")
+                    }
+                },
+            },
+        ],
+    }
+
+
+def ensure_alerts(
+    session: Any,
+    target: Target,
+    workload_state_machine_arn: str,
+    emails: tuple[str, ...] = (),
+    https: tuple[str, ...] = (),
+) -> str:
+    """The alert topic, its policy, the rule feeding it and any subscriptions; returns the topic."""
+    sns, events = session.client("sns"), session.client("events")
+    topic_arn = str(sns.create_topic(Name=alert_topic_name(target))["TopicArn"])
+    sns.set_topic_attributes(
+        TopicArn=topic_arn,
+        AttributeName="Policy",
+        AttributeValue=json.dumps(alert_topic_policy(target)),
+    )
+    events.put_rule(
+        Name=alert_rule_name(target),
+        EventPattern=json.dumps(alert_event_pattern(workload_state_machine_arn)),
+        State="ENABLED",
+        Description=f"Alerts on failed, timed-out or aborted operations of {target.prefix}",
+    )
+    events.put_targets(
+        Rule=alert_rule_name(target),
+        Targets=[
+            {"Id": "alert-topic", "Arn": topic_arn, "InputTransformer": alert_input_transformer()}
+        ],
+    )
+    existing = {
+        sub["Endpoint"]
+        for sub in sns.list_subscriptions_by_topic(TopicArn=topic_arn).get("Subscriptions", [])
+    }
+    for protocol, endpoints in (("email", emails), ("https", https)):
+        for endpoint in endpoints:
+            if endpoint not in existing:
+                sns.subscribe(TopicArn=topic_arn, Protocol=protocol, Endpoint=endpoint)
+                print(f"subscribed {endpoint} to {alert_topic_name(target)}", file=sys.stderr)
+    return topic_arn
+
+
+def delete_alerts(session: Any, target: Target) -> None:
+    sns, events = session.client("sns"), session.client("events")
+    with contextlib.suppress(events.exceptions.ResourceNotFoundException):
+        events.remove_targets(Rule=alert_rule_name(target), Ids=["alert-topic"])
+        events.delete_rule(Name=alert_rule_name(target))
+    sns.delete_topic(TopicArn=target.arn("sns", alert_topic_name(target)))
 
 
 # -- AWS -------------------------------------------------------------------------
@@ -333,7 +463,11 @@ def ensure_state_machine(
 
 
 def deploy_statemachines(
-    stage: str, watch_timeout: int = DEFAULT_WATCH_TIMEOUT, session: Any | None = None
+    stage: str,
+    watch_timeout: int = DEFAULT_WATCH_TIMEOUT,
+    session: Any | None = None,
+    emails: tuple[str, ...] = (),
+    https: tuple[str, ...] = (),
 ) -> dict[str, str]:
     session = session or _session()
     target = resolve_target(stage, session)
@@ -348,6 +482,7 @@ def deploy_statemachines(
         )
         result[kind] = arn
         print(f"state machine {target.state_machine_name(kind)}: {action}", file=sys.stderr)
+    result["alert_topic"] = ensure_alerts(session, target, result["workload"], emails, https)
     out = CHALICE_DIR / "deployed" / f"{stage}-statemachines.json"
     out.write_text(json.dumps(result, indent=2) + "\n")
     return result
@@ -368,6 +503,7 @@ def delete_statemachines(stage: str, session: Any | None = None) -> None:
         print(f"deleted role {target.role_name}", file=sys.stderr)
     except iam.exceptions.NoSuchEntityException:
         pass
+    delete_alerts(session, target)
     (CHALICE_DIR / "deployed" / f"{stage}-statemachines.json").unlink(missing_ok=True)
 
 
@@ -400,13 +536,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("step", choices=["preflight", "statemachines", "delete", "lint"])
     parser.add_argument("--stage", default="dev")
     parser.add_argument("--watch-timeout", type=int, default=DEFAULT_WATCH_TIMEOUT)
+    parser.add_argument("--alert-email", action="append", default=[])
+    parser.add_argument("--alert-https", action="append", default=[])
     args = parser.parse_args(argv)
     try:
         if args.step == "preflight":
             target = preflight(args.stage)
             print(f"deploying stage {args.stage} to account {target.account} in {target.region}")
         elif args.step == "statemachines":
-            print(json.dumps(deploy_statemachines(args.stage, args.watch_timeout), indent=2))
+            deployed = deploy_statemachines(
+                args.stage,
+                args.watch_timeout,
+                emails=tuple(args.alert_email),
+                https=tuple(args.alert_https),
+            )
+            print(json.dumps(deployed, indent=2))
         elif args.step == "delete":
             delete_statemachines(args.stage)
         else:

@@ -160,7 +160,7 @@ def test_no_wait_then_watch_list_and_history(
 
     history = cli_json("history", arn)
     states = [row["state"] for row in history["states"]]
-    assert states[:2] == ["Validate Input", "Record Execution"]
+    assert states[:3] == ["Read Request", "Validate Input", "Record Execution"]
     assert "Watch Task" in states
     assert "Get Task Status" in [row["state"] for row in history["task_watcher"]["states"]]
     assert all(row["seconds"] is not None for row in history["states"])

@@ -144,7 +144,7 @@ def test_history_shows_the_task_watcher_polling(
         for e in history(sfn, described["executionArn"])
         if "stateEnteredEventDetails" in e
     ]
-    assert entered[:3] == ["Validate Input", "Record Execution", "Operation?"]
+    assert entered[:4] == ["Read Request", "Validate Input", "Record Execution", "Operation?"]
     assert "Watch Task" in entered
 
 

@@ -26,9 +26,11 @@ def test_every_template_placeholder_is_filled_with_typed_values() -> None:
     workload = deploy.render(deploy.load_template("workload"), values)
     text = json.dumps([watcher, workload])
     assert "${" not in text
-    assert watcher["TimeoutSeconds"] == 1500
+    # A backstop above the longest watch a request may ask for (a day).
+    assert watcher["TimeoutSeconds"] == 86_400 + 900
+    assert watcher["States"]["Use Default Timeout"]["Result"] == 600
     choice = watcher["States"]["Task Finished?"]["Choices"][2]
-    assert choice["NumericGreaterThanEquals"] == 600
+    assert choice["NumericGreaterThanEqualsPath"] == "$.watch_timeout_seconds"
     assert workload["States"]["Create Workload"]["Resource"] == ARNS["create_workload"]
     assert (
         workload["States"]["Watch Task"]["Parameters"]["StateMachineArn"]
