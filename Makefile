@@ -60,6 +60,9 @@ fmt: venv ## reformat the code (the only target that writes)
 deploy-local: local-up ## deploy the orchestrator to the local stack
 	@eval "$$(local/stack.sh env)" && PATH="$(CURDIR)/$(VENV)/bin:$$PATH" ./deploy.sh --stage local
 
+bench: venv deploy-local ## benchmarks on the local stack: one table, `goals met: N/M` (bench/README.md)
+	$(PY) bench/run.py
+
 clean: local-down ## remove venvs and local state
 	rm -rf $(VENV) $(MS_VENV) .local .chalice/deployments .chalice/deployed
 

@@ -9,7 +9,6 @@ the SSM token cache and the logged-in Stax client.
 from __future__ import annotations
 
 import functools
-import logging
 from typing import Any
 
 from chalice import Chalice
@@ -18,8 +17,6 @@ from chalicelib import operations, schemas, settings
 from chalicelib.stax import SsmCredentials, StaxAccess
 
 app = Chalice(app_name="stax-orchestrator")
-app.log.setLevel(logging.INFO)
-logging.getLogger("stax_orchestrator").setLevel(logging.INFO)
 
 
 @functools.cache

@@ -14,17 +14,14 @@ workload it made instead of making a second one.
 from __future__ import annotations
 
 import datetime as dt
-import json
-import logging
 from collections.abc import Mapping
 from typing import Any
 
 from chalicelib.errors import StaxRequestRejected, WorkloadAlreadyExists, WorkloadNotFound
+from chalicelib.logs import log_event as _log
 from chalicelib.polling import PollSchedule, next_wait_seconds
 from chalicelib.schemas import load_workload_request
 from chalicelib.stax import StaxAccess, StaxGateway, is_live
-
-logger = logging.getLogger("stax_orchestrator")
 
 #: Stax workload tag naming the execution that created the workload.
 EXECUTION_TAG = "stax-orchestrator:execution-id"
@@ -33,10 +30,6 @@ LOG_TAIL_LINES = 20
 #: Longest log line kept (Step Functions payloads are limited to 256 KiB).
 MAX_LOG_LINE = 1000
 _DELETING = frozenset({"DELETE_IN_PROGRESS", "DELETED"})
-
-
-def _log(event: str, **fields: Any) -> None:
-    logger.info(json.dumps({"event": event, **fields}, default=str))
 
 
 def _result(

@@ -19,7 +19,6 @@ deals in plain dicts and the named errors of ``chalicelib.errors``.
 from __future__ import annotations
 
 import json
-import logging
 import socket
 import threading
 import time
@@ -35,9 +34,8 @@ from chalicelib.errors import (
     StaxRequestRejected,
     WorkloadNotFound,
 )
+from chalicelib.logs import log_event
 from chalicelib.settings import StaxSettings
-
-logger = logging.getLogger(__name__)
 
 #: Workload statuses in which a workload no longer blocks its name.
 NOT_LIVE_STATUSES = frozenset({"DELETED", "CREATE_FAILED", "DELETE_FAILED", "UPDATE_FAILED"})
@@ -128,8 +126,9 @@ class SsmCredentials:
 class _RetryConfig:
     """The SDK's HTTP retry settings (the shape of ``staxapp.config.StaxAPIRetryConfig``)."""
 
-    def __init__(self, attempts: int) -> None:
-        self.max_attempts = attempts
+    def __init__(self, retries: int) -> None:
+        # The SDK hands this to urllib3's Retry(total=...): it counts retries, not attempts.
+        self.max_attempts = retries
         self.backoff_factor = 0.5
         self.status_codes = _RETRYABLE_STATUSES
         # POST is never retried by the SDK: a lost response must not create twice.
@@ -202,7 +201,7 @@ class StaxGateway:
             hostname=settings.hostname,
             access_key=credentials.access_key,
             secret_key=credentials.secret_key,
-            api_retry_config=_RetryConfig(settings.http_retries + 1),
+            api_retry_config=_RetryConfig(settings.http_retries),
         )
         with translate_errors("connect"):
             self._workloads = StaxClient("workloads", config=config)
@@ -369,8 +368,10 @@ class StaxAccess:
         """
         credentials = self.credentials.get()
         if self._gateway is None or self._gateway.credentials != credentials:
+            reason = "first use" if self._gateway is None else "token changed"
             self._gateway = self._gateway_factory(self.settings, credentials)
             self.gateways_built += 1
+            log_event("stax_client_built", host=self.settings.hostname, reason=reason)
         return self._gateway
 
     @contextmanager

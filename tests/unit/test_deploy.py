@@ -86,3 +86,36 @@ def test_states_policy_names_every_resource() -> None:
         resources = statement["Resource"]
         for resource in resources if isinstance(resources, list) else [resources]:
             assert resource != "*"
+
+
+def test_alerts_cover_failed_timed_out_and_aborted_executions_of_the_workload_machine() -> None:
+    machine = TARGET.state_machine_arn("workload")
+    assert deploy.alert_event_pattern(machine) == {
+        "source": ["aws.states"],
+        "detail-type": ["Step Functions Execution Status Change"],
+        "detail": {"status": ["FAILED", "TIMED_OUT", "ABORTED"], "stateMachineArn": [machine]},
+    }
+    transformer = deploy.alert_input_transformer()
+    for name in transformer["InputPathsMap"]:
+        assert f"<{name}>" in transformer["InputTemplate"]
+
+
+def test_only_the_alert_rule_may_publish_to_the_topic() -> None:
+    policy = deploy.alert_topic_policy(TARGET)
+    publish = [s for s in policy["Statement"] if "Publish" in str(s["Action"])]
+    assert publish == [
+        {
+            "Sid": "AlertRulePublishes",
+            "Effect": "Allow",
+            "Principal": {"Service": "events.amazonaws.com"},
+            "Action": "sns:Publish",
+            "Resource": "arn:aws:sns:us-east-1:000000000000:stax-orchestrator-local-alerts",
+            "Condition": {
+                "ArnEquals": {
+                    "aws:SourceArn": "arn:aws:events:us-east-1:000000000000:rule/stax-orchestrator-local-operation-alerts"
+                }
+            },
+        }
+    ]
+    for statement in policy["Statement"]:
+        assert statement["Resource"] != "*"

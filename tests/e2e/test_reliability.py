@@ -1,0 +1,322 @@
+"""Reliability on the local stack: faults, lost responses, named failures, alerts.
+
+Faults come from the simulator's fault injection; everything else is real: the deployed
+Lambdas, Step Functions retries on MiniStack, the EventBridge rule that turns failed,
+timed-out and aborted executions into SNS alerts (read here from a subscribed SQS queue).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+
+from tests.e2e.conftest import (
+    ROOT,
+    VERSION_2,
+    create_payload,
+    history,
+    run_execution,
+    unique_name,
+    workloads_named,
+    write_calls,
+)
+
+pytestmark = pytest.mark.e2e
+FAULT_STATUSES = [429, 500, 502, 503]
+
+
+def run_all(sfn: Any, machine: str, payloads: list[Any], workers: int = 8) -> list[dict[str, Any]]:
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        return list(pool.map(lambda p: run_execution(sfn, machine, p, timeout=300), payloads))
+
+
+def retries_in(sfn: Any, described: dict[str, Any]) -> int:
+    """Task attempts beyond the first, in the execution and its task watcher."""
+    arns = [described["executionArn"]]
+    events = history(sfn, described["executionArn"])
+    for event in events:
+        output = (event.get("taskSucceededEventDetails") or {}).get("output") or ""
+        if '"ExecutionArn"' in output:
+            arns.append(json.loads(output)["ExecutionArn"])
+    scheduled = 0
+    entered = 0
+    for arn in arns:
+        for event in history(sfn, arn):
+            scheduled += event["type"] in ("TaskScheduled", "LambdaFunctionScheduled")
+            entered += event["type"] == "TaskStateEntered"
+    return scheduled - entered
+
+
+@pytest.fixture(scope="module")
+def alerts(deployed: dict[str, Any]) -> Iterator[Callable[[], list[dict[str, Any]]]]:
+    """An SQS queue subscribed to the alert topic; the callable returns what arrived so far."""
+    sqs, sns = boto3.client("sqs"), boto3.client("sns")
+    url = sqs.create_queue(QueueName=f"alerts-{uuid.uuid4().hex[:8]}")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    subscription = sns.subscribe(
+        TopicArn=deployed["alert_topic"],
+        Protocol="sqs",
+        Endpoint=queue_arn,
+        Attributes={"RawMessageDelivery": "true"},
+        ReturnSubscriptionArn=True,
+    )["SubscriptionArn"]
+    received: list[dict[str, Any]] = []
+
+    def drain() -> list[dict[str, Any]]:
+        while True:
+            batch = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1)
+            messages = batch.get("Messages", [])
+            if not messages:
+                return received
+            for message in messages:
+                received.append(json.loads(message["Body"]))
+                sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+
+    yield drain
+    sns.unsubscribe(SubscriptionArn=subscription)
+    sqs.delete_queue(QueueUrl=url)
+
+
+def test_thirty_percent_faults_everywhere_lose_and_duplicate_nothing(
+    sfn: Any, deployed: dict[str, Any], clean_sim: Any
+) -> None:
+    clean_sim.set_faults(
+        [
+            {"path_regex": "^/20190206/", "probability": 0.3, "statuses": FAULT_STATUSES,
+             "latency_ms": [0, 1000]},
+            {"path_regex": "^/20190206/", "latency_ms": [0, 1000]},
+        ],
+        seed=20261127,
+    )  # fmt: skip
+    machine = deployed["workload"]
+    names = [unique_name("soak") for _ in range(8)]
+    created = run_all(sfn, machine, [create_payload(name) for name in names])
+    assert [c["status"] for c in created] == ["SUCCEEDED"] * 8, [c.get("error") for c in created]
+    ids = [json.loads(c["output"])["workload_id"] for c in created]
+    updates = [
+        {"operation": "update", "workload_id": w, "workload_parameters": {"VpcCidr": "10.7.0.0/16"}}
+        for w in ids[:6]
+    ]
+    updated = run_all(sfn, machine, updates)
+    deletes = [{"operation": "delete", "workload_id": w} for w in ids[2:8]]
+    deleted = run_all(sfn, machine, deletes)
+    everything = created + updated + deleted
+    assert len(everything) == 20
+    assert [d["status"] for d in everything] == ["SUCCEEDED"] * 20, [d.get("error") for d in everything]
+
+    faults = [r for r in clean_sim.requests() if (r.get("fault") or "").startswith("before:")]
+    clean_sim.clear_faults()
+    assert faults, "the soak injected no fault"
+    state = {w["Name"]: w for w in clean_sim.state()["workloads"]}
+    for name, workload_id in zip(names, ids, strict=True):
+        assert len(workloads_named(clean_sim, name)) == 1, f"{name} duplicated"
+        assert state[name]["Id"] == workload_id
+    assert all(state[n]["Status"] in ("UPDATE_COMPLETE", "ACTIVE") for n in names[:2])
+    assert all(state[n]["Status"] == "DELETED" for n in names[2:])
+    assert all(state[n]["Parameters"]["VpcCidr"] == "10.7.0.0/16" for n in names[:2])
+    assert len(clean_sim.state()["workloads"]) == 8
+    assert sum(retries_in(sfn, d) for d in everything) > 0, "no retry visible in the histories"
+
+
+@pytest.mark.parametrize(
+    ("operation", "rule"),
+    [
+        ("create", {"methods": ["POST"], "statuses": [502]}),
+        ("create", {"methods": ["POST"], "mode": "drop"}),
+        ("update", {"methods": ["PUT"], "statuses": [502]}),
+        ("delete", {"methods": ["DELETE"], "mode": "drop"}),
+    ],
+    ids=["create-502", "create-dropped", "update-502", "delete-dropped"],
+)
+def test_write_applied_but_response_lost(
+    sfn: Any, deployed: dict[str, Any], clean_sim: Any, operation: str, rule: dict[str, Any]
+) -> None:
+    name = unique_name(f"lost-{operation}")
+    workload_id = None
+    if operation != "create":
+        first = run_execution(sfn, deployed["workload"], create_payload(name))
+        workload_id = json.loads(first["output"])["workload_id"]
+    clean_sim.set_faults(
+        [{"path_regex": "^/20190206/workloads", "when": "after", "count": 1, **rule}]
+    )
+    payload: dict[str, Any] = {
+        "create": create_payload(name),
+        "update": {"operation": "update", "workload_id": workload_id,
+                   "catalogue_version_id": VERSION_2},
+        "delete": {"operation": "delete", "workload_id": workload_id},
+    }[operation]  # fmt: skip
+    described = run_execution(sfn, deployed["workload"], payload)
+    lost = [r for r in clean_sim.requests() if (r.get("fault") or "").startswith("after:")]
+    clean_sim.clear_faults()
+    assert lost, "the fault never fired"
+    assert described["status"] == "SUCCEEDED", described.get("cause")
+    [workload] = workloads_named(clean_sim, name)
+    expected = {"create": "ACTIVE", "update": "UPDATE_COMPLETE", "delete": "DELETED"}[operation]
+    assert workload["Status"] == expected
+    if operation == "create":
+        assert json.loads(described["output"])["workload_id"] == workload["Id"]
+
+
+def _set_function_env(name: str, **changes: str) -> dict[str, str]:
+    lam = boto3.client("lambda")
+    before = lam.get_function_configuration(FunctionName=name)["Environment"]["Variables"]
+    lam.update_function_configuration(
+        FunctionName=name, Environment={"Variables": {**before, **changes}}
+    )
+    return dict(before)
+
+
+@pytest.fixture()
+def create_function() -> Iterator[str]:
+    name = "stax-orchestrator-local-create_workload"
+    before = boto3.client("lambda").get_function_configuration(FunctionName=name)
+    yield name
+    boto3.client("lambda").update_function_configuration(
+        FunctionName=name, Environment=before["Environment"]
+    )
+
+
+def test_wrong_secret_fails_fast_without_retry_storm(
+    sfn: Any, deployed: dict[str, Any], clean_sim: Any, create_function: str
+) -> None:
+    ssm = boto3.client("ssm")
+    ssm.put_parameter(
+        Name="/orchestrator/test/wrong-secret", Value="not-the-secret-1A!", Type="SecureString",
+        Overwrite=True,
+    )  # fmt: skip
+    _set_function_env(create_function, STAX_SECRET_KEY_PARAMETER="/orchestrator/test/wrong-secret")
+    started = time.monotonic()
+    described = run_execution(sfn, deployed["workload"], create_payload(unique_name("badkey")))
+    elapsed = time.monotonic() - started
+    assert described["status"] == "FAILED"
+    assert described["error"] == "StaxAuthenticationFailed"
+    cause = json.loads(json.loads(described["cause"])["errorMessage"])
+    assert "SSM SecureString" in cause["hint"]
+    attempts = [
+        e
+        for e in history(sfn, described["executionArn"])
+        if e["type"] == "TaskScheduled"
+        and e["taskScheduledEventDetails"]["resource"].endswith("create_workload")
+    ]
+    assert len(attempts) == 1, "an auth failure must not be retried"
+    assert elapsed < 20
+    assert write_calls(clean_sim) == []
+
+
+def test_unreachable_stax_is_api_unavailable_after_bounded_retries(
+    sfn: Any, deployed: dict[str, Any], clean_sim: Any, create_function: str
+) -> None:
+    _set_function_env(create_function, STAX_API_HOST="127.0.0.1:9")
+    described = run_execution(
+        sfn, deployed["workload"], create_payload(unique_name("unreachable")), timeout=200
+    )
+    assert described["status"] == "FAILED"
+    assert described["error"] == "StaxApiUnavailable"
+    cause = json.loads(json.loads(described["cause"])["errorMessage"])
+    assert cause["reason"] == "ConnectionError"
+    attempts = [
+        e
+        for e in history(sfn, described["executionArn"])
+        if e["type"] == "TaskScheduled"
+        and e["taskScheduledEventDetails"]["resource"].endswith("create_workload")
+    ]
+    assert len(attempts) == 6  # the first attempt and five retries, then it stops
+
+
+def test_each_failure_kind_is_named_and_alerted_once(
+    sfn: Any, deployed: dict[str, Any], clean_sim: Any, alerts: Callable[[], list[dict[str, Any]]]
+) -> None:
+    machine = deployed["workload"]
+    existing = json.loads(run_execution(sfn, machine, create_payload(unique_name("exists")))["output"])
+    outcomes: dict[str, dict[str, Any]] = {}
+
+    clean_sim.fail_next_tasks(1, logs=["AWS::EC2::VPC Vpc CREATE_FAILED quota"])
+    outcomes["WorkloadTaskFailed"] = run_execution(sfn, machine, create_payload(unique_name("f")))
+
+    clean_sim.set_task_durations(started=0.2, pending=0.2, running=60)
+    outcomes["WorkloadTaskTimedOut"] = run_execution(
+        sfn, machine, {**create_payload(unique_name("slow")), "watch_timeout_seconds": 3}
+    )
+    clean_sim.set_task_durations(started=0.3, pending=0.3, running=1.0)
+
+    outcomes["WorkloadAlreadyExists"] = run_execution(
+        sfn, machine, create_payload(existing["workload_name"])
+    )
+    outcomes["WorkloadNotFound"] = run_execution(
+        sfn, machine, {"operation": "delete", "workload_id": str(uuid.uuid4())}
+    )
+    outcomes["InvalidWorkloadRequest"] = run_execution(sfn, machine, ["not", "an", "object"])
+
+    clean_sim.set_task_durations(started=0.2, pending=0.2, running=60)
+    aborted = sfn.start_execution(
+        stateMachineArn=machine, input=json.dumps(create_payload(unique_name("aborted")))
+    )["executionArn"]
+    # Stop it while it watches the task (a Lambda already running would finish its write,
+    # on AWS too: stopping an execution does not cancel an invocation in flight).
+    deadline = time.monotonic() + 60
+    while "Watch Task" not in [
+        e["stateEnteredEventDetails"]["name"]
+        for e in history(sfn, aborted)
+        if "stateEnteredEventDetails" in e
+    ]:
+        assert time.monotonic() < deadline, "the execution never reached Watch Task"
+        time.sleep(0.3)
+    sfn.stop_execution(executionArn=aborted, error="Cancelled", cause="the operator stopped it")
+    clean_sim.set_task_durations(started=0.3, pending=0.3, running=1.0)
+
+    for error, described in outcomes.items():
+        assert described["status"] == "FAILED", error
+        assert described["error"] == error
+    timed_out = json.loads(outcomes["WorkloadTaskTimedOut"]["cause"])
+    assert timed_out["watch_timeout_seconds"] == 3 and timed_out["last_status"] == "RUNNING"
+    assert timed_out["task_id"] and timed_out["workload_id"]
+    task_failed = json.loads(outcomes["WorkloadTaskFailed"]["cause"])
+    assert any("CREATE_FAILED quota" in line for line in task_failed["logs_tail"])
+
+    expected = {d["executionArn"]: error for error, d in outcomes.items()}
+    expected[aborted] = None
+    deadline = time.monotonic() + 30
+    while True:
+        mine = [a for a in alerts() if a["execution_arn"] in expected]
+        if len({a["execution_arn"] for a in mine}) == len(expected) or time.monotonic() > deadline:
+            break
+    by_execution: dict[str, list[dict[str, Any]]] = {}
+    for alert in mine:
+        by_execution.setdefault(alert["execution_arn"], []).append(alert)
+    assert set(by_execution) == set(expected)
+    for arn, error in expected.items():
+        [alert] = by_execution[arn]  # exactly one alert per failed operation
+        if error is None:
+            assert alert["status"] == "ABORTED"
+        else:
+            assert alert["status"] == "FAILED"
+            assert alert["error"] == error
+            assert alert["cause"]
+        assert alert["request"]
+
+
+def test_malformed_payload_corpus_is_refused_without_stax_writes(
+    sfn: Any, deployed: dict[str, Any], clean_sim: Any
+) -> None:
+    corpus = ROOT / "events" / "invalid"
+    expected: dict[str, list[str]] = json.loads((corpus / "EXPECTED.json").read_text())
+    assert len(expected) >= 40
+    files = sorted(expected)
+    payloads = [json.loads(Path(corpus / name).read_text()) for name in files]
+    results = run_all(sfn, deployed["workload"], payloads, workers=6)
+    for name, described in zip(files, results, strict=True):
+        assert described["status"] == "FAILED", name
+        assert described["error"] == "InvalidWorkloadRequest", name
+        errors = json.loads(json.loads(described["cause"])["errorMessage"])["errors"]
+        assert set(expected[name]) <= set(errors), (name, sorted(errors))
+    assert write_calls(clean_sim) == []
