@@ -1,0 +1,1 @@
+"""Benchmarks of the Stax Orchestrator (`make bench`); see bench/README.md."""
