@@ -13,7 +13,7 @@ from typing import Any
 
 from chalice import Chalice
 
-from chalicelib import operations, schemas, settings
+from chalicelib import fleet, operations, schemas, settings
 from chalicelib.stax import SsmCredentials, StaxAccess
 
 app = Chalice(app_name="stax-orchestrator")
@@ -65,3 +65,13 @@ def delete_workload(event: Any, context: Any) -> dict[str, Any]:
 def get_task_status(event: Any, context: Any) -> dict[str, Any]:
     request = schemas.load_task_status_request(event)
     return operations.get_task_status(request, stax_access(), settings.poll_schedule())
+
+
+@app.lambda_function(name="plan_fleet")
+def plan_fleet(event: Any, context: Any) -> dict[str, Any]:
+    return fleet.plan_event(event, stax_access())
+
+
+@app.lambda_function(name="record_fleet_wave")
+def record_fleet_wave(event: Any, context: Any) -> dict[str, Any]:
+    return fleet.record_wave(event)

@@ -45,6 +45,20 @@ class InvalidWorkloadRequest(OrchestratorError):
     hint = "Fix the fields listed in 'errors' and start a new execution."
 
 
+class InvalidFleetRequest(InvalidWorkloadRequest):
+    """A fleet request failed validation; nothing was started. ``details['errors']`` as above."""
+
+    hint = "Fix the fields listed in 'errors' (targets[i].field for a target) and run it again."
+
+
+class FleetFailureToleranceExceeded(OrchestratorError):
+    """More fleet targets failed than the request tolerates; no further target was started."""
+
+    hint = (
+        "Fix the failed targets, then run the same fleet request again: done targets are skipped."
+    )
+
+
 class WorkloadAlreadyExists(OrchestratorError):
     """A live workload with the requested name exists already."""
 

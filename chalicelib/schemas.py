@@ -306,8 +306,11 @@ def _payload_size_problem(payload: object, limit: int = MAX_PAYLOAD_BYTES) -> st
 class _Problems:
     """Collects ``{field: [messages]}`` and raises one InvalidWorkloadRequest."""
 
-    def __init__(self, what: str) -> None:
+    def __init__(
+        self, what: str, error_class: type[InvalidWorkloadRequest] = InvalidWorkloadRequest
+    ) -> None:
         self.what = what
+        self.error_class = error_class
         self.errors: dict[str, list[str]] = {}
 
     def add(self, field: str, message: str) -> None:
@@ -342,7 +345,7 @@ class _Problems:
         message = f"{self.what} has {count} {noun}: {listed}."
         errors = {name: self.errors[name][:3] for name in names[:shown]}
         omitted = len(names) - shown
-        return InvalidWorkloadRequest(
+        return self.error_class(
             message,
             errors=errors,
             fields_not_shown=omitted if omitted else None,

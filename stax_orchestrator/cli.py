@@ -23,15 +23,10 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from stax_orchestrator.deploy import FUNCTIONS
+
 EXIT_OK, EXIT_FAILED, EXIT_INVALID, EXIT_CONFIG = 0, 1, 2, 3
 ROOT = Path(__file__).resolve().parent.parent
-FUNCTIONS = (
-    "validate_input",
-    "create_workload",
-    "update_workload",
-    "delete_workload",
-    "get_task_status",
-)
 
 
 class CliError(Exception):
@@ -597,6 +592,10 @@ def build_parser() -> argparse.ArgumentParser:  # noqa: PLR0915 - one statement 
     )
     for p in (publish, cat_list):
         p.set_defaults(handler=cmd_catalogue)
+
+    from stax_orchestrator import fleet_cli
+
+    fleet_cli.register(sub, common)
 
     setup = sub.add_parser("setup", parents=[common], help="store the Stax API token in SSM")
     setup.add_argument("--access-key", help="the token's access key (or STAX_ACCESS_KEY)")

@@ -37,7 +37,11 @@ FUNCTIONS = (
     "update_workload",
     "delete_workload",
     "get_task_status",
+    "plan_fleet",
+    "record_fleet_wave",
 )
+#: State machines in deployment order: each may run the ones before it.
+STATE_MACHINES = ("task_watcher", "workload", "fleet")
 DEFAULT_WATCH_TIMEOUT = 7200
 SSM_PARAMETERS = ("/orchestrator/stax/access/key", "/orchestrator/stax/access/key/secret")
 _PLACEHOLDER = re.compile(r"\$\{([A-Za-z0-9]+)\}")
@@ -114,11 +118,12 @@ def load_template(kind: str) -> Any:
 
 
 def template_values(
-    function_arns: Mapping[str, str], watcher_arn: str, watch_timeout: int
+    function_arns: Mapping[str, str], target: Target, watch_timeout: int
 ) -> dict[str, Any]:
     values: dict[str, Any] = {placeholder(name): arn for name, arn in function_arns.items()}
     values.update(
-        TaskWatcherArn=watcher_arn,
+        TaskWatcherArn=target.state_machine_arn("task_watcher"),
+        WorkloadArn=target.state_machine_arn("workload"),
         WatchTimeoutSeconds=watch_timeout,
         # The watcher's own Choice reports WorkloadTaskTimedOut (after the request's
         # watch_timeout_seconds, at most a day, or this default); the execution timeout
@@ -168,8 +173,9 @@ def states_trust_policy() -> dict[str, Any]:
 
 
 def states_policy(target: Target, function_arns: Mapping[str, str]) -> dict[str, Any]:
-    """The state machines' policy: invoke our five functions, run only the task watcher."""
+    """The state machines' policy: invoke our functions, run only our own state machines."""
     watcher = target.state_machine_name("task_watcher")
+    workload = target.state_machine_name("workload")
     return {
         "Version": "2012-10-17",
         "Statement": [
@@ -180,16 +186,24 @@ def states_policy(target: Target, function_arns: Mapping[str, str]) -> dict[str,
                 "Resource": [function_arns[name] for name in FUNCTIONS],
             },
             {
-                "Sid": "StartTaskWatcher",
+                # The workload machine runs the task watcher; the fleet machine runs the
+                # workload machine.
+                "Sid": "StartOwnStateMachines",
                 "Effect": "Allow",
                 "Action": "states:StartExecution",
-                "Resource": target.state_machine_arn("task_watcher"),
+                "Resource": [
+                    target.state_machine_arn("task_watcher"),
+                    target.state_machine_arn("workload"),
+                ],
             },
             {
-                "Sid": "FollowTaskWatcher",
+                "Sid": "FollowOwnExecutions",
                 "Effect": "Allow",
                 "Action": ["states:DescribeExecution", "states:StopExecution"],
-                "Resource": target.arn("states", f"execution:{watcher}:*"),
+                "Resource": [
+                    target.arn("states", f"execution:{watcher}:*"),
+                    target.arn("states", f"execution:{workload}:*"),
+                ],
             },
             {
                 # startExecution.sync learns of the child's end through this managed rule.
@@ -473,10 +487,10 @@ def deploy_statemachines(
     target = resolve_target(stage, session)
     arns = function_arns(stage)
     role_arn = ensure_role(session.client("iam"), target, states_policy(target, arns))
-    values = template_values(arns, target.state_machine_arn("task_watcher"), watch_timeout)
+    values = template_values(arns, target, watch_timeout)
     sfn = session.client("stepfunctions")
     result = {"stage": stage, "role": role_arn}
-    for kind in ("task_watcher", "workload"):
+    for kind in STATE_MACHINES:
         arn, action = ensure_state_machine(
             sfn, target, kind, render(load_template(kind), values), role_arn
         )
@@ -492,7 +506,7 @@ def delete_statemachines(stage: str, session: Any | None = None) -> None:
     session = session or _session()
     target = resolve_target(stage, session)
     sfn, iam = session.client("stepfunctions"), session.client("iam")
-    for kind in ("workload", "task_watcher"):
+    for kind in reversed(STATE_MACHINES):
         with contextlib.suppress(sfn.exceptions.StateMachineDoesNotExist):
             sfn.delete_state_machine(stateMachineArn=target.state_machine_arn(kind))
             print(f"deleted state machine {target.state_machine_name(kind)}", file=sys.stderr)
@@ -514,7 +528,7 @@ def lint() -> int:
 
     target = Target("lint", "us-east-1", "123456789012")
     arns = {name: target.arn("lambda", f"function:{target.prefix}-{name}") for name in FUNCTIONS}
-    values = template_values(arns, target.state_machine_arn("task_watcher"), 7200)
+    values = template_values(arns, target, 7200)
     failed = 0
     for path in sorted(STATEMACHINES_DIR.glob("*.asl.json")):
         kind = path.name.removesuffix(".asl.json")

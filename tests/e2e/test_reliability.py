@@ -112,7 +112,9 @@ def test_thirty_percent_faults_everywhere_lose_and_duplicate_nothing(
     deleted = run_all(sfn, machine, deletes)
     everything = created + updated + deleted
     assert len(everything) == 20
-    assert [d["status"] for d in everything] == ["SUCCEEDED"] * 20, [d.get("error") for d in everything]
+    assert [d["status"] for d in everything] == ["SUCCEEDED"] * 20, [
+        d.get("error") for d in everything
+    ]
 
     faults = [r for r in clean_sim.requests() if (r.get("fault") or "").startswith("before:")]
     clean_sim.clear_faults()
@@ -237,7 +239,9 @@ def test_each_failure_kind_is_named_and_alerted_once(
     sfn: Any, deployed: dict[str, Any], clean_sim: Any, alerts: Callable[[], list[dict[str, Any]]]
 ) -> None:
     machine = deployed["workload"]
-    existing = json.loads(run_execution(sfn, machine, create_payload(unique_name("exists")))["output"])
+    existing = json.loads(
+        run_execution(sfn, machine, create_payload(unique_name("exists")))["output"]
+    )
     outcomes: dict[str, dict[str, Any]] = {}
 
     clean_sim.fail_next_tasks(1, logs=["AWS::EC2::VPC Vpc CREATE_FAILED quota"])

@@ -46,7 +46,9 @@ def test_logs_and_histories_hold_no_secret(sfn: Any, deployed: dict[str, Any]) -
 
     checked = 0
     for machine in (deployed["workload"], deployed["task_watcher"]):
-        for execution in sfn.list_executions(stateMachineArn=machine, maxResults=1000)["executions"]:
+        for execution in sfn.list_executions(stateMachineArn=machine, maxResults=1000)[
+            "executions"
+        ]:
             described = sfn.describe_execution(executionArn=execution["executionArn"])
             assert secret not in str(described)
             assert secret not in str(history(sfn, execution["executionArn"]))

@@ -21,10 +21,11 @@ def test_placeholder_stem_is_the_function_name() -> None:
 
 
 def test_every_template_placeholder_is_filled_with_typed_values() -> None:
-    values = deploy.template_values(ARNS, TARGET.state_machine_arn("task_watcher"), 600)
+    values = deploy.template_values(ARNS, TARGET, 600)
     watcher = deploy.render(deploy.load_template("task_watcher"), values)
     workload = deploy.render(deploy.load_template("workload"), values)
-    text = json.dumps([watcher, workload])
+    fleet = deploy.render(deploy.load_template("fleet"), values)
+    text = json.dumps([watcher, workload, fleet])
     assert "${" not in text
     # A backstop above the longest watch a request may ask for (a day).
     assert watcher["TimeoutSeconds"] == 86_400 + 900
@@ -73,15 +74,19 @@ def test_states_policy_names_every_resource() -> None:
     policy = deploy.states_policy(TARGET, ARNS)
     by_sid = {s["Sid"]: s for s in policy["Statement"]}
     assert by_sid["InvokeOrchestratorFunctions"]["Resource"] == [ARNS[n] for n in deploy.FUNCTIONS]
-    assert by_sid["StartTaskWatcher"] == {
-        "Sid": "StartTaskWatcher",
+    assert by_sid["StartOwnStateMachines"] == {
+        "Sid": "StartOwnStateMachines",
         "Effect": "Allow",
         "Action": "states:StartExecution",
-        "Resource": "arn:aws:states:us-east-1:000000000000:stateMachine:stax-orchestrator-local-task-watcher",
+        "Resource": [
+            "arn:aws:states:us-east-1:000000000000:stateMachine:stax-orchestrator-local-task-watcher",
+            "arn:aws:states:us-east-1:000000000000:stateMachine:stax-orchestrator-local-workload",
+        ],
     }
-    assert by_sid["FollowTaskWatcher"]["Resource"] == (
-        "arn:aws:states:us-east-1:000000000000:execution:stax-orchestrator-local-task-watcher:*"
-    )
+    assert by_sid["FollowOwnExecutions"]["Resource"] == [
+        "arn:aws:states:us-east-1:000000000000:execution:stax-orchestrator-local-task-watcher:*",
+        "arn:aws:states:us-east-1:000000000000:execution:stax-orchestrator-local-workload:*",
+    ]
     for statement in policy["Statement"]:
         resources = statement["Resource"]
         for resource in resources if isinstance(resources, list) else [resources]:
