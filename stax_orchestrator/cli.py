@@ -297,7 +297,8 @@ def cmd_list(args: argparse.Namespace, out: Output) -> int:
     for execution in executions:
         described = sfn.describe_execution(executionArn=execution["executionArn"])
         request = json.loads(described.get("input") or "{}")
-        output = json.loads(described.get("output") or "null") or {}
+        succeeded = described["status"] == "SUCCEEDED"
+        output = json.loads(described.get("output") or "null") if succeeded else {}
         start, stop = described["startDate"], described.get("stopDate")
         rows.append(
             {

@@ -100,7 +100,7 @@ def look(sfn: Any, view: FleetView, workload_machine: str, window: int) -> None:
                     done["status"],
                     workload_id=done.get("workload_id"),
                 )
-    if described.get("output"):
+    if view.status == "SUCCEEDED" and described.get("output"):
         view.output = json.loads(described["output"])
         for result in view.output.get("results", []):
             row = view.rows.setdefault(result["index"], Row(result["index"], result["target"]))

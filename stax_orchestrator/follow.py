@@ -216,7 +216,7 @@ def read_progress(sfn: Any, execution_arn: str, previous: Progress | None = None
         progress.operation = progress.operation or request.get("operation")
         progress.workload_name = progress.workload_name or request.get("workload_name")
         progress.workload_id = progress.workload_id or request.get("workload_id")
-    if described.get("output"):
+    if progress.status == "SUCCEEDED" and described.get("output"):
         output = _loads(described["output"])
         progress.output = output if isinstance(output, dict) else None
     parent = _history(sfn, execution_arn)

@@ -98,12 +98,20 @@ def test_tolerance_10_percent_fails_the_fleet_and_a_rerun_creates_no_duplicates(
     name = f"fb{uuid.uuid4().hex[:6]}"
     fail_three(quick_tasks, name)
     request = fleet_request(name, "10%")
-    described = run_execution(sfn, deployed["fleet"], request, timeout=600)
-    assert described["status"] == "FAILED"
-    assert described["error"] == "FleetFailureToleranceExceeded"
-    cause = json.loads(described["cause"])
-    assert cause["summary"]["failed"] == 3 and cause["summary"]["tolerated_failures"] == 2
-    assert cause["summary"]["not_started"] > 0
+    run = subprocess.run(
+        [CLI, "fleet", "run", "-", "--local", "--json", "--interval", "1"], cwd=ROOT,
+        input=json.dumps(request), capture_output=True, text=True, timeout=600, check=False,
+    )  # fmt: skip
+    assert run.returncode == 1, run.stdout + run.stderr
+    result = json.loads(run.stdout)
+    assert result["status"] == "FAILED"
+    assert result["error"] == "FleetFailureToleranceExceeded"
+    summary = result["summary"]
+    assert summary["failed"] == 3 and summary["tolerated_failures"] == 2
+    assert summary["not_started"] > 0
+    statuses = [r["status"] for r in result["results"]]
+    assert statuses.count("NOT_STARTED") == summary["not_started"]
+    assert statuses.count("FAILED") == 3 and "pending" not in statuses
     started = fleet_workloads(quick_tasks, name)
     assert len(started) < 20
     assert quick_tasks.stats()["max_concurrent_tasks"] <= 5
