@@ -26,16 +26,12 @@ import sys
 import time
 from typing import Any
 
+from stax_orchestrator.follow import execution_history
+
 TASK_SECONDS = 20.0
 WARMUP_SECONDS = 2.0
 MAX_OVERHEAD_SECONDS = 5.0
 OPERATIONS = ("create", "update", "delete")
-
-
-def _history(sfn: Any, arn: str) -> list[dict[str, Any]]:
-    from bench.polling import _history as history
-
-    return history(sfn, arn)
 
 
 def run_execution(sfn: Any, machine: str, payload: dict[str, Any], timeout: float) -> Any:
@@ -80,9 +76,9 @@ def measure_operation(
     sfn: Any, machine: str, payload: dict[str, Any], task_seconds: float
 ) -> dict[str, Any]:
     described = run_execution(sfn, machine, payload, timeout=task_seconds * 4 + 120)
-    parent = _history(sfn, described["executionArn"])
+    parent = execution_history(sfn, described["executionArn"])
     child_arn = _child_arn(parent)
-    child = _history(sfn, child_arn) if child_arn else []
+    child = execution_history(sfn, child_arn) if child_arn else []
     duration = (described["stopDate"] - described["startDate"]).total_seconds()
     output = json.loads(described.get("output") or "{}")
     return {

@@ -43,6 +43,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from stax_orchestrator.follow import execution_history
+
 ROOT = Path(__file__).resolve().parent.parent
 TASK_MINUTES = (1, 5, 15, 30, 120)
 SCALED_SECONDS = (6, 30, 90, 180)
@@ -455,17 +457,6 @@ def computed_rows(entries: list[dict[str, Any]]) -> list[Any]:
 # -- the scaled-time run on the deployed stage ----------------------------------------
 
 
-def _history(sfn: Any, arn: str) -> list[dict[str, Any]]:
-    events: list[dict[str, Any]] = []
-    kwargs: dict[str, Any] = {"executionArn": arn, "maxResults": 1000}
-    while True:
-        page = sfn.get_execution_history(**kwargs)
-        events.extend(page["events"])
-        if not page.get("nextToken"):
-            return events
-        kwargs["nextToken"] = page["nextToken"]
-
-
 def wait_executions(sfn: Any, arns: list[str], timeout: float) -> dict[str, dict[str, Any]]:
     """describe_execution of each, once none is RUNNING."""
     deadline = time.monotonic() + timeout
@@ -562,7 +553,7 @@ def scaled_run(stack: Any, seconds: tuple[float, ...] = SCALED_SECONDS) -> list[
         log = sim.requests(since=since)
     for run in runs:
         desc = described[run["arn"]]
-        events = _history(sfn, run["arn"])
+        events = execution_history(sfn, run["arn"])
         outputs = task_outputs(events)
         start = desc["startDate"].timestamp()
         # The watcher measures elapsed from its own start; the task began a little earlier.

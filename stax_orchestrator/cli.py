@@ -342,13 +342,13 @@ def cmd_list(args: argparse.Namespace, out: Output) -> int:
 
 
 def cmd_history(args: argparse.Namespace, out: Output) -> int:
-    from stax_orchestrator.follow import _history, child_execution_arn, state_timings
+    from stax_orchestrator.follow import child_execution_arn, execution_history, state_timings
 
     sfn = _aws_client("stepfunctions")
-    events = _history(sfn, args.execution_arn)
+    events = execution_history(sfn, args.execution_arn)
     rows = state_timings(events)
     child = child_execution_arn(events)
-    child_rows = state_timings(_history(sfn, child)) if child else []
+    child_rows = state_timings(execution_history(sfn, child)) if child else []
     if out.as_json:
         out.json(
             {

@@ -68,9 +68,9 @@ class FleetView:
 
 
 def _plan_output(sfn: Any, arn: str) -> dict[str, Any] | None:
-    from stax_orchestrator.follow import _history
+    from stax_orchestrator.follow import execution_history
 
-    for event in _history(sfn, arn):
+    for event in execution_history(sfn, arn):
         details = event.get("stateExitedEventDetails") or {}
         if details.get("name") == "Plan Fleet":
             return dict(json.loads(details["output"]))

@@ -157,7 +157,8 @@ def apply_events(
         progress.logs_tail = list(parse_cause(progress.cause).get("logs_tail") or [])
 
 
-def _history(sfn: Any, arn: str) -> list[dict[str, Any]]:
+def execution_history(sfn: Any, arn: str) -> list[dict[str, Any]]:
+    """Every event of an execution's history (all pages), oldest first."""
     events: list[dict[str, Any]] = []
     kwargs: dict[str, Any] = {"executionArn": arn, "maxResults": 1000}
     while True:
@@ -219,11 +220,11 @@ def read_progress(sfn: Any, execution_arn: str, previous: Progress | None = None
     if progress.status == "SUCCEEDED" and described.get("output"):
         output = _loads(described["output"])
         progress.output = output if isinstance(output, dict) else None
-    parent = _history(sfn, execution_arn)
+    parent = execution_history(sfn, execution_arn)
     progress.child_arn = child_execution_arn(parent) or progress.child_arn
     if progress.child_arn is None and current_state(parent) == WATCH_STATE:
         progress.child_arn = find_child_execution(sfn, progress)
-    child = _history(sfn, progress.child_arn) if progress.child_arn else []
+    child = execution_history(sfn, progress.child_arn) if progress.child_arn else []
     apply_events(progress, parent, child)
     if progress.output:
         for key in ("workload_id", "workload_name", "task_id"):

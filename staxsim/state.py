@@ -1193,18 +1193,7 @@ class SimState:
                 tags=dict(body.get("Tags") or {}),
             )
             version = self._new_version(item, body, manifest, now)
-            task = self._start_task(
-                "catalogue-create",
-                item.name,
-                now,
-                {
-                    "where": f"(catalogue item {item.id})",
-                    "version": version.workload_version,
-                    "manifest": version.manifest_url,
-                },
-                catalogue_id=item.id,
-                version_id=version.id,
-            )
+            task = self._start_catalogue_task("catalogue-create", item, version, now)
             item.task_id = task.id
             version.task_id = task.id
             self.catalogue[item.id] = item
@@ -1225,21 +1214,27 @@ class SimState:
                     f"Version: '{body['Version']}' already exists in catalogue item {catalogue_id}"
                 )
             version = self._new_version(item, body, manifest, now)
-            task = self._start_task(
-                "catalogue-version",
-                item.name,
-                now,
-                {
-                    "where": f"(catalogue item {item.id})",
-                    "version": version.workload_version,
-                    "manifest": version.manifest_url,
-                },
-                catalogue_id=item.id,
-                version_id=version.id,
-            )
+            task = self._start_catalogue_task("catalogue-version", item, version, now)
             version.task_id = task.id
             item.modified_at = now
             return item, version, task
+
+    def _start_catalogue_task(
+        self, kind: str, item: CatalogueItem, version: CatalogueVersion, now: float
+    ) -> Task:
+        """The task that uploads and validates a catalogue version."""
+        return self._start_task(
+            kind,
+            item.name,
+            now,
+            {
+                "where": f"(catalogue item {item.id})",
+                "version": version.workload_version,
+                "manifest": version.manifest_url,
+            },
+            catalogue_id=item.id,
+            version_id=version.id,
+        )
 
     def _new_version(
         self,

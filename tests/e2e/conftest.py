@@ -20,6 +20,7 @@ import boto3
 import pytest
 import requests
 
+from stax_orchestrator.follow import execution_history
 from staxsim.control import SimulatorControl
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -80,10 +81,9 @@ def clean_sim(sim: SimulatorControl) -> SimulatorControl:
     return sim
 
 
-@pytest.fixture(scope="session")
-def deployed(local_stack: None) -> dict[str, Any]:
-    """Deploy the `local` stage once per session with the real deploy.sh."""
-    run = subprocess.run(
+def deploy_local() -> subprocess.CompletedProcess[str]:
+    """Run the real ``./deploy.sh --stage local``."""
+    return subprocess.run(
         ["./deploy.sh", "--stage", "local"],
         cwd=ROOT,
         capture_output=True,
@@ -91,6 +91,12 @@ def deployed(local_stack: None) -> dict[str, Any]:
         timeout=900,
         check=False,
     )
+
+
+@pytest.fixture(scope="session")
+def deployed(local_stack: None) -> dict[str, Any]:
+    """Deploy the `local` stage once per session with the real deploy.sh."""
+    run = deploy_local()
     if run.returncode != 0:
         pytest.fail(f"deploy.sh failed:\n{run.stdout}\n{run.stderr}")
     result: dict[str, Any] = json.loads(
@@ -124,15 +130,7 @@ def run_execution(
         time.sleep(0.25)
 
 
-def history(sfn: Any, execution_arn: str) -> list[dict[str, Any]]:
-    events: list[dict[str, Any]] = []
-    kwargs: dict[str, Any] = {"executionArn": execution_arn, "maxResults": 1000}
-    while True:
-        page = sfn.get_execution_history(**kwargs)
-        events.extend(page["events"])
-        if not page.get("nextToken"):
-            return events
-        kwargs["nextToken"] = page["nextToken"]
+history = execution_history
 
 
 def workloads_named(sim: SimulatorControl, name: str) -> list[dict[str, Any]]:

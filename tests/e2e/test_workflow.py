@@ -149,18 +149,9 @@ def test_history_shows_the_task_watcher_polling(
 
 
 def test_deploy_twice_updates_in_place(deployed: dict[str, Any]) -> None:
-    import subprocess
+    from tests.e2e.conftest import ROOT, deploy_local
 
-    from tests.e2e.conftest import ROOT
-
-    run = subprocess.run(
-        ["./deploy.sh", "--stage", "local"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
+    run = deploy_local()
     assert run.returncode == 0, run.stderr
     again = json.loads((ROOT / ".chalice" / "deployed" / "local-statemachines.json").read_text())
     assert again["workload"] == deployed["workload"]
