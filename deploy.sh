@@ -29,7 +29,8 @@ while [[ $# -gt 0 ]]; do
   esac
 done
 [[ "$STAGE" =~ ^[a-z][a-z0-9-]*$ ]] || { echo "deploy.sh: bad stage name '$STAGE'" >&2; exit 2; }
-[[ "$WATCH_TIMEOUT" =~ ^[0-9]+$ ]] || { echo "deploy.sh: --watch-timeout takes seconds" >&2; exit 2; }
+[[ "$WATCH_TIMEOUT" =~ ^[0-9]+$ ]] && ((WATCH_TIMEOUT >= 10 && WATCH_TIMEOUT <= 86400)) ||
+  { echo "deploy.sh: --watch-timeout takes seconds, 10 to 86400" >&2; exit 2; }
 
 cd "$(dirname "${BASH_SOURCE[0]}")"
 PYTHON=${PYTHON:-.venv/bin/python}

@@ -22,6 +22,7 @@ import json
 import math
 import re
 from collections.abc import Mapping
+from fractions import Fraction
 from typing import Any
 
 from marshmallow import ValidationError
@@ -52,6 +53,13 @@ MAX_FLEET_REQUEST_BYTES = 200 * 1024
 MAX_CAUSE_CHARS = 600
 LOG_LINES_KEPT = 3
 FLEET_OPERATIONS = ("create", "rollout", "delete")
+#: Workloads a rollout updates: the live ones, and those whose last update failed.
+ROLLOUT_STATUSES = frozenset({"ACTIVE", "UPDATE_COMPLETE", "UPDATE_FAILED", "NEW", "INITIALIZING"})
+#: A workload on the rollout's version in one of these needs nothing more.
+SETTLED_STATUSES = frozenset({"ACTIVE", "UPDATE_COMPLETE"})
+#: The plan travels in the fleet execution's state (Step Functions allows 256 KiB); what
+#: is left is for the per-wave results.
+MAX_PLAN_BYTES = 160 * 1024
 NAME_PLACEHOLDERS = ("name", "account_short", "region", "index")
 #: Fields of a create fleet that every target shares; their errors are reported once.
 _SHARED_FIELDS = ("catalogue_id", "catalogue_version_id")
@@ -95,7 +103,8 @@ def tolerated_failures(tolerance: Any, runnable: int) -> int:
         return tolerance
     match = _TOLERANCE.match(str(tolerance))
     assert match is not None  # validated before
-    return math.floor(float(match.group(1)) / 100 * runnable)
+    # Exact arithmetic: 29% of 100 is 29, not 28.999... floored to 28.
+    return math.floor(Fraction(match.group(1)) * runnable / 100)
 
 
 def _tolerance(value: Any, problems: _Problems) -> Any:
@@ -154,6 +163,16 @@ def _list(value: Any, path: str, problems: _Problems, limit: int = MAX_TARGETS) 
     return value
 
 
+def _merged(shared: Mapping[str, Any], target: Mapping[str, Any], key: str) -> Any:
+    """The target's map over the shared one; a non-object is passed on for validation to name."""
+    base, own = shared.get(key), target.get(key)
+    if base is not None and not isinstance(base, Mapping):
+        return base
+    if own is not None and not isinstance(own, Mapping):
+        return own
+    return {**(base or {}), **(own or {})}
+
+
 def _create_targets(request: Mapping[str, Any], problems: _Problems) -> list[dict[str, Any]]:
     template = request.get("workload_name")
     if not isinstance(template, str) or not template:
@@ -191,14 +210,8 @@ def _create_targets(request: Mapping[str, Any], problems: _Problems) -> list[dic
             "aws_region": target.get("aws_region"),
             "catalogue_id": request.get("catalogue_id"),
             "workload_name": name,
-            "workload_parameters": {
-                **(request.get("workload_parameters") or {}),
-                **(target.get("workload_parameters") or {}),
-            },
-            "workload_tags": {
-                **(request.get("workload_tags") or {}),
-                **(target.get("workload_tags") or {}),
-            },
+            "workload_parameters": _merged(request, target, "workload_parameters"),
+            "workload_tags": _merged(request, target, "workload_tags"),
         }
         if request.get("catalogue_version_id"):
             payload["catalogue_version_id"] = request["catalogue_version_id"]
@@ -299,6 +312,44 @@ def validate_fleet_request(payload: object) -> dict[str, Any]:
 
 
 # -- planning --------------------------------------------------------------------
+#: Request fields that say which target a result is about.
+TARGET_KEYS = ("workload_name", "aws_account_id", "aws_region", "workload_id")
+
+
+def target_of(request: Mapping[str, Any], extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The target a (merged) workload request is for, plus what only the plan knew."""
+    return {**{k: request[k] for k in TARGET_KEYS if request.get(k)}, **(extra or {})}
+
+
+def _share_common(
+    items: list[dict[str, Any]],
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Fields every request shares once, and per target only what differs.
+
+    The fleet machine merges them back (``States.JsonMerge``) when the target starts,
+    so the plan of 500 targets fits the execution's state.
+    """
+    if not items:
+        return {}, []
+    requests = [item["request"] for item in items]
+    shared = {
+        key: value
+        for key, value in requests[0].items()
+        if all(key in r and r[key] == value for r in requests)
+    }
+    compact = []
+    for item in items:
+        request = item["request"]
+        compact.append(
+            {
+                "index": item["index"],
+                "request": {k: v for k, v in request.items() if k not in shared},
+                "target": {k: v for k, v in item["target"].items() if request.get(k) != v},
+            }
+        )
+    return shared, compact
+
+
 def _waves(planned: list[dict[str, Any]], size: int) -> list[list[dict[str, Any]]]:
     return [planned[i : i + size] for i in range(0, len(planned), size)]
 
@@ -347,7 +398,7 @@ def _plan_rollout(
     runnable, done = [], []
     workloads = [
         w for w in stax.list_workloads(catalogue_ids=fleet["catalogue_id"])
-        if is_live(w) and w.get("CatalogueId") == fleet["catalogue_id"]
+        if w.get("Status") in ROLLOUT_STATUSES and w.get("CatalogueId") == fleet["catalogue_id"]
         and (not accounts or w.get("AccountId") in accounts)
         and (not regions or w.get("Region") in regions)
     ]  # fmt: skip
@@ -384,7 +435,8 @@ def _plan_rollout(
                 ),
             },
         }
-        if workload.get("CatalogueVersionId") == fleet["catalogue_version_id"]:
+        on_version = workload.get("CatalogueVersionId") == fleet["catalogue_version_id"]
+        if on_version and workload.get("Status") in SETTLED_STATUSES:
             done.append(_done(item, "already on the version", workload["Id"]))
         else:
             runnable.append(item)
@@ -436,13 +488,24 @@ def plan(payload: object, access: StaxAccess, execution_id: str | None = None) -
         "failed": 0,
         "not_started": 0,
     }
-    log_event("fleet_planned", execution_id=execution_id, **summary)
-    return {
+    shared, compact = _share_common(runnable)
+    planned = {
         "summary": summary,
-        "waves": _waves(runnable, fleet["max_concurrency"]),
+        "shared": shared,
+        "waves": _waves(compact, fleet["max_concurrency"]),
         "results": sorted(done, key=lambda r: r["index"]),
         "exceeded": False,
     }
+    size = len(json.dumps(planned, separators=(",", ":")))
+    if size > MAX_PLAN_BYTES:
+        raise InvalidFleetRequest(
+            f"The fleet plan is {size // 1024} KiB; a fleet execution holds at most "
+            f"{MAX_PLAN_BYTES // 1024} KiB of plan",
+            errors={"targets": ["split the request into smaller fleets (fewer targets, or "
+                                "fewer shared parameters and tags)"]},
+        )  # fmt: skip
+    log_event("fleet_planned", execution_id=execution_id, **summary)
+    return planned
 
 
 def plan_event(event: object, access: StaxAccess) -> dict[str, Any]:
@@ -505,7 +568,7 @@ def _seconds(started: Any, finished: Any) -> float | None:
 def _compact(outcome: Mapping[str, Any]) -> dict[str, Any]:
     result: dict[str, Any] = {
         "index": outcome["index"],
-        "target": outcome["target"],
+        "target": target_of(outcome["request"], outcome.get("target")),
         "status": outcome["status"],
         "duration_seconds": _seconds(outcome.get("started"), outcome.get("finished")),
     }
@@ -520,7 +583,7 @@ def _compact(outcome: Mapping[str, Any]) -> dict[str, Any]:
         result["error"] = error
         result["cause"] = _brief_cause(cause)
         known = result["cause"].get("workload_id") if isinstance(result["cause"], dict) else None
-        result["workload_id"] = outcome["target"].get("workload_id") or known
+        result["workload_id"] = result["target"].get("workload_id") or known
     return result
 
 
@@ -534,10 +597,20 @@ def record_wave(state: Mapping[str, Any]) -> dict[str, Any]:
     summary["failed"] = sum(r["status"] == "FAILED" for r in results)
     remaining = waves[1:]
     exceeded = summary["failed"] > summary["tolerated_failures"]
-    new_state: dict[str, Any] = {"summary": summary, "results": results, "exceeded": exceeded}
+    shared = state.get("shared") or {}
+    new_state: dict[str, Any] = {
+        "summary": summary,
+        "shared": shared,
+        "results": results,
+        "exceeded": exceeded,
+    }
     if exceeded:
         not_started = [
-            {"index": item["index"], "target": item["target"], "status": "NOT_STARTED"}
+            {
+                "index": item["index"],
+                "target": target_of({**shared, **item["request"]}, item.get("target")),
+                "status": "NOT_STARTED",
+            }
             for wave in remaining
             for item in wave
         ]

@@ -49,6 +49,8 @@ WRITE_COMPONENTS = (
 )
 
 _RETRYABLE_STATUSES = (429, 500, 502, 503, 504)
+#: What the SDK's InvalidCredentialsException says when the token itself is refused.
+_REFUSED_TOKEN = ("NotAuthorizedException", "UserNotFoundException", "Please provide")
 
 
 def is_live(workload: Mapping[str, Any]) -> bool:
@@ -307,8 +309,15 @@ def translate_errors(call: str, **context: str) -> Iterator[None]:
     try:
         yield
     except InvalidCredentialsException as error:
+        text = str(error)
+        if not any(reason in text for reason in _REFUSED_TOKEN):
+            # The SDK reports any Cognito hiccup (throttling, a service error, its own
+            # retries running out) with the same class: those are worth a retry.
+            raise StaxApiUnavailable(
+                "The Stax login (Cognito) failed", call=call, stax_error=text[:500]
+            ) from None
         raise StaxAuthenticationFailed(
-            "Stax refused the API token", call=call, stax_error=str(error)[:500]
+            "Stax refused the API token", call=call, stax_error=text[:500]
         ) from None
     except ValidationException as error:
         raise StaxRequestRejected(
@@ -320,6 +329,15 @@ def translate_errors(call: str, **context: str) -> Iterator[None]:
     except ApiException as error:
         status = int(getattr(error, "status_code", 0) or 0)
         stax_error = _stax_error_text(error)
+        if status == 403 and call == "DeleteWorkload":
+            raise StaxRequestRejected(
+                "Stax refused to delete the workload: it is protected",
+                call=call,
+                status=status,
+                stax_error=stax_error,
+                hint="Update the workload with protection: false first.",
+                **context,
+            ) from None
         if status in (401, 403):
             raise StaxAuthenticationFailed(
                 "Stax refused the signed request", call=call, status=status, stax_error=stax_error

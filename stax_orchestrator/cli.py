@@ -412,7 +412,11 @@ def _stax_gateway() -> Any:
 
 
 def cmd_catalogue(args: argparse.Namespace, out: Output) -> int:
-    from chalicelib.errors import OrchestratorError
+    from chalicelib.errors import (
+        OrchestratorError,
+        StaxAuthenticationFailed,
+        StaxCredentialsMissing,
+    )
     from stax_orchestrator import catalogue
 
     try:
@@ -446,6 +450,9 @@ def cmd_catalogue(args: argparse.Namespace, out: Output) -> int:
                 description=args.description,
                 version=args.version,
             )
+    except (StaxAuthenticationFailed, StaxCredentialsMissing) as error:
+        out.error(f"{type(error).__name__}: {error}")
+        return EXIT_CONFIG
     except OrchestratorError as error:
         out.error(f"{type(error).__name__}: {error}")
         return EXIT_FAILED
@@ -627,6 +634,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     except _credential_errors() as error:
         out.error(f"AWS credentials or endpoint problem: {error}")
         return EXIT_CONFIG
+    except _client_errors() as error:
+        # e.g. a state machine deleted since deploy, expired or denied credentials.
+        out.error(f"AWS refused the call: {error}")
+        return EXIT_CONFIG
+
+
+def _client_errors() -> tuple[type[BaseException], ...]:
+    from botocore.exceptions import ClientError
+
+    return (ClientError,)
 
 
 def _credential_errors() -> tuple[type[BaseException], ...]:

@@ -79,6 +79,8 @@ def _plan_output(sfn: Any, arn: str) -> dict[str, Any] | None:
 
 def look(sfn: Any, view: FleetView, workload_machine: str, window: int) -> None:  # noqa: PLR0912
     """Refresh the view: the fleet execution, then the targets that may be running."""
+    from chalicelib.fleet import target_of
+
     described = sfn.describe_execution(executionArn=view.execution_arn)
     view.status, view.started = described["status"], described.get("startDate")
     view.stopped, view.error, view.cause = (
@@ -92,7 +94,10 @@ def look(sfn: Any, view: FleetView, workload_machine: str, window: int) -> None:
             view.summary = planned["summary"]
             for wave in planned["waves"]:
                 for item in wave:
-                    view.rows[item["index"]] = Row(item["index"], item["target"])
+                    request = {**planned.get("shared", {}), **item["request"]}
+                    view.rows[item["index"]] = Row(
+                        item["index"], target_of(request, item.get("target"))
+                    )
             for done in planned["results"]:
                 view.rows[done["index"]] = Row(
                     done["index"],

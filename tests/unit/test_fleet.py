@@ -112,11 +112,14 @@ def test_delete_plan_needs_no_stax_and_cuts_waves() -> None:
     )
     assert [len(w) for w in state["waves"]] == [3, 3, 1]
     assert state["summary"]["tolerated_failures"] == 1
-    assert state["waves"][2][0]["request"] == {"operation": "delete", "workload_id": ids[6]}
+    # What every target shares is kept once; the machine merges it back per target.
+    assert state["shared"] == {"operation": "delete"}
+    assert state["waves"][2][0] == {"index": 6, "request": {"workload_id": ids[6]}, "target": {}}
 
 
 def _outcome(index: int, status: str, **extra: Any) -> dict[str, Any]:
-    return {"index": index, "target": {"workload_id": f"w{index}"}, "status": status,
+    return {"index": index, "target": {}, "request": {"operation": "delete",
+            "workload_id": f"w{index}"}, "status": status,
             "started": "2026-11-27T10:00:00Z", "finished": "2026-11-27T10:00:12.5Z", **extra}  # fmt: skip
 
 
@@ -146,7 +149,62 @@ def test_record_wave_counts_and_stops_past_the_tolerance() -> None:
     assert (state["summary"]["succeeded"], state["summary"]["failed"]) == (2, 2)
     assert state["summary"]["not_started"] == 2
     assert [r["status"] for r in state["results"]][-2:] == ["NOT_STARTED", "NOT_STARTED"]
+    assert state["results"][-1]["target"] == {"workload_id": "00000000-0000-4000-8000-000000000005"}
+    assert state["results"][0]["target"] == {"workload_id": "w0"}
     assert state["failure"]["Error"] == "FleetFailureToleranceExceeded"
     cause = json.loads(state["failure"]["Cause"])
     assert cause["summary"]["failed"] == 2
     assert [t["index"] for t in cause["failed_targets"]] == [1, 2]
+
+
+def test_percentages_are_exact() -> None:
+    assert fleet.tolerated_failures("29%", 100) == 29
+    assert fleet.tolerated_failures("57%", 100) == 57
+    assert fleet.tolerated_failures("33.5%", 200) == 67
+
+
+def test_non_object_maps_are_named_not_crashed_on() -> None:
+    errors = errors_of(create_request(workload_parameters=["a"]))
+    assert any(field.endswith("workload_parameters") for field in errors)
+    request = create_request()
+    request["targets"][0]["workload_tags"] = "x"
+    assert "targets[0].workload_tags" in errors_of(request)
+
+
+def test_five_hundred_targets_fit_the_state_and_a_bigger_plan_is_refused_up_front() -> None:
+    targets = [
+        {
+            "aws_account_id": ACCOUNTS[i % 2],
+            "aws_region": "ap-southeast-2",
+            "workload_name": f"w{i}x",
+        }
+        for i in range(500)
+    ]
+    shared = {f"P{i}": "v" * 40 for i in range(8)}
+    request = create_request(targets=targets, workload_parameters=shared, workload_name="w")
+    state = fleet.plan(request, access=_NoStax())  # type: ignore[arg-type]
+    assert state["summary"]["to_run"] == 500
+    assert len(json.dumps(state)) < fleet.MAX_PLAN_BYTES
+    for index, target in enumerate(targets):
+        # Data of each target's own is not shared: 500 x 220 characters is too much.
+        target["workload_parameters"] = {"Own": f"{index}-" + "x" * 220}
+    with pytest.raises(InvalidFleetRequest, match=r"KiB") as raised:
+        fleet.plan(request, access=_NoStax())  # type: ignore[arg-type]
+    assert "targets" in raised.value.details["errors"]
+
+
+class _NoStax:
+    """A create plan lists the catalogue's workloads; here there are none."""
+
+    class _Session:
+        def __enter__(self) -> Any:
+            return self
+
+        def __exit__(self, *exc: object) -> None:
+            return None
+
+        def list_workloads(self, **filters: str) -> list[dict[str, Any]]:
+            return []
+
+    def session(self) -> Any:
+        return self._Session()
