@@ -234,23 +234,14 @@ def summary(runs: list[dict[str, Any]]) -> dict[str, float]:
 
 def make_task(stack: Any, name: str) -> str:
     """A Stax task in the simulator (a workload create through our gateway); its id."""
-    from bench.stack import seed
+    from bench.polling import create_task
     from chalicelib.settings import stax_settings
     from chalicelib.stax import StaxCredentials, StaxGateway
 
     stack.apply_env()
     access_key, secret_key = stack.api_token()
     gateway = StaxGateway(stax_settings(), StaxCredentials(access_key, secret_key))
-    data = seed()
-    event = gateway.create_workload(
-        {
-            "Name": name,
-            "AccountId": data["accounts"][0]["Id"],
-            "CatalogueId": data["catalogue"][0]["Id"],
-            "Region": "ap-southeast-2",
-        }
-    )
-    return str(event["Detail"]["TaskId"])
+    return create_task(gateway, name)[1]
 
 
 def measure(stack: Any, reps: int = 7, status_reps: int = 5) -> dict[str, Any]:

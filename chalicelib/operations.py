@@ -196,16 +196,21 @@ def _applied(current: Mapping[str, Any], body: Mapping[str, Any]) -> bool:
     return all(tags.get(key) == value for key, value in (body.get("Tags") or {}).items())
 
 
-def _adopt_update(stax: StaxGateway, workload_id: str, body: Mapping[str, Any]) -> dict | None:
-    current = stax.read_workload(workload_id)
-    if current.get("Status") != "UPDATE_IN_PROGRESS" or not _applied(current, body):
-        return None
-    _log("update_adopted", workload_id=workload_id, task_id=current.get("UserTaskId"))
+def _adopted(event: str, workload_id: str, current: Mapping[str, Any]) -> dict[str, Any]:
+    """The workload as a write event would describe it, following its latest task."""
+    _log(event, workload_id=workload_id, task_id=current.get("UserTaskId"))
     return {
         "WorkloadId": workload_id,
         "Name": current.get("Name"),
         "TaskId": current.get("UserTaskId"),
     }
+
+
+def _adopt_update(stax: StaxGateway, workload_id: str, body: Mapping[str, Any]) -> dict | None:
+    current = stax.read_workload(workload_id)
+    if current.get("Status") != "UPDATE_IN_PROGRESS" or not _applied(current, body):
+        return None
+    return _adopted("update_adopted", workload_id, current)
 
 
 def _adopt_deletion(stax: StaxGateway, workload_id: str) -> dict[str, Any] | None:
@@ -215,12 +220,7 @@ def _adopt_deletion(stax: StaxGateway, workload_id: str) -> dict[str, Any] | Non
         return None
     if current.get("Status") not in _DELETING:
         return None
-    _log("delete_adopted", workload_id=workload_id, task_id=current.get("UserTaskId"))
-    return {
-        "WorkloadId": workload_id,
-        "Name": current.get("Name"),
-        "TaskId": current.get("UserTaskId"),
-    }
+    return _adopted("delete_adopted", workload_id, current)
 
 
 def _elapsed_seconds(started_at: str | None, now: dt.datetime) -> float:
