@@ -9,7 +9,9 @@ Used by the bootstrap script, the tests and the benchmarks::
     sim.set_task_durations(total=1.0)
     sim.fail_next_tasks(2, logs=["boom"], operation="create")
     sim.set_faults([{"path_regex": "^/20190206/workloads", "statuses": [503]}], seed=1)
+    sim.set_realism(read_after_write_lag_seconds=0, null_share=1.0, seed=7)
     sim.requests()
+    sim.connections()
 
 TLS is always verified: against ``ca_bundle`` when given, else the default trust store
 (which honours ``REQUESTS_CA_BUNDLE``).
@@ -18,6 +20,7 @@ TLS is always verified: against ``ca_bundle`` when given, else the default trust
 from __future__ import annotations
 
 import time
+from types import EllipsisType
 from typing import Any
 
 import requests
@@ -100,7 +103,8 @@ class SimulatorControl:
         raise TimeoutError(f"simulator at {self.base_url} not ready: {last}")
 
     def reset(self, everything: bool = False) -> dict[str, Any]:
-        """``POST /_sim/reset`` (``everything`` also forgets ApiAuth and durations)."""
+        """``POST /_sim/reset`` (``everything`` also forgets ApiAuth, durations and
+        realism settings)."""
         return self._call("POST", "/reset", {"all": everything})
 
     # -- configuration and data ------------------------------------------------------------
@@ -193,6 +197,34 @@ class SimulatorControl:
         """``DELETE /_sim/tasks/fail``."""
         return self._call("DELETE", "/tasks/fail")
 
+    # -- realism ------------------------------------------------------------------------
+    def set_realism(
+        self,
+        *,
+        strict: bool | None = None,
+        read_after_write_lag_seconds: float | None = None,
+        null_share: float | None = None,
+        seed: int | EllipsisType | None = ...,
+    ) -> dict[str, Any]:
+        """``PUT /_sim/realism``: only the arguments given are sent (``seed=None`` sends
+        null: an unseeded RNG). Changing ``strict`` alone resets lag and null share to
+        that mode's defaults."""
+        body: dict[str, Any] = {}
+        if strict is not None:
+            body["strict"] = strict
+        if read_after_write_lag_seconds is not None:
+            body["read_after_write_lag_seconds"] = read_after_write_lag_seconds
+        if null_share is not None:
+            body["null_share"] = null_share
+        if not isinstance(seed, EllipsisType):
+            body["seed"] = seed
+        return self._call("PUT", "/realism", body)
+
+    def realism(self) -> dict[str, Any]:
+        """``GET /_sim/realism``: ``{"strict", "read_after_write_lag_seconds",
+        "null_share", "seed"}``."""
+        return self._call("GET", "/realism")
+
     # -- faults -------------------------------------------------------------------------
     def set_faults(self, rules: list[dict[str, Any]], seed: int | None = None) -> dict[str, Any]:
         """``PUT /_sim/faults`` (replaces every rule)."""
@@ -223,3 +255,8 @@ class SimulatorControl:
     def stats(self) -> dict[str, Any]:
         """``GET /_sim/stats``."""
         return self._call("GET", "/stats")
+
+    def connections(self) -> dict[str, int]:
+        """``{"accepted", "tls_established"}`` from ``GET /_sim/stats`` (this client's own
+        connection counts too: it is opened once and kept alive)."""
+        return dict(self.stats()["connections"])

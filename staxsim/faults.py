@@ -1,14 +1,18 @@
 """Fault injection rules of the simulator: error statuses, latency, dropped responses.
 
-A rule matches API requests by path regex (``re.search`` on the path, no query string)
-and method, and triggers with a probability drawn from a seedable RNG, so a test that
-sets ``seed`` gets the same sequence of faults on every run. A triggered rule:
+A rule matches API requests by path regex (``re.search`` on the path, no query string),
+optionally a query regex (``re.search`` on the raw query string, e.g. ``(^|&)name=`` to
+slow only look-ups by name) and method, and triggers with a probability drawn from a
+seedable RNG, so a test that sets ``seed`` gets the same sequence of faults on every
+run. A triggered rule:
 
 * sleeps ``latency_ms`` (a number, or ``[low, high]`` drawn uniformly);
 * then, with ``mode: "status"``, answers one of ``statuses`` (API Gateway-shaped body);
   with no ``statuses`` the rule only adds latency and the request proceeds normally;
 * with ``mode: "drop"``, closes the connection without any response;
-* ``when: "before"`` does this instead of handling the request (nothing is applied);
+* ``when: "before"`` does this instead of handling the request (nothing is applied) -
+  except for a latency-only rule, which holds the request and then handles it, even if
+  the client has given up meanwhile (Stax applying a request after its client left);
   ``when: "after"`` handles the request first (a write *is* applied) and then replaces
   the response - the "write applied, response lost" case.
 
@@ -28,6 +32,7 @@ WHEN_VALUES = ("before", "after")
 MODE_VALUES = ("status", "drop")
 _RULE_KEYS = {
     "path_regex",
+    "query_regex",
     "methods",
     "probability",
     "statuses",
@@ -56,6 +61,7 @@ class FaultRule:
     """One fault rule (see the module docstring for the semantics)."""
 
     path_regex: str = ""
+    query_regex: str | None = None
     methods: frozenset[str] | None = None
     probability: float = 1.0
     statuses: tuple[int, ...] = ()
@@ -65,9 +71,11 @@ class FaultRule:
     count: int | None = None
     triggered: int = 0
     _pattern: re.Pattern[str] = field(init=False, repr=False)
+    _query_pattern: re.Pattern[str] | None = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         self._pattern = re.compile(self.path_regex)
+        self._query_pattern = re.compile(self.query_regex) if self.query_regex else None
 
     @classmethod
     def from_dict(cls, raw: Any, where: str = "rule") -> FaultRule:
@@ -79,6 +87,11 @@ class FaultRule:
             raise FaultRuleError(f"{where}.{unknown[0]}: unknown field")
         rule = cls(
             path_regex=_regex(raw.get("path_regex", ""), f"{where}.path_regex"),
+            query_regex=(
+                None
+                if raw.get("query_regex") is None
+                else _regex(raw["query_regex"], f"{where}.query_regex")
+            ),
             methods=_methods(raw.get("methods"), f"{where}.methods"),
             probability=_probability(raw.get("probability", 1.0), f"{where}.probability"),
             statuses=_statuses(raw.get("statuses"), f"{where}.statuses"),
@@ -93,9 +106,14 @@ class FaultRule:
             )
         return rule
 
-    def matches(self, method: str, path: str) -> bool:
-        """Whether the rule applies to a request (ignoring probability and count)."""
+    def matches(self, method: str, path: str, query: str = "") -> bool:
+        """Whether the rule applies to a request (ignoring probability and count).
+
+        ``query`` is the raw query string (``name=x&limit=5``, no ``?``).
+        """
         if self.methods is not None and method.upper() not in self.methods:
+            return False
+        if self._query_pattern is not None and self._query_pattern.search(query) is None:
             return False
         return self._pattern.search(path) is not None
 
@@ -108,6 +126,7 @@ class FaultRule:
         """The rule as JSON, with how many times it triggered."""
         return {
             "path_regex": self.path_regex,
+            "query_regex": self.query_regex,
             "methods": sorted(self.methods) if self.methods is not None else None,
             "probability": self.probability,
             "statuses": list(self.statuses),
@@ -244,11 +263,11 @@ class FaultInjector:
         with self._lock:
             return [r.as_dict() for r in self._rules]
 
-    def decide(self, method: str, path: str) -> FaultDecision | None:
+    def decide(self, method: str, path: str, query: str = "") -> FaultDecision | None:
         """Whether (and how) to inject a fault into this request; consumes ``count``."""
         with self._lock:
             for index, rule in enumerate(self._rules):
-                if rule.exhausted or not rule.matches(method, path):
+                if rule.exhausted or not rule.matches(method, path, query):
                     continue
                 if rule.probability < 1.0 and self._rng.random() >= rule.probability:
                     continue

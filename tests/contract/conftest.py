@@ -6,6 +6,11 @@ server certificate from a throw-away ``trustme`` CA; clients verify it against t
 ``execute-api`` in the configured ApiAuth region, with dummy credentials (the simulator
 checks the form of the signature, not its bytes). Each test starts from a reset
 simulator with the standard seed (:data:`contract_support.SEED`) and fast tasks.
+
+Realism: the simulator always runs *strict* here. The ``control`` fixture turns the
+read-after-write lag and the nulls off (:data:`contract_support.EXACT`) so tests about
+other things are deterministic; the ``strict_defaults`` fixture gives a test the
+simulator's real defaults (1 s lag, a quarter of responses nulled, seeded RNG).
 """
 
 from __future__ import annotations
@@ -17,12 +22,12 @@ from pathlib import Path
 
 import pytest
 import trustme
-from contract_support import API_AUTH, FAST, SEED, StaxApi
+from contract_support import API_AUTH, EXACT, FAST, SEED, StaxApi
 
+from staxsim.backend import SimState
 from staxsim.control import SimulatorControl
 from staxsim.document import StaxDocument, load_document
 from staxsim.server import Simulator, SimulatorServer
-from staxsim.state import SimState
 
 
 @dataclass(frozen=True)
@@ -86,7 +91,17 @@ def control(control_client: SimulatorControl) -> SimulatorControl:
     control_client.configure(**API_AUTH)
     control_client.seed(**SEED)
     control_client.set_task_durations(**FAST, update_success_status="UPDATE_COMPLETE")
+    control_client.set_realism(**EXACT)
     return control_client
+
+
+@pytest.fixture
+def strict_defaults(control: SimulatorControl) -> SimulatorControl:
+    """The control API with the simulator's default (strict) realism, seeded."""
+    control.set_realism(strict=True, seed=20190206)
+    realism = control.realism()
+    assert (realism["read_after_write_lag_seconds"], realism["null_share"]) == (1.0, 0.25)
+    return control
 
 
 @pytest.fixture

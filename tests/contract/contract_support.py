@@ -66,6 +66,65 @@ SEED: dict[str, Any] = {
 
 #: Short task phases so lifecycle tests finish quickly.
 FAST = {"started": 0.05, "pending": 0.05, "running": 0.15}
+#: Strict realism without lag or nulls (deterministic tests of other behaviour).
+EXACT: dict[str, Any] = {
+    "strict": True,
+    "read_after_write_lag_seconds": 0,
+    "null_share": 0,
+    "seed": 1,
+}
+
+
+def workload_id_of(event: dict[str, Any]) -> str:
+    """The workload id of a write event (``Detail.Workload.WorkloadId``, as Stax has it)."""
+    return str(event["Detail"]["Workload"]["WorkloadId"])
+
+
+def task_id_of(event: dict[str, Any]) -> str:
+    """The task id of a workload write event (``Detail.Workload.TaskId``)."""
+    return str(event["Detail"]["Workload"]["TaskId"])
+
+
+def undefined_properties(document: StaxDocument, ref: str, body: Any, path: str = "") -> list[str]:
+    """Paths of ``body`` properties that the schema ``ref`` does not define.
+
+    Follows ``$ref``, ``allOf`` and ``items``; objects that allow extra properties
+    (``additionalProperties`` a schema or true) and ``oneOf``/``anyOf`` are not checked.
+    Written independently of ``staxsim.shaping`` so the two check each other.
+    """
+    schemas = document.document["components"]["schemas"]
+
+    def resolve(schema: dict[str, Any]) -> dict[str, Any]:
+        while "$ref" in schema:
+            schema = schemas[schema["$ref"].rsplit("/", 1)[-1]]
+        return schema
+
+    def walk(schema: dict[str, Any], value: Any, where: str) -> list[str]:
+        parts = [resolve(schema)]
+        parts += [resolve(p) for p in parts[0].get("allOf", [])]
+        if any("oneOf" in p or "anyOf" in p for p in parts):
+            return []
+        found: list[str] = []
+        if isinstance(value, dict):
+            props: dict[str, Any] = {}
+            open_ = False
+            for part in parts:
+                props.update(part.get("properties", {}))
+                extra = part.get("additionalProperties")
+                open_ = open_ or extra is True or isinstance(extra, dict)
+            for key, item in value.items():
+                if key in props:
+                    found += walk(props[key], item, f"{where}.{key}" if where else key)
+                elif props and not open_:
+                    found.append(f"{where}.{key}" if where else key)
+        elif isinstance(value, list):
+            items = next((p["items"] for p in parts if "items" in p), None)
+            if items is not None:
+                for element in value:
+                    found += walk(items, element, f"{where}[]")
+        return found
+
+    return sorted(set(walk({"$ref": ref}, body, path)))
 
 
 class StaxApi:

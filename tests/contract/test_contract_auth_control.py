@@ -142,13 +142,26 @@ def test_seeded_workloads(api: StaxApi, control: SimulatorControl) -> None:
 
 def test_reset_keeps_config_unless_all(api: StaxApi, control: SimulatorControl) -> None:
     control.set_task_durations(total=1.5)
+    control.set_realism(read_after_write_lag_seconds=0.25, null_share=0.5, seed=3)
     api.checked("post", WORKLOADS, json_body=create_body())
     control.reset()
     assert control.state()["workloads"] == []
     assert control.state()["accounts"] == []
     assert control.health()["configured"] is True
     assert control.task_durations()["total_seconds"] == pytest.approx(1.5)
+    assert control.realism() == {
+        "strict": True,
+        "read_after_write_lag_seconds": 0.25,
+        "null_share": 0.5,
+        "seed": 3,
+    }
     control.reset(everything=True)
+    assert control.realism() == {
+        "strict": True,
+        "read_after_write_lag_seconds": 1.0,
+        "null_share": 0.25,
+        "seed": None,
+    }
     assert control.health()["configured"] is False
     defaults = control.task_durations()
     assert (defaults["started_seconds"], defaults["pending_seconds"]) == (0.5, 0.5)

@@ -44,8 +44,16 @@ def test_serves_logs_and_stops_on_sigterm(tls: Any) -> None:
         found = re.search(r"serving (https://127\.0\.0\.1:\d+)", first)
         assert found, first
         base = found.group(1)
+        assert "realism strict, lag 1s, null share 0.25" in first
         health = requests.get(f"{base}/_sim/health", verify=tls.ca, timeout=5)
         assert health.json()["status"] == "ok"
+        realism = requests.get(f"{base}/_sim/realism", verify=tls.ca, timeout=5).json()
+        assert realism == {
+            "strict": True,
+            "read_after_write_lag_seconds": 1.0,
+            "null_share": 0.25,
+            "seed": None,
+        }
         refused = requests.get(
             f"{base}/20190206/workloads",
             headers={"Authorization": "AWS4-HMAC-SHA256 secret-looking-value"},
@@ -64,3 +72,39 @@ def test_serves_logs_and_stops_on_sigterm(tls: Any) -> None:
     assert '"GET /20190206/workloads" 403' in rest
     assert "secret-looking-value" not in rest
     assert "staxsim: stopped" in rest
+
+
+def test_lenient_and_realism_flags_set_the_realism(tls: Any) -> None:
+    process = _serve(
+        "--port", "0", "--certfile", tls.cert, "--keyfile", tls.key, "--quiet",
+        "--lenient", "--read-after-write-lag", "0.5", "--realism-seed", "3",
+    )  # fmt: skip
+    try:
+        assert process.stderr is not None
+        first = process.stderr.readline()
+        assert "realism lenient, lag 0.5s, null share 0" in first, first
+        found = re.search(r"serving (https://127\.0\.0\.1:\d+)", first)
+        assert found, first
+        realism = requests.get(f"{found.group(1)}/_sim/realism", verify=tls.ca, timeout=5)
+        assert realism.json() == {
+            "strict": False,
+            "read_after_write_lag_seconds": 0.5,
+            "null_share": 0.0,
+            "seed": 3,
+        }
+        process.send_signal(signal.SIGTERM)
+        process.communicate(timeout=15)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(timeout=5)
+    assert process.returncode == 0
+
+
+def test_a_bad_realism_flag_is_refused(tls: Any) -> None:
+    process = _serve(
+        "--port", "0", "--certfile", tls.cert, "--keyfile", tls.key, "--null-share", "2"
+    )
+    _, stderr = process.communicate(timeout=30)
+    assert process.returncode == 2
+    assert "null_share: must be a number between 0 and 1" in stderr

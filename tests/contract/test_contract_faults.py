@@ -1,8 +1,9 @@
-"""Fault injection, the request log, stats (max_concurrent_tasks) and the stderr log."""
+"""Fault injection, the request log, stats (tasks, connections) and the stderr log."""
 
 from __future__ import annotations
 
 import io
+import socket
 import time
 from typing import Any
 
@@ -11,6 +12,8 @@ import requests
 from contract_support import UNKNOWN_ID, StaxApi, create_body, wait_for
 
 from staxsim.control import SimulatorControl, SimulatorControlError
+from staxsim.document import StaxDocument
+from staxsim.server import SimulatorServer
 
 WORKLOADS = "/20190206/workloads"
 
@@ -158,6 +161,8 @@ def test_stats_max_concurrent_tasks(api: StaxApi, control: SimulatorControl) -> 
 
 def test_log_lines_carry_no_credentials(api: StaxApi, sim_log: io.StringIO) -> None:
     api.checked("get", WORKLOADS, params={"name": "logged"})
+    # the server writes its line after sending the response: wait for it
+    wait_for(lambda: "name=logged" in sim_log.getvalue())
     lines = sim_log.getvalue().splitlines()
     line = next(li for li in reversed(lines) if "name=logged" in li)
     assert '"GET /20190206/workloads?name=logged" 200' in line
@@ -166,3 +171,78 @@ def test_log_lines_carry_no_credentials(api: StaxApi, sim_log: io.StringIO) -> N
     assert "Signature=" not in text
     assert api.credentials.token not in text
     assert api.credentials.access_key not in text
+
+
+def test_a_fault_rule_with_a_query_regex_slows_only_name_lookups(
+    api: StaxApi, control: SimulatorControl
+) -> None:
+    control.set_faults(
+        [
+            {
+                "path_regex": "^/20190206/workloads$",
+                "methods": ["GET"],
+                "query_regex": "(^|&)name=",
+                "latency_ms": 300,
+            }
+        ]
+    )
+    assert control.faults()["rules"][0]["query_regex"] == "(^|&)name="
+    control.clear_requests()
+    started = time.monotonic()
+    api.checked("get", WORKLOADS, params={"name": "wl-slow"})
+    assert time.monotonic() - started >= 0.3
+    api.checked("get", WORKLOADS, params={"limit": 5, "offset": 0})
+    api.checked("get", WORKLOADS, params={"name_filter": "wl"})
+    assert [e["fault"] for e in control.requests()] == ["latency:300ms", None, None]
+
+
+def test_a_held_post_is_still_applied_after_the_client_gave_up(
+    api: StaxApi, control: SimulatorControl, sim_log: io.StringIO
+) -> None:
+    control.set_faults(
+        [
+            {
+                "path_regex": "^/20190206/workloads$",
+                "methods": ["POST"],
+                "latency_ms": 1000,
+                "when": "before",
+            }
+        ]
+    )
+
+    def stored() -> bool:
+        return any(w["Name"] == "wl-gave-up" for w in control.state()["workloads"])
+
+    with pytest.raises(requests.ReadTimeout):
+        api.request("POST", WORKLOADS, json_body=create_body("wl-gave-up"), timeout=0.2)
+    assert not stored()  # still held
+    wait_for(stored, timeout=5)  # ... and then applied, the client long gone
+    control.clear_faults()
+    assert _count(api, "wl-gave-up") == 1
+    [entry] = [e for e in control.requests() if e["method"] == "POST"]
+    assert (entry["status"], entry["fault"]) == (200, "latency:1000ms")
+    wait_for(lambda: '"POST /20190206/workloads" 200' in sim_log.getvalue())
+
+
+def test_connections_are_counted_once_per_connection_not_per_request(
+    server: SimulatorServer, tls: Any, document: StaxDocument, control: SimulatorControl
+) -> None:
+    before = control.connections()
+    client = StaxApi(server.base_url, tls.ca, document)
+    try:
+        for _ in range(3):  # one keep-alive connection
+            client.checked("get", "/20190206/accounts")
+    finally:
+        client.session.close()
+    after = control.connections()
+    assert after["accepted"] - before["accepted"] == 1
+    assert after["tls_established"] - before["tls_established"] == 1
+
+    with socket.create_connection(("127.0.0.1", server.port), timeout=5):
+        pass  # TCP only: no TLS handshake
+    wait_for(lambda: control.connections()["accepted"] == after["accepted"] + 1)
+    assert control.connections()["tls_established"] == after["tls_established"]
+
+    control.reset()  # this client's connection stays open and uncounted
+    assert control.connections() == {"accepted": 0, "tls_established": 0}
+    assert control.stats()["connections"] == {"accepted": 0, "tls_established": 0}

@@ -12,7 +12,9 @@ from contract_support import (
     VPC_V2,
     StaxApi,
     create_body,
+    task_id_of,
     wait_for,
+    workload_id_of,
 )
 
 from staxsim.control import SimulatorControl
@@ -22,8 +24,8 @@ WORKLOAD = "/20190206/workloads/{workload_id}"
 TASK = "/20190206/task/{task_id}"
 
 
-def _workload(api: StaxApi, workload_id: str) -> dict:
-    body = api.checked("get", WORKLOAD, path_params={"workload_id": workload_id})
+def _workload(api: StaxApi, workload_id: str, **params: str) -> dict:
+    body = api.checked("get", WORKLOAD, path_params={"workload_id": workload_id}, params=params)
     return body["Workloads"][0]
 
 
@@ -60,9 +62,8 @@ def _observe(
 def test_create_update_delete_lifecycle(api: StaxApi, control: SimulatorControl) -> None:
     control.set_task_durations(started=0.1, pending=0.1, running=0.2)
     event = api.checked("post", WORKLOADS, json_body=create_body("wl-life"))
-    workload_id = event["WorkloadId"]
-    task_id = event["Detail"]["Workload"]["TaskId"]
-    assert event["Detail"]["TaskId"] == task_id
+    workload_id = workload_id_of(event)
+    task_id = task_id_of(event)
     # no CatalogueVersionId: the catalogue's latest version
     assert event["Detail"]["Workload"]["CatalogueVersionId"] == VPC_V2
 
@@ -89,7 +90,7 @@ def test_create_update_delete_lifecycle(api: StaxApi, control: SimulatorControl)
     )
     update_task = update["Detail"]["Workload"]["TaskId"]
     # applied when accepted
-    workload = _workload(api, workload_id)
+    workload = _workload(api, workload_id, include_tags="true")
     assert workload["Status"] == "UPDATE_IN_PROGRESS"
     assert workload["CatalogueVersionId"] == VPC_V1
     assert workload["Parameters"] == {"VpcCidr": "10.1.0.0/16"}
@@ -103,23 +104,22 @@ def test_create_update_delete_lifecycle(api: StaxApi, control: SimulatorControl)
     tasks, workloads, _ = _observe(api, delete_task, workload_id)
     assert tasks[-1] == "SUCCEEDED"
     assert workloads == ["DELETE_IN_PROGRESS", "DELETED"]
-    # deleted workloads stay readable; a second delete is refused
+    # deleted workloads stay readable; a second delete does not find it (strict: 404)
     assert _workload(api, workload_id)["Status"] == "DELETED"
-    again = api.checked("delete", WORKLOAD, path_params={"workload_id": workload_id}, expect=400)
-    assert "DELETED" in again["Error"]
+    api.checked("delete", WORKLOAD, path_params={"workload_id": workload_id}, expect=404)
 
 
 def test_update_success_status_can_be_active(api: StaxApi, control: SimulatorControl) -> None:
     control.set_task_durations(started=0, pending=0, running=0, update_success_status="ACTIVE")
-    event = api.checked("post", WORKLOADS, json_body=create_body("wl-upd"))
-    api.checked("put", WORKLOAD, path_params={"workload_id": event["WorkloadId"]}, json_body={})
-    assert _workload(api, event["WorkloadId"])["Status"] == "ACTIVE"
+    workload_id = workload_id_of(api.checked("post", WORKLOADS, json_body=create_body("wl-upd")))
+    api.checked("put", WORKLOAD, path_params={"workload_id": workload_id}, json_body={})
+    assert _workload(api, workload_id)["Status"] == "ACTIVE"
 
 
 def test_busy_workload_refuses_update_and_delete(api: StaxApi, control: SimulatorControl) -> None:
     control.set_task_durations(started=5, pending=5, running=5)
     event = api.checked("post", WORKLOADS, json_body=create_body("wl-busy"))
-    ids = {"workload_id": event["WorkloadId"]}
+    ids = {"workload_id": workload_id_of(event)}
     refused = api.checked("put", WORKLOAD, path_params=ids, json_body={}, expect=400)
     assert "in progress" in refused["Error"]
     refused = api.checked("delete", WORKLOAD, path_params=ids, expect=400)
@@ -139,9 +139,9 @@ def test_failing_tasks(api: StaxApi, control: SimulatorControl) -> None:
     after = api.checked("post", WORKLOADS, json_body=create_body("wl-fail-2"))
 
     def final(event: dict) -> tuple[dict, dict]:
-        task_id = event["Detail"]["Workload"]["TaskId"]
+        task_id = task_id_of(event)
         wait_for(lambda: _task(api, task_id)["Status"] in ("SUCCEEDED", "FAILED"))
-        return _task(api, task_id), _workload(api, event["WorkloadId"])
+        return _task(api, task_id), _workload(api, workload_id_of(event))
 
     task, workload = final(failed)
     assert (task["Status"], workload["Status"]) == ("FAILED", "CREATE_FAILED")
@@ -153,15 +153,16 @@ def test_failing_tasks(api: StaxApi, control: SimulatorControl) -> None:
     # count=None: every matching task until cleared; update and delete failures
     control.fail_next_tasks(None, logs=["update broke"], operation="update")
     control.fail_next_tasks(None, logs=["delete broke"], operation="delete")
-    ids = {"workload_id": after["WorkloadId"]}
+    after_id = workload_id_of(after)
+    ids = {"workload_id": after_id}
     for _ in range(2):
         api.checked("put", WORKLOAD, path_params=ids, json_body={"Tags": {"a": "b"}})
-        wait_for(lambda: _workload(api, after["WorkloadId"])["Status"] == "UPDATE_FAILED")
+        wait_for(lambda: _workload(api, after_id)["Status"] == "UPDATE_FAILED")
     api.checked("delete", WORKLOAD, path_params=ids)
-    wait_for(lambda: _workload(api, after["WorkloadId"])["Status"] == "DELETE_FAILED")
+    wait_for(lambda: _workload(api, after_id)["Status"] == "DELETE_FAILED")
     control.clear_task_failures()
     api.checked("delete", WORKLOAD, path_params=ids)
-    wait_for(lambda: _workload(api, after["WorkloadId"])["Status"] == "DELETED")
+    wait_for(lambda: _workload(api, after_id)["Status"] == "DELETED")
 
 
 def test_create_rejects_unknown_references(api: StaxApi) -> None:
@@ -203,15 +204,15 @@ def test_bad_bodies_name_the_field(api: StaxApi) -> None:
 
 def test_protected_workload_cannot_be_deleted(api: StaxApi, control: SimulatorControl) -> None:
     control.set_task_durations(started=0, pending=0, running=0)
-    event = api.checked("post", WORKLOADS, json_body=create_body("wl-prot"))
-    ids = {"workload_id": event["WorkloadId"]}
+    workload_id = workload_id_of(api.checked("post", WORKLOADS, json_body=create_body("wl-prot")))
+    ids = {"workload_id": workload_id}
     api.checked("put", WORKLOAD, path_params=ids, json_body={"Protection": True})
-    assert _workload(api, event["WorkloadId"])["Protection"] is True
+    assert _workload(api, workload_id)["Protection"] is True
     api.checked("delete", WORKLOAD, path_params=ids, expect=403)
     api.checked("put", WORKLOAD, path_params=ids, json_body={"Protection": False})
     api.checked("delete", WORKLOAD, path_params=ids)
-    assert _workload(api, event["WorkloadId"])["Status"] == "DELETED"
-    assert _workload(api, event["WorkloadId"])["AccountId"] == ACCOUNT_DEV
+    assert _workload(api, workload_id)["Status"] == "DELETED"
+    assert _workload(api, workload_id)["AccountId"] == ACCOUNT_DEV
 
 
 def test_catalogue_version_lifecycle(api: StaxApi, control: SimulatorControl) -> None:
@@ -222,7 +223,16 @@ def test_catalogue_version_lifecycle(api: StaxApi, control: SimulatorControl) ->
         path_params={"catalogue_id": CATALOGUE_VPC},
         json_body={"Version": "9.0.0", "Description": "new", "ManifestURL": "s3://b/m.yaml"},
     )
-    version_id = event["Detail"]["WorkloadCatalogueItem"]["CatalogueVersionId"]
+    # the event does not name the new version (the document has no such property):
+    # read it from the item's Versions
+    assert "CatalogueVersionId" not in event["Detail"]["WorkloadCatalogueItem"]
+    item = api.checked(
+        "get",
+        "/20190206/workload-catalogue/{catalogue_id}",
+        path_params={"catalogue_id": CATALOGUE_VPC},
+        params={"include_versions": "true"},
+    )["WorkloadCatalogues"][0]["WorkloadCatalogueItems"][0]
+    [version_id] = [v["Id"] for v in item["Versions"] if v["WorkloadVersion"] == "9.0.0"]
     # a version still validating cannot be deployed
     refused = api.checked(
         "post", WORKLOADS, json_body=create_body(CatalogueVersionId=version_id), expect=400

@@ -24,12 +24,14 @@ from contract_support import (
     VPC_V2,
     StaxApi,
     create_body,
+    task_id_of,
     wait_for,
+    workload_id_of,
 )
 
 from staxsim.control import SimulatorControl
 from staxsim.document import StaxDocument
-from staxsim.server import SERVED, UNSIGNED_PATHS
+from staxsim.urls import SERVED, UNSIGNED_PATHS
 
 CONFIG = "/20190206/public/config"
 WORKLOADS = "/20190206/workloads"
@@ -56,14 +58,14 @@ def ctx(api: StaxApi, control: SimulatorControl) -> Ctx:
     durations = control.task_durations()
     control.set_task_durations(started=0, pending=0, running=0)
     event = api.checked("post", WORKLOADS, json_body=create_body("wl-ctx"))
-    workload_id = event["WorkloadId"]
+    workload_id = workload_id_of(event)
     assert _status(api, workload_id) == "ACTIVE"
     control.set_task_durations(
         started=durations["started_seconds"],
         pending=durations["pending_seconds"],
         running=durations["running_seconds"],
     )
-    return Ctx(workload_id, event["Detail"]["Workload"]["TaskId"])
+    return Ctx(workload_id, task_id_of(event))
 
 
 def _status(api: StaxApi, workload_id: str) -> str:

@@ -11,6 +11,7 @@ from contract_support import (
     SSM_V1,
     StaxApi,
     create_body,
+    workload_id_of,
 )
 
 from staxsim.control import SimulatorControl
@@ -29,7 +30,7 @@ def _create_many(api: StaxApi, control: SimulatorControl, count: int) -> list[st
             WORKLOADS,
             json_body=create_body(f"wl-{index:02d}", AccountId=account, CatalogueId=catalogue),
         )
-        ids.append(event["WorkloadId"])
+        ids.append(workload_id_of(event))
     return ids
 
 

@@ -98,3 +98,56 @@ def test_sdk_sees_the_error_text(workloads: StaxClient) -> None:
     with pytest.raises(ApiException) as caught:
         workloads.ReadWorkloads(workload_id=UNKNOWN_ID)
     assert caught.value.status_code == 404
+
+
+def test_sdk_round_trip_under_the_strict_defaults(
+    workloads: StaxClient, strict_defaults: SimulatorControl
+) -> None:
+    """The real SDK against 1 s read-after-write lag, a quarter of responses nulled,
+    no convenience fields: what a client of real Stax has to cope with."""
+    strict_defaults.set_task_durations(started=0, pending=0, running=0.05)
+    tasks = StaxClient("tasks", config=workloads._config)
+    created = workloads.CreateWorkload(
+        Name="sdk-strict",
+        AccountId=ACCOUNT_DEV,
+        CatalogueId=CATALOGUE_VPC,
+        Region="us-east-1",
+        Tags={"Owner": "tests"},
+    )
+    assert "WorkloadId" not in created and "TaskId" not in created["Detail"]
+    task_id = created["Detail"]["Workload"]["TaskId"]
+    workload_id = created["Detail"]["Workload"]["WorkloadId"]
+    with pytest.raises(ApiException) as caught:  # not readable yet
+        tasks.ReadTask(task_id=task_id)
+    assert caught.value.status_code == 404
+    assert workloads.ReadWorkloads(name="sdk-strict")["Workloads"] == []
+
+    def task_status() -> str | None:
+        try:
+            return str(tasks.ReadTask(task_id=task_id)["Status"])
+        except ApiException as error:
+            if error.status_code == 404:
+                return None
+            raise
+
+    wait_for(lambda: task_status() == "SUCCEEDED", timeout=5, interval=0.05)
+    [listed] = workloads.ReadWorkloads(name="sdk-strict")["Workloads"]
+    assert "Tags" not in listed and listed["Status"] == "ACTIVE"
+    [read] = workloads.ReadWorkloads(workload_id=workload_id, include_tags=True)["Workloads"]
+    assert read["Tags"] in ({"Owner": "tests"}, None)  # the document lets Tags be null
+
+    deleted = workloads.DeleteWorkload(workload_id=workload_id)
+    delete_task = deleted["Detail"]["Workload"]["TaskId"]
+    wait_for(lambda: _succeeded(tasks, delete_task), timeout=5, interval=0.05)
+    with pytest.raises(ApiException) as caught:
+        workloads.DeleteWorkload(workload_id=workload_id)
+    assert caught.value.status_code == 404
+
+
+def _succeeded(tasks: StaxClient, task_id: str) -> bool:
+    try:
+        return bool(tasks.ReadTask(task_id=task_id)["Status"] == "SUCCEEDED")
+    except ApiException as error:
+        if error.status_code == 404:
+            return False
+        raise

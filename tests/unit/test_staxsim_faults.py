@@ -91,3 +91,36 @@ def test_clear_and_fault_body() -> None:
     assert injector.decide("GET", "/x") is None
     assert fault_body(429) == ({"message": "Too Many Requests"}, "TooManyRequestsException")
     assert fault_body(418)[0] == {"message": "Injected fault"}
+
+
+def test_a_query_regex_matches_the_raw_query_string_only() -> None:
+    rule = FaultRule.from_dict(
+        {
+            "path_regex": "^/20190206/workloads$",
+            "methods": ["GET"],
+            "query_regex": "(^|&)name=",
+            "latency_ms": 3000,
+        }
+    )
+    assert rule.matches("GET", "/20190206/workloads", "name=wl-a")
+    assert rule.matches("GET", "/20190206/workloads", "limit=5&name=wl-a")
+    assert not rule.matches("GET", "/20190206/workloads", "name_filter=wl")
+    assert not rule.matches("GET", "/20190206/workloads", "")
+    assert rule.as_dict()["query_regex"] == "(^|&)name="
+    plain = FaultRule.from_dict({"statuses": [500]})
+    assert plain.query_regex is None and plain.matches("GET", "/x", "anything=1")
+
+
+def test_the_injector_passes_the_query_to_the_rules() -> None:
+    injector = FaultInjector()
+    injector.set_rules([{"query_regex": "(^|&)name=", "statuses": [503]}])
+    assert injector.decide("GET", "/20190206/workloads", "limit=5") is None
+    decision = injector.decide("GET", "/20190206/workloads", "name=x")
+    assert decision is not None and decision.status == 503
+
+
+def test_a_bad_query_regex_is_refused_naming_the_field() -> None:
+    with pytest.raises(FaultRuleError, match=r"rule\.query_regex: invalid regex"):
+        FaultRule.from_dict({"query_regex": "(", "statuses": [500]})
+    with pytest.raises(FaultRuleError, match=r"rule\.query_regex: must be a string"):
+        FaultRule.from_dict({"query_regex": 5, "statuses": [500]})

@@ -1,4 +1,7 @@
-"""The simulator's state machine and model, driven by an injected clock (no sleeping)."""
+"""The simulator's models and backend, driven by an injected clock (no sleeping).
+
+The ``state`` fixture is strict with the read-after-write lag off; the lag tests set it.
+"""
 
 from __future__ import annotations
 
@@ -6,21 +9,15 @@ from typing import Any
 
 import pytest
 
+from staxsim.backend import SimState
 from staxsim.document import load_document
-from staxsim.state import (
-    BadRequest,
-    FailRule,
-    Forbidden,
-    NotConfigured,
-    NotFound,
-    SimState,
-    TaskDurations,
-    _paginate,
-    catalogue_status_for,
-    max_overlap,
-    task_status_at,
-    workload_status_for,
-)
+from staxsim.exceptions import BadRequest, Forbidden, NotConfigured, NotFound
+from staxsim.models.catalogue import catalogue_status_for
+from staxsim.models.observability import max_overlap
+from staxsim.models.tasks import FailRule, TaskDurations, task_status_at
+from staxsim.models.workloads import workload_status_for
+from staxsim.queries import paginate
+from staxsim.realism import Realism
 
 ORG = "0f5e3b2a-8c41-4d7e-9b6a-1c2d3e4f5a60"
 ACCOUNT = "6d2e6c4b-1c9a-4e29-9a57-0b7e7f9c2a11"
@@ -30,6 +27,7 @@ V2 = "2b9a7f0e-5c1d-4f3e-8a6b-9d4c3e2f1a02"
 OTHER_CATALOGUE = "3c0b8a1f-6d2e-4a4f-9b7c-0e5d4f3a2b10"
 OTHER_V1 = "3c0b8a1f-6d2e-4a4f-9b7c-0e5d4f3a2b11"
 DURATIONS = TaskDurations(started=1.0, pending=2.0, running=3.0)
+NO_LAG = Realism(strict=True, read_after_write_lag_seconds=0.0, null_share=0.0)
 
 
 class Clock:
@@ -52,7 +50,7 @@ def clock() -> Clock:
 
 @pytest.fixture
 def state(clock: Clock) -> SimState:
-    sim = SimState(clock=clock, durations=DURATIONS)
+    sim = SimState(clock=clock, durations=DURATIONS, realism=NO_LAG)
     sim.seed(
         {
             "organisation": {"Id": ORG, "Name": "Org"},
@@ -151,14 +149,14 @@ def test_max_overlap() -> None:
     assert max_overlap([(0, 0)]) == 0
 
 
-def test_paginate() -> None:
+def testpaginate() -> None:
     items = [{"i": i} for i in range(25)]
-    page, paging = _paginate(items, 10, 20)
+    page, paging = paginate(items, 10, 20)
     assert [p["i"] for p in page] == list(range(20, 25))
     assert paging == {"Total": 25, "NextOffset": None, "PrevOffset": 10}
-    page, paging = _paginate(items, 10, None)
+    page, paging = paginate(items, 10, None)
     assert len(page) == 10 and paging == {"Total": 25, "NextOffset": 10, "PrevOffset": None}
-    assert _paginate(items, None, None) == (items, None)
+    assert paginate(items, None, None) == (items, None)
 
 
 # -- the model with an injected clock ---------------------------------------------------
@@ -212,7 +210,7 @@ def test_update_and_delete(state: SimState, clock: Clock) -> None:
     assert state.get_workload(workload["Id"])["Status"] == "DELETE_IN_PROGRESS"
     clock.advance(10)
     assert state.get_workload(workload["Id"])["Status"] == "DELETED"
-    with pytest.raises(BadRequest, match="DELETED"):
+    with pytest.raises(NotFound):  # strict: a deleted workload is not found for deleting
         state.delete_workload(workload["Id"])
 
 
@@ -313,3 +311,129 @@ def test_configure_validates_against_document(state: SimState) -> None:
     validator = load_document().component_validator("public.ReadConfig")
     assert validator.first_error(body) is None
     assert state.region == "ap-southeast-2"
+
+
+# -- strict realism: deleted workloads, read-after-write lag --------------------------
+def _deleted(state: SimState, clock: Clock) -> str:
+    workload, _ = create(state)
+    clock.advance(DURATIONS.total)
+    state.delete_workload(workload["Id"])
+    clock.advance(DURATIONS.total)
+    assert state.get_workload(workload["Id"])["Status"] == "DELETED"
+    return str(workload["Id"])
+
+
+def test_deleting_or_updating_a_deleted_workload_is_not_found(
+    state: SimState, clock: Clock
+) -> None:
+    workload_id = _deleted(state, clock)
+    with pytest.raises(NotFound):
+        state.delete_workload(workload_id)
+    with pytest.raises(NotFound):
+        state.update_workload(workload_id, {"Tags": {"a": "b"}})
+    # still readable, by id and in lists
+    assert state.query_workloads({"filter": "DELETED"})["Workloads"][0]["Id"] == workload_id
+
+
+def test_lenient_mode_refuses_writes_to_a_deleted_workload_with_400(
+    state: SimState, clock: Clock
+) -> None:
+    state.set_realism({"strict": False})
+    workload_id = _deleted(state, clock)
+    with pytest.raises(BadRequest, match="DELETED"):
+        state.delete_workload(workload_id)
+    with pytest.raises(BadRequest, match="DELETED"):
+        state.update_workload(workload_id, {})
+
+
+def test_a_new_workload_is_invisible_to_every_read_until_the_lag_has_passed(
+    state: SimState, clock: Clock
+) -> None:
+    state.set_realism({"read_after_write_lag_seconds": 1.0})
+    workload, task = create(state, "wl-lagged")
+    queries: list[dict[str, str]] = [
+        {},
+        {"name": "wl-lagged"},
+        {"name_filter": "lagged"},
+        {"id_filter": workload["Id"]},
+        {"account_ids": ACCOUNT},
+        {"account_names": "dev"},
+        {"catalogue_ids": CATALOGUE},
+        {"catalogue_names": "vpc"},
+        {"catalogue_version_id": V2},
+        {"filter": "NEW"},
+    ]
+    clock.advance(0.99)
+    for query in queries:
+        assert state.query_workloads(query)["Workloads"] == [], query
+    with pytest.raises(NotFound):
+        state.get_workload(workload["Id"])
+    with pytest.raises(NotFound):  # harsher reading: not found for writes either
+        state.update_workload(workload["Id"], {})
+    with pytest.raises(NotFound):
+        state.get_task(task.id)
+    clock.advance(0.01)
+    for query in queries[:-1]:
+        assert [w["Id"] for w in state.query_workloads(query)["Workloads"]] == [workload["Id"]]
+    assert state.get_workload(workload["Id"])["Id"] == workload["Id"]
+    assert state.get_task(task.id)["Status"] == "PENDING"  # phases run from the write
+
+
+@pytest.mark.parametrize("operation", ["update", "delete", "catalogue-create", "catalogue-version"])
+def test_every_new_task_is_not_found_until_the_lag_has_passed(
+    state: SimState, clock: Clock, operation: str
+) -> None:
+    workload, _ = create(state)
+    clock.advance(DURATIONS.total)
+    state.set_realism({"read_after_write_lag_seconds": 0.5})
+    manifest = {"Description": "d", "ManifestURL": "s3://b/k"}
+    if operation == "update":
+        _, task = state.update_workload(workload["Id"], {"Tags": {"a": "b"}})
+    elif operation == "delete":
+        _, task = state.delete_workload(workload["Id"])
+    elif operation == "catalogue-create":
+        _, _, task = state.create_catalogue_item({"Name": "new", "Version": "1", **manifest})
+    else:
+        _, _, task = state.create_catalogue_version(CATALOGUE, {"Version": "9", **manifest})
+    with pytest.raises(NotFound):
+        state.get_task(task.id)
+    clock.advance(0.5)
+    assert state.get_task(task.id)["Status"] == "STARTED"
+    # an existing workload stays visible while its new task is not
+    assert state.get_workload(workload["Id"])["Id"] == workload["Id"]
+
+
+def test_the_lag_applies_to_writes_made_after_it_was_set(state: SimState, clock: Clock) -> None:
+    before, _ = create(state, "before")
+    state.set_realism({"read_after_write_lag_seconds": 5.0})
+    assert state.get_workload(before["Id"])["Name"] == "before"
+
+
+def test_reset_keeps_realism_unless_everything(state: SimState) -> None:
+    state.set_realism({"strict": False, "seed": 4})
+    state.reset()
+    assert state.realism == Realism(
+        strict=False, read_after_write_lag_seconds=0.0, null_share=0.0, seed=4
+    )
+    state.reset(everything=True)
+    assert state.realism == Realism()
+    assert (state.realism.read_after_write_lag_seconds, state.realism.null_share) == (1.0, 0.25)
+
+
+def test_update_success_status_is_captured_when_the_task_starts(
+    state: SimState, clock: Clock
+) -> None:
+    workload, _ = create(state)
+    clock.advance(DURATIONS.total)
+    state.update_workload(workload["Id"], {})
+    state.set_durations(DURATIONS, "ACTIVE")  # later tasks only
+    clock.advance(DURATIONS.total)
+    assert state.get_workload(workload["Id"])["Status"] == "UPDATE_COMPLETE"
+
+
+def test_connection_counters_are_cleared_by_reset(state: SimState) -> None:
+    state.connections.connection_accepted()
+    state.connections.tls_handshake_done()
+    assert state.stats()["connections"] == {"accepted": 1, "tls_established": 1}
+    state.reset()
+    assert state.stats()["connections"] == {"accepted": 0, "tls_established": 0}
