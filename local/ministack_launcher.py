@@ -1,7 +1,9 @@
-"""Start MiniStack with one fidelity gap closed: Lambda error names.
+"""Start MiniStack with its fidelity gaps closed: Lambda error names, Step Functions limits.
 
 Role: the local stack's MiniStack entry point (run with `.venv-ministack`'s
 python, never imported by the product).
+
+Error names (patched here):
 
 On real AWS, when a Python Lambda raises, the invoke result and the Step
 Functions task failure carry ``errorType`` = the exception's class name
@@ -14,9 +16,15 @@ type. This launcher, for the pinned MiniStack version only:
 2. remembers that name per invocation when the worker answers;
 3. puts it in place of ``Runtime.HandlerError`` in the invoke result.
 
+Step Functions (patched by ``local/ministack_fidelity/``, one module per rule,
+each citing the AWS page it follows): 256 KiB payloads (States.DataLimitExceeded,
+and StartExecution refuses a larger input), missing JSONPaths (States.Runtime),
+both terminal (no Retry or Catch handles them), error and cause lengths (256 /
+32,768 characters), and the state machine's TimeoutSeconds (TIMED_OUT).
+
 Everything else is MiniStack unchanged. If the pinned version or the patched
 source text differs, the launcher refuses to start rather than run a stack
-whose error names silently differ from AWS.
+whose error names or Step Functions rules silently differ from AWS.
 """
 
 from __future__ import annotations
@@ -77,6 +85,11 @@ def _patch() -> None:
 
     lambda_runtime.Worker.invoke = invoke
     lambda_svc._execute_function_warm = execute_function_warm
+
+    import ministack_fidelity
+    from ministack.services import stepfunctions
+
+    ministack_fidelity.install(stepfunctions)
 
 
 def main() -> None:

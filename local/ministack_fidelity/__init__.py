@@ -1,0 +1,52 @@
+"""Step Functions rules MiniStack 1.5.33 is kinder about than AWS, enforced from outside.
+
+One module per rule; each names the AWS page it follows, the MiniStack functions it
+wraps (``EXPECTED``: parameter names and source digest, checked before anything is
+patched) and the readings it chose where AWS's documents are silent:
+
+- ``payload_size``: 256 KiB inputs, outputs and task results (States.DataLimitExceeded),
+  StartExecution refuses a larger input (ValidationException);
+- ``missing_paths``: a JSONPath that selects nothing fails with States.Runtime;
+- ``terminal_errors``: neither of those two errors is retried or caught;
+- ``cause_length``: errors cut at 256 characters, causes at 32,768;
+- ``execution_timeout``: the state machine's ``TimeoutSeconds`` ends it TIMED_OUT;
+- ``child_failure``: a failed child execution reaches its parent as States.TaskFailed with
+  the child described in the cause; execution names are held to AWS's rules.
+
+Used by ``local/ministack_launcher.py`` only (MiniStack's own interpreter); the helpers
+at module level do not import MiniStack, so they can be tested anywhere.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from . import (
+    cause_length,
+    child_failure,
+    execution_timeout,
+    missing_paths,
+    payload_size,
+    terminal_errors,
+)
+from ._patching import verify, verify_callers
+
+RULES = (
+    terminal_errors,
+    cause_length,
+    payload_size,
+    missing_paths,
+    execution_timeout,
+    child_failure,
+)
+
+
+def install(sf: Any) -> None:
+    """Check every function each rule relies on, then patch ``sf`` (MiniStack's
+    ``ministack.services.stepfunctions``) with all of them; refuse to start otherwise."""
+    for rule in RULES:
+        verify(sf, rule.EXPECTED)
+    for callee, callers in missing_paths.CALLERS.items():
+        verify_callers(sf, callee, callers)
+    for rule in RULES:
+        rule.install(sf)
