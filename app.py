@@ -1,19 +1,21 @@
 """Stax Orchestrator: the Chalice app. Routing only.
 
 Each Lambda loads its event with the schema, makes one call into
-``chalicelib.operations`` and returns the result. Clients are built by lazy,
-cached getters (once per container) and injected, so warm invocations reuse
-the SSM token cache and the logged-in Stax client.
+``chalicelib`` and returns the result. Clients are built by lazy, cached
+getters (once per container) and injected, so warm invocations reuse the SSM
+token cache, the logged-in Stax client and its HTTP connection.
 """
 
 from __future__ import annotations
 
 import functools
+import time
 from typing import Any
 
 from chalice import Chalice
 
 from chalicelib import fleet, operations, schemas, settings
+from chalicelib.coordination import CoordinationStore
 from chalicelib.stax import SsmCredentials, StaxAccess
 
 app = Chalice(app_name="stax-orchestrator")
@@ -24,6 +26,13 @@ def ssm_client() -> Any:
     import boto3
 
     return boto3.client("ssm")
+
+
+@functools.cache
+def dynamodb_client() -> Any:
+    import boto3
+
+    return boto3.client("dynamodb")
 
 
 @functools.cache
@@ -38,6 +47,20 @@ def stax_access() -> StaxAccess:
     return StaxAccess(config, credentials)
 
 
+@functools.cache
+def coordination_store() -> CoordinationStore:
+    return CoordinationStore(dynamodb_client, settings.coordination_settings().table_name)
+
+
+def services(context: Any) -> operations.Services:
+    """The collaborators of one write; its deadline is the invocation's own."""
+    remaining = getattr(context, "get_remaining_time_in_millis", None)
+    deadline = time.time() + remaining() / 1000 if callable(remaining) else None
+    return operations.Services(
+        stax_access(), coordination_store(), settings.coordination_settings(), deadline
+    )
+
+
 @app.lambda_function(name="validate_input")
 def validate_input(event: Any, context: Any) -> dict[str, Any]:
     return operations.validate_input(event)
@@ -46,25 +69,31 @@ def validate_input(event: Any, context: Any) -> dict[str, Any]:
 @app.lambda_function(name="create_workload")
 def create_workload(event: Any, context: Any) -> dict[str, Any]:
     request = schemas.load_operation_request("create", event)
-    return operations.create_workload(request, stax_access())
+    return operations.create_workload(request, services(context))
 
 
 @app.lambda_function(name="update_workload")
 def update_workload(event: Any, context: Any) -> dict[str, Any]:
     request = schemas.load_operation_request("update", event)
-    return operations.update_workload(request, stax_access())
+    return operations.update_workload(request, services(context))
 
 
 @app.lambda_function(name="delete_workload")
 def delete_workload(event: Any, context: Any) -> dict[str, Any]:
     request = schemas.load_operation_request("delete", event)
-    return operations.delete_workload(request, stax_access())
+    return operations.delete_workload(request, services(context))
 
 
 @app.lambda_function(name="get_task_status")
 def get_task_status(event: Any, context: Any) -> dict[str, Any]:
     request = schemas.load_task_status_request(event)
-    return operations.get_task_status(request, stax_access(), settings.poll_schedule())
+    return operations.get_task_status(
+        request,
+        stax_access(),
+        settings.poll_schedule(),
+        grace_seconds=settings.coordination_settings().visibility_grace_seconds,
+        store=coordination_store(),
+    )
 
 
 @app.lambda_function(name="plan_fleet")

@@ -16,11 +16,13 @@ Counting:
 - Stax calls and config fetches: the simulator's request log
   (``GET /_sim/requests?since=<time before the invocation>``; ``public.ReadConfig`` is
   the config fetch), so the count is what reached the server, retries included;
-- Cognito and SSM: a botocore ``before-call`` handler registered on boto3's default
-  session before any client exists (the SDK's Cognito clients and ``app.ssm_client``
-  are built from it and copy its handlers). It counts API calls per service
-  (``cognito-idp``, ``cognito-identity``, ``ssm``) in this process, whatever endpoint
-  they go to. (Not MiniStack's log: it is shared and not per-process.)
+- Cognito, SSM and DynamoDB: a botocore ``before-call`` handler registered on boto3's
+  default session before any client exists (the Cognito clients, ``app.ssm_client`` and
+  ``app.dynamodb_client`` are built from it and copy its handlers). It counts API calls
+  per service (``cognito-idp``, ``cognito-identity``, ``ssm``, ``dynamodb``) in this
+  process, whatever endpoint they go to. (Not MiniStack's log: it is shared.)
+- New TLS connections: the simulator's ``connections.tls_established`` counter before and
+  after the invocation (the control client's own keep-alive connection is already open).
 
 Each side runs in its own fresh process: ``python -m bench.calls --child ours|plain``.
 Run alone: ``python -m bench.calls --private`` (own simulator + MiniStack).
@@ -89,9 +91,11 @@ class Bench:
     def invoke(self, operation: str, phase: str, call: Callable[..., Any], *args: Any) -> Any:
         """``call(*args)`` as one invocation; records what it cost."""
         self.counter.take()
+        connections = self.sim.stats()["connections"]["tls_established"]
         since = time.time()
         result = call(*args)
         boto = self.counter.take()
+        new_tls = self.sim.stats()["connections"]["tls_established"] - connections
         log = self.sim.requests(since=since)
         stax = [r for r in log if r.get("operation") != CONFIG_OPERATION]
         self.invocations.append(
@@ -110,6 +114,8 @@ class Bench:
                 "cognito_idp": boto.get("cognito-idp", 0),
                 "cognito_identity": boto.get("cognito-identity", 0),
                 "ssm": boto.get("ssm", 0),
+                "dynamodb": boto.get("dynamodb", 0),
+                "new_tls_connections": new_tls,
             }
         )
         return result
@@ -142,7 +148,9 @@ class Bench:
 
 
 def _wait_tasks() -> None:
-    time.sleep(TASK_SECONDS + 0.4)
+    # The tasks end, and the new workloads become visible (the simulator's 1 s
+    # read-after-write lag), before the next operation uses them.
+    time.sleep(max(TASK_SECONDS, 1.0) + 0.5)
 
 
 def run_ours(bench: Bench) -> None:
@@ -153,8 +161,9 @@ def run_ours(bench: Bench) -> None:
     from chalicelib.operations import validate_input
 
     def fresh_container() -> None:
-        app.stax_access.cache_clear()
-        app.ssm_client.cache_clear()
+        for getter in (app.stax_access, app.ssm_client, app.dynamodb_client,
+                       app.coordination_store):  # fmt: skip
+            getter.cache_clear()
         Config.cached_api_config = {}
 
     names = [f"bench-calls-ours-{int(time.time())}-{i}" for i in range(1 + WARM_INVOCATIONS)]
@@ -166,6 +175,8 @@ def run_ours(bench: Bench) -> None:
     _wait_tasks()
     fresh_container()
     updated = []
+    executions = [f"arn:aws:states:us-east-1:000000000000:execution:bench:u{i}-{time.time()}"
+                  for i in range(len(created))]  # fmt: skip
     for i, workload in enumerate(created):
         request = validate_input(
             {
@@ -174,12 +185,15 @@ def run_ours(bench: Bench) -> None:
                 "catalogue_version_id": bench.new_version,
             }
         )
+        request["orchestration"] = {"execution_id": executions[i]}
         phase = "cold" if i == 0 else "warm"
         updated.append(bench.invoke("update_workload", phase, app.update_workload, request, None))
     _wait_tasks()
     fresh_container()
     for i, result in enumerate(updated):
-        event = {"task_id": result["task_id"], "polls": 0}
+        # What the task watcher sends: the poll that sees the task end releases the lock.
+        event = {"task_id": result["task_id"], "polls": 0, "operation": "update",
+                 "workload_id": result["workload_id"], "execution_id": executions[i]}  # fmt: skip
         phase = "cold" if i == 0 else "warm"
         bench.invoke("get_task_status", phase, app.get_task_status, event, None)
     fresh_container()
@@ -213,13 +227,13 @@ def run_plain(bench: Bench) -> None:
             Parameters=[{"Key": k, "Value": v} for k, v in request["workload_parameters"].items()],
             Tags=request["workload_tags"],
         )
-        return {"workload_id": event["WorkloadId"]}
+        return {"workload_id": event["Detail"]["Workload"]["WorkloadId"]}
 
     def update(workload_id: str, version: str) -> dict[str, Any]:
         event = client("workloads").UpdateWorkload(
             workload_id=workload_id, CatalogueVersionId=version
         )
-        return {"task_id": event["Detail"]["TaskId"]}
+        return {"task_id": event["Detail"]["Workload"]["TaskId"]}
 
     def status(task_id: str) -> dict[str, Any]:
         return dict(client("tasks").ReadTask(task_id=task_id))
@@ -283,10 +297,14 @@ def run_child(side: str, env: dict[str, str]) -> list[dict[str, Any]]:
 
 def measure(stack: Any) -> dict[str, list[dict[str, Any]]]:
     """Both sides, each in a fresh process (tasks shortened to TASK_SECONDS meanwhile)."""
+    from stax_orchestrator.deploy import Target, ensure_table
+
+    target = Target("local", stack.region, "000000000000")
+    ensure_table(stack.boto("dynamodb"), target)
     with stack.sim() as sim:
         sim.set_task_durations(total=TASK_SECONDS)
     try:
-        env = stack.env()
+        env = {**stack.env(), "STAX_COORDINATION_TABLE": target.table_name}
         return {"ours": run_child("ours", env), "plain": run_child("plain", env)}
     finally:
         with stack.sim() as sim:
@@ -380,6 +398,30 @@ def rows(result: dict[str, list[dict[str, Any]]]) -> list[Any]:
             extra(worst),
             extra(plain_worst),
             goal="≤ 1 config + 2 + 2",
+        )
+    )
+    for operation in ("create_workload", "update_workload", "delete_workload", "get_task_status"):
+        warm = _select(ours, operation, "warm")
+        plain_warm = _select(plain, operation, "warm")
+        out.append(
+            equal_row(
+                f"warm {operation}: new TLS connections per invocation",
+                max((i["new_tls_connections"] for i in warm), default=-1),
+                0,
+                baseline=", ".join(
+                    str(n) for n in sorted({i["new_tls_connections"] for i in plain_warm})
+                ),
+            )
+        )
+    dynamo = {
+        operation: sorted({i["dynamodb"] for i in _select(ours, operation, "warm")})
+        for operation in ("create_workload", "update_workload", "delete_workload")
+    }
+    out.append(
+        info_row(
+            "warm writes: coordination store (DynamoDB) calls per invocation",
+            ", ".join(f"{op.split('_')[0]} {'/'.join(map(str, n))}" for op, n in dynamo.items()),
+            "none (no coordination)",
         )
     )
     ssm_warm = sum(i["ssm"] for i in warm_all)

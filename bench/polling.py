@@ -503,7 +503,8 @@ def create_task(gateway: Any, name: str) -> tuple[str, str, float]:
             "Region": "ap-southeast-2",
         }
     )
-    return str(event["WorkloadId"]), str(event["Detail"]["TaskId"]), time.time()
+    workload = event["Detail"]["Workload"]
+    return str(workload["WorkloadId"]), str(workload["TaskId"]), time.time()
 
 
 def scaled_run(stack: Any, seconds: tuple[float, ...] = SCALED_SECONDS) -> list[dict[str, Any]]:

@@ -98,6 +98,27 @@ class StaxApiUnavailable(OrchestratorError):
     hint = "Transient: Step Functions retries this with backoff."
 
 
+class CoordinationUnavailable(OrchestratorError):
+    """The coordination store (the stage's DynamoDB table) could not be read or written."""
+
+    hint = "Transient: Step Functions retries this with backoff; check the table if it persists."
+
+
+class WorkloadWriteInDoubt(OrchestratorError):
+    """A write this execution sent may still land in Stax; nothing is re-sent until it settles."""
+
+    hint = (
+        "Transient: Step Functions retries this until the earlier write is visible in Stax or "
+        "its settle window has passed; only then is the write sent again."
+    )
+
+
+class WorkloadBusy(OrchestratorError):
+    """Another execution is updating or deleting this workload; this one did not write."""
+
+    hint = "Wait for the other operation (see 'owner') to end, then run this one again."
+
+
 class WorkloadTaskFailed(OrchestratorError):
     """The Stax task behind a workload operation ended FAILED."""
 

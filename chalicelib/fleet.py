@@ -55,12 +55,35 @@ LOG_LINES_KEPT = 3
 FLEET_OPERATIONS = ("create", "rollout", "delete")
 #: Workloads a rollout updates: the live ones, and those whose last update failed.
 ROLLOUT_STATUSES = frozenset({"ACTIVE", "UPDATE_COMPLETE", "UPDATE_FAILED", "NEW", "INITIALIZING"})
+#: A create target whose workload is in one of these is done. A workload whose create
+#: failed (or that is being created or deleted) is not: its target runs, and the create
+#: refuses by name while that workload holds the name.
+CREATED_STATUSES = frozenset({"ACTIVE", "UPDATE_COMPLETE", "UPDATE_IN_PROGRESS", "UPDATE_FAILED"})
 #: A workload on the rollout's version in one of these needs nothing more.
 SETTLED_STATUSES = frozenset({"ACTIVE", "UPDATE_COMPLETE"})
 #: The plan travels in the fleet execution's state (Step Functions allows 256 KiB); what
 #: is left is for the per-wave results.
 MAX_PLAN_BYTES = 160 * 1024
 NAME_PLACEHOLDERS = ("name", "account_short", "region", "index")
+#: What the plan_fleet and record_fleet_wave Lambdas return, as the fleet machine reads
+#: it (``stax_orchestrator.asl_contract`` shapes: "<value>" is present, "<any>" unknown).
+OUTPUT_SHAPES: dict[str, Any] = {
+    "plan_fleet": {
+        "summary": "<any>",
+        "shared": "<any>",
+        "waves": "<value>",
+        "results": "<value>",
+        "exceeded": "<value>",
+    },
+    "record_fleet_wave": {
+        "summary": "<any>",
+        "shared": "<any>",
+        "waves": "<value>",
+        "results": "<value>",
+        "exceeded": "<value>",
+        "failure": {"Error": "<value>", "Cause": "<value>"},
+    },
+}
 #: Fields of a create fleet that every target shares; their errors are reported once.
 _SHARED_FIELDS = ("catalogue_id", "catalogue_version_id")
 _PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
@@ -381,6 +404,7 @@ def _plan_create(
             existing
             and existing.get("AccountId") == item["target"]["aws_account_id"]
             and existing.get("Region") == item["target"]["aws_region"]
+            and existing.get("Status") in CREATED_STATUSES
         ):
             done.append(
                 _done(item, f"workload exists ({existing.get('Status')})", existing.get("Id"))
@@ -603,6 +627,8 @@ def record_wave(state: Mapping[str, Any]) -> dict[str, Any]:
         "shared": shared,
         "results": results,
         "exceeded": exceeded,
+        # Always present, so the machine never reads a missing path (null unless exceeded).
+        "failure": {"Error": None, "Cause": None},
     }
     if exceeded:
         not_started = [

@@ -1,62 +1,160 @@
 """The use cases the Lambdas expose: validate, create, update, delete, watch a task.
 
-Role: business rules between a validated request (``chalicelib.schemas``) and
-Stax (``chalicelib.stax``). Each function takes the request and its
-collaborators as arguments, so it runs the same in a Lambda, in the CLI and
-in tests against the simulator.
+Role: business rules between a validated request (``chalicelib.schemas``) and Stax
+(``chalicelib.stax``). Each function takes the request and its collaborators
+(:class:`Services`) as arguments, so it runs the same in a Lambda, in the CLI and in
+tests against the simulator.
 
-Idempotency: the workload state machine passes its execution id in
-``orchestration.execution_id``; a create tags the workload with it, so a
-retried create (Lambda timed out after Stax accepted the write) adopts the
-workload it made instead of making a second one.
+Exactly one write per request, whatever happens (``chalicelib.ownership``):
+
+- a create claims its name in the coordination store before it looks at Stax, records
+  its POST before sending it, and after a lost answer looks for its own workload
+  instead of posting again; it posts again only once the earlier POST can no longer
+  land (its settle window has passed) and nothing came of it;
+- an update or delete locks its workload id and records its write the same way; a
+  retry follows the task its own earlier write started.
+
+The workload state machine passes its execution id in ``orchestration.execution_id``:
+it owns claims and locks, and it is written as a tag on every workload created.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
-from chalicelib.errors import StaxRequestRejected, WorkloadAlreadyExists, WorkloadNotFound
+from chalicelib.coordination import (
+    CLAIMED,
+    CREATED,
+    LOCKED,
+    POSTING,
+    SENDING,
+    SENT,
+    CoordinationStore,
+    Record,
+)
+from chalicelib.errors import (
+    CoordinationUnavailable,
+    StaxApiUnavailable,
+    StaxAuthenticationFailed,
+    StaxRequestRejected,
+    WorkloadAlreadyExists,
+    WorkloadNotFound,
+    WorkloadWriteInDoubt,
+)
 from chalicelib.logs import log_event as _log
+from chalicelib.ownership import (
+    CLOCK_SKEW_SECONDS,
+    EXECUTION_TAG,
+    SENT_LEASE_SECONDS,
+    claim_name,
+    lock_workload,
+    own_created_workload,
+    timestamp,
+)
 from chalicelib.polling import PollSchedule, next_wait_seconds
 from chalicelib.schemas import load_workload_request
+from chalicelib.settings import CoordinationSettings
 from chalicelib.stax import StaxAccess, StaxGateway, is_live
 
-#: Stax workload tag naming the execution that created the workload.
-EXECUTION_TAG = "stax-orchestrator:execution-id"
 #: How many task log lines travel in outputs and error causes.
 LOG_TAIL_LINES = 20
-#: Longest log line kept (Step Functions payloads are limited to 256 KiB).
+#: Longest log line kept.
 MAX_LOG_LINE = 1000
+#: The log tail is cut to this many bytes (UTF-8 of its JSON): it travels in the
+#: watcher's state and in the Fail cause, which Step Functions cuts at 32,768 characters
+#: (and the parent reads the child's cause back with States.StringToJson).
+MAX_LOG_TAIL_BYTES = 8 * 1024
+#: What every create/update/delete result holds (the state machines read each one).
+RESULT_FIELDS = (
+    "operation",
+    "workload_id",
+    "workload_name",
+    "task_id",
+    "watch_timeout_seconds",
+    "already_done",
+)
+#: What every get_task_status result holds (the task watcher reads each one).
+TASK_STATUS_FIELDS = (
+    "task_id",
+    "workload_id",
+    "workload_name",
+    "operation",
+    "execution_id",
+    "started_at",
+    "watch_timeout_seconds",
+    "status",
+    "logs_tail",
+    "polls",
+    "elapsed_seconds",
+    "next_wait_seconds",
+)
+#: ReadTask answered 404 for a task Stax itself named: wait (read-after-write lag).
+NOT_VISIBLE = "NOT_VISIBLE"
 _DELETING = frozenset({"DELETE_IN_PROGRESS", "DELETED"})
+_FINAL = frozenset({"SUCCEEDED", "FAILED"})
+#: Time a Lambda may spend on one write when its own deadline is unknown.
+_DEFAULT_WRITE_BUDGET_SECONDS = 60.0
+
+
+@dataclass(frozen=True)
+class Services:
+    """What a write needs besides the request: Stax, the store, the settle rules.
+
+    ``deadline`` is when the current Lambda invocation ends (epoch seconds), if known:
+    a write sent now can be answered, or be abandoned by this client, until then.
+    """
+
+    access: StaxAccess
+    store: CoordinationStore
+    settings: CoordinationSettings
+    deadline: float | None = None
+
+    def settle_until(self, now: float) -> float:
+        """Until when a write sent now may still be applied by Stax."""
+        ends = self.deadline if self.deadline and self.deadline > now else None
+        return (ends or now + _DEFAULT_WRITE_BUDGET_SECONDS) + self.settings.write_settle_seconds
 
 
 def _result(
-    request: Mapping[str, Any], workload: Mapping[str, Any], task_id: str | None
+    request: Mapping[str, Any],
+    workload_id: str | None,
+    workload_name: str | None,
+    task_id: str | None,
+    already_done: bool = False,
 ) -> dict[str, Any]:
-    """What create/update/delete return: the workload, its task, and the watch settings."""
+    """What create/update/delete return: every field of ``RESULT_FIELDS``, null if unknown."""
     return {
         "operation": request["operation"],
-        "workload_id": workload.get("WorkloadId") or workload.get("Id"),
-        "workload_name": workload.get("Name"),
+        "workload_id": workload_id,
+        "workload_name": workload_name,
+        # null with already_done: there is no task to watch (e.g. a delete found the
+        # workload already gone); the state machine then ends without the watcher.
         "task_id": task_id,
         # Always present (null: the deploy-time default) so the state machine can pass it on.
         "watch_timeout_seconds": request.get("watch_timeout_seconds"),
+        "already_done": already_done,
     }
 
 
 def _event_workload(event: Mapping[str, Any]) -> dict[str, Any]:
-    """The ``Detail.Workload`` of a Stax write event, with the top-level ids folded in."""
+    """``Detail.Workload`` of a Stax write event; ids may be missing or null."""
     detail = event.get("Detail") or {}
     workload = dict(detail.get("Workload") or {})
-    workload.setdefault("WorkloadId", event.get("WorkloadId"))
-    workload.setdefault("TaskId", detail.get("TaskId") or event.get("TaskId"))
-    return workload
+    return {
+        "WorkloadId": workload.get("WorkloadId") or workload.get("Id") or event.get("WorkloadId"),
+        "Name": workload.get("Name"),
+        "TaskId": workload.get("TaskId") or detail.get("TaskId") or event.get("TaskId"),
+    }
 
 
-def _execution_id(request: Mapping[str, Any]) -> str | None:
-    return (request.get("orchestration") or {}).get("execution_id")
+def _owner(request: Mapping[str, Any]) -> str:
+    """Who owns claims and locks: the execution, or (invoked directly) this invocation."""
+    execution_id = (request.get("orchestration") or {}).get("execution_id")
+    return str(execution_id) if execution_id else f"direct:{uuid.uuid4()}"
 
 
 def _parameters(values: Mapping[str, str]) -> list[dict[str, str]]:
@@ -74,63 +172,113 @@ def validate_input(payload: object) -> dict[str, Any]:
     return request
 
 
-def create_workload(request: Mapping[str, Any], access: StaxAccess) -> dict[str, Any]:
-    """Create the workload unless a live one has the name already.
+def _mark(store: CoordinationStore, record: Record, **changes: Any) -> Record:
+    """Change one's own record; losing it to another execution is a named refusal."""
+    updated = store.update(record, **changes)
+    if updated is None:
+        raise CoordinationUnavailable(
+            "This execution lost its claim while writing",
+            key=f"{record.kind}#{record.key}",
+            hint="Another execution took the claim over (its lease had run out); run again.",
+        )
+    return updated
 
-    A live workload of that name that this same execution created (a retry
-    after a lost response) is adopted with its task instead.
+
+# -- create --------------------------------------------------------------------------------
+def _create_body(request: Mapping[str, Any], owner: str) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "Name": request["workload_name"],
+        "AccountId": request["aws_account_id"],
+        "CatalogueId": request["catalogue_id"],
+        "Region": request["aws_region"],
+        "Parameters": _parameters(request.get("workload_parameters") or {}),
+        "Tags": {**(request.get("workload_tags") or {}), EXECUTION_TAG: owner},
+    }
+    if request.get("catalogue_version_id"):
+        body["CatalogueVersionId"] = request["catalogue_version_id"]
+    return body
+
+
+def create_workload(request: Mapping[str, Any], services: Services) -> dict[str, Any]:
+    """Create the workload, once, unless a live one has the name already.
 
     Raises:
-        WorkloadAlreadyExists, StaxRequestRejected, StaxAuthenticationFailed,
-        StaxApiUnavailable, StaxCredentialsMissing.
+        WorkloadAlreadyExists, WorkloadWriteInDoubt (retried), StaxRequestRejected,
+        StaxAuthenticationFailed, StaxApiUnavailable, StaxCredentialsMissing,
+        CoordinationUnavailable.
     """
     name = request["workload_name"]
-    execution_id = _execution_id(request)
-    with access.session() as stax:
-        named = stax.find_workloads_by_name(name)
-        for workload in named:
-            # Whatever its status: a retry must follow the task this execution started,
-            # even when that task has already failed.
-            if execution_id and (workload.get("Tags") or {}).get(EXECUTION_TAG) == execution_id:
-                _log("create_adopted", workload_id=workload.get("Id"), workload_name=name)
-                return _result(request, workload, workload.get("UserTaskId"))
+    owner = _owner(request)
+    store, grace = services.store, services.settings.visibility_grace_seconds
+    with services.access.session() as stax:
+        claim = claim_name(store, stax, name, owner, grace)
+        if claim.state == CREATED:
+            _log("create_adopted", workload_id=claim.workload_id, workload_name=name)
+            return _result(request, claim.workload_id, name, claim.task_id)
+        named: list[dict[str, Any]] | None = None
+        if claim.state == POSTING:
+            named = stax.find_workloads_by_name(name)
+            mine = own_created_workload(stax, named, owner, claim)
+            if mine is not None:
+                return _adopt_created(request, store, claim, mine)
+            if claim.settle_until is not None and store.clock() < claim.settle_until:
+                raise WorkloadWriteInDoubt(
+                    "The create this execution sent may still land; not sending it again yet",
+                    workload_name=name,
+                    attempts=claim.attempts,
+                    settle_seconds_left=round(claim.settle_until - store.clock(), 1),
+                )
+        if named is None:
+            named = stax.find_workloads_by_name(name)
         live = [w for w in named if is_live(w)]
         if live:
-            existing = live[0]
+            store.release("name", name, owner)
             raise WorkloadAlreadyExists(
                 f"A workload named {name!r} already exists",
                 workload_name=name,
-                workload_id=existing.get("Id"),
-                status=existing.get("Status"),
+                workload_id=live[0].get("Id"),
+                status=live[0].get("Status"),
             )
-        tags = dict(request.get("workload_tags") or {})
-        if execution_id:
-            tags[EXECUTION_TAG] = execution_id
-        body: dict[str, Any] = {
-            "Name": name,
-            "AccountId": request["aws_account_id"],
-            "CatalogueId": request["catalogue_id"],
-            "Region": request["aws_region"],
-            "Parameters": _parameters(request.get("workload_parameters") or {}),
-            "Tags": tags,
-        }
-        if request.get("catalogue_version_id"):
-            body["CatalogueVersionId"] = request["catalogue_version_id"]
-        workload = _event_workload(stax.create_workload(body))
-    workload.setdefault("Name", name)
-    result = _result(request, workload, workload.get("TaskId"))
+        try:
+            claim, event = _attempt(
+                store,
+                services,
+                claim,
+                (POSTING, CLAIMED),
+                lambda: stax.create_workload(_create_body(request, owner)),
+            )
+        except (StaxRequestRejected, StaxAuthenticationFailed):
+            # A definite refusal: nothing was created, the name is free again.
+            store.release("name", name, owner)
+            raise
+        created = _event_workload(event)
+    if not created["WorkloadId"]:
+        raise WorkloadWriteInDoubt(
+            "Stax accepted the create without naming the workload; looking it up next",
+            workload_name=name,
+        )
+    _mark(store, claim, state=CREATED, workload_id=created["WorkloadId"], task_id=created["TaskId"])
+    result = _result(request, created["WorkloadId"], created["Name"] or name, created["TaskId"])
     _log("create_started", **result)
     return result
 
 
-def update_workload(request: Mapping[str, Any], access: StaxAccess) -> dict[str, Any]:
-    """Send the requested changes (version, parameters, tags, protection) to Stax.
+def _adopt_created(
+    request: Mapping[str, Any], store: CoordinationStore, claim: Record, workload: Mapping
+) -> dict[str, Any]:
+    task_id = workload.get("UserTaskId")
+    if not task_id:
+        raise WorkloadWriteInDoubt(
+            "Found this execution's workload, but Stax names no task for it yet",
+            workload_id=workload.get("Id"),
+        )
+    _mark(store, claim, state=CREATED, workload_id=workload["Id"], task_id=task_id)
+    _log("create_adopted", workload_id=workload["Id"], task_id=task_id)
+    return _result(request, workload["Id"], workload.get("Name") or claim.workload_name, task_id)
 
-    Raises:
-        WorkloadNotFound, StaxRequestRejected, StaxAuthenticationFailed,
-        StaxApiUnavailable, StaxCredentialsMissing.
-    """
-    workload_id = request["workload_id"]
+
+# -- update --------------------------------------------------------------------------------
+def _update_body(request: Mapping[str, Any]) -> dict[str, Any]:
     body: dict[str, Any] = {}
     if "catalogue_version_id" in request:
         body["CatalogueVersionId"] = request["catalogue_version_id"]
@@ -140,89 +288,228 @@ def update_workload(request: Mapping[str, Any], access: StaxAccess) -> dict[str,
         body["Tags"] = dict(request["workload_tags"])
     if "protection" in request:
         body["Protection"] = request["protection"]
-    with access.session() as stax:
-        try:
-            workload = _event_workload(stax.update_workload(workload_id, body))
-        except StaxRequestRejected:
-            # Stax refuses an update while the workload's task runs. When that task is
-            # this very update (an earlier attempt whose response was lost), follow it.
-            current = _adopt_update(stax, workload_id, body)
-            if current is None:
-                raise
-            workload = current
-    workload.setdefault("WorkloadId", workload_id)
-    result = _result(request, workload, workload.get("TaskId"))
-    _log("update_started", **result)
-    return result
+    return body
 
 
-def delete_workload(request: Mapping[str, Any], access: StaxAccess) -> dict[str, Any]:
-    """Delete the workload. A workload already being deleted is success (a retry).
-
-    Raises:
-        WorkloadNotFound, StaxRequestRejected, StaxAuthenticationFailed,
-        StaxApiUnavailable, StaxCredentialsMissing.
-    """
-    workload_id = request["workload_id"]
-    with access.session() as stax:
-        try:
-            workload = _event_workload(stax.delete_workload(workload_id))
-        except StaxRequestRejected:
-            # Stax refuses to delete what is already being deleted; when that is
-            # the case, the earlier attempt's task is the one to follow.
-            current = _adopt_deletion(stax, workload_id)
-            if current is None:
-                raise
-            workload = current
-    workload.setdefault("WorkloadId", workload_id)
-    result = _result(request, workload, workload.get("TaskId"))
-    _log("delete_started", **result)
-    return result
-
-
-def _applied(current: Mapping[str, Any], body: Mapping[str, Any]) -> bool:
-    """Does the workload already carry every change ``body`` asks for?"""
-    if (
-        "CatalogueVersionId" in body
-        and current.get("CatalogueVersionId") != body["CatalogueVersionId"]
-    ):
-        return False
+def applied(current: Mapping[str, Any], body: Mapping[str, Any]) -> bool | None:
+    """Does the workload carry every change ``body`` asks for? None: cannot tell (a value
+    the document lets Stax leave null came back null)."""
+    unknown = False
+    if "CatalogueVersionId" in body:
+        if current.get("CatalogueVersionId") is None:
+            unknown = True
+        elif current["CatalogueVersionId"] != body["CatalogueVersionId"]:
+            return False
     if "Protection" in body and bool(current.get("Protection")) != body["Protection"]:
         return False
-    parameters = current.get("Parameters") or {}
-    if any(parameters.get(p["Key"]) != p["Value"] for p in body.get("Parameters", [])):
-        return False
-    tags = current.get("Tags") or {}
-    return all(tags.get(key) == value for key, value in (body.get("Tags") or {}).items())
+    if body.get("Parameters"):
+        parameters = current.get("Parameters")
+        if not isinstance(parameters, Mapping):
+            unknown = True
+        elif any(parameters.get(p["Key"]) != p["Value"] for p in body["Parameters"]):
+            return False
+    if body.get("Tags"):
+        tags = current.get("Tags")
+        if not isinstance(tags, Mapping):
+            unknown = True
+        elif any(tags.get(key) != value for key, value in body["Tags"].items()):
+            return False
+    return None if unknown else True
 
 
-def _adopted(event: str, workload_id: str, current: Mapping[str, Any]) -> dict[str, Any]:
-    """The workload as a write event would describe it, following its latest task."""
-    _log(event, workload_id=workload_id, task_id=current.get("UserTaskId"))
-    return {
-        "WorkloadId": workload_id,
-        "Name": current.get("Name"),
-        "TaskId": current.get("UserTaskId"),
-    }
+def _modified_since(current: Mapping[str, Any], lock: Record) -> bool:
+    modified = timestamp(current.get("ModifiedTS"))
+    return (
+        modified is not None
+        and lock.attempt_at is not None
+        and modified >= lock.attempt_at - CLOCK_SKEW_SECONDS
+    )
 
 
-def _adopt_update(stax: StaxGateway, workload_id: str, body: Mapping[str, Any]) -> dict | None:
-    current = stax.read_workload(workload_id)
-    if current.get("Status") != "UPDATE_IN_PROGRESS" or not _applied(current, body):
-        return None
-    return _adopted("update_adopted", workload_id, current)
+def update_workload(request: Mapping[str, Any], services: Services) -> dict[str, Any]:
+    """Send the requested changes (version, parameters, tags, protection) to Stax, once.
+
+    Raises:
+        WorkloadNotFound, WorkloadBusy (retried), WorkloadWriteInDoubt (retried),
+        StaxRequestRejected, StaxAuthenticationFailed, StaxApiUnavailable,
+        StaxCredentialsMissing, CoordinationUnavailable.
+    """
+    workload_id, owner = request["workload_id"], _owner(request)
+    store, grace = services.store, services.settings.visibility_grace_seconds
+    body = _update_body(request)
+    with services.access.session() as stax:
+        lock = lock_workload(store, stax, workload_id, owner, operation="update", grace=grace)
+        if lock.state == SENT:
+            return _result(request, workload_id, lock.workload_name, lock.task_id)
+        if lock.state == SENDING:
+            current = stax.read_workload(workload_id, include_tags=bool(body.get("Tags")))
+            landed = applied(current, body)
+            if landed and _modified_since(current, lock):
+                if not current.get("UserTaskId"):
+                    raise WorkloadWriteInDoubt(
+                        "This execution's update landed; Stax names no task for it yet",
+                        workload_id=workload_id,
+                    )
+                return _sent(request, store, lock, current["UserTaskId"], current.get("Name"))
+            _still_settling(store, lock, landed is None, workload_id)
+        event = _send(store, services, lock, lambda: stax.update_workload(workload_id, body))
+    return _accepted(request, store, lock, event)
 
 
-def _adopt_deletion(stax: StaxGateway, workload_id: str) -> dict[str, Any] | None:
+def _still_settling(store: CoordinationStore, lock: Record, unknown: bool, workload_id: str):
+    """Refuse to re-send while the earlier write may still land (or cannot be judged)."""
+    now = store.clock()
+    if unknown or (lock.settle_until is not None and now < lock.settle_until):
+        raise WorkloadWriteInDoubt(
+            f"The {lock.operation} this execution sent may still land; not sending it again yet",
+            workload_id=workload_id,
+            attempts=lock.attempts,
+            settle_seconds_left=round(max(0.0, (lock.settle_until or now) - now), 1),
+        )
+
+
+def _attempt(
+    store: CoordinationStore,
+    services: Services,
+    record: Record,
+    states: tuple[str, str],
+    write: Callable[[], Mapping[str, Any]],
+) -> tuple[Record, dict[str, Any]]:
+    """Record the write as sent (in doubt), then send it.
+
+    ``states`` is (the in-doubt state, the state before it). A write that failed before
+    it could reach Stax (no connection, throttled) is no longer in doubt: the record goes
+    back, so a retry sends it at once. Any other failure leaves it in doubt until the
+    settle window after the moment this client gave up.
+    """
+    in_doubt, before = states
+    now = store.clock()
+    record = _mark(
+        store,
+        record,
+        state=in_doubt,
+        attempt_at=now,
+        settle_until=services.settle_until(now),
+        attempts=record.attempts + 1,
+    )
     try:
-        current = stax.read_workload(workload_id)
+        return record, dict(write())
+    except StaxApiUnavailable as error:
+        if error.details.get("not_sent"):
+            _mark(store, record, state=before, settle_until=None)
+        else:
+            gave_up = store.clock()
+            _mark(store, record, settle_until=gave_up + services.settings.write_settle_seconds)
+        raise
+
+
+def _send(store: CoordinationStore, services: Services, lock: Record, write: Any) -> dict:
+    """Send an update or delete once; a definite refusal frees the lock."""
+    try:
+        return _attempt(store, services, lock, (SENDING, LOCKED), write)[1]
+    except (StaxRequestRejected, WorkloadNotFound, StaxAuthenticationFailed):
+        store.release("workload", lock.key, lock.owner)
+        raise
+
+
+def _accepted(
+    request: Mapping[str, Any], store: CoordinationStore, lock: Record, event: Mapping
+) -> dict[str, Any]:
+    written = _event_workload(event)
+    if not written["TaskId"]:
+        raise WorkloadWriteInDoubt(
+            f"Stax accepted the {request['operation']} without naming its task; reading it next",
+            workload_id=lock.key,
+        )
+    result = _sent(request, store, lock, written["TaskId"], written["Name"])
+    _log(f"{request['operation']}_started", **result)
+    return result
+
+
+def _sent(
+    request: Mapping[str, Any],
+    store: CoordinationStore,
+    lock: Record,
+    task_id: str,
+    name: str | None,
+) -> dict[str, Any]:
+    _mark(
+        store,
+        lock,
+        state=SENT,
+        task_id=task_id,
+        workload_name=name,
+        lease_until=store.clock() + SENT_LEASE_SECONDS,
+    )
+    return _result(request, lock.key, name, task_id)
+
+
+# -- delete --------------------------------------------------------------------------------
+def delete_workload(request: Mapping[str, Any], services: Services) -> dict[str, Any]:
+    """Delete the workload, once. A workload already being deleted, or gone after this
+    execution's own earlier attempt, is success.
+
+    Raises:
+        WorkloadNotFound, WorkloadBusy (retried), WorkloadWriteInDoubt (retried),
+        StaxRequestRejected, StaxAuthenticationFailed, StaxApiUnavailable,
+        StaxCredentialsMissing, CoordinationUnavailable.
+    """
+    workload_id, owner = request["workload_id"], _owner(request)
+    store, grace = services.store, services.settings.visibility_grace_seconds
+    with services.access.session() as stax:
+        lock = lock_workload(store, stax, workload_id, owner, operation="delete", grace=grace)
+        if lock.state == SENT:
+            return _result(request, workload_id, lock.workload_name, lock.task_id)
+        if lock.state == SENDING:
+            done = _deletion_under_way(request, store, stax, lock)
+            if done is not None:
+                return done
+            _still_settling(store, lock, False, workload_id)
+        try:
+            event = _send(store, services, lock, lambda: stax.delete_workload(workload_id))
+        except (WorkloadNotFound, StaxRequestRejected):
+            # 404 (gone, or never known) or 400 (e.g. already being deleted): Stax's
+            # answer alone does not say which. The workload itself does.
+            done = _deletion_under_way(request, store, stax, lock, sent_before=lock.attempts > 0)
+            if done is None:
+                raise
+            return done
+    return _accepted(request, store, lock, event)
+
+
+def _deletion_under_way(
+    request: Mapping[str, Any],
+    store: CoordinationStore,
+    stax: StaxGateway,
+    lock: Record,
+    sent_before: bool = True,
+) -> dict[str, Any] | None:
+    """The result of a delete already done or under way, or None when it is not."""
+    try:
+        current = stax.read_workload(lock.key)
     except WorkloadNotFound:
+        if not sent_before:
+            return None  # never seen: the refusal stands (WorkloadNotFound)
+        store.release("workload", lock.key, lock.owner)
+        _log("delete_found_gone", workload_id=lock.key)
+        return _result(request, lock.key, None, None, already_done=True)
+    status = current.get("Status")
+    if status not in _DELETING:
         return None
-    if current.get("Status") not in _DELETING:
-        return None
-    return _adopted("delete_adopted", workload_id, current)
+    task_id = current.get("UserTaskId")
+    if status == "DELETED" and not task_id:
+        store.release("workload", lock.key, lock.owner)
+        return _result(request, lock.key, current.get("Name"), None, already_done=True)
+    if not task_id:
+        raise WorkloadWriteInDoubt(
+            "The workload is being deleted, but Stax names no task for it yet",
+            workload_id=lock.key,
+        )
+    _log("delete_adopted", workload_id=lock.key, task_id=task_id)
+    return _sent(request, store, lock, task_id, current.get("Name"))
 
 
+# -- the task watcher ----------------------------------------------------------------------
 def _elapsed_seconds(started_at: str | None, now: dt.datetime) -> float:
     if not started_at:
         return 0.0
@@ -232,49 +519,82 @@ def _elapsed_seconds(started_at: str | None, now: dt.datetime) -> float:
     return max(0.0, (now - started).total_seconds())
 
 
+def log_tail(lines: Any) -> list[str]:
+    """The last lines of a task log, each cut to ``MAX_LOG_LINE`` characters, together at
+    most ``MAX_LOG_TAIL_BYTES`` bytes (newest lines kept)."""
+    import json
+
+    kept: list[str] = []
+    size = 2  # the brackets of the JSON array
+    for line in reversed(list(lines or [])[-LOG_TAIL_LINES:]):
+        text = str(line)[:MAX_LOG_LINE]
+        cost = len(json.dumps(text).encode("utf-8")) + 1
+        if size + cost > MAX_LOG_TAIL_BYTES:
+            if not kept:
+                kept.append(text[: MAX_LOG_TAIL_BYTES // 8])
+            break
+        kept.append(text)
+        size += cost
+    return list(reversed(kept))
+
+
 def get_task_status(
     request: Mapping[str, Any],
     access: StaxAccess,
     schedule: PollSchedule,
+    *,
+    grace_seconds: float,
     now: dt.datetime | None = None,
+    store: CoordinationStore | None = None,
 ) -> dict[str, Any]:
     """Read the Stax task once and say how long to wait before the next poll.
 
+    Every field of ``TASK_STATUS_FIELDS`` is in the result (null when unknown), so the
+    task watcher never reads a path that is missing. A task Stax answers 404 for within
+    ``grace_seconds`` of the watch's start is ``NOT_VISIBLE`` (read-after-write lag).
+    When the task has ended, this execution's lock on the workload (if any) is released.
+
     Raises:
-        StaxRequestRejected (unknown task), StaxAuthenticationFailed,
+        StaxRequestRejected (a task still unknown after the grace), StaxAuthenticationFailed,
         StaxApiUnavailable, StaxCredentialsMissing.
     """
     now = now or dt.datetime.now(dt.UTC)
-    with access.session() as stax:
-        task = stax.read_task(request["task_id"])
     polls_before = int(request.get("polls") or 0)
-    polls = polls_before + 1
     elapsed = _elapsed_seconds(request.get("started_at"), now)
-    logs = [str(line)[:MAX_LOG_LINE] for line in (task.get("Logs") or [])]
-    result = {
-        key: request[key]
-        for key in (
-            "task_id",
-            "workload_id",
-            "workload_name",
-            "operation",
-            "started_at",
-            "watch_timeout_seconds",
-        )
-        if request.get(key) is not None
-    }
+    with access.session() as stax:
+        try:
+            task = stax.read_task(request["task_id"])
+        except StaxRequestRejected as error:
+            if error.details.get("status") != 404 or elapsed >= grace_seconds:
+                raise
+            task = {"Status": NOT_VISIBLE, "Logs": []}
+    status = task.get("Status")
+    result: dict[str, Any] = {key: request.get(key) for key in TASK_STATUS_FIELDS}
     result.update(
-        status=task.get("Status"),
-        logs_tail=logs[-LOG_TAIL_LINES:],
-        polls=polls,
+        status=status,
+        logs_tail=log_tail(task.get("Logs")),
+        polls=polls_before + 1,
         elapsed_seconds=round(elapsed, 3),
         next_wait_seconds=next_wait_seconds(polls_before, elapsed, schedule),
     )
+    if status in _FINAL and store is not None:
+        _release_lock(store, request)
     _log(
         "task_polled",
         task_id=request["task_id"],
-        status=result["status"],
-        polls=polls,
+        status=status,
+        polls=result["polls"],
         next_wait_seconds=result["next_wait_seconds"],
     )
     return result
+
+
+def _release_lock(store: CoordinationStore, request: Mapping[str, Any]) -> None:
+    """Best effort: a lock left behind changes hands anyway once its task has ended."""
+    owner, workload_id = request.get("execution_id"), request.get("workload_id")
+    if request.get("operation") not in ("update", "delete") or not owner or not workload_id:
+        return
+    try:
+        store.release("workload", str(workload_id), str(owner))
+    except CoordinationUnavailable as error:
+        _log("lock_release_failed", workload_id=workload_id, error=str(error)[:300])

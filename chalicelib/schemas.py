@@ -774,6 +774,7 @@ class TaskStatusSchema(Schema):
     workload_id = UuidText(allow_none=True)
     workload_name = Text(min_length=1, max_length=MAX_LABEL_LENGTH, allow_none=True)
     operation = Operation(allow_none=True)
+    execution_id = Text(min_length=1, max_length=MAX_EXECUTION_ID_LENGTH, allow_none=True)
     polls = StrictInteger(minimum=0, maximum=MAX_POLLS, load_default=0)
     started_at = Timestamp(allow_none=True)
     watch_timeout_seconds = StrictInteger(

@@ -20,8 +20,12 @@ ACCESS_KEY_PARAMETER = "STAX_ACCESS_KEY_PARAMETER"
 SECRET_KEY_PARAMETER = "STAX_SECRET_KEY_PARAMETER"  # noqa: S105 - a variable name
 ARTIFACT_BUCKET_PARAMETER = "STAX_ARTIFACT_BUCKET_PARAMETER"
 CREDENTIALS_TTL = "STAX_CREDENTIALS_TTL_SECONDS"
+HTTP_CONNECT_TIMEOUT = "STAX_HTTP_CONNECT_TIMEOUT_SECONDS"
 HTTP_TIMEOUT = "STAX_HTTP_TIMEOUT_SECONDS"
 HTTP_RETRIES = "STAX_HTTP_RETRIES"
+COORDINATION_TABLE = "STAX_COORDINATION_TABLE"
+WRITE_SETTLE = "STAX_WRITE_SETTLE_SECONDS"
+VISIBILITY_GRACE = "STAX_VISIBILITY_GRACE_SECONDS"
 
 # Defaults.
 DEFAULT_STAX_REGION = "au1.staxapp.cloud"
@@ -32,12 +36,20 @@ DEFAULT_ARTIFACT_BUCKET_PARAMETER = "/orchestrator/stax/artifact/bucket/name"
 # Long enough that warm invocations skip SSM, short enough that a rotated token
 # is picked up within minutes.
 DEFAULT_CREDENTIALS_TTL = 300.0
-# The SDK sets no timeout on its HTTP calls; a hung connection would otherwise
-# run until the Lambda timeout.
+# The SDK sets no timeout on its HTTP calls (it passes none to requests, which then
+# ignores socket.setdefaulttimeout): a held connection would run until the Lambda dies.
+# The orchestrator's own session applies these to every Stax call.
+DEFAULT_HTTP_CONNECT_TIMEOUT = 5.0
 DEFAULT_HTTP_TIMEOUT = 15.0
 # The SDK's own retries (on 429/5xx for GET/PUT/DELETE) before Step Functions'
 # Retry takes over; kept small so a Lambda never spends long sleeping.
 DEFAULT_HTTP_RETRIES = 2
+# How long after the client gave up a write may still be applied by Stax. The Stax API
+# document promises nothing; a minute is what has been seen.
+DEFAULT_WRITE_SETTLE = 60.0
+# How long a workload or task Stax just created may answer 404 (read-after-write lag)
+# before the 404 is believed.
+DEFAULT_VISIBILITY_GRACE = 120.0
 
 
 @dataclass(frozen=True)
@@ -48,6 +60,7 @@ class StaxSettings:
     access_key_parameter: str
     secret_key_parameter: str
     credentials_ttl_seconds: float
+    http_connect_timeout_seconds: float
     http_timeout_seconds: float
     http_retries: int
 
@@ -91,8 +104,39 @@ def stax_settings(environ: Mapping[str, str] | None = None) -> StaxSettings:
         access_key_parameter=_get(environ, ACCESS_KEY_PARAMETER, DEFAULT_ACCESS_KEY_PARAMETER),
         secret_key_parameter=_get(environ, SECRET_KEY_PARAMETER, DEFAULT_SECRET_KEY_PARAMETER),
         credentials_ttl_seconds=_number(environ, CREDENTIALS_TTL, DEFAULT_CREDENTIALS_TTL),
+        http_connect_timeout_seconds=_number(
+            environ, HTTP_CONNECT_TIMEOUT, DEFAULT_HTTP_CONNECT_TIMEOUT
+        ),
         http_timeout_seconds=_number(environ, HTTP_TIMEOUT, DEFAULT_HTTP_TIMEOUT),
         http_retries=int(_number(environ, HTTP_RETRIES, DEFAULT_HTTP_RETRIES)),
+    )
+
+
+@dataclass(frozen=True)
+class CoordinationSettings:
+    """Where the coordination store is, and how long a write may stay in doubt."""
+
+    table_name: str
+    write_settle_seconds: float
+    visibility_grace_seconds: float
+
+
+def coordination_settings(environ: Mapping[str, str] | None = None) -> CoordinationSettings:
+    """Read the coordination settings now.
+
+    Raises:
+        ValueError: ``STAX_COORDINATION_TABLE`` is not set (``deploy.sh`` sets it per stage).
+    """
+    table = _get(environ, COORDINATION_TABLE, "")
+    if not table:
+        raise ValueError(
+            f"{COORDINATION_TABLE} is not set: it names the stage's DynamoDB table "
+            "(set in .chalice/config.json, created by deploy.sh)"
+        )
+    return CoordinationSettings(
+        table_name=table,
+        write_settle_seconds=_number(environ, WRITE_SETTLE, DEFAULT_WRITE_SETTLE),
+        visibility_grace_seconds=_number(environ, VISIBILITY_GRACE, DEFAULT_VISIBILITY_GRACE),
     )
 
 

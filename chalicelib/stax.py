@@ -8,6 +8,11 @@ deals in plain dicts and the named errors of ``chalicelib.errors``.
 - One ``StaxGateway`` per container: the SDK client is built once and reused
   by warm invocations, so the SDK keeps its Cognito session until it nears
   expiry; the workloads and tasks clients share one login.
+- One ``requests`` session per container for every Stax call (``StaxHttp``), with
+  connect and read timeouts that really apply and keep-alive reuse of the TLS
+  connection across warm invocations. The SDK itself builds a new session for
+  every call and passes no timeout (``requests`` then ignores
+  ``socket.setdefaulttimeout``); its retry rules (never a POST) are kept.
 - The SDK's bundled OpenAPI document is given to the SDK pre-resolved for the
   request bodies the orchestrator sends (``prime_sdk_contract``), instead of
   letting the SDK resolve the whole 635 KB document with prance in every cold
@@ -18,8 +23,8 @@ deals in plain dicts and the named errors of ``chalicelib.errors``.
 
 from __future__ import annotations
 
+import functools
 import json
-import socket
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -37,8 +42,9 @@ from chalicelib.errors import (
 from chalicelib.logs import log_event
 from chalicelib.settings import StaxSettings
 
-#: Workload statuses in which a workload no longer blocks its name.
-NOT_LIVE_STATUSES = frozenset({"DELETED", "CREATE_FAILED", "DELETE_FAILED", "UPDATE_FAILED"})
+#: Workload statuses in which a workload no longer blocks its name. Only DELETED: a
+#: workload whose create, update or delete failed may still have deployed resources.
+NOT_LIVE_STATUSES = frozenset({"DELETED"})
 
 #: Request bodies the orchestrator and its CLI send (component names in the document).
 WRITE_COMPONENTS = (
@@ -54,8 +60,8 @@ _REFUSED_TOKEN = ("NotAuthorizedException", "UserNotFoundException", "Please pro
 
 
 def is_live(workload: Mapping[str, Any]) -> bool:
-    """A workload is live unless it is DELETED or in a *_FAILED status."""
-    return str(workload.get("Status", "")) not in NOT_LIVE_STATUSES
+    """A workload is live unless Stax reports it DELETED (a missing status counts as live)."""
+    return str(workload.get("Status") or "") not in NOT_LIVE_STATUSES
 
 
 @dataclass(frozen=True)
@@ -133,8 +139,66 @@ class _RetryConfig:
         self.max_attempts = retries
         self.backoff_factor = 0.5
         self.status_codes = _RETRYABLE_STATUSES
-        # POST is never retried by the SDK: a lost response must not create twice.
-        self.retry_methods = ("GET", "PUT", "DELETE")
+        # Only reads are retried here. The SDK never retries a POST (a lost answer must not
+        # create twice); it does retry PUT and DELETE, but in Stax those are not
+        # idempotent either: a PUT re-sent after a 502 that Stax had applied is refused
+        # (the update's task runs), a DELETE re-sent is answered 404. A write whose answer
+        # is lost is in doubt, and chalicelib.operations resolves it by reading Stax.
+        self.retry_methods = ("GET",)
+
+
+class StaxHttp:
+    """The container's one HTTP session for Stax: pooled keep-alive connections, timeouts.
+
+    ``timeout`` is ``(connect, read)`` seconds and applies to every request the SDK
+    makes through it (the SDK passes none). Retries follow the SDK's own rules
+    (``staxapp.retry``): 429/5xx and connection errors, for GET/PUT/DELETE only.
+    """
+
+    def __init__(self, connect_timeout: float, read_timeout: float, retries: int) -> None:
+        import requests
+        from requests.adapters import HTTPAdapter
+        from urllib3.util.retry import Retry
+
+        retry_config = _RetryConfig(retries)
+        default = (connect_timeout, read_timeout)
+
+        class _TimeoutAdapter(HTTPAdapter):
+            def send(self, request: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+                # Session.send passes everything by keyword; None means "the SDK set none".
+                if kwargs.get("timeout") is None:
+                    kwargs["timeout"] = default
+                return super().send(request, **kwargs)
+
+        retry = Retry(
+            total=retry_config.max_attempts,
+            read=retry_config.max_attempts,
+            connect=retry_config.max_attempts,
+            backoff_factor=retry_config.backoff_factor,
+            status_forcelist=retry_config.status_codes,
+            allowed_methods=retry_config.retry_methods,
+            # As the SDK does: the last response is returned, so ApiException carries it.
+            raise_on_status=False,
+        )
+        self.timeout = default
+        self.retry_config = retry_config
+        self.session = requests.Session()
+        adapter = _TimeoutAdapter(max_retries=retry, pool_connections=2, pool_maxsize=4)
+        self.session.mount("https://", adapter)
+        self.session.mount("http://", adapter)
+
+    def get_json(self, url: str) -> Any:
+        """GET an unsigned URL (the SDK's config document) through the session."""
+        response = self.session.get(url)
+        response.raise_for_status()
+        return response.json()
+
+    def install(self) -> None:
+        """Make the SDK send every API call through this session (process-wide)."""
+        from staxapp.api import Api
+
+        session = self.session
+        Api.request_session = classmethod(lambda cls, config: session)
 
 
 _prime_lock = threading.Lock()
@@ -190,39 +254,54 @@ def prime_sdk_contract() -> None:
 class StaxGateway:
     """Typed Stax calls through one reused SDK client. Built once per container."""
 
-    def __init__(self, settings: StaxSettings, credentials: StaxCredentials) -> None:
+    def __init__(
+        self, settings: StaxSettings, credentials: StaxCredentials, http: StaxHttp | None = None
+    ) -> None:
         from staxapp.config import Config
         from staxapp.openapi import StaxClient
 
         self.credentials = credentials
         prime_sdk_contract()
-        # The SDK sets no timeout on its requests; a socket default bounds them
-        # (urllib3 falls back to it). Process-wide, which is what a Lambda wants.
-        socket.setdefaulttimeout(settings.http_timeout_seconds)
+        self.http = http or StaxHttp(
+            settings.http_connect_timeout_seconds,
+            settings.http_timeout_seconds,
+            settings.http_retries,
+        )
+        self.http.install()
         config = Config(
             hostname=settings.hostname,
             access_key=credentials.access_key,
             secret_key=credentials.secret_key,
-            api_retry_config=_RetryConfig(settings.http_retries),
+            api_retry_config=self.http.retry_config,
         )
         with translate_errors("connect"):
+            api_config = _prefetch_api_config(self.http, settings.hostname)
             self._workloads = StaxClient("workloads", config=config)
             self._tasks = StaxClient("tasks", config=config)
         # One login for both clients: the SDK caches the Cognito session on the config.
         self._tasks._config = self._workloads._config
+        # The SDK's own Cognito clients have botocore's 60 s timeouts; ours are bounded.
+        self._workloads._config._requests_auth = _bounded_login(
+            api_config, settings.http_connect_timeout_seconds, settings.http_timeout_seconds
+        )
 
     # -- workloads ---------------------------------------------------------------
     def find_workloads_by_name(self, name: str) -> list[dict[str, Any]]:
-        """Workloads named exactly ``name`` (one ReadWorkloads call with ``name=``)."""
+        """Workloads named exactly ``name`` (one ReadWorkloads call with ``name=``; no tags)."""
         with translate_errors("ReadWorkloads"):
             response = self._workloads.ReadWorkloads(name=name)
-        return [w for w in response.get("Workloads", []) if w.get("Name") == name]
+        return [w for w in response.get("Workloads") or [] if w.get("Name") == name]
 
-    def read_workload(self, workload_id: str) -> dict[str, Any]:
-        """Raises: WorkloadNotFound."""
+    def read_workload(self, workload_id: str, include_tags: bool = False) -> dict[str, Any]:
+        """One workload by id; its ``Tags`` only with ``include_tags`` (the document's
+        default is false, and even then ``Tags`` may be null).
+
+        Raises: WorkloadNotFound (404, or an empty answer).
+        """
+        query = {"include_tags": "true"} if include_tags else {}
         with translate_errors("ReadWorkloads", workload_id=workload_id):
-            response = self._workloads.ReadWorkloads(workload_id=workload_id)
-        workloads = response.get("Workloads", [])
+            response = self._workloads.ReadWorkloads(workload_id=workload_id, **query)
+        workloads = [w for w in response.get("Workloads") or [] if w.get("Id") == workload_id]
         if not workloads:
             raise WorkloadNotFound("Stax has no workload with this id", workload_id=workload_id)
         return dict(workloads[0])
@@ -233,7 +312,7 @@ class StaxGateway:
         while offset is not None:
             with translate_errors("ReadWorkloads"):
                 response = self._workloads.ReadWorkloads(**filters, limit=page_size, offset=offset)
-            yield from response.get("Workloads", [])
+            yield from response.get("Workloads") or []
             next_offset = (response.get("Paging") or {}).get("NextOffset")
             offset = int(next_offset) if next_offset not in (None, "", 0) else None
 
@@ -286,6 +365,55 @@ class StaxGateway:
         """ReadTask: ``{"Status", "Logs", ...}``."""
         with translate_errors("ReadTask", task_id=task_id):
             return dict(self._tasks.ReadTask(task_id=task_id))
+
+
+def _prefetch_api_config(http: StaxHttp, hostname: str) -> dict[str, Any]:
+    """Fetch ``/public/config`` through our session and hand it to the SDK's cache.
+
+    The SDK would fetch it with a bare ``requests.get`` (no timeout, a new connection).
+    """
+    from staxapp.config import Config
+
+    url = f"https://{hostname}/{Config.API_VERSION}/public/config"
+    if Config.cached_api_config.get("caching") != url:
+        body = dict(http.get_json(url))
+        Config.cached_api_config = {**body, "caching": url}
+    return dict(Config.cached_api_config)
+
+
+def _bounded_login(
+    api_config: Mapping[str, Any], connect_timeout: float, read_timeout: float
+) -> Callable[..., Any]:
+    """The SDK's API-token login, with Cognito clients whose timeouts are bounded.
+
+    The clients are built at the first login of the container and reused by later ones
+    (the SDK builds new ones every time it logs in).
+    """
+    from staxapp.auth import ApiTokenAuth
+
+    clients: dict[str, Any] = {}
+
+    def login(config: Any, **kwargs: Any) -> Any:
+        if not clients:
+            import boto3
+            from botocore import UNSIGNED
+            from botocore.config import Config as BotoConfig
+
+            boto_config = BotoConfig(
+                signature_version=UNSIGNED,
+                connect_timeout=connect_timeout,
+                read_timeout=read_timeout,
+                retries={"max_attempts": 3, "mode": "standard"},
+            )
+            region = (api_config.get("ApiAuth") or {}).get("region")
+            for name, service in (
+                ("srp_client", "cognito-idp"),
+                ("cognito_client", "cognito-identity"),
+            ):
+                clients[name] = boto3.client(service, region_name=region, config=boto_config)
+        return ApiTokenAuth.requests_auth(config, **clients, **kwargs)
+
+    return functools.wraps(ApiTokenAuth.requests_auth)(login)
 
 
 def _stax_error_text(error: Any) -> str:
@@ -348,15 +476,50 @@ def translate_errors(call: str, **context: str) -> Iterator[None]:
             ) from None
         if status in _RETRYABLE_STATUSES or status >= 500:
             raise StaxApiUnavailable(
-                "Stax is unavailable", call=call, status=status, stax_error=stax_error, **context
+                "Stax is unavailable",
+                call=call,
+                status=status,
+                stax_error=stax_error,
+                # Throttling (429) refuses a request before it is applied; a 5xx may come
+                # after the write was applied, so a write answered 5xx stays in doubt.
+                not_sent=True if status == 429 else None,
+                **context,
             ) from None
         raise StaxRequestRejected(
             "Stax rejected the request", call=call, status=status, stax_error=stax_error, **context
         ) from None
     except (requests.RequestException, BotoCoreError, OSError) as error:
         raise StaxApiUnavailable(
-            "Could not reach Stax", call=call, reason=type(error).__name__, **context
+            "Could not reach Stax",
+            call=call,
+            reason=type(error).__name__,
+            not_sent=True if _never_sent(error) else None,
+            **context,
         ) from None
+
+
+def _never_sent(error: BaseException) -> bool:
+    """Did the request fail before any byte of it could reach Stax (no connection made)?
+
+    A read timeout, or a connection dropped after the request went out, leaves a write in
+    doubt; a refused or timed-out connection does not.
+    """
+    import requests
+    from urllib3.exceptions import NewConnectionError
+
+    if isinstance(error, requests.exceptions.ConnectTimeout):
+        return True
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, (NewConnectionError, ConnectionRefusedError)):
+            return True
+        reason = getattr(current, "reason", None)
+        nested = reason if isinstance(reason, BaseException) else None
+        args = [a for a in getattr(current, "args", ()) if isinstance(a, BaseException)]
+        current = nested or (args[0] if args else None) or current.__cause__ or current.__context__
+    return False
 
 
 class StaxAccess:

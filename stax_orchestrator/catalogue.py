@@ -3,7 +3,13 @@
 Role: the CLI's ``catalogue`` commands. ``publish`` uploads a template to the artifact
 bucket named in SSM, then creates a catalogue item whose manifest points at it, or a new
 version of an existing item, and waits until Stax has validated it (the version can only
-be deployed once its task SUCCEEDED).
+be deployed once it is ACTIVE).
+
+The Stax API document promises little in the answer of a catalogue write (only
+``DetailType``; a new version's id is not in ``CreateVersionEvent`` at all), so the item
+and the version are found the documented way: by reading the item's ``Versions`` and
+taking the one with the version label just published, until Stax shows it (a new item
+or version may not be readable at once).
 """
 
 from __future__ import annotations
@@ -51,14 +57,25 @@ def next_version(existing: list[str]) -> str:
 
 
 def manifest_for(name: str, template_url: str) -> str:
-    """A Stax workload manifest that deploys one CloudFormation template."""
+    """A Stax workload manifest that deploys one CloudFormation template.
+
+    The resource type is spelled ``AWS::Cloudformation``, as Stax's manifest
+    documentation writes it (not CloudFormation's own ``AWS::CloudFormation``).
+    """
     resource = re.sub(r"[^A-Za-z0-9]", "", name.title()) or "Workload"
     return (
         "Resources:\n"
         f"  - {resource}:\n"
-        "      Type: AWS::CloudFormation\n"
+        "      Type: AWS::Cloudformation\n"
         f"      TemplateURL: {template_url}\n"
     )
+
+
+def _latest_active(versions: list[dict[str, Any]]) -> str | None:
+    active = [v for v in versions if v.get("Status") == "ACTIVE"]
+    if not active:
+        return None
+    return str(max(active, key=lambda v: str(v.get("CreatedTS") or ""))["Id"])
 
 
 def list_items(stax: Any) -> list[dict[str, Any]]:
@@ -72,7 +89,9 @@ def list_items(stax: Any) -> list[dict[str, Any]]:
                 "name": item.get("Name"),
                 "status": item.get("Status"),
                 "versions": [str(v.get("WorkloadVersion")) for v in versions],
-                "latest_version_id": item.get("CatalogueVersionId"),
+                # CatalogueVersionId is nullable in the document: fall back to the newest
+                # ACTIVE version the item lists.
+                "latest_version_id": item.get("CatalogueVersionId") or _latest_active(versions),
             }
         )
     return items
@@ -91,20 +110,50 @@ def _template_text(template: Path) -> str:
     return text
 
 
-def wait_for_task(
+def _find_item(stax: Any, name: str, catalogue_id: str | None) -> dict[str, Any] | None:
+    if catalogue_id:
+        items = stax.list_catalogue(catalogue_id, include_versions=True)
+    else:
+        listed = stax.list_catalogue(name=name, include_versions=True)
+        items = [item for item in listed if item.get("Name") == name]
+    return dict(items[0]) if items else None
+
+
+def wait_for_version(
     stax: Any,
-    task_id: str,
+    name: str,
+    catalogue_id: str | None,
+    version: str,
+    *,
     timeout: float = 300.0,
     sleep: Callable[[float], None] = time.sleep,
-) -> str:
-    """Wait for a Stax task to end; returns its status (SUCCEEDED or FAILED)."""
+) -> tuple[str, str, str]:
+    """Wait until the item shows ``version`` ACTIVE or FAILED; ``(catalogue id, version id,
+    status)``.
+
+    Raises:
+        CatalogueError: the version did not show up or did not finish in time.
+    """
     deadline = time.monotonic() + timeout
+    seen = "not visible yet"
     while True:
-        status = str(stax.read_task(task_id).get("Status"))
-        if status in ("SUCCEEDED", "FAILED"):
-            return status
+        item = _find_item(stax, name, catalogue_id)
+        found = next(
+            (
+                v
+                for v in (item or {}).get("Versions") or []
+                if str(v.get("WorkloadVersion")) == version
+            ),
+            None,
+        )
+        if item is not None and found is not None:
+            seen = str(found.get("Status"))
+            if seen in ("ACTIVE", "FAILED"):
+                return str(item["Id"]), str(found["Id"]), seen
         if time.monotonic() > deadline:
-            raise CatalogueError(f"Stax task {task_id} still {status} after {timeout:.0f}s")
+            raise CatalogueError(
+                f"catalogue item {name} version {version} still {seen} after {timeout:.0f}s"
+            )
         sleep(1.0)
 
 
@@ -154,20 +203,20 @@ def publish(
         event = stax.create_catalogue_version(catalogue_id, body)
     else:
         event = stax.create_catalogue_item({"Name": name, **body})
-    detail = (event.get("Detail") or {}).get("WorkloadCatalogueItem") or {}
-    result = {
+    result: dict[str, Any] = {
         "name": name,
         "version": version,
-        "catalogue_id": detail.get("CatalogueId") or event.get("CatalogueId") or catalogue_id,
-        "catalogue_version_id": detail.get("CatalogueVersionId"),
+        # The write's answer may name the item (CreateCatalogueEvent.CatalogueId is
+        # optional); the version id it never does.
+        "catalogue_id": catalogue_id or event.get("CatalogueId"),
+        "catalogue_version_id": None,
         "task_id": event.get("TaskId"),
         "template_url": template_url,
         "status": "STARTED",
     }
-    if wait and result["task_id"]:
-        result["status"] = wait_for_task(stax, result["task_id"])
-        if result["status"] != "SUCCEEDED":
-            raise CatalogueError(
-                f"Stax did not accept {name} {version}: task {result['task_id']} FAILED"
-            )
+    if wait:
+        found_id, version_id, status = wait_for_version(stax, name, result["catalogue_id"], version)
+        result.update(catalogue_id=found_id, catalogue_version_id=version_id, status=status)
+        if status != "ACTIVE":
+            raise CatalogueError(f"Stax did not accept {name} {version}: the version is {status}")
     return result

@@ -79,6 +79,11 @@ class Target:
     def role_name(self) -> str:
         return f"{self.prefix}-states"
 
+    @property
+    def table_name(self) -> str:
+        """The coordination store (name claims, workload locks, fleet results)."""
+        return f"{self.prefix}-coordination"
+
     def state_machine_name(self, kind: str) -> str:
         return f"{self.prefix}-{kind.replace('_', '-')}"
 
@@ -134,8 +139,14 @@ def template_values(
 
 
 # -- IAM policy documents ------------------------------------------------------
+#: What the Lambdas may do in the coordination store: single-item conditional writes.
+TABLE_ACTIONS = ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem",
+                 "dynamodb:DeleteItem", "dynamodb:Query")  # fmt: skip
+
+
 def lambda_policy(target: Target, parameters: tuple[str, ...] = SSM_PARAMETERS) -> dict[str, Any]:
-    """The Lambdas' policy: read the two Stax SSM parameters, write their own logs."""
+    """The Lambdas' policy: read the two Stax SSM parameters, use the coordination table,
+    write their own logs."""
     log_group = f"log-group:/aws/lambda/{target.prefix}-*"
     return {
         "Version": "2012-10-17",
@@ -145,6 +156,12 @@ def lambda_policy(target: Target, parameters: tuple[str, ...] = SSM_PARAMETERS) 
                 "Effect": "Allow",
                 "Action": ["ssm:GetParameter", "ssm:GetParameters"],
                 "Resource": [target.arn("ssm", f"parameter{name}") for name in parameters],
+            },
+            {
+                "Sid": "UseCoordinationTable",
+                "Effect": "Allow",
+                "Action": list(TABLE_ACTIONS),
+                "Resource": target.arn("dynamodb", f"table/{target.table_name}"),
             },
             {
                 "Sid": "WriteOwnLogs",
@@ -433,6 +450,37 @@ def _retry_iam_propagation(call: Callable[[], Any]) -> Any:
     raise AssertionError("unreachable")
 
 
+def ensure_table(dynamodb: Any, target: Target) -> str:
+    """Create the coordination table when missing (on-demand, point-in-time recovery)."""
+    try:
+        table = dynamodb.describe_table(TableName=target.table_name)["Table"]
+    except dynamodb.exceptions.ResourceNotFoundException:
+        table = dynamodb.create_table(
+            TableName=target.table_name,
+            KeySchema=[
+                {"AttributeName": "pk", "KeyType": "HASH"},
+                {"AttributeName": "sk", "KeyType": "RANGE"},
+            ],
+            AttributeDefinitions=[
+                {"AttributeName": "pk", "AttributeType": "S"},
+                {"AttributeName": "sk", "AttributeType": "S"},
+            ],
+            BillingMode="PAY_PER_REQUEST",
+            Tags=[{"Key": "stax-orchestrator:stage", "Value": target.stage}],
+        )["TableDescription"]
+        dynamodb.get_waiter("table_exists").wait(
+            TableName=target.table_name, WaiterConfig={"Delay": 1, "MaxAttempts": 60}
+        )
+        print(f"created table {target.table_name}", file=sys.stderr)
+    with contextlib.suppress(dynamodb.exceptions.ClientError):
+        # Fleet results expire on their own; claims and locks carry no expires_at.
+        dynamodb.update_time_to_live(
+            TableName=target.table_name,
+            TimeToLiveSpecification={"Enabled": True, "AttributeName": "expires_at"},
+        )
+    return str(table["TableArn"])
+
+
 def ensure_role(iam: Any, target: Target, policy: dict[str, Any]) -> str:
     """Create or update the state machines' role; return its ARN."""
     trust = json.dumps(states_trust_policy())
@@ -486,10 +534,11 @@ def deploy_statemachines(
     session = session or _session()
     target = resolve_target(stage, session)
     arns = function_arns(stage)
+    table_arn = ensure_table(session.client("dynamodb"), target)
     role_arn = ensure_role(session.client("iam"), target, states_policy(target, arns))
     values = template_values(arns, target, watch_timeout)
     sfn = session.client("stepfunctions")
-    result = {"stage": stage, "role": role_arn}
+    result = {"stage": stage, "role": role_arn, "table": table_arn}
     for kind in STATE_MACHINES:
         arn, action = ensure_state_machine(
             sfn, target, kind, render(load_template(kind), values), role_arn
@@ -518,31 +567,11 @@ def delete_statemachines(stage: str, session: Any | None = None) -> None:
     except iam.exceptions.NoSuchEntityException:
         pass
     delete_alerts(session, target)
+    dynamodb = session.client("dynamodb")
+    with contextlib.suppress(dynamodb.exceptions.ResourceNotFoundException):
+        dynamodb.delete_table(TableName=target.table_name)
+        print(f"deleted table {target.table_name}", file=sys.stderr)
     (CHALICE_DIR / "deployed" / f"{stage}-statemachines.json").unlink(missing_ok=True)
-
-
-def lint() -> int:
-    """Render every template with example ARNs and run statelint on the result."""
-    import subprocess
-    import tempfile
-
-    target = Target("lint", "us-east-1", "123456789012")
-    arns = {name: target.arn("lambda", f"function:{target.prefix}-{name}") for name in FUNCTIONS}
-    values = template_values(arns, target, 7200)
-    failed = 0
-    for path in sorted(STATEMACHINES_DIR.glob("*.asl.json")):
-        kind = path.name.removesuffix(".asl.json")
-        with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as rendered:
-            json.dump(render(load_template(kind), values), rendered)
-        statelint = Path(sys.executable).with_name("statelint")
-        run = subprocess.run(  # noqa: S603 - our own venv's statelint on a file we wrote
-            [str(statelint), rendered.name], capture_output=True, text=True, check=False
-        )
-        Path(rendered.name).unlink()
-        status = "ok" if run.returncode == 0 else "FAILED"
-        print(f"statelint {path.relative_to(ROOT)}: {status} {run.stdout.strip()}")
-        failed += run.returncode != 0
-    return 1 if failed else 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -568,6 +597,8 @@ def main(argv: list[str] | None = None) -> int:
         elif args.step == "delete":
             delete_statemachines(args.stage)
         else:
+            from stax_orchestrator.lint import lint
+
             return lint()
     except DeployError as error:
         print(f"deploy: {error}", file=sys.stderr)

@@ -72,10 +72,18 @@ def sim(local_stack: None) -> Iterator[SimulatorControl]:
         yield control
 
 
+#: The simulator's strict realism, as every test starts with it: Tags only by id with
+#: include_tags, new records visible after 1 s, nullable fields null in a quarter of the
+#: answers (seeded, so a failing run can be repeated).
+REALISM = {"strict": True, "read_after_write_lag_seconds": 1.0, "null_share": 0.25,
+           "seed": 20261201}  # fmt: skip
+
+
 @pytest.fixture()
 def clean_sim(sim: SimulatorControl) -> SimulatorControl:
-    """The simulator with fresh seed data, no faults, quick tasks and an empty request log."""
+    """The strict simulator with fresh seed data, no faults, quick tasks, an empty log."""
     sim.reset()
+    sim.set_realism(**REALISM)
     sim.seed(**SEED)
     sim.set_task_durations(started=0.3, pending=0.3, running=1.0)
     return sim

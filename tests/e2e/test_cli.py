@@ -135,8 +135,10 @@ def test_failed_operation_exits_1_with_error_and_log_tail(
         "create", "--account-id", ACCOUNT_ID, "--region", "ap-southeast-2",
         "--catalogue-id", CATALOGUE_ID, "--name", result["workload_name"],
     )  # fmt: skip
-    # The failed create left a CREATE_FAILED workload, which does not block the name.
-    assert human.returncode == 0, human.stdout
+    # The failed create left a CREATE_FAILED workload: its resources may still be deployed,
+    # so it keeps its name until it is deleted.
+    assert human.returncode == 1, human.stdout
+    assert "WorkloadAlreadyExists" in human.stdout and "CREATE_FAILED" in human.stdout
 
 
 def test_no_wait_then_watch_list_and_history(
@@ -185,7 +187,7 @@ def test_invoke_runs_one_lambda_in_process(local_stack: None, secret: str) -> No
 def test_catalogue_publish_and_list(local_stack: None, clean_sim: Any, secret: str) -> None:
     name = unique_name("cat")
     first = cli_json("catalogue", "publish", "cloudformation/ssm-parameters.yaml", "--name", name)
-    assert first["version"] == "1.0.0" and first["status"] == "SUCCEEDED"
+    assert first["version"] == "1.0.0" and first["status"] == "ACTIVE"
     assert first["template_url"].startswith("s3://stax-orchestrator-local-artifacts/catalogue/")
     second = cli_json("catalogue", "publish", "cloudformation/ssm-parameters.yaml", "--name", name)
     assert second["catalogue_id"] == first["catalogue_id"]

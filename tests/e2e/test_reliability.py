@@ -20,7 +20,6 @@ import pytest
 
 from tests.e2e.conftest import (
     ROOT,
-    VERSION_2,
     create_payload,
     history,
     run_execution,
@@ -34,8 +33,10 @@ FAULT_STATUSES = [429, 500, 502, 503]
 
 
 def run_all(sfn: Any, machine: str, payloads: list[Any], workers: int = 8) -> list[dict[str, Any]]:
+    # A write answered 5xx stays in doubt for a settle window (a minute) before it is sent
+    # again: an execution that draws two such faults takes a few minutes.
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        return list(pool.map(lambda p: run_execution(sfn, machine, p, timeout=300), payloads))
+        return list(pool.map(lambda p: run_execution(sfn, machine, p, timeout=900), payloads))
 
 
 def retries_in(sfn: Any, described: dict[str, Any]) -> int:
@@ -128,45 +129,6 @@ def test_thirty_percent_faults_everywhere_lose_and_duplicate_nothing(
     assert all(state[n]["Parameters"]["VpcCidr"] == "10.7.0.0/16" for n in names[:2])
     assert len(clean_sim.state()["workloads"]) == 8
     assert sum(retries_in(sfn, d) for d in everything) > 0, "no retry visible in the histories"
-
-
-@pytest.mark.parametrize(
-    ("operation", "rule"),
-    [
-        ("create", {"methods": ["POST"], "statuses": [502]}),
-        ("create", {"methods": ["POST"], "mode": "drop"}),
-        ("update", {"methods": ["PUT"], "statuses": [502]}),
-        ("delete", {"methods": ["DELETE"], "mode": "drop"}),
-    ],
-    ids=["create-502", "create-dropped", "update-502", "delete-dropped"],
-)
-def test_write_applied_but_response_lost(
-    sfn: Any, deployed: dict[str, Any], clean_sim: Any, operation: str, rule: dict[str, Any]
-) -> None:
-    name = unique_name(f"lost-{operation}")
-    workload_id = None
-    if operation != "create":
-        first = run_execution(sfn, deployed["workload"], create_payload(name))
-        workload_id = json.loads(first["output"])["workload_id"]
-    clean_sim.set_faults(
-        [{"path_regex": "^/20190206/workloads", "when": "after", "count": 1, **rule}]
-    )
-    payload: dict[str, Any] = {
-        "create": create_payload(name),
-        "update": {"operation": "update", "workload_id": workload_id,
-                   "catalogue_version_id": VERSION_2},
-        "delete": {"operation": "delete", "workload_id": workload_id},
-    }[operation]  # fmt: skip
-    described = run_execution(sfn, deployed["workload"], payload)
-    lost = [r for r in clean_sim.requests() if (r.get("fault") or "").startswith("after:")]
-    clean_sim.clear_faults()
-    assert lost, "the fault never fired"
-    assert described["status"] == "SUCCEEDED", described.get("cause")
-    [workload] = workloads_named(clean_sim, name)
-    expected = {"create": "ACTIVE", "update": "UPDATE_COMPLETE", "delete": "DELETED"}[operation]
-    assert workload["Status"] == expected
-    if operation == "create":
-        assert json.loads(described["output"])["workload_id"] == workload["Id"]
 
 
 def _set_function_env(name: str, **changes: str) -> dict[str, str]:

@@ -66,12 +66,13 @@ def test_next_version(existing: list[str], expected: str) -> None:
     assert catalogue.next_version(existing) == expected
 
 
-def test_manifest_points_at_the_uploaded_template() -> None:
+def test_manifest_points_at_the_uploaded_template_with_the_stax_spelling() -> None:
     manifest = catalogue.manifest_for("demo-vpc", "s3://bucket/catalogue/demo-vpc/1.0.0/vpc.yaml")
+    # Stax's manifest documentation spells the type AWS::Cloudformation.
     assert manifest == (
         "Resources:\n"
         "  - DemoVpc:\n"
-        "      Type: AWS::CloudFormation\n"
+        "      Type: AWS::Cloudformation\n"
         "      TemplateURL: s3://bucket/catalogue/demo-vpc/1.0.0/vpc.yaml\n"
     )
 

@@ -44,7 +44,7 @@ def test_missing_placeholder_value_is_a_deploy_error() -> None:
         deploy.render({"Resource": "${ValidateInputArn}"}, {})
 
 
-def test_lambda_policy_reads_only_the_two_parameters_and_writes_logs() -> None:
+def test_lambda_policy_reads_only_the_two_parameters_uses_the_table_and_writes_logs() -> None:
     assert deploy.lambda_policy(TARGET) == {
         "Version": "2012-10-17",
         "Statement": [
@@ -56,6 +56,18 @@ def test_lambda_policy_reads_only_the_two_parameters_and_writes_logs() -> None:
                     "arn:aws:ssm:us-east-1:000000000000:parameter/orchestrator/stax/access/key",
                     "arn:aws:ssm:us-east-1:000000000000:parameter/orchestrator/stax/access/key/secret",
                 ],
+            },
+            {
+                "Sid": "UseCoordinationTable",
+                "Effect": "Allow",
+                "Action": [
+                    "dynamodb:GetItem",
+                    "dynamodb:PutItem",
+                    "dynamodb:UpdateItem",
+                    "dynamodb:DeleteItem",
+                    "dynamodb:Query",
+                ],
+                "Resource": "arn:aws:dynamodb:us-east-1:000000000000:table/stax-orchestrator-local-coordination",
             },
             {
                 "Sid": "WriteOwnLogs",
