@@ -8,7 +8,7 @@ MS_VENV := .venv-ministack
 PY := $(VENV)/bin/python
 STAGE ?= local
 
-.PHONY: help venv local-up local-down local-env local-status down test test-unit check fmt deploy-local demo bench clean
+.PHONY: help venv local-up local-down local-env local-status down test test-fast test-unit check fmt deploy-local demo bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -42,6 +42,9 @@ local-status: ## say whether the local stack runs
 
 test: venv ## the whole test suite on the local stack (starts and stops it)
 	@local/run-tests.sh
+
+test-fast: venv ## unit + contract tiers: seconds, no local stack (moto, in-process simulator)
+	$(PY) -m pytest tests/unit tests/contract -q
 
 test-unit: venv ## unit tests only (no local stack)
 	$(PY) -m pytest tests/unit -q

@@ -1,7 +1,8 @@
 """Stax Orchestrator: the Chalice app. Routing only.
 
-Each Lambda loads its event with the schema, makes one call into
-``chalicelib`` and returns the result. Clients are built by lazy, cached
+Each Lambda loads its event with ``chalicelib.validation`` (a refusal is an
+``InvalidWorkloadRequest`` / ``InvalidFleetRequest`` naming every bad field), makes one
+call into ``chalicelib`` and returns the result. Clients are built by lazy, cached
 getters (once per container) and injected, so warm invocations reuse the SSM
 token cache, the logged-in Stax client and its HTTP connection.
 """
@@ -14,8 +15,9 @@ from typing import Any
 
 from chalice import Chalice
 
-from chalicelib import fleet, operations, schemas, settings
+from chalicelib import alerts, fleet, operations, settings, validation
 from chalicelib.coordination import CoordinationStore
+from chalicelib.logs import log_event
 from chalicelib.stax import SsmCredentials, StaxAccess
 
 app = Chalice(app_name="stax-orchestrator")
@@ -33,6 +35,20 @@ def dynamodb_client() -> Any:
     import boto3
 
     return boto3.client("dynamodb")
+
+
+@functools.cache
+def s3_client() -> Any:
+    import boto3
+
+    return boto3.client("s3")
+
+
+@functools.cache
+def sns_client() -> Any:
+    import boto3
+
+    return boto3.client("sns")
 
 
 @functools.cache
@@ -63,30 +79,32 @@ def services(context: Any) -> operations.Services:
 
 @app.lambda_function(name="validate_input")
 def validate_input(event: Any, context: Any) -> dict[str, Any]:
-    return operations.validate_input(event)
+    request = validation.load_workload_request(event)
+    log_event("validated", operation=request["operation"])
+    return request
 
 
 @app.lambda_function(name="create_workload")
 def create_workload(event: Any, context: Any) -> dict[str, Any]:
-    request = schemas.load_operation_request("create", event)
+    request = validation.load_operation_request("create", event)
     return operations.create_workload(request, services(context))
 
 
 @app.lambda_function(name="update_workload")
 def update_workload(event: Any, context: Any) -> dict[str, Any]:
-    request = schemas.load_operation_request("update", event)
+    request = validation.load_operation_request("update", event)
     return operations.update_workload(request, services(context))
 
 
 @app.lambda_function(name="delete_workload")
 def delete_workload(event: Any, context: Any) -> dict[str, Any]:
-    request = schemas.load_operation_request("delete", event)
+    request = validation.load_operation_request("delete", event)
     return operations.delete_workload(request, services(context))
 
 
 @app.lambda_function(name="get_task_status")
 def get_task_status(event: Any, context: Any) -> dict[str, Any]:
-    request = schemas.load_task_status_request(event)
+    request = validation.load_task_status_request(event)
     return operations.get_task_status(
         request,
         stax_access(),
@@ -98,9 +116,25 @@ def get_task_status(event: Any, context: Any) -> dict[str, Any]:
 
 @app.lambda_function(name="plan_fleet")
 def plan_fleet(event: Any, context: Any) -> dict[str, Any]:
-    return fleet.plan_event(event, stax_access())
+    loaded = validation.load_fleet_event(event)
+    return fleet.plan_event(loaded, stax_access(), coordination_store(), s3_client)
 
 
-@app.lambda_function(name="record_fleet_wave")
-def record_fleet_wave(event: Any, context: Any) -> dict[str, Any]:
-    return fleet.record_wave(event)
+@app.lambda_function(name="record_fleet_target")
+def record_fleet_target(event: Any, context: Any) -> dict[str, Any]:
+    outcome = validation.load_machine_event("record_fleet_target", event)
+    return fleet.record_target(outcome, coordination_store())
+
+
+@app.lambda_function(name="summarise_fleet")
+def summarise_fleet(event: Any, context: Any) -> dict[str, Any]:
+    request = validation.load_machine_event("summarise_fleet", event)
+    return fleet.summarise_event(request, coordination_store(), s3_client)
+
+
+@app.lambda_function(name="publish_alert")
+def publish_alert(event: Any, context: Any) -> dict[str, Any]:
+    if not isinstance(event, dict):
+        raise TypeError("publish_alert takes an EventBridge event (a JSON object)")
+    topic = alerts.topic_arn(context.invoked_function_arn, settings.alert_topic_name())
+    return alerts.publish_alert(event, sns_client().publish, topic)

@@ -341,12 +341,12 @@ class _FakeTask:
 def watcher_walk(task_seconds: float, schedule: Any, watch_timeout: int = 7200) -> Walk:
     """The deployed task watcher following a task that ends after ``task_seconds``.
 
-    Its Task state runs the get_task_status Lambda's code (``schemas`` +
+    Its Task state runs the get_task_status Lambda's code (``validation`` +
     ``operations.get_task_status``) with the schedule, at the walk's virtual time.
     """
     import datetime as dt
 
-    from chalicelib import operations, schemas
+    from chalicelib import operations, validation
 
     task = _FakeTask(task_seconds)
     start = dt.datetime.fromisoformat(CONTEXT_START.replace("Z", "+00:00"))
@@ -357,7 +357,7 @@ def watcher_walk(task_seconds: float, schedule: Any, watch_timeout: int = 7200) 
         ):
             raise ValueError(f"unexpected Task {name} in the task watcher")
         task.clock = clock
-        request = schemas.load_task_status_request(event)
+        request = validation.load_task_status_request(event)
         now = start + dt.timedelta(seconds=clock)
         return operations.get_task_status(request, task, schedule, now=now)  # type: ignore[arg-type]
 

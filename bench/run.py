@@ -35,11 +35,11 @@ if __package__ in (None, ""):  # run as a script: python bench/run.py
     # must not shadow anything as top-level modules).
     sys.path[0] = str(Path(__file__).resolve().parent.parent)
 
-from bench import calls, coldstart, e2e, package, polling
+from bench import calls, coldstart, e2e, fleet, package, polling
 from bench.stack import open_stack
 from bench.table import Row, exit_code, guarded, render
 
-SECTIONS = ("coldstart", "calls", "polling", "e2e", "package")
+SECTIONS = ("coldstart", "calls", "polling", "e2e", "fleet", "package")
 
 
 def machine() -> str:
@@ -85,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, help="also write the raw results here")
     args = parser.parse_args(argv)
     selected = [s for s in (args.only or SECTIONS) if s not in args.skip]
-    needs_deploy = bool({"polling", "e2e"} & set(selected))
+    needs_deploy = bool({"polling", "e2e", "fleet"} & set(selected))
     raw: dict[str, Any] = {}
     rows: list[Row] = []
 
@@ -127,7 +127,13 @@ def main(argv: list[str] | None = None) -> int:
                 section("coldstart", cold)
                 section("calls", call_counts)
                 section("polling", poll)
+
+                def fleets() -> list[Row]:
+                    raw["fleet"] = fleet.measure(stack)
+                    return list(fleet.rows(raw["fleet"]))
+
                 section("e2e", end_to_end)
+                section("fleet", fleets)
             finally:
                 progress("restoring the simulator's seed")
                 try:

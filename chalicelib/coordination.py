@@ -288,11 +288,51 @@ class CoordinationStore:
         """An unconditional write of a plain item (strings, numbers and JSON text)."""
         self._call("put_item", Item={"pk": {"S": pk}, "sk": {"S": sk}, **_plain(values)})
 
-    def query(self, pk: str, page_size: int = 500) -> Iterator[dict[str, Any]]:
-        """Every item of a partition, in sort-key order (all pages)."""
+    def put_items(self, pk: str, rows: list[tuple[str, Mapping[str, Any]]]) -> None:
+        """Write plain items of one partition in batches of 25 (what DynamoDB takes),
+        sending again what DynamoDB left unprocessed (throttling) with a growing pause."""
+        for start in range(0, len(rows), 25):
+            requests = [
+                {"PutRequest": {"Item": {"pk": {"S": pk}, "sk": {"S": sk}, **_plain(values)}}}
+                for sk, values in rows[start : start + 25]
+            ]
+            for attempt in range(8):
+                response = self._call_batch(requests)
+                requests = (response.get("UnprocessedItems") or {}).get(self.table_name) or []
+                if not requests:
+                    break
+                time.sleep(min(0.05 * 2**attempt, 2.0))
+            if requests:
+                raise CoordinationUnavailable(
+                    "The coordination store kept refusing a batch write",
+                    table=self.table_name,
+                    unprocessed=len(requests),
+                )
+
+    def _call_batch(self, requests: list[dict[str, Any]]) -> Any:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            return self._client_factory().batch_write_item(RequestItems={self.table_name: requests})
+        except (ClientError, BotoCoreError) as error:
+            raise CoordinationUnavailable(
+                "The coordination store (DynamoDB) refused a batch write",
+                table=self.table_name,
+                aws_error=type(error).__name__,
+            ) from None
+
+    def query(
+        self, pk: str, sort_prefix: str | None = None, page_size: int = 500
+    ) -> Iterator[dict[str, Any]]:
+        """Every item of a partition (whose sort key starts with ``sort_prefix``), in
+        sort-key order, all pages."""
+        condition, values = "pk = :pk", {":pk": {"S": pk}}
+        if sort_prefix:
+            condition += " AND begins_with(sk, :prefix)"
+            values[":prefix"] = {"S": sort_prefix}
         kwargs: dict[str, Any] = {
-            "KeyConditionExpression": "pk = :pk",
-            "ExpressionAttributeValues": {":pk": {"S": pk}},
+            "KeyConditionExpression": condition,
+            "ExpressionAttributeValues": values,
             "ConsistentRead": True,
             "Limit": page_size,
         }

@@ -59,6 +59,12 @@ class FleetFailureToleranceExceeded(OrchestratorError):
     )
 
 
+class FleetTargetFailed(OrchestratorError):
+    """One target of a fleet failed (its own error and cause are in the fleet's results)."""
+
+    hint = "Read the target's error with `stax-orchestrator fleet results EXECUTION`."
+
+
 class WorkloadAlreadyExists(OrchestratorError):
     """A live workload with the requested name exists already."""
 
@@ -90,6 +96,23 @@ class StaxCredentialsMissing(OrchestratorError):
     """An SSM parameter holding the Stax API token is missing or unreadable."""
 
     hint = "Create the SSM SecureString parameters with `stax-orchestrator setup`."
+
+
+class StaxCredentialsUnavailable(OrchestratorError):
+    """SSM could not be asked for the Stax API token right now (throttling, an endpoint
+    or service error); nothing says the token is missing."""
+
+    hint = "Transient: Step Functions retries this with backoff."
+
+
+class StaxConfigurationInvalid(OrchestratorError):
+    """The Stax endpoint cannot be used as configured (TLS verification failed, an invalid
+    URL): retrying would not help."""
+
+    hint = (
+        "Check STAX_REGION / STAX_API_HOST and the certificate trust (REQUESTS_CA_BUNDLE) "
+        "of the stage in .chalice/config.json, then deploy again."
+    )
 
 
 class StaxApiUnavailable(OrchestratorError):

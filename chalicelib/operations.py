@@ -1,6 +1,6 @@
 """The use cases the Lambdas expose: validate, create, update, delete, watch a task.
 
-Role: business rules between a validated request (``chalicelib.schemas``) and Stax
+Role: business rules between a validated request (``chalicelib.validation``) and Stax
 (``chalicelib.stax``). Each function takes the request and its collaborators
 (:class:`Services`) as arguments, so it runs the same in a Lambda, in the CLI and in
 tests against the simulator.
@@ -56,9 +56,9 @@ from chalicelib.ownership import (
     timestamp,
 )
 from chalicelib.polling import PollSchedule, next_wait_seconds
-from chalicelib.schemas import load_workload_request
 from chalicelib.settings import CoordinationSettings
 from chalicelib.stax import StaxAccess, StaxGateway, is_live
+from chalicelib.validation import load_workload_request
 
 #: How many task log lines travel in outputs and error causes.
 LOG_TAIL_LINES = 20

@@ -26,6 +26,7 @@ HTTP_RETRIES = "STAX_HTTP_RETRIES"
 COORDINATION_TABLE = "STAX_COORDINATION_TABLE"
 WRITE_SETTLE = "STAX_WRITE_SETTLE_SECONDS"
 VISIBILITY_GRACE = "STAX_VISIBILITY_GRACE_SECONDS"
+ALERT_TOPIC_NAME = "STAX_ALERT_TOPIC_NAME"
 
 # Defaults.
 DEFAULT_STAX_REGION = "au1.staxapp.cloud"
@@ -138,6 +139,18 @@ def coordination_settings(environ: Mapping[str, str] | None = None) -> Coordinat
         write_settle_seconds=_number(environ, WRITE_SETTLE, DEFAULT_WRITE_SETTLE),
         visibility_grace_seconds=_number(environ, VISIBILITY_GRACE, DEFAULT_VISIBILITY_GRACE),
     )
+
+
+def alert_topic_name(environ: Mapping[str, str] | None = None) -> str:
+    """The stage's alert topic (its name; the ARN follows from the publishing function's).
+
+    Raises:
+        ValueError: ``STAX_ALERT_TOPIC_NAME`` is not set (``.chalice/config.json`` sets it).
+    """
+    name = _get(environ, ALERT_TOPIC_NAME, "")
+    if not name:
+        raise ValueError(f"{ALERT_TOPIC_NAME} is not set: it names the stage's SNS alert topic")
+    return name
 
 
 def artifact_bucket_parameter(environ: Mapping[str, str] | None = None) -> str:

@@ -35,7 +35,9 @@ from typing import Any
 from chalicelib.errors import (
     StaxApiUnavailable,
     StaxAuthenticationFailed,
+    StaxConfigurationInvalid,
     StaxCredentialsMissing,
+    StaxCredentialsUnavailable,
     StaxRequestRejected,
     WorkloadNotFound,
 )
@@ -55,6 +57,11 @@ WRITE_COMPONENTS = (
 )
 
 _RETRYABLE_STATUSES = (429, 500, 502, 503, 504)
+#: SSM error codes that say "not now" rather than "not there" (retried).
+_SSM_TRANSIENT_CODES = frozenset(
+    {"ThrottlingException", "InternalServerError", "InternalFailure", "ServiceUnavailable",
+     "RequestTimeout", "RequestTimeoutException", "TooManyUpdates"}
+)  # fmt: skip
 #: What the SDK's InvalidCredentialsException says when the token itself is refused.
 _REFUSED_TOKEN = ("NotAuthorizedException", "UserNotFoundException", "Please provide")
 
@@ -112,9 +119,24 @@ class SsmCredentials:
             response = self._ssm_client_factory().get_parameters(
                 Names=list(self._names), WithDecryption=True
             )
-        except (ClientError, BotoCoreError) as error:
+        except ClientError as error:
+            code = str(error.response.get("Error", {}).get("Code", ""))
+            if code in _SSM_TRANSIENT_CODES or code.startswith("Throttl"):
+                raise StaxCredentialsUnavailable(
+                    "SSM could not be asked for the Stax API token right now",
+                    parameters=list(self._names),
+                    aws_error=code,
+                ) from None
+            # Access denied, a key SSM may not use, an invalid name: a person must act.
             raise StaxCredentialsMissing(
                 "Could not read the Stax API token from SSM",
+                parameters=list(self._names),
+                aws_error=code or type(error).__name__,
+            ) from None
+        except BotoCoreError as error:
+            # No answer (endpoint unreachable, a timeout): nothing says the token is missing.
+            raise StaxCredentialsUnavailable(
+                "SSM could not be reached for the Stax API token",
                 parameters=list(self._names),
                 aws_error=type(error).__name__,
             ) from None
@@ -457,7 +479,9 @@ def translate_errors(call: str, **context: str) -> Iterator[None]:
     except ApiException as error:
         status = int(getattr(error, "status_code", 0) or 0)
         stax_error = _stax_error_text(error)
-        if status == 403 and call == "DeleteWorkload":
+        if status == 403 and call == "DeleteWorkload" and "protect" in stax_error.lower():
+            # The document lists 403 for a protected workload; only when Stax says that is
+            # it about protection. Any other 403 is the API refusing the signed request.
             raise StaxRequestRejected(
                 "Stax refused to delete the workload: it is protected",
                 call=call,
@@ -488,6 +512,14 @@ def translate_errors(call: str, **context: str) -> Iterator[None]:
         raise StaxRequestRejected(
             "Stax rejected the request", call=call, status=status, stax_error=stax_error, **context
         ) from None
+    except _configuration_errors() as error:
+        raise StaxConfigurationInvalid(
+            "The Stax endpoint cannot be used as configured",
+            call=call,
+            reason=type(error).__name__,
+            detail=str(error)[:300],
+            **context,
+        ) from None
     except (requests.RequestException, BotoCoreError, OSError) as error:
         raise StaxApiUnavailable(
             "Could not reach Stax",
@@ -496,6 +528,19 @@ def translate_errors(call: str, **context: str) -> Iterator[None]:
             not_sent=True if _never_sent(error) else None,
             **context,
         ) from None
+
+
+def _configuration_errors() -> tuple[type[BaseException], ...]:
+    """Failures no retry can fix: TLS verification, a URL that cannot be requested."""
+    import requests
+
+    return (
+        requests.exceptions.SSLError,
+        requests.exceptions.InvalidURL,
+        requests.exceptions.MissingSchema,
+        requests.exceptions.InvalidSchema,
+        requests.exceptions.InvalidHeader,
+    )
 
 
 def _never_sent(error: BaseException) -> bool:

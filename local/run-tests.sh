@@ -8,7 +8,7 @@ trap 'local/stack.sh down' EXIT
 local/stack.sh up || exit 1
 eval "$(local/stack.sh env)"
 export STAX_REQUIRE_LOCAL_STACK=1
-.venv/bin/python -m pytest "$@"
+.venv/bin/python -m pytest --durations=25 "$@"
 rc=$?
 if [[ $rc -eq 5 ]]; then
   echo "make test: pytest collected no tests — the suite is broken" >&2

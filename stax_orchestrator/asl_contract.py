@@ -271,6 +271,12 @@ def _sub(m: Machine, label: str, start: Any, machine: Mapping[str, Any]) -> None
 
 def _map(m: Machine, name: str, definition: Mapping[str, Any], shape: Any, raw: Any) -> Any:
     _check_path(m, name, shape, definition.get("ItemsPath"), "ItemsPath")
+    for key in ("MaxConcurrencyPath", "ToleratedFailureCountPath",
+                "ToleratedFailurePercentagePath"):  # fmt: skip
+        _check_path(m, name, shape, definition.get(key), key)
+    reader = definition.get("ItemReader") or {}
+    if reader.get("Parameters"):
+        _template(m, name, shape, reader["Parameters"], "ItemReader.Parameters")
     selector = definition.get("ItemSelector") or definition.get("Parameters")
     item = _template(m, name, shape, selector, "ItemSelector") if selector else ANY
     processor = definition.get("ItemProcessor") or definition.get("Iterator") or {}

@@ -1,8 +1,8 @@
 """``stax-orchestrator``: start workload operations and follow them live.
 
 Role: the command-line tool (not part of the Lambda package). It validates a payload
-with the same marshmallow schemas as the ``validate_input`` Lambda before anything is
-sent, starts the workload state machine, and follows the execution: current state, the
+with the same rules (``chalicelib.validation``) as the ``validate_input`` Lambda before
+anything is sent, starts the workload state machine, and follows the execution: current state, the
 Stax task's status, poll count and elapsed time. It works against real AWS (the default
 credential chain) and against the local stack (``--local``).
 
@@ -21,9 +21,12 @@ import os
 import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from stax_orchestrator.deploy import FUNCTIONS
+
+if TYPE_CHECKING:
+    from chalicelib.errors import InvalidWorkloadRequest
 
 EXIT_OK, EXIT_FAILED, EXIT_INVALID, EXIT_CONFIG = 0, 1, 2, 3
 ROOT = Path(__file__).resolve().parent.parent
@@ -38,6 +41,18 @@ class CliError(Exception):
 
 
 # -- output ----------------------------------------------------------------------
+def literal(value: object) -> str:
+    """``value`` as text that rich prints as it is, for inserting into markup.
+
+    Whatever a user (or Stax, or a cause) wrote -- field names such as a tag key ``[/x]``,
+    workload names, messages, log lines -- is never read as rich markup: ``[bold]`` prints
+    as ``[bold]``, and ``[/x]`` does not raise MarkupError.
+    """
+    from rich.markup import escape
+
+    return escape(str(value))
+
+
 class Output:
     """Human output (rich on a terminal, plain lines otherwise) or JSON."""
 
@@ -46,7 +61,8 @@ class Output:
 
         self.as_json = as_json
         self.stream = stream or sys.stdout
-        self.console = Console(file=self.stream, highlight=False, soft_wrap=True)
+        # emoji=False: a ":name:" in user text (a tag key, a cause) stays as it is.
+        self.console = Console(file=self.stream, highlight=False, soft_wrap=True, emoji=False)
         if not self.console.is_terminal:
             # Logs and pipes get whole lines (ARNs are long), not an 80-column layout.
             self.console.width = 200
@@ -57,14 +73,16 @@ class Output:
         self.stream.flush()
 
     def say(self, text: str) -> None:
+        """Print plain text (no markup is read in it)."""
         if not self.as_json:
-            self.console.print(text)
+            self.console.print(text, markup=False)
 
     def error(self, text: str) -> None:
+        """Print an error; ``text`` is plain (it often quotes the user's input)."""
         if self.as_json:
             self.json({"error": text})
         else:
-            self.console.print(f"[bold red]error:[/] {text}")
+            self.console.print(f"[bold red]error:[/] {literal(text)}")
 
 
 # -- configuration ---------------------------------------------------------------
@@ -134,12 +152,25 @@ def payload_from_flags(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def load_payload_file(path: str) -> Any:
+    """The JSON in ``path`` (``-``: stdin).
+
+    Raises:
+        CliError: (exit code 2) the file cannot be read, is not JSON, or is nested too
+            deeply for Python's JSON parser (``json.loads`` raises RecursionError near
+            1,000 levels; the validation refuses far fewer, so nothing valid is lost).
+    """
     try:
         text = sys.stdin.read() if path == "-" else Path(path).read_text()
     except OSError as error:
         raise CliError(f"cannot read {path}: {error.strerror}", EXIT_INVALID) from None
     try:
         return json.loads(text)
+    except RecursionError:
+        raise CliError(
+            f"{path} is nested too deeply to read as JSON (objects and arrays inside one "
+            "another, hundreds of levels deep); send a flat JSON object as in the README",
+            EXIT_INVALID,
+        ) from None
     except ValueError as error:
         raise CliError(f"{path} is not JSON: {error}", EXIT_INVALID) from None
 
@@ -147,20 +178,25 @@ def load_payload_file(path: str) -> Any:
 def validate_locally(payload: Any, out: Output) -> dict[str, Any]:
     """The same validation as the ``validate_input`` Lambda; nothing starts on failure."""
     from chalicelib.errors import InvalidWorkloadRequest
-    from chalicelib.schemas import load_workload_request
+    from chalicelib.validation import load_workload_request
 
     try:
         return load_workload_request(payload)
     except InvalidWorkloadRequest as error:
-        if out.as_json:
-            out.json({"status": "INVALID", **error.as_dict()})
-        else:
-            out.console.print(f"[bold red]✘ invalid request:[/] {error.message}")
-            for field, messages in (error.details.get("errors") or {}).items():
-                for message in messages:
-                    out.console.print(f"  [bold]{field}[/]: {message}")
-            out.console.print("Nothing was started.")
+        print_refusal(error, "invalid request", out)
         raise SystemExit(EXIT_INVALID) from None
+
+
+def print_refusal(error: InvalidWorkloadRequest, title: str, out: Output) -> None:
+    """A validation refusal, field by field; nothing of the user's is read as markup."""
+    if out.as_json:
+        out.json({"status": "INVALID", **error.as_dict()})
+        return
+    out.console.print(f"[bold red]✘ {title}:[/] {literal(error.message)}")
+    for field, messages in (error.details.get("errors") or {}).items():
+        for message in messages:
+            out.console.print(f"  [bold]{literal(field)}[/]: {literal(message)}")
+    out.console.print("Nothing was started.")
 
 
 # -- following -------------------------------------------------------------------
@@ -197,12 +233,14 @@ def _display(out: Output) -> Iterator[Any]:
         grid = Table.grid(padding=(0, 2))
         grid.add_row(
             Spinner("dots"),
-            f"[bold]{progress.operation or 'operation'}[/] "
-            f"{progress.workload_name or progress.workload_id or ''}",
+            f"[bold]{literal(progress.operation or 'operation')}[/] "
+            f"{literal(progress.workload_name or progress.workload_id or '')}",
         )
-        grid.add_row("", f"state      [cyan]{progress.state or 'starting'}[/]")
+        grid.add_row("", f"state      [cyan]{literal(progress.state or 'starting')}[/]")
         grid.add_row(
-            "", f"Stax task  [magenta]{progress.task_status or '-'}[/]  polls {progress.polls}"
+            "",
+            f"Stax task  [magenta]{literal(progress.task_status or '-')}[/]  "
+            f"polls {progress.polls}",
         )
         grid.add_row("", f"elapsed    {progress.elapsed_seconds():.1f}s")
         return grid
@@ -220,7 +258,9 @@ def report(progress: Any, out: Output) -> int:
 
     duration = progress.elapsed_seconds()
     if progress.status == "SUCCEEDED":
-        out.console.print(f"[bold green]✔ {progress.operation} succeeded[/] in {duration:.1f}s")
+        out.console.print(
+            f"[bold green]✔ {literal(progress.operation)} succeeded[/] in {duration:.1f}s"
+        )
         table = Table(show_header=False, box=None, padding=(0, 2))
         for label, value in (
             ("workload id", progress.workload_id),
@@ -229,27 +269,28 @@ def report(progress: Any, out: Output) -> int:
             ("task polls", progress.polls),
             ("execution", progress.execution_arn),
         ):
-            table.add_row(label, str(value))
+            table.add_row(label, literal(value))
         out.console.print(table)
         return EXIT_OK
     out.console.print(
-        f"[bold red]✘ {progress.operation or 'operation'} {progress.status}[/] "
+        f"[bold red]✘ {literal(progress.operation or 'operation')} {literal(progress.status)}[/] "
         f"after {duration:.1f}s: "
-        f"[bold]{progress.error or progress.status}[/]"
+        f"[bold]{literal(progress.error or progress.status)}[/]"
     )
     cause = progress.cause_details()
     if cause:
         for key, value in cause.items():
             if key in ("logs_tail", "error"):
                 continue
-            out.console.print(f"  {key}: {value if isinstance(value, str) else json.dumps(value)}")
+            shown = value if isinstance(value, str) else json.dumps(value)
+            out.console.print(f"  {key}: {shown}", markup=False)
     elif progress.cause:
-        out.console.print(f"  {progress.cause}")
+        out.console.print(f"  {progress.cause}", markup=False)
     if progress.logs_tail:
         out.console.print("  Stax task log (last lines):")
         for line in progress.logs_tail[-10:]:
             out.console.print(f"    {line}", markup=False)
-    out.console.print(f"  execution: {progress.execution_arn}")
+    out.console.print(f"  execution: {progress.execution_arn}", markup=False)
     return EXIT_FAILED
 
 
@@ -331,11 +372,11 @@ def cmd_list(args: argparse.Namespace, out: Output) -> int:
         duration = "-" if row["duration_seconds"] is None else f"{row['duration_seconds']}s"
         table.add_row(
             row["started"][:19],
-            str(row["operation"]),
-            str(row["workload"]),
-            status,
+            literal(row["operation"]),
+            literal(row["workload"]),
+            literal(status),
             duration,
-            row["name"],
+            literal(row["name"]),
         )
     out.console.print(table)
     return EXIT_OK
@@ -368,7 +409,9 @@ def cmd_history(args: argparse.Namespace, out: Output) -> int:
             table.add_column(column, justify="right" if column in ("+s", "seconds") else "left")
         for row in items:
             seconds = "-" if row["seconds"] is None else f"{row['seconds']:.2f}"
-            table.add_row(f"{row['entered']:.2f}", str(row["state"]), seconds, row["result"])
+            table.add_row(
+                f"{row['entered']:.2f}", literal(row["state"]), seconds, literal(row["result"])
+            )
         out.console.print(table)
     return EXIT_OK
 
@@ -433,10 +476,10 @@ def cmd_catalogue(args: argparse.Namespace, out: Output) -> int:
                         table.add_column(column)
                     for item in items:
                         table.add_row(
-                            item["catalogue_id"],
-                            item["name"],
-                            ", ".join(item["versions"]),
-                            str(item["latest_version_id"]),
+                            literal(item["catalogue_id"]),
+                            literal(item["name"]),
+                            literal(", ".join(item["versions"])),
+                            literal(item["latest_version_id"]),
                         )
                     out.console.print(table)
                 return EXIT_OK
@@ -462,18 +505,35 @@ def cmd_catalogue(args: argparse.Namespace, out: Output) -> int:
         out.json(result)
     else:
         out.console.print(
-            f"[bold green]✔ published[/] {result['name']} {result['version']}  "
-            f"catalogue id [bold]{result['catalogue_id']}[/]  "
-            f"version id [bold]{result['catalogue_version_id']}[/]"
+            f"[bold green]✔ published[/] {literal(result['name'])} "
+            f"{literal(result['version'])}  "
+            f"catalogue id [bold]{literal(result['catalogue_id'])}[/]  "
+            f"version id [bold]{literal(result['catalogue_version_id'])}[/]"
         )
         out.console.print(f"  template: {result['template_url']}", markup=False)
     return EXIT_OK
 
 
+def _token_parameters(args: argparse.Namespace) -> Any:
+    """The stage's parameter names: flags, else the stage's configuration in this
+    checkout (as Chalice resolves it), else the defaults."""
+    from chalicelib import settings
+    from stax_orchestrator.token_store import TokenParameters
+
+    names = settings.stax_settings({})
+    access, secret = names.access_key_parameter, names.secret_key_parameter
+    with contextlib.suppress(Exception):  # outside a checkout there is no stage config
+        from stax_orchestrator.deploy.stage import load_stage
+
+        access, secret = load_stage(args.stage).token_parameters
+    return TokenParameters(args.access_key_parameter or access, args.secret_key_parameter or secret)
+
+
 def cmd_setup(args: argparse.Namespace, out: Output) -> int:
     from chalicelib import settings
+    from stax_orchestrator.token_store import TokenStoreError, store_token
 
-    access_key = args.access_key or os.environ.get("STAX_ACCESS_KEY")
+    access_key = os.environ.get("STAX_ACCESS_KEY") or args.access_key
     secret = os.environ.get("STAX_SECRET_KEY")
     interactive = sys.stdin.isatty()
     if not access_key and interactive:
@@ -485,15 +545,12 @@ def cmd_setup(args: argparse.Namespace, out: Output) -> int:
             "no API token: set STAX_ACCESS_KEY and STAX_SECRET_KEY, or run setup in a terminal",
             EXIT_INVALID,
         )
-    config = settings.stax_settings({})
+    names = _token_parameters(args)
     ssm = _aws_client("ssm")
-    written = []
-    for name, value in (
-        (config.access_key_parameter, access_key),
-        (config.secret_key_parameter, secret),
-    ):
-        ssm.put_parameter(Name=name, Value=value, Type="SecureString", Overwrite=True)
-        written.append(name)
+    try:
+        written = store_token(ssm, names, access_key, secret, args.kms_key_id)
+    except TokenStoreError as error:
+        raise CliError(str(error), EXIT_CONFIG) from None
     if args.bucket:
         name = settings.artifact_bucket_parameter({})
         ssm.put_parameter(Name=name, Value=args.bucket, Type="String", Overwrite=True)
@@ -502,7 +559,7 @@ def cmd_setup(args: argparse.Namespace, out: Output) -> int:
         out.json({"written": written})
     else:
         for name in written:
-            out.console.print(f"[green]✔[/] wrote {name}")
+            out.console.print(f"[green]✔[/] wrote {literal(name)}")
         out.console.print("The secret is stored as a SecureString; it is never printed.")
     return EXIT_OK
 
@@ -606,7 +663,12 @@ def build_parser() -> argparse.ArgumentParser:  # noqa: PLR0915 - one statement 
     fleet_cli.register(sub, common)
 
     setup = sub.add_parser("setup", parents=[common], help="store the Stax API token in SSM")
-    setup.add_argument("--access-key", help="the token's access key (or STAX_ACCESS_KEY)")
+    setup.add_argument(
+        "--access-key", help="the token's access key (default: STAX_ACCESS_KEY, or a prompt)"
+    )
+    setup.add_argument("--access-key-parameter", help="SSM name (default: the stage's)")
+    setup.add_argument("--secret-key-parameter", help="SSM name (default: the stage's)")
+    setup.add_argument("--kms-key-id", help="encrypt both with this customer-managed KMS key")
     setup.add_argument("--bucket", help="artifact bucket name to store in SSM")
     setup.set_defaults(handler=cmd_setup)
     return parser

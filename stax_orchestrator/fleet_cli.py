@@ -1,230 +1,214 @@
 """``stax-orchestrator fleet``: run one workload operation over many targets, live.
 
-Role: the CLI's fleet commands. ``fleet run REQUEST.json`` and ``fleet rollout`` validate
-the request locally (the same rules as the plan_fleet Lambda), start the fleet state
-machine and follow it with a per-target table (pending / running / succeeded / failed /
-already done / not started). Each target's workload execution is named
-``<fleet execution name>-<target index>``, so its state is one DescribeExecution away.
+Role: the CLI's fleet commands. ``fleet run REQUEST.json [--targets FILE]`` and ``fleet
+rollout`` validate the whole request locally (the plan_fleet Lambda's rules), send a
+target list too big for the execution's input through the stage's fleet bucket
+(``targets_location``), start the fleet machine and follow it: counters from the Map Run
+(``ListMapRuns`` / ``DescribeMapRun``), throughput and ETA, and each failed target as it
+fails (the ``failed#`` items of the coordination store, read only when the Map counted a
+new failure). ``fleet results EXECUTION`` lists the per-target results the store keeps.
+
+Counting and drawing are :mod:`stax_orchestrator.fleet_view`, which talks to no AWS
+service; this module holds what does: STS, S3, Step Functions and the stage's table.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import csv
 import json
+import re
 import time
-from dataclasses import dataclass, field
-from typing import Any
+import uuid
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from stax_orchestrator import cli
+from stax_orchestrator import fleet_view as view
 
-FINAL = {"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED", "ALREADY_DONE", "NOT_STARTED"}
-STYLES = {
-    "pending": "dim",
-    "RUNNING": "cyan",
-    "SUCCEEDED": "green",
-    "ALREADY_DONE": "green",
-    "FAILED": "red",
-    "TIMED_OUT": "red",
-    "ABORTED": "red",
-    "NOT_STARTED": "yellow",
-}
+if TYPE_CHECKING:
+    from chalicelib.coordination import CoordinationStore
+    from stax_orchestrator.deploy.names import Target
+
+#: Where ``fleet run`` puts a target list too big for the execution's input.
+REQUESTS_PREFIX = "requests/"
+RESULT_STATUSES = ("succeeded", "failed", "already_done", "not_started")
 
 
-@dataclass
-class Row:
-    index: int
-    target: dict[str, Any]
-    status: str = "pending"
-    error: str | None = None
-    workload_id: str | None = None
-    seconds: float | None = None
+# -- where a stage's things are ------------------------------------------------------
+def stage_target(stage: str) -> Target:
+    """The stage in the caller's account (STS) and the session's region."""
+    import boto3
 
-    def label(self) -> str:
-        t = self.target
-        if t.get("workload_name"):
-            return str(t["workload_name"])
-        if t.get("aws_account_id") and t.get("aws_region"):
-            return f"{t['aws_account_id'][:8]}/{t['aws_region']}"
-        return str(t.get("workload_id"))
+    from stax_orchestrator.deploy.names import Target
+
+    identity = cli._aws_client("sts").get_caller_identity()
+    region = boto3.session.Session().region_name
+    if not region:
+        raise cli.CliError("no AWS region: set AWS_REGION (or AWS_DEFAULT_REGION)")
+    return Target(stage, region, str(identity["Account"]), str(identity["Arn"]).split(":")[1])
 
 
-@dataclass
-class FleetView:
-    execution_arn: str
-    status: str = "RUNNING"
-    rows: dict[int, Row] = field(default_factory=dict)
-    summary: dict[str, Any] = field(default_factory=dict)
-    error: str | None = None
-    cause: str | None = None
-    output: dict[str, Any] | None = None
-    started: Any = None
-    stopped: Any = None
+def execution_target(execution_arn: str) -> Target:
+    """The stage, region and account of a fleet execution, read from its ARN.
 
-    def counts(self) -> dict[str, int]:
-        counts: dict[str, int] = {}
-        for row in self.rows.values():
-            counts[row.status] = counts.get(row.status, 0) + 1
-        return counts
+    Raises:
+        CliError: (exit code 2) the ARN is not an execution of a stage's fleet machine.
+    """
+    from stax_orchestrator.deploy.names import APP_NAME, Target
 
-
-def _plan_output(sfn: Any, arn: str) -> dict[str, Any] | None:
-    from stax_orchestrator.follow import execution_history
-
-    for event in execution_history(sfn, arn):
-        details = event.get("stateExitedEventDetails") or {}
-        if details.get("name") == "Plan Fleet":
-            return dict(json.loads(details["output"]))
-    return None
-
-
-def look(sfn: Any, view: FleetView, workload_machine: str, window: int) -> None:  # noqa: PLR0912
-    """Refresh the view: the fleet execution, then the targets that may be running."""
-    from chalicelib.fleet import target_of
-
-    described = sfn.describe_execution(executionArn=view.execution_arn)
-    view.status, view.started = described["status"], described.get("startDate")
-    view.stopped, view.error, view.cause = (
-        described.get("stopDate"),
-        described.get("error"),
-        described.get("cause"),
-    )
-    if not view.rows:
-        planned = _plan_output(sfn, view.execution_arn)
-        if planned:
-            view.summary = planned["summary"]
-            for wave in planned["waves"]:
-                for item in wave:
-                    request = {**planned.get("shared", {}), **item["request"]}
-                    view.rows[item["index"]] = Row(
-                        item["index"], target_of(request, item.get("target"))
-                    )
-            for done in planned["results"]:
-                view.rows[done["index"]] = Row(
-                    done["index"],
-                    done["target"],
-                    done["status"],
-                    workload_id=done.get("workload_id"),
-                )
-    if view.status == "SUCCEEDED" and described.get("output"):
-        view.output = json.loads(described["output"])
-        for result in view.output.get("results", []):
-            row = view.rows.setdefault(result["index"], Row(result["index"], result["target"]))
-            row.status, row.error = result["status"], result.get("error")
-            row.workload_id = result.get("workload_id") or row.workload_id
-            row.seconds = result.get("duration_seconds")
-        return
-    name = view.execution_arn.rsplit(":", 1)[-1]
-    prefix = workload_machine.replace(":stateMachine:", ":execution:")
-    open_rows = [
-        r for r in sorted(view.rows.values(), key=lambda r: r.index) if r.status not in FINAL
-    ]
-    for row in open_rows[:window]:
-        try:
-            child = sfn.describe_execution(executionArn=f"{prefix}:{name}-{row.index}")
-        except sfn.exceptions.ExecutionDoesNotExist:
-            continue
-        row.status, row.error = child["status"], child.get("error")
-        if child.get("stopDate"):
-            row.seconds = round((child["stopDate"] - child["startDate"]).total_seconds(), 1)
-        if child.get("output"):
-            row.workload_id = json.loads(child["output"]).get("workload_id")
-    if view.status not in {"RUNNING", "SUCCEEDED"}:
-        for row in view.rows.values():
-            if row.status == "pending":
-                row.status = "NOT_STARTED"
-
-
-def _table(view: FleetView, title: str) -> Any:
-    from rich.table import Table
-
-    counts = view.counts()
-    caption = "  ".join(f"{k.lower()}: {v}" for k, v in sorted(counts.items()))
-    table = Table(title=title, caption=caption)
-    for column in ("#", "target", "status", "workload id", "seconds", "error"):
-        table.add_column(column)
-    for row in sorted(view.rows.values(), key=lambda r: r.index):
-        style = STYLES.get(row.status, "")
-        table.add_row(
-            str(row.index),
-            row.label(),
-            f"[{style}]{row.status.lower()}[/]" if style else row.status.lower(),
-            str(row.workload_id or ""),
-            "" if row.seconds is None else f"{row.seconds:.1f}",
-            row.error or "",
+    parts = execution_arn.split(":")
+    machine = parts[6] if len(parts) == 8 and parts[2] == "states" else ""
+    match = re.fullmatch(rf"{re.escape(APP_NAME)}-(.+)-fleet", machine)
+    if parts[5:6] != ["execution"] or not match:
+        raise cli.CliError(
+            f"{execution_arn!r} is not an execution of a fleet machine ({APP_NAME}-<stage>-fleet)",
+            cli.EXIT_INVALID,
         )
-    return table
+    return Target(match.group(1), parts[3], parts[4], parts[1])
 
 
-def follow_fleet(
-    sfn: Any, arn: str, workload_machine: str, out: cli.Output, interval: float
-) -> int:
-    view = FleetView(arn)
-    window = 40
-    if out.live:
-        from rich.live import Live
-
-        with Live(console=out.console, refresh_per_second=4) as live:
-            while True:
-                look(sfn, view, workload_machine, window)
-                live.update(_table(view, f"fleet {view.status.lower()}"))
-                if view.status != "RUNNING":
-                    break
-                time.sleep(interval)
-    else:
-        seen: dict[int, str] = {}
-        while True:
-            look(sfn, view, workload_machine, window)
-            for row in sorted(view.rows.values(), key=lambda r: r.index):
-                if seen.get(row.index) != row.status and not out.as_json:
-                    seen[row.index] = row.status
-                    out.say(f"  target {row.index:>3} {row.label():<48} {row.status.lower()}")
-            if view.status != "RUNNING":
-                break
-            time.sleep(interval)
-    return report_fleet(view, out)
+def fleet_machine_arn(args: argparse.Namespace) -> str:
+    """The stage's fleet machine: as deployed from this checkout, else by its name."""
+    try:
+        return cli.state_machine_arn(args, "fleet")
+    except cli.CliError:
+        return stage_target(args.stage).state_machine_arn("fleet")
 
 
-def report_fleet(view: FleetView, out: cli.Output) -> int:
-    from stax_orchestrator.follow import parse_cause
+def execution_arn_of(args: argparse.Namespace, execution: str) -> str:
+    """``execution`` as an ARN: an ARN as it is, a name under the stage's fleet machine."""
+    if execution.startswith("arn:"):
+        return execution
+    machine = fleet_machine_arn(args)
+    return f"{machine.replace(':stateMachine:', ':execution:', 1)}:{execution}"
 
-    summary = (
-        (view.output or {}).get("summary") or parse_cause(view.cause).get("summary") or view.summary
+
+def results_store(target: Target) -> CoordinationStore:
+    from chalicelib.coordination import CoordinationStore
+
+    client = cli._aws_client("dynamodb")
+    return CoordinationStore(lambda: client, target.table_name)
+
+
+def _unreadable(error: Any) -> str:
+    details = getattr(error, "details", {}) or {}
+    return (
+        f"cannot read the fleet results in DynamoDB table {details.get('table')} "
+        f"({details.get('aws_error')})"
     )
-    results = (view.output or {}).get("results") or [
-        {"index": r.index, "target": r.target, "status": r.status, "error": r.error,
-         "workload_id": r.workload_id, "duration_seconds": r.seconds}
-        for r in sorted(view.rows.values(), key=lambda r: r.index)
-    ]  # fmt: skip
-    code = cli.EXIT_OK if view.status == "SUCCEEDED" else cli.EXIT_FAILED
-    if out.as_json:
-        body = {
-            "execution_arn": view.execution_arn,
-            "status": view.status,
-            "summary": summary,
-            "results": results,
-        }
-        if view.status != "SUCCEEDED":
-            body["error"] = view.error
-            body["cause"] = parse_cause(view.cause) or view.cause
-        out.json(body)
-        return code
-    if not out.live:
-        out.console.print(_table(view, "fleet targets"))
-    mark = (
-        "[bold green]✔ fleet succeeded[/]"
-        if code == cli.EXIT_OK
-        else f"[bold red]✘ fleet {view.status}[/]: {view.error}"
-    )
-    out.console.print(
-        f"{mark}  {summary.get('succeeded', 0)} succeeded, {summary.get('failed', 0)} failed, "
-        f"{summary.get('already_done', 0)} already done, "
-        f"{summary.get('not_started', 0)} not started "
-        f"(tolerated failures: {summary.get('tolerated_failures', 0)})"
-    )
-    if code != cli.EXIT_OK and not summary:
-        out.console.print(f"  {view.cause}", markup=False)
-    out.console.print(f"  execution: {view.execution_arn}")
-    return code
+
+
+# -- the request -----------------------------------------------------------------------
+def read_targets_file(path: str) -> list[Any]:
+    """The targets of a .csv, .jsonl or .json file (not yet validated as targets).
+
+    Raises:
+        CliError: (exit code 2) the file cannot be read.
+        InvalidFleetRequest: its name or content is not one of the formats.
+    """
+    from chalicelib.validation import format_of, parse_targets
+
+    kind = format_of(path)
+    try:
+        # utf-8-sig: a spreadsheet's CSV export starts with a byte-order mark.
+        text = Path(path).read_text(encoding="utf-8-sig")
+    except OSError as error:
+        raise cli.CliError(f"cannot read {path}: {error.strerror}", cli.EXIT_INVALID) from None
+    except UnicodeDecodeError:
+        raise cli.CliError(f"{path} is not UTF-8 text", cli.EXIT_INVALID) from None
+    return parse_targets(text, kind)
+
+
+def merge_targets(request: Any, targets: list[Any]) -> Any:
+    """The request with ``targets`` from a file (a non-object is left to validation).
+
+    Raises:
+        CliError: (exit code 2) the request names targets of its own.
+    """
+    if not isinstance(request, Mapping):
+        return request
+    for key in ("targets", "targets_location"):
+        if key in request:
+            raise cli.CliError(
+                f"the request has {key!r} and --targets was given: give the targets in one place",
+                cli.EXIT_INVALID,
+            )
+    return {**request, "targets": targets}
+
+
+def travels_in_s3(request: Any) -> bool:
+    """Whether the request's targets are too big for the execution's input (as the
+    validation counts it: compact UTF-8 JSON), so they go to the fleet bucket."""
+    from chalicelib.validation import MAX_FLEET_REQUEST_BYTES, json_size
+
+    if not (isinstance(request, Mapping) and isinstance(request.get("targets"), list)):
+        return False
+    try:
+        return json_size(request) > MAX_FLEET_REQUEST_BYTES
+    except (RecursionError, ValueError):
+        return False  # the validation names what is wrong with it
+
+
+def validate(request: Any) -> dict[str, Any]:
+    """The fleet request validated as the plan Lambda does; one whose targets travel in
+    S3 (:func:`travels_in_s3`) is held to the targets file's size instead.
+
+    Raises:
+        InvalidFleetRequest: every problem at once.
+    """
+    from chalicelib.validation import MAX_TARGETS_FILE_BYTES, validate_fleet_request
+
+    if travels_in_s3(request):
+        return validate_fleet_request(request, max_bytes=MAX_TARGETS_FILE_BYTES)
+    return validate_fleet_request(request)
+
+
+def targets_jsonl(targets: list[Any]) -> bytes:
+    lines = (json.dumps(t, ensure_ascii=False, separators=(",", ":")) for t in targets)
+    return ("\n".join(lines) + "\n").encode("utf-8")
+
+
+def with_location(request: Mapping[str, Any], bucket: str, key: str) -> dict[str, Any]:
+    """The request to send: its targets replaced by where they are in S3."""
+    sent = {k: v for k, v in request.items() if k != "targets"}
+    sent["targets_location"] = f"s3://{bucket}/{key}"
+    return sent
+
+
+def upload_targets(s3: Any, bucket: str, request: Mapping[str, Any]) -> dict[str, Any]:
+    """Put the targets in ``s3://bucket/requests/<uuid>.jsonl``; the request to send.
+
+    Raises:
+        CliError: the JSONL is bigger than a targets file may be (exit code 2), or S3
+            refused it (exit code 3).
+        InvalidFleetRequest: the request to send is invalid (checked before the upload).
+    """
+    from botocore.exceptions import ClientError
+
+    from chalicelib.validation import MAX_TARGETS_FILE_BYTES, validate_fleet_request
+
+    key = f"{REQUESTS_PREFIX}{uuid.uuid4()}.jsonl"
+    body = targets_jsonl(list(request["targets"]))
+    if len(body) > MAX_TARGETS_FILE_BYTES:
+        raise cli.CliError(
+            f"the targets are {len(body):,} bytes as JSON Lines; at most "
+            f"{MAX_TARGETS_FILE_BYTES:,} are accepted: split them into smaller fleets",
+            cli.EXIT_INVALID,
+        )
+    sent = with_location(request, bucket, key)
+    validate_fleet_request(sent)
+    try:
+        s3.put_object(Bucket=bucket, Key=key, Body=body, ContentType="application/x-ndjson")
+    except ClientError as error:
+        code = error.response.get("Error", {}).get("Code", "")
+        raise cli.CliError(
+            f"cannot put the targets in s3://{bucket}/{key} ({code}): "
+            "is the stage deployed in this account and region?"
+        ) from None
+    return sent
 
 
 def _rollout_request(args: argparse.Namespace) -> dict[str, Any]:
@@ -244,50 +228,248 @@ def _rollout_request(args: argparse.Namespace) -> dict[str, Any]:
     return request
 
 
+def _request(args: argparse.Namespace) -> Any:
+    if args.fleet_command == "rollout":
+        return _rollout_request(args)
+    request = cli.load_payload_file(args.request)
+    if args.targets:
+        request = merge_targets(request, read_targets_file(args.targets))
+    return request
+
+
+# -- following -------------------------------------------------------------------------
+class FleetReader:
+    """Looks at one fleet: its execution, its plan, its Map Run and its failures. What
+    cannot be read (a Map Run API an emulator lacks, a table one may not read) becomes a
+    note on the view, not an end: the fleet goes on either way."""
+
+    def __init__(self, sfn: Any, store: CoordinationStore | None, execution_arn: str) -> None:
+        self.sfn, self.store, self.execution_arn = sfn, store, execution_arn
+        self.fleet_id = execution_arn.rsplit(":", 1)[-1]
+        self.plan: dict[str, Any] | None = None
+        self.map_run_arn: str | None = None
+        self.note: str | None = None
+
+    def describe(self) -> dict[str, Any]:
+        return dict(self.sfn.describe_execution(executionArn=self.execution_arn))
+
+    def read_plan(self) -> dict[str, Any] | None:
+        from chalicelib.errors import CoordinationUnavailable
+        from chalicelib.fleet.results import partition
+
+        if self.plan is None and self.store is not None:
+            try:
+                found = list(self.store.query(partition(self.fleet_id), sort_prefix="plan"))
+            except CoordinationUnavailable as error:
+                self.note = _unreadable(error)
+                return None
+            self.plan = next((view.public(p) for p in found if p.get("sk") == "plan"), None)
+        return self.plan
+
+    def map_run(self) -> tuple[dict[str, Any] | None, Any]:
+        """The Map Run's ``itemCounts`` and start, or ``(None, None)`` before it exists."""
+        from botocore.exceptions import ClientError
+
+        try:
+            if self.map_run_arn is None:
+                runs = self.sfn.list_map_runs(executionArn=self.execution_arn).get("mapRuns")
+                if not runs:
+                    return None, None
+                latest = max(runs, key=lambda r: view.epoch(r.get("startDate")) or 0.0)
+                self.map_run_arn = str(latest["mapRunArn"])
+            described = self.sfn.describe_map_run(mapRunArn=self.map_run_arn)
+        except ClientError as error:
+            code = error.response.get("Error", {}).get("Code", "")
+            self.note = f"the Map Run cannot be read ({code}): counts are the plan's"
+            return None, None
+        return dict(described.get("itemCounts") or {}), described.get("startDate")
+
+    def failures(self) -> list[dict[str, Any]] | None:
+        """Every failed target recorded so far (the ``failed#`` items), or None."""
+        from chalicelib.errors import CoordinationUnavailable
+        from chalicelib.fleet import read_results
+
+        if self.store is None:
+            return None
+        try:
+            return [view.public(r) for r in read_results(self.store, self.fleet_id, True)]
+        except CoordinationUnavailable as error:
+            self.note = _unreadable(error)
+            return None
+
+
+def watch(
+    reader: FleetReader,
+    progress: view.FleetProgress,
+    display: view.Quiet,
+    *,
+    interval: float,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.time,
+) -> dict[str, Any]:
+    """Look at the fleet every ``interval`` seconds until it ends; its last description."""
+    while True:
+        described = reader.describe()
+        plan = reader.read_plan()
+        counts, started = reader.map_run() if plan and plan.get("to_run") else (None, None)
+        progress.update(
+            now=clock(),
+            status=str(described["status"]),
+            started=described.get("startDate"),
+            stopped=described.get("stopDate"),
+            plan=plan,
+            item_counts=counts,
+            map_started=started,
+        )
+        progress.note = reader.note
+        new: list[dict[str, Any]] = []
+        if display.wants_failures and progress.wants_failures():
+            new = progress.add_failures(reader.failures() or [])
+        display.show(progress, new, clock())
+        if progress.finished:
+            return described
+        sleep(interval)
+
+
+def follow_fleet(
+    sfn: Any,
+    store: CoordinationStore | None,
+    execution_arn: str,
+    *,
+    operation: str,
+    out: cli.Output,
+    interval: float,
+    results_command: str,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.time,
+) -> int:
+    """Show the fleet live until it ends, then its end; the exit code."""
+    reader = FleetReader(sfn, store, execution_arn)
+    progress = view.FleetProgress(execution_arn, operation=operation)
+    with view.display(out) as display:
+        described = watch(reader, progress, display, interval=interval, sleep=sleep, clock=clock)
+        failed = reader.failures()
+        display.show(progress, progress.add_failures(failed or []), clock())
+    if failed is not None:
+        failed = sorted(progress.failures.values(), key=lambda r: int(r.get("index", -1)))
+    progress.note = reader.note
+    return view.report_fleet(
+        progress,
+        described=described,
+        failed=failed,
+        out=out,
+        now=clock(),
+        results_command=results_command,
+    )
+
+
+# -- commands --------------------------------------------------------------------------
+def _flags(args: argparse.Namespace) -> str:
+    return " --local" if args.local else ""
+
+
 def cmd_fleet(args: argparse.Namespace, out: cli.Output) -> int:
     from chalicelib.errors import InvalidFleetRequest
-    from chalicelib.fleet import validate_fleet_request
 
-    request = (
-        cli.load_payload_file(args.request)
-        if args.fleet_command == "run"
-        else _rollout_request(args)
-    )
     try:
-        validate_fleet_request(request)
+        request = _request(args)
+        fleet = validate(request)
+        machine = fleet_machine_arn(args)
+        if travels_in_s3(request):
+            request = upload_targets(
+                cli._aws_client("s3"), stage_target(args.stage).fleet_bucket, request
+            )
     except InvalidFleetRequest as error:
-        if out.as_json:
-            out.json({"status": "INVALID", **error.as_dict()})
-        else:
-            out.console.print(f"[bold red]✘ invalid fleet request:[/] {error.message}")
-            for name, messages in (error.details.get("errors") or {}).items():
-                for message in messages:
-                    out.console.print(f"  [bold]{name}[/]: {message}", markup=True)
-            out.console.print("Nothing was started.")
+        cli.print_refusal(error, "invalid fleet request", out)
         return cli.EXIT_INVALID
-    fleet_machine = cli.state_machine_arn(args, "fleet")
-    workload_machine = cli.state_machine_arn(args, "workload")
     sfn = cli._aws_client("stepfunctions")
-    arn = sfn.start_execution(stateMachineArn=fleet_machine, input=json.dumps(request))[
-        "executionArn"
-    ]
+    body = json.dumps(request, ensure_ascii=False, separators=(",", ":"))
+    arn = str(sfn.start_execution(stateMachineArn=machine, input=body)["executionArn"])
     if args.no_wait:
         if out.as_json:
             out.json({"execution_arn": arn, "status": "RUNNING"})
         else:
             print(arn, file=out.stream)
         return cli.EXIT_OK
-    out.say(f"started fleet {request['operation']}: {arn}")
-    return follow_fleet(sfn, arn, workload_machine, out, args.interval)
+    location = request.get("targets_location")
+    out.say(
+        f"started fleet {fleet['operation']}: {arn}"
+        + (f" (targets: {location})" if location else "")
+    )
+    command = f"stax-orchestrator fleet results {arn}{_flags(args)}"
+    try:
+        store = None
+        with contextlib.suppress(cli.CliError):  # a machine of another name: no results
+            store = results_store(execution_target(arn))
+        return follow_fleet(
+            sfn,
+            store,
+            arn,
+            operation=fleet["operation"],
+            out=out,
+            interval=args.interval,
+            results_command=command,
+        )
+    except KeyboardInterrupt:
+        out.error(f"interrupted: the fleet goes on; its results: {command}")
+        return 130
+
+
+def read_fleet_results(store: CoordinationStore, fleet_id: str, status: str | None) -> list:
+    """The fleet's results (all pages), of one status if given (failures: ``failed#``).
+
+    Raises:
+        CliError: (exit code 2) the store knows no such fleet; (3) it cannot be read.
+    """
+    from chalicelib.errors import CoordinationUnavailable
+    from chalicelib.fleet import read_results
+    from chalicelib.fleet.results import FAILED, partition
+
+    try:
+        rows = [
+            view.public(r)
+            for r in read_results(store, fleet_id, failed_only=status == FAILED)
+            if status is None or r.get("status") == status
+        ]
+        if not rows and not any(store.query(partition(fleet_id), sort_prefix="plan")):
+            raise cli.CliError(
+                f"no fleet {fleet_id!r} in table {store.table_name} (results are kept "
+                "90 days; is the stage right?)",
+                cli.EXIT_INVALID,
+            )
+    except CoordinationUnavailable as error:
+        raise cli.CliError(_unreadable(error)) from None
+    return rows
+
+
+def cmd_results(args: argparse.Namespace, out: cli.Output) -> int:
+    if args.json and args.csv:
+        raise cli.CliError("give --json or --csv, not both", cli.EXIT_INVALID)
+    arn = execution_arn_of(args, args.execution)
+    store = results_store(execution_target(arn))
+    fleet_id = arn.rsplit(":", 1)[-1]
+    rows = read_fleet_results(store, fleet_id, args.status.upper() if args.status else None)
+    if out.as_json:
+        out.json(rows)
+    elif args.csv:
+        writer = csv.writer(out.stream, lineterminator="\n")
+        writer.writerow(view.CSV_COLUMNS)
+        writer.writerows(view.csv_row(row) for row in rows)
+    else:
+        which = f" ({args.status.replace('_', ' ')})" if args.status else ""
+        out.console.print(view.results_table(rows, f"fleet {fleet_id}{which}"))
+        out.say(f"execution: {arn}")
+    return cli.EXIT_OK
 
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
     fleet = sub.add_parser("fleet", help="one operation over many accounts and regions")
     fleet_sub = fleet.add_subparsers(dest="fleet_command", required=True, metavar="SUBCOMMAND")
-    run = fleet_sub.add_parser(
-        "run", parents=[common], help="run a fleet request file (- for stdin)"
+    run = fleet_sub.add_parser("run", parents=[common], help="run a fleet request, live")
+    run.add_argument("request", help="the fleet request (JSON; - for stdin)")
+    run.add_argument(
+        "--targets", metavar="FILE", help="the targets of a create, from a .csv, .jsonl or .json"
     )
-    run.add_argument("request")
     rollout = fleet_sub.add_parser(
         "rollout", parents=[common], help="update every live workload of a catalogue to a version"
     )
@@ -302,6 +484,15 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     rollout.add_argument("--max-concurrency", type=int, default=5)
     rollout.add_argument("--failure-tolerance", help="a count, or a percentage like 20%%")
     for parser in (run, rollout):
-        parser.add_argument("--no-wait", action="store_true")
-        parser.add_argument("--interval", type=float, default=2.0)
+        parser.add_argument("--no-wait", action="store_true", help="print the ARN and return")
+        parser.add_argument(
+            "--interval", type=float, default=2.0, help="seconds between looks (default 2)"
+        )
         parser.set_defaults(handler=cmd_fleet)
+    results = fleet_sub.add_parser(
+        "results", parents=[common], help="the per-target results of a fleet"
+    )
+    results.add_argument("execution", metavar="EXECUTION", help="fleet execution ARN, or name")
+    results.add_argument("--status", choices=RESULT_STATUSES, help="only targets of this status")
+    results.add_argument("--csv", action="store_true", help="CSV with a header row")
+    results.set_defaults(handler=cmd_results)

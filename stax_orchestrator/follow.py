@@ -281,3 +281,16 @@ def state_timings(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
         elif kind.endswith("Failed") and rows:
             rows[-1]["result"] = str(details.get("error") or "failed")
     return rows
+
+
+def largest_state_bytes(sfn: Any, execution_arn: str) -> int:
+    """The largest input or output any state of the execution had (UTF-8 bytes), from its
+    history: what Step Functions' 256 KiB limit is measured against."""
+    largest = 0
+    for event in execution_history(sfn, execution_arn):
+        for details in event.values():
+            if isinstance(details, dict):
+                for key in ("input", "output"):
+                    if isinstance(details.get(key), str):
+                        largest = max(largest, len(details[key].encode("utf-8")))
+    return largest

@@ -168,6 +168,15 @@ class SimState:
         with self._lock:
             self.task_backend.set_durations(durations, update_success)
 
+    def set_total_range(self, low: float, high: float, seed: int | None = None) -> None:
+        """Draw each new task's length between ``low`` and ``high`` seconds."""
+        with self._lock:
+            self.task_backend.set_total_range(low, high, seed)
+
+    @property
+    def total_range(self) -> tuple[float, float] | None:
+        return self.task_backend.total_range
+
     def set_realism(self, changes: Mapping[str, Any]) -> Realism:
         """Apply realism changes (``staxsim.realism``); a given ``seed`` restarts the RNG."""
         with self._lock:

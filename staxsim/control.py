@@ -156,13 +156,17 @@ class SimulatorControl:
         started: float | None = None,
         pending: float | None = None,
         running: float | None = None,
-        total: float | None = None,
+        total: float | tuple[float, float] | None = None,
         update_success_status: str | None = None,
+        seed: int | None = None,
     ) -> dict[str, Any]:
-        """``PUT /_sim/tasks``: phase seconds, or ``total`` split 1:1:4."""
+        """``PUT /_sim/tasks``: phase seconds, or ``total`` split 1:1:4 (a ``(low, high)``
+        pair: each new task's total drawn uniformly from it, ``seed`` for repeatability)."""
         body: dict[str, Any] = {}
         if total is not None:
-            body["total_seconds"] = total
+            body["total_seconds"] = list(total) if isinstance(total, tuple) else total
+        if seed is not None:
+            body["seed"] = seed
         for key, value in (
             ("started_seconds", started),
             ("pending_seconds", pending),

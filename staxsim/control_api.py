@@ -120,14 +120,22 @@ class ControlApi:
 
     # -- tasks ----------------------------------------------------------------------------
     def _ctl_get_tasks(self, body: dict[str, Any], request: Request) -> tuple[int, Any]:
+        total_range = self.state.total_range
         return 200, {
             **self.state.durations.as_dict(),
+            "total_range_seconds": list(total_range) if total_range else None,
             "update_success_status": self.state.update_success_status,
         }
 
     def _ctl_put_tasks(self, body: dict[str, Any], request: Request) -> tuple[int, Any]:
-        _only(body, {*_PHASES, "total_seconds", "update_success_status"})
+        _only(body, {*_PHASES, "total_seconds", "update_success_status", "seed"})
         current = self.state.durations
+        if isinstance(body.get("total_seconds"), list):
+            # A range: every new task's length is drawn from it (seeded, for repeatable runs).
+            low, high = (float(v) for v in body["total_seconds"])
+            self.state.set_durations(current, body.get("update_success_status"))
+            self.state.set_total_range(low, high, body.get("seed"))
+            return self._ctl_get_tasks({}, request)
         if "total_seconds" in body:
             if any(k in body for k in _PHASES):
                 raise ValueError("total_seconds: give either total_seconds or the phases")

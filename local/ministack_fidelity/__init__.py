@@ -12,6 +12,11 @@ patched) and the readings it chose where AWS's documents are silent:
 - ``execution_timeout``: the state machine's ``TimeoutSeconds`` ends it TIMED_OUT;
 - ``child_failure``: a failed child execution reaches its parent as States.TaskFailed with
   the child described in the cause; execution names are held to AWS's rules.
+- ``distributed_map``: ``MaxConcurrencyPath`` / ``ToleratedFailureCountPath`` /
+  ``ToleratedFailurePercentagePath`` are honoured (a bad value: States.Runtime); crossing
+  the tolerated failure threshold stops the Map Run (no new child, running ones ABORTED,
+  States.ExceedToleratedFailureThreshold); the reader's 10 GB file, 8 MB item and
+  MaxItems limits, a child input's 256 KiB; a child's own context object.
 
 Used by ``local/ministack_launcher.py`` only (MiniStack's own interpreter); the helpers
 at module level do not import MiniStack, so they can be tested anywhere.
@@ -24,6 +29,7 @@ from typing import Any
 from . import (
     cause_length,
     child_failure,
+    distributed_map,
     execution_timeout,
     missing_paths,
     payload_size,
@@ -35,6 +41,7 @@ RULES = (
     terminal_errors,
     cause_length,
     payload_size,
+    distributed_map,  # before missing_paths, whose ItemSelector check must wrap its run
     missing_paths,
     execution_timeout,
     child_failure,

@@ -11,6 +11,7 @@ then. :class:`TaskBackend` holds the tasks, the durations and the fail rules.
 
 from __future__ import annotations
 
+import random
 import re
 import uuid
 from dataclasses import dataclass, field
@@ -263,6 +264,10 @@ class TaskBackend:
 
     def __init__(self, durations: TaskDurations | None = None) -> None:
         self.durations = durations or TaskDurations()
+        #: When set, each new task's total length is drawn from it (uniform), split 1:1:4.
+        self.total_range: tuple[float, float] | None = None
+        # Not for secrets: repeatable task lengths in tests (seeded).
+        self._rng = random.Random()  # noqa: S311
         self.update_success_status = UPDATE_SUCCESS_STATUSES[0]
         self.tasks: dict[str, Task] = {}
         self.fail_rules: list[FailRule] = []
@@ -275,6 +280,7 @@ class TaskBackend:
     def reset_settings(self) -> None:
         """Back to the default durations and update success status."""
         self.durations = TaskDurations()
+        self.total_range = None
         self.update_success_status = UPDATE_SUCCESS_STATUSES[0]
 
     def set_durations(self, durations: TaskDurations, update_success: str | None = None) -> None:
@@ -288,8 +294,23 @@ class TaskBackend:
                 f"update_success_status: must be one of {list(UPDATE_SUCCESS_STATUSES)}"
             )
         self.durations = durations
+        self.total_range = None
         if update_success is not None:
             self.update_success_status = update_success
+
+    def set_total_range(self, low: float, high: float, seed: int | None = None) -> None:
+        """Draw every new task's length between ``low`` and ``high`` seconds (seeded)."""
+        if not 0 <= low <= high <= MAX_PHASE_SECONDS:
+            raise BadRequest(
+                f"total_seconds: [low, high] must be 0 <= low <= high <= {MAX_PHASE_SECONDS}"
+            )
+        self.total_range = (low, high)
+        self._rng = random.Random(seed)  # noqa: S311 - repeatable task lengths, not secrets
+
+    def _durations_for_new_task(self) -> TaskDurations:
+        if self.total_range is None:
+            return self.durations
+        return TaskDurations.from_total(self._rng.uniform(*self.total_range))
 
     # -- fail rules ----------------------------------------------------------------
     def add_fail_rule(self, rule: FailRule) -> FailRule:
@@ -324,7 +345,7 @@ class TaskBackend:
             id=str(uuid.uuid4()),
             operation=operation,
             created_at=now,
-            durations=self.durations,
+            durations=self._durations_for_new_task(),
             subject_name=subject_name,
             trace_id=new_trace_id(now),
             context=context,

@@ -1,4 +1,9 @@
-"""Fleet operations end to end: waves, failure tolerance, re-runs, rollouts, the CLI."""
+"""Fleets end to end on a Distributed Map: the sliding window, tolerance, results, re-runs.
+
+Real executions on MiniStack (its Distributed Map held to AWS by the launcher: the
+threshold stops the run), the deployed Lambdas, the coordination table for the results,
+the strict simulator with task lengths drawn between 1 and 6 s.
+"""
 
 from __future__ import annotations
 
@@ -9,33 +14,29 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
 
+from chalicelib import fleet
+from chalicelib.coordination import CoordinationStore
 from chalicelib.stax import is_live
+from stax_orchestrator.follow import largest_state_bytes
 from tests.e2e.conftest import CATALOGUE_ID, ROOT, SEED, VERSION_1, VERSION_2, run_execution
 
 pytestmark = pytest.mark.e2e
 ACCOUNTS = [a["Id"] for a in SEED["accounts"]]
-REGIONS = [
-    "ap-southeast-2",
-    "us-east-1",
-    "us-west-2",
-    "eu-west-1",
-    "eu-central-1",
-    "ca-central-1",
-    "ap-northeast-1",
-]
-#: The three targets whose Stax task fails: early in the list, so a breach stops the fleet early.
-FAILING_REGIONS = ("us-east-1", "eu-west-1", "ca-central-1")
+REGIONS = ["ap-southeast-2", "us-east-1", "us-west-2", "eu-west-1", "eu-central-1",
+           "ca-central-1", "ap-northeast-1", "eu-west-2", "eu-north-1", "sa-east-1",
+           "ap-south-1", "us-east-2", "us-west-1", "ap-northeast-2"]  # fmt: skip
 CLI = str(Path(sys.executable).with_name("stax-orchestrator"))
+TABLE = "stax-orchestrator-local-coordination"
 
 
-def twenty_targets() -> list[dict[str, str]]:
-    targets = [{"aws_account_id": a, "aws_region": r} for a in ACCOUNTS for r in REGIONS]
-    return targets[:20]
+def forty_targets() -> list[dict[str, str]]:
+    return [{"aws_account_id": a, "aws_region": r} for a in ACCOUNTS for r in REGIONS][:40]
 
 
-def fleet_request(name: str, tolerance: Any) -> dict[str, Any]:
+def fleet_request(name: str, tolerance: Any, targets: list[dict[str, str]]) -> dict[str, Any]:
     return {
         "operation": "create",
         "catalogue_id": CATALOGUE_ID,
@@ -43,160 +44,166 @@ def fleet_request(name: str, tolerance: Any) -> dict[str, Any]:
         "name": name,
         "workload_name": "{name}-{account_short}-{region}",
         "workload_tags": {"Fleet": name},
-        "targets": twenty_targets(),
-        "max_concurrency": 5,
+        "targets": targets,
+        "max_concurrency": 8,
         "failure_tolerance": tolerance,
     }
 
 
-def fail_three(sim: Any, name: str) -> None:
-    account_short = ACCOUNTS[0].split("-")[0]
-    regex = f"^{name}-{account_short}-({'|'.join(FAILING_REGIONS)})$"
-    sim.fail_next_tasks(None, logs=["AWS::EC2::VPC CREATE_FAILED quota"], name_regex=regex)
+def fail_four(sim: Any, name: str) -> None:
+    """The tasks of four targets (one account, four regions) end FAILED."""
+    short = ACCOUNTS[1].split("-")[0]
+    regions = "|".join(REGIONS[1:5])
+    sim.fail_next_tasks(None, logs=["AWS::EC2::VPC CREATE_FAILED quota"],
+                        name_regex=f"^{name}-{short}-({regions})$")  # fmt: skip
 
 
 def fleet_workloads(sim: Any, name: str) -> list[dict[str, Any]]:
     return [w for w in sim.state()["workloads"] if w["Name"].startswith(f"{name}-")]
 
 
-def _output(described: dict[str, Any]) -> dict[str, Any]:
-    return dict(json.loads(described.get("output") or "{}"))
+def stored_results(fleet_id: str) -> list[dict[str, Any]]:
+    client = boto3.client("dynamodb")
+    return list(fleet.read_results(CoordinationStore(lambda: client, TABLE), fleet_id))
 
 
 @pytest.fixture()
-def quick_tasks(clean_sim: Any) -> Any:
-    clean_sim.set_task_durations(started=0.2, pending=0.3, running=1.5)
+def varied_tasks(clean_sim: Any) -> Any:
+    clean_sim.set_task_durations(total=(1.0, 6.0), seed=40)
     return clean_sim
 
 
-def test_twenty_targets_with_tolerance_20_percent_succeed_with_three_failed(
-    sfn: Any, deployed: dict[str, Any], quick_tasks: Any
+def test_forty_targets_with_four_failing_succeed_within_ten_percent_and_a_rerun_creates_none(
+    sfn: Any, deployed: dict[str, Any], varied_tasks: Any
 ) -> None:
     name = f"fa{uuid.uuid4().hex[:6]}"
-    fail_three(quick_tasks, name)
-    described = run_execution(sfn, deployed["fleet"], fleet_request(name, "20%"), timeout=600)
+    fail_four(varied_tasks, name)
+    request = fleet_request(name, "10%", forty_targets())
+    described = run_execution(sfn, deployed["fleet"], request, timeout=900)
     assert described["status"] == "SUCCEEDED", described.get("cause")
-    output = _output(described)
-    summary = output["summary"]
-    assert (summary["succeeded"], summary["failed"], summary["tolerated_failures"]) == (17, 3, 4)
-    failed = [r for r in output["results"] if r["status"] == "FAILED"]
-    assert sorted(r["target"]["aws_region"] for r in failed) == sorted(FAILING_REGIONS)
-    for result in failed:
-        assert result["error"] == "WorkloadTaskFailed"
-        assert any("CREATE_FAILED quota" in line for line in result["cause"]["logs_tail"])
-        assert result["cause"]["task_id"]
-    for result in output["results"]:
-        assert result["duration_seconds"] and result["duration_seconds"] > 0
-        assert result["workload_id"] or result["status"] == "FAILED"
-    assert len(fleet_workloads(quick_tasks, name)) == 20
-    assert quick_tasks.stats()["max_concurrent_tasks"] <= 5
+    summary = json.loads(described["output"])["summary"]
+    assert (summary["succeeded"], summary["failed"], summary["tolerated_failures"]) == (36, 4, 4)
+    assert varied_tasks.stats()["max_concurrent_tasks"] <= 8
+    rows = stored_results(described["name"])
+    assert len(rows) == 40 and {r["status"] for r in rows} == {"SUCCEEDED", "FAILED"}
+    for row in (r for r in rows if r["status"] == "FAILED"):
+        assert row["error"] == "WorkloadTaskFailed"
+        assert any("CREATE_FAILED quota" in line for line in row["cause"]["logs_tail"])
+        assert row["task_id"] and row["workload_id"]
+    assert all(r["duration_seconds"] > 0 for r in rows)
+    assert largest_state_bytes(sfn, described["executionArn"]) < 8 * 1024
+
+    again = run_execution(sfn, deployed["fleet"], request, timeout=900)
+    # The 36 done targets are skipped. The four CREATE_FAILED workloads keep their names,
+    # so their targets fail again, by name; 10 % of the 4 that ran tolerates none.
+    assert again["status"] == "FAILED" and again["error"] == "FleetFailureToleranceExceeded"
+    summary = json.loads(again["cause"])["summary"]
+    assert (summary["already_done"], summary["succeeded"], summary["failed"]) == (36, 0, 4)
+    errors = {r["error"] for r in stored_results(again["name"]) if r["status"] == "FAILED"}
+    assert errors == {"WorkloadAlreadyExists"}
+    live = [w["Name"] for w in fleet_workloads(varied_tasks, name) if is_live(w)]
+    assert len(live) == 40 == len(set(live)), "a re-run duplicated a workload"
 
 
-def test_tolerance_10_percent_fails_the_fleet_and_a_rerun_after_cleanup_creates_no_duplicates(
-    sfn: Any, deployed: dict[str, Any], quick_tasks: Any
+def test_forty_targets_with_four_failing_exceed_five_percent_and_every_result_is_readable(
+    sfn: Any, deployed: dict[str, Any], varied_tasks: Any
 ) -> None:
     name = f"fb{uuid.uuid4().hex[:6]}"
-    fail_three(quick_tasks, name)
-    request = fleet_request(name, "10%")
-    run = subprocess.run(
-        [CLI, "fleet", "run", "-", "--local", "--json", "--interval", "1"], cwd=ROOT,
-        input=json.dumps(request), capture_output=True, text=True, timeout=600, check=False,
-    )  # fmt: skip
-    assert run.returncode == 1, run.stdout + run.stderr
-    result = json.loads(run.stdout)
-    assert result["status"] == "FAILED"
-    assert result["error"] == "FleetFailureToleranceExceeded"
-    summary = result["summary"]
-    assert summary["failed"] == 3 and summary["tolerated_failures"] == 2
-    assert summary["not_started"] > 0
-    statuses = [r["status"] for r in result["results"]]
-    assert statuses.count("NOT_STARTED") == summary["not_started"]
-    assert statuses.count("FAILED") == 3 and "pending" not in statuses
-    started = fleet_workloads(quick_tasks, name)
-    assert len(started) < 20
-    assert quick_tasks.stats()["max_concurrent_tasks"] <= 5
-
-    quick_tasks.clear_task_failures()
-    # A CREATE_FAILED workload keeps its name (its resources may be deployed): the user
-    # deletes the failed ones, then runs the same request again.
-    failed_ids = [w["Id"] for w in started if w["Status"] == "CREATE_FAILED"]
-    assert len(failed_ids) == 3
-    cleanup = run_execution(
-        sfn, deployed["fleet"], {"operation": "delete", "workload_ids": failed_ids}, timeout=600
+    fail_four(varied_tasks, name)
+    described = run_execution(
+        sfn, deployed["fleet"], fleet_request(name, "5%", forty_targets()), timeout=900
     )
-    assert cleanup["status"] == "SUCCEEDED", cleanup.get("cause")
+    assert described["status"] == "FAILED"
+    assert described["error"] == "FleetFailureToleranceExceeded"
+    cause = json.loads(described["cause"])
+    summary = cause["summary"]
+    assert summary["tolerated_failures"] == 2 and summary["failed"] >= 3
+    assert summary["succeeded"] + summary["failed"] + summary["not_started"] == 40
+    assert [t["error"] for t in cause["failed_targets"]] == ["WorkloadTaskFailed"] * len(
+        cause["failed_targets"]
+    )
+    rows = stored_results(described["name"])
+    assert len(rows) == 40  # every target: succeeded, failed, or never started
+    assert {r["status"] for r in rows} <= {"SUCCEEDED", "FAILED", "NOT_STARTED"}
+    assert varied_tasks.stats()["max_concurrent_tasks"] <= 8
+
+
+def test_a_fleet_of_only_done_targets_succeeds_without_a_map_run(
+    sfn: Any, deployed: dict[str, Any], clean_sim: Any
+) -> None:
+    name = f"fd{uuid.uuid4().hex[:6]}"
+    request = fleet_request(name, 0, forty_targets()[:2])
+    first = run_execution(sfn, deployed["fleet"], request, timeout=600)
+    assert first["status"] == "SUCCEEDED", first.get("cause")
     again = run_execution(sfn, deployed["fleet"], request, timeout=600)
-    assert again["status"] == "SUCCEEDED", again.get("cause")
-    summary = _output(again)["summary"]
-    succeeded_before = len([w for w in started if w["Status"] == "ACTIVE"])
-    assert summary["already_done"] == succeeded_before
-    assert summary["succeeded"] == 20 - succeeded_before
-    live_names = [w["Name"] for w in fleet_workloads(quick_tasks, name) if is_live(w)]
-    assert len(live_names) == 20 == len(set(live_names)), "a re-run duplicated a workload"
+    summary = json.loads(again["output"])["summary"]
+    assert (summary["already_done"], summary["to_run"]) == (2, 0)
+    assert sfn.list_map_runs(executionArn=again["executionArn"])["mapRuns"] == []
 
 
 def test_rollout_moves_twelve_workloads_in_three_accounts_to_the_new_version(
-    deployed: dict[str, Any], quick_tasks: Any
+    sfn: Any, deployed: dict[str, Any], clean_sim: Any
 ) -> None:
     prefix = f"ro{uuid.uuid4().hex[:6]}"
     seeded = [
-        {
-            "Id": str(uuid.uuid4()),
-            "Name": f"{prefix}-{i}",
-            "AccountId": ACCOUNTS[i % 3],
-            "CatalogueId": CATALOGUE_ID,
-            "CatalogueVersionId": VERSION_1,
-            "Region": REGIONS[i % 4],
-            "Status": "ACTIVE",
-        }
+        {"Id": str(uuid.uuid4()), "Name": f"{prefix}-{i}", "AccountId": ACCOUNTS[i % 3],
+         "CatalogueId": CATALOGUE_ID, "CatalogueVersionId": VERSION_1, "Region": REGIONS[i % 4],
+         "Status": "ACTIVE"}
         for i in range(12)
+    ]  # fmt: skip
+    clean_sim.seed(workloads=seeded)
+    clean_sim.set_task_durations(total=1.5)
+    request = {"operation": "rollout", "catalogue_id": CATALOGUE_ID,
+               "catalogue_version_id": VERSION_2, "max_concurrency": 4}  # fmt: skip
+    described = run_execution(sfn, deployed["fleet"], request, timeout=600)
+    assert described["status"] == "SUCCEEDED", described.get("cause")
+    summary = json.loads(described["output"])["summary"]
+    assert summary["succeeded"] >= 12
+    state = {w["Id"]: w for w in clean_sim.state()["workloads"]}
+    assert all(state[w["Id"]]["CatalogueVersionId"] == VERSION_2 for w in seeded)
+    assert clean_sim.stats()["max_concurrent_tasks"] <= 4
+
+
+def test_an_invalid_fleet_request_fails_by_name_before_anything_runs(
+    sfn: Any, deployed: dict[str, Any], clean_sim: Any
+) -> None:
+    request = {**fleet_request("x", 0, forty_targets()[:1]), "workload_name": "{nme}",
+               "max_concurrency": 5000}  # fmt: skip
+    described = run_execution(sfn, deployed["fleet"], request, timeout=120)
+    assert described["status"] == "FAILED" and described["error"] == "InvalidFleetRequest"
+    errors = json.loads(json.loads(described["cause"])["errorMessage"])["errors"]
+    assert {"workload_name", "max_concurrency"} <= set(errors)
+    assert [r for r in clean_sim.requests() if r["method"] == "POST"] == []
+
+
+def test_the_cli_runs_a_fleet_from_a_csv_file_and_lists_its_results(
+    deployed: dict[str, Any], clean_sim: Any, tmp_path: Path
+) -> None:
+    name = f"fc{uuid.uuid4().hex[:6]}"
+    clean_sim.set_task_durations(total=1.5)
+    request = {k: v for k, v in fleet_request(name, 0, []).items() if k != "targets"}
+    request["max_concurrency"] = 2
+    (tmp_path / "request.json").write_text(json.dumps(request))
+    rows = ["aws_account_id,aws_region,tag:Owner"] + [
+        f"{t['aws_account_id']},{t['aws_region']},team-{i}"
+        for i, t in enumerate(forty_targets()[:3])
     ]
-    quick_tasks.seed(workloads=seeded)
+    (tmp_path / "targets.csv").write_text("\n".join(rows) + "\n")
     run = subprocess.run(
-        [CLI, "fleet", "rollout", "--catalogue-id", CATALOGUE_ID, "--catalogue-version-id",
-         VERSION_2, "--max-concurrency", "4", "--local", "--json", "--interval", "1"],
+        [CLI, "fleet", "run", str(tmp_path / "request.json"), "--targets",
+         str(tmp_path / "targets.csv"), "--local", "--json", "--interval", "1"],
         cwd=ROOT, capture_output=True, text=True, timeout=600, check=False,
     )  # fmt: skip
     assert run.returncode == 0, run.stdout + run.stderr
     result = json.loads(run.stdout)
-    assert result["status"] == "SUCCEEDED"
-    assert result["summary"]["succeeded"] == 12
-    state = {w["Id"]: w for w in quick_tasks.state()["workloads"]}
-    assert all(state[w["Id"]]["CatalogueVersionId"] == VERSION_2 for w in seeded)
-    assert quick_tasks.stats()["max_concurrent_tasks"] <= 4
-
-
-def test_cli_fleet_run_shows_targets_and_refuses_a_bad_request(
-    sfn: Any, deployed: dict[str, Any], quick_tasks: Any, tmp_path: Path
-) -> None:
-    before = len(
-        sfn.list_executions(stateMachineArn=deployed["fleet"], maxResults=1000)["executions"]
-    )
-    bad = tmp_path / "bad.json"
-    bad.write_text(
-        json.dumps({**fleet_request("x", 0), "workload_name": "{nme}", "max_concurrency": 99})
-    )
-    refused = subprocess.run(
-        [CLI, "fleet", "run", str(bad), "--local"], cwd=ROOT, capture_output=True, text=True,
-        timeout=120, check=False,
+    assert result["status"] == "SUCCEEDED" and result["summary"]["succeeded"] == 3
+    listed = subprocess.run(
+        [CLI, "fleet", "results", result["execution_arn"], "--local", "--csv"],
+        cwd=ROOT, capture_output=True, text=True, timeout=120, check=False,
     )  # fmt: skip
-    assert refused.returncode == 2
-    assert "max_concurrency" in refused.stdout and "unknown placeholder" in refused.stdout
-    assert "Nothing was started." in refused.stdout
-    after = len(
-        sfn.list_executions(stateMachineArn=deployed["fleet"], maxResults=1000)["executions"]
-    )
-    assert after == before
-
-    good = tmp_path / "good.json"
-    name = f"fc{uuid.uuid4().hex[:6]}"
-    request = {**fleet_request(name, 0), "targets": twenty_targets()[:4], "max_concurrency": 2}
-    good.write_text(json.dumps(request))
-    run = subprocess.run(
-        [CLI, "fleet", "run", str(good), "--local", "--interval", "1"], cwd=ROOT,
-        capture_output=True, text=True, timeout=600, check=False,
-    )  # fmt: skip
-    assert run.returncode == 0, run.stdout + run.stderr
-    assert "running" in run.stdout and "succeeded" in run.stdout
-    assert "✔ fleet succeeded" in run.stdout
-    assert f"{name}-{ACCOUNTS[0].split('-')[0]}-ap-southeast-2" in run.stdout
+    assert listed.returncode == 0, listed.stdout + listed.stderr
+    lines = listed.stdout.strip().splitlines()
+    assert len(lines) == 4 and lines[0].startswith("index,status")
+    assert all(",SUCCEEDED," in line for line in lines[1:])
+    tags = [w["Tags"] for w in fleet_workloads(clean_sim, name)]
+    assert len(tags) == 3

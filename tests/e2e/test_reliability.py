@@ -268,7 +268,9 @@ def test_each_failure_kind_is_named_and_alerted_once(
             assert alert["status"] == "FAILED"
             assert alert["error"] == error
             assert alert["cause"]
-        assert alert["request"]
+        assert "request" not in alert  # the payload may hold secrets: never in an alert
+        assert "10.0.0.0/16" not in json.dumps(alert)  # the payload's parameter value
+        assert alert["state_machine_arn"] == deployed["workload"]
 
 
 def test_malformed_payload_corpus_is_refused_without_stax_writes(

@@ -27,9 +27,9 @@ from chalicelib.errors import (
     WorkloadWriteInDoubt,
 )
 from chalicelib.polling import PollSchedule
-from chalicelib.schemas import load_operation_request
 from chalicelib.settings import CoordinationSettings, stax_settings
 from chalicelib.stax import SsmCredentials, StaxAccess
+from chalicelib.validation import load_operation_request
 from stax_orchestrator.deploy import Target, ensure_table
 from tests.e2e.conftest import VERSION_2, create_payload, workloads_named
 

@@ -1,18 +1,33 @@
-"""deploy tooling: placeholder names, template rendering and the exact IAM policy documents."""
+"""The deploy tooling: names, rendering, and the exact IAM documents of a stage."""
 
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 
 from stax_orchestrator import deploy
+from stax_orchestrator.deploy import policies, templates
+from stax_orchestrator.deploy.alerts import alert_event_pattern
 
 TARGET = deploy.Target("local", "us-east-1", "000000000000")
-ARNS = {
-    name: f"arn:aws:lambda:us-east-1:000000000000:function:stax-orchestrator-local-{name}"
-    for name in deploy.FUNCTIONS
-}
+ARNS = {name: TARGET.function_arn(name) for name in deploy.FUNCTIONS}
+PARAMETERS = ("/orchestrator/stax/access/key", "/orchestrator/stax/access/key/secret")
+KEY = "arn:aws:kms:us-east-1:000000000000:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+
+
+def _logs(*functions: str) -> dict[str, Any]:
+    groups = [
+        f"arn:aws:logs:us-east-1:000000000000:log-group:/aws/lambda/stax-orchestrator-local-{f}"
+        for f in functions
+    ]
+    return {
+        "Sid": "WriteOwnLogs",
+        "Effect": "Allow",
+        "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
+        "Resource": [r for g in groups for r in (g, f"{g}:log-stream:*")],
+    }
 
 
 def test_placeholder_stem_is_the_function_name() -> None:
@@ -25,17 +40,13 @@ def test_every_template_placeholder_is_filled_with_typed_values() -> None:
     watcher = deploy.render(deploy.load_template("task_watcher"), values)
     workload = deploy.render(deploy.load_template("workload"), values)
     fleet = deploy.render(deploy.load_template("fleet"), values)
-    text = json.dumps([watcher, workload, fleet])
-    assert "${" not in text
+    assert "${" not in json.dumps([watcher, workload, fleet])
     # A backstop above the longest watch a request may ask for (a day).
     assert watcher["TimeoutSeconds"] == 86_400 + 900
     assert watcher["States"]["Use Default Timeout"]["Result"] == 600
-    choice = watcher["States"]["Task Finished?"]["Choices"][2]
-    assert choice["NumericGreaterThanEqualsPath"] == "$.watch_timeout_seconds"
     assert workload["States"]["Create Workload"]["Resource"] == ARNS["create_workload"]
-    assert (
-        workload["States"]["Watch Task"]["Parameters"]["StateMachineArn"]
-        == "arn:aws:states:us-east-1:000000000000:stateMachine:stax-orchestrator-local-task-watcher"
+    assert workload["States"]["Watch Task"]["Parameters"]["StateMachineArn"] == (
+        "arn:aws:states:us-east-1:000000000000:stateMachine:stax-orchestrator-local-task-watcher"
     )
 
 
@@ -44,8 +55,21 @@ def test_missing_placeholder_value_is_a_deploy_error() -> None:
         deploy.render({"Resource": "${ValidateInputArn}"}, {})
 
 
-def test_lambda_policy_reads_only_the_two_parameters_uses_the_table_and_writes_logs() -> None:
-    assert deploy.lambda_policy(TARGET) == {
+@pytest.mark.parametrize(
+    ("text", "seconds"), [("7200", 7200), ("0600", 600), ("10", 10), (" 86400 ", 86400)]
+)
+def test_watch_timeout_is_read_as_decimal_seconds(text: str, seconds: int) -> None:
+    assert templates.parse_watch_timeout(text) == seconds
+
+
+@pytest.mark.parametrize("text", ["0100000", "9", "86401", "1e3", "-5", "0x10", ""])
+def test_a_watch_timeout_out_of_range_or_not_decimal_is_refused(text: str) -> None:
+    with pytest.raises(deploy.DeployError, match="--watch-timeout"):
+        templates.parse_watch_timeout(text)
+
+
+def test_a_token_function_reads_exactly_its_parameters_and_uses_the_table() -> None:
+    assert policies.lambda_policy(TARGET, ["create_workload"], PARAMETERS) == {
         "Version": "2012-10-17",
         "Statement": [
             {
@@ -60,44 +84,95 @@ def test_lambda_policy_reads_only_the_two_parameters_uses_the_table_and_writes_l
             {
                 "Sid": "UseCoordinationTable",
                 "Effect": "Allow",
-                "Action": [
-                    "dynamodb:GetItem",
-                    "dynamodb:PutItem",
-                    "dynamodb:UpdateItem",
-                    "dynamodb:DeleteItem",
-                    "dynamodb:Query",
-                ],
+                "Action": ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem",
+                           "dynamodb:DeleteItem", "dynamodb:Query"],
                 "Resource": "arn:aws:dynamodb:us-east-1:000000000000:table/stax-orchestrator-local-coordination",
             },
-            {
-                "Sid": "WriteOwnLogs",
-                "Effect": "Allow",
-                "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
-                "Resource": [
-                    "arn:aws:logs:us-east-1:000000000000:log-group:/aws/lambda/stax-orchestrator-local-*",
-                    "arn:aws:logs:us-east-1:000000000000:log-group:/aws/lambda/stax-orchestrator-local-*:log-stream:*",
-                ],
-            },
+            _logs("create_workload"),
         ],
-    }
+    }  # fmt: skip
 
 
-def test_states_policy_names_every_resource() -> None:
-    policy = deploy.states_policy(TARGET, ARNS)
+def test_a_customer_managed_key_is_granted_for_decryption_through_ssm_only() -> None:
+    policy = policies.lambda_policy(
+        TARGET, ["get_task_status"], ("/team/stax/key", "/team/stax/secret"), token_key_arn=KEY
+    )
     by_sid = {s["Sid"]: s for s in policy["Statement"]}
-    assert by_sid["InvokeOrchestratorFunctions"]["Resource"] == [ARNS[n] for n in deploy.FUNCTIONS]
-    assert by_sid["StartOwnStateMachines"] == {
-        "Sid": "StartOwnStateMachines",
+    assert by_sid["ReadStaxApiToken"]["Resource"] == [
+        "arn:aws:ssm:us-east-1:000000000000:parameter/team/stax/key",
+        "arn:aws:ssm:us-east-1:000000000000:parameter/team/stax/secret",
+    ]
+    assert by_sid["DecryptStaxApiToken"] == {
+        "Sid": "DecryptStaxApiToken",
         "Effect": "Allow",
-        "Action": "states:StartExecution",
-        "Resource": [
-            "arn:aws:states:us-east-1:000000000000:stateMachine:stax-orchestrator-local-task-watcher",
-            "arn:aws:states:us-east-1:000000000000:stateMachine:stax-orchestrator-local-workload",
-        ],
+        "Action": ["kms:Decrypt"],
+        "Resource": KEY,
+        "Condition": {"StringEquals": {"kms:ViaService": "ssm.us-east-1.amazonaws.com"}},
     }
-    assert by_sid["FollowOwnExecutions"]["Resource"] == [
-        "arn:aws:states:us-east-1:000000000000:execution:stax-orchestrator-local-task-watcher:*",
-        "arn:aws:states:us-east-1:000000000000:execution:stax-orchestrator-local-workload:*",
+
+
+def test_functions_that_need_no_token_get_only_their_own_logs() -> None:
+    policy = policies.lambda_policy(
+        TARGET, ["validate_input", "record_fleet_wave"], PARAMETERS, token_key_arn=KEY
+    )
+    assert policy["Statement"] == [_logs("validate_input", "record_fleet_wave")]
+
+
+def test_the_alert_function_may_only_publish_to_the_alert_topic_and_use_its_key() -> None:
+    policy = policies.lambda_policy(TARGET, ["publish_alert"], PARAMETERS, alert_key_arn=KEY)
+    assert policy["Statement"][:2] == [
+        {
+            "Sid": "PublishAlerts",
+            "Effect": "Allow",
+            "Action": "sns:Publish",
+            "Resource": "arn:aws:sns:us-east-1:000000000000:stax-orchestrator-local-alerts",
+        },
+        {
+            "Sid": "EncryptAlerts",
+            "Effect": "Allow",
+            "Action": ["kms:GenerateDataKey*", "kms:Decrypt"],
+            "Resource": KEY,
+            "Condition": {"StringEquals": {"kms:ViaService": "sns.us-east-1.amazonaws.com"}},
+        },
+    ]
+
+
+def test_a_log_permission_never_matches_another_stages_functions() -> None:
+    dev = deploy.Target("dev", "us-east-1", "000000000000")
+    for function in deploy.FUNCTIONS:
+        policy = policies.lambda_policy(dev, [function], PARAMETERS)
+        logs = policy["Statement"][-1]["Resource"]
+        assert all("*" not in r.replace(":log-stream:*", "") for r in logs)
+        assert not any("stax-orchestrator-dev-2" in r for r in logs)
+
+
+def test_functions_with_different_needs_may_not_share_a_policy_file() -> None:
+    with pytest.raises(ValueError, match="give each its own iam_policy_file"):
+        policies.lambda_policy(TARGET, ["create_workload", "validate_input"], PARAMETERS)
+
+
+def test_roles_trust_their_service_for_this_account_and_these_machines_only() -> None:
+    [lambda_trust] = policies.lambda_trust_policy(TARGET)["Statement"]
+    assert lambda_trust["Principal"] == {"Service": "lambda.amazonaws.com"}
+    assert lambda_trust["Condition"] == {"StringEquals": {"aws:SourceAccount": "000000000000"}}
+    [states_trust] = policies.states_trust_policy(TARGET)["Statement"]
+    assert states_trust["Principal"] == {"Service": "states.amazonaws.com"}
+    assert states_trust["Condition"] == {
+        "StringEquals": {"aws:SourceAccount": "000000000000"},
+        "ArnEquals": {
+            "aws:SourceArn": [TARGET.state_machine_arn(k) for k in deploy.STATE_MACHINES]
+        },
+    }
+
+
+def test_states_policy_names_every_resource_and_never_the_alert_function() -> None:
+    policy = policies.states_policy(TARGET, ARNS)
+    by_sid = {s["Sid"]: s for s in policy["Statement"]}
+    invoked = by_sid["InvokeOrchestratorFunctions"]["Resource"]
+    assert invoked == [ARNS[n] for n in deploy.FUNCTIONS if n != "publish_alert"]
+    assert by_sid["StartOwnStateMachines"]["Resource"] == [
+        "arn:aws:states:us-east-1:000000000000:stateMachine:stax-orchestrator-local-task-watcher",
+        "arn:aws:states:us-east-1:000000000000:stateMachine:stax-orchestrator-local-workload",
     ]
     for statement in policy["Statement"]:
         resources = statement["Resource"]
@@ -105,34 +180,13 @@ def test_states_policy_names_every_resource() -> None:
             assert resource != "*"
 
 
-def test_alerts_cover_failed_timed_out_and_aborted_executions_of_the_workload_machine() -> None:
-    machine = TARGET.state_machine_arn("workload")
-    assert deploy.alert_event_pattern(machine) == {
+def test_alerts_cover_failed_timed_out_and_aborted_workload_and_fleet_executions() -> None:
+    assert alert_event_pattern(TARGET) == {
         "source": ["aws.states"],
         "detail-type": ["Step Functions Execution Status Change"],
-        "detail": {"status": ["FAILED", "TIMED_OUT", "ABORTED"], "stateMachineArn": [machine]},
-    }
-    transformer = deploy.alert_input_transformer()
-    for name in transformer["InputPathsMap"]:
-        assert f"<{name}>" in transformer["InputTemplate"]
-
-
-def test_only_the_alert_rule_may_publish_to_the_topic() -> None:
-    policy = deploy.alert_topic_policy(TARGET)
-    publish = [s for s in policy["Statement"] if "Publish" in str(s["Action"])]
-    assert publish == [
-        {
-            "Sid": "AlertRulePublishes",
-            "Effect": "Allow",
-            "Principal": {"Service": "events.amazonaws.com"},
-            "Action": "sns:Publish",
-            "Resource": "arn:aws:sns:us-east-1:000000000000:stax-orchestrator-local-alerts",
-            "Condition": {
-                "ArnEquals": {
-                    "aws:SourceArn": "arn:aws:events:us-east-1:000000000000:rule/stax-orchestrator-local-operation-alerts"
-                }
-            },
-        }
-    ]
-    for statement in policy["Statement"]:
-        assert statement["Resource"] != "*"
+        "detail": {
+            "status": ["FAILED", "TIMED_OUT", "ABORTED"],
+            "stateMachineArn": [TARGET.state_machine_arn("workload"),
+                                TARGET.state_machine_arn("fleet")],
+        },
+    }  # fmt: skip

@@ -8,7 +8,7 @@ import pathlib
 import pytest
 
 from chalicelib.errors import InvalidWorkloadRequest
-from chalicelib.schemas import (
+from chalicelib.validation import (
     load_operation_request,
     load_task_status_request,
     load_workload_request,
@@ -107,3 +107,36 @@ def test_invalid_event_is_refused_naming_the_fields(name):
     body = json.loads(str(caught.value))
     assert body["error"] == "InvalidWorkloadRequest"
     assert body["message"].startswith("The workload request has ")
+
+
+#: Events of the platform rules, and what their refusal must say.
+PLATFORM_RULE_EVENTS = {
+    "params_key_hyphen.json": "key must be alphanumeric (A-Z, a-z, 0-9), as CloudFormation",
+    "params_key_underscore.json": "key must be alphanumeric",
+    "params_key_accented_letter.json": "found U+00E9 (LATIN SMALL LETTER E WITH ACUTE)",
+    "update_params_key_dot.json": "found '.'",
+    "params_value_multibyte_over_4096_bytes.json": "value is 4,098 bytes as UTF-8 (2,049 ",
+    "params_value_emoji_over_4096_bytes.json": "value is 4,100 bytes as UTF-8 (1,025 ",
+    "params_value_nested_too_deeply.json": "is nested too deeply",
+    "tags_value_nested_too_deeply.json": "is nested too deeply",
+    "unknown_field_nested_too_deeply.json": "is nested too deeply",
+    "not_object_deep_array.json": "must be a JSON object",
+}
+
+
+@pytest.mark.parametrize(("name", "fragment"), sorted(PLATFORM_RULE_EVENTS.items()))
+def test_platform_rule_events_are_refused_by_that_rule(name, fragment):
+    payload = json.loads((INVALID / name).read_text())
+    with pytest.raises(InvalidWorkloadRequest) as caught:
+        load_workload_request(payload)
+    [field] = EXPECTED[name]
+    assert any(fragment in message for message in caught.value.details["errors"][field])
+
+
+def test_multibyte_parameter_values_are_short_in_characters_and_long_in_bytes():
+    for name in (
+        "params_value_multibyte_over_4096_bytes.json",
+        "params_value_emoji_over_4096_bytes.json",
+    ):
+        [value] = json.loads((INVALID / name).read_text())["workload_parameters"].values()
+        assert len(value) < 4096 < len(value.encode())

@@ -1,210 +1,234 @@
-"""Fleet requests: validation of the whole request, names, tolerance, wave recording."""
+"""Fleet planning and results (chalicelib.fleet) on moto's S3 and DynamoDB.
+
+The plan goes to S3 as JSON Lines (what the Distributed Map reads), the results to the
+coordination table; neither grows the fleet execution's state.
+"""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
+import boto3
 import pytest
+from moto import mock_aws
 
 from chalicelib import fleet
+from chalicelib.coordination import CoordinationStore
 from chalicelib.errors import InvalidFleetRequest
+from chalicelib.fleet import results
+from chalicelib.validation import validate_fleet_request
+from stax_orchestrator.deploy import Target, ensure_table
 
-ACCOUNTS = [
-    "6d2e6c4b-1c9a-4e29-9a57-0b7e7f9c2a11",
-    "7e3f7d5c-2dab-4f3a-8b68-1c8f8a0d3b22",
-]
+ACCOUNTS = ["6d2e6c4b-1c9a-4e29-9a57-0b7e7f9c2a11", "7e3f7d5c-2dab-4f3a-8b68-1c8f8a0d3b22"]
 CATALOGUE = "2b9a7f0e-5c1d-4f3e-8a6b-9d4c3e2f1a00"
+BUCKET = "fleet-bucket"
+TARGET = Target("unit", "us-east-1", "123456789012")
 
 
-def create_request(**overrides: Any) -> dict[str, Any]:
+class Aws:
+    def __init__(self) -> None:
+        self.s3 = boto3.client("s3", region_name="us-east-1")
+        self.s3.create_bucket(Bucket=BUCKET)
+        dynamodb = boto3.client("dynamodb", region_name="us-east-1")
+        ensure_table(dynamodb, TARGET)
+        self.store = CoordinationStore(lambda: dynamodb, TARGET.table_name)
+
+    def write(self, bucket: str, key: str, data: bytes) -> None:
+        self.s3.put_object(Bucket=bucket, Key=key, Body=data)
+
+    def read(self, bucket: str, key: str) -> str:
+        return str(self.s3.get_object(Bucket=bucket, Key=key)["Body"].read().decode())
+
+    def plan_lines(self, plan: dict[str, Any]) -> list[dict[str, Any]]:
+        return [json.loads(line) for line in self.read(BUCKET, plan["key"]).splitlines() if line]
+
+
+@pytest.fixture()
+def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Aws]:
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    with mock_aws():
+        yield Aws()
+
+
+class Stax:
+    """What planning asks of Stax: the workloads of a catalogue (listed, paged)."""
+
+    def __init__(self, workloads: list[dict[str, Any]]) -> None:
+        self.workloads = workloads
+
+    def list_workloads(self, **filters: str) -> Iterator[dict[str, Any]]:
+        wanted = filters.get("catalogue_ids")
+        yield from (w for w in self.workloads if not wanted or w["CatalogueId"] == wanted)
+
+
+class Access:
+    def __init__(self, stax: Stax) -> None:
+        self.stax = stax
+
+    @contextmanager
+    def session(self) -> Iterator[Stax]:
+        yield self.stax
+
+
+def create_request(count: int = 2, **overrides: Any) -> dict[str, Any]:
+    regions = ["ap-southeast-2", "us-east-1", "us-west-2", "eu-west-1", "eu-central-1"]
     request: dict[str, Any] = {
         "operation": "create",
         "catalogue_id": CATALOGUE,
         "name": "baseline",
-        "workload_name": "{name}-{account_short}-{region}",
+        "workload_name": "{name}-{account_short}-{region}-{index}",
         "workload_parameters": {"VpcCidr": "10.0.0.0/16"},
         "targets": [
-            {"aws_account_id": ACCOUNTS[0], "aws_region": "ap-southeast-2"},
-            {"aws_account_id": ACCOUNTS[1], "aws_region": "us-east-1",
-             "workload_parameters": {"VpcCidr": "10.1.0.0/16"}, "workload_tags": {"Team": "b"}},
+            {"aws_account_id": ACCOUNTS[i % 2], "aws_region": regions[i % 5]} for i in range(count)
         ],
-    }  # fmt: skip
+        "max_concurrency": 8,
+        "failure_tolerance": "10%",
+    }
     request.update(overrides)
     return request
 
 
-def errors_of(request: Any) -> dict[str, list[str]]:
-    with pytest.raises(InvalidFleetRequest) as raised:
-        fleet.validate_fleet_request(request)
-    return dict(raised.value.details["errors"])
-
-
-def test_create_targets_get_templated_names_and_merged_overrides() -> None:
-    planned = fleet.validate_fleet_request(create_request())
-    assert planned["max_concurrency"] == 5 and planned["failure_tolerance"] == 0
-    first, second = planned["targets"]
-    assert first["target"]["workload_name"] == "baseline-6d2e6c4b-ap-southeast-2"
-    assert second["request"]["workload_name"] == "baseline-7e3f7d5c-us-east-1"
-    assert second["request"]["workload_parameters"] == {"VpcCidr": "10.1.0.0/16"}
-    assert second["request"]["workload_tags"] == {"Team": "b"}
-    assert first["request"]["operation"] == "create"
-
-
-def test_every_problem_is_reported_at_once_per_target() -> None:
-    request = create_request(max_concurrency=0, failure_tolerance="120%", colour="blue")
-    request["targets"] = [
-        {"aws_account_id": "not-a-uuid", "aws_region": "ap-southeast-2"},
-        {"aws_account_id": ACCOUNTS[1], "aws_region": "ap-northeast-3", "extra": 1},
-        "not an object",
-    ]
-    errors = errors_of(request)
-    assert set(errors) >= {
-        "max_concurrency",
-        "failure_tolerance",
-        "colour",
-        "targets[0].aws_account_id",
-        "targets[1].aws_region",
-        "targets[1].extra",
-        "targets[2]",
-    }
-    assert "disabled" in errors["targets[1].aws_region"][0]
-
-
-def test_names_are_validated_per_target_and_must_be_unique() -> None:
-    errors = errors_of(create_request(workload_name="{name}-{region}", name="9bad"))
-    assert "targets[0].workload_name" in errors
-    same = create_request(workload_name="{name}", targets=[
-        {"aws_account_id": ACCOUNTS[0], "aws_region": "ap-southeast-2"},
-        {"aws_account_id": ACCOUNTS[1], "aws_region": "ap-southeast-2"},
-    ])  # fmt: skip
-    assert "names must be unique" in errors_of(same)["targets[1].workload_name"][0]
-    assert (
-        "unknown placeholder"
-        in errors_of(create_request(workload_name="{nme}-x"))["workload_name"][0]
-    )
-
-
-def test_more_than_500_targets_is_refused_saying_the_limit() -> None:
-    targets = [{"aws_account_id": ACCOUNTS[0], "aws_region": "ap-southeast-2"}] * 501
-    message = errors_of(create_request(targets=targets))["targets"][0]
-    assert "501 entries; at most 500" in message
-
-
-def test_non_object_and_unknown_operation() -> None:
-    assert "_schema" in errors_of(["a"])
-    assert "operation" in errors_of({"operation": "update"})
-
-
 @pytest.mark.parametrize(
     ("tolerance", "runnable", "expected"),
-    [(0, 20, 0), (3, 20, 3), ("20%", 20, 4), ("10%", 20, 2), ("10%", 9, 0), ("100%", 7, 7)],
-)
-def test_tolerated_failures(tolerance: Any, runnable: int, expected: int) -> None:
+    [(0, 20, 0), (3, 20, 3), ("20%", 20, 4), ("10%", 40, 4), ("5%", 40, 2), ("10%", 9, 0),
+     ("29%", 100, 29), ("100%", 7, 7)],
+)  # fmt: skip
+def test_tolerated_failures_are_a_count_or_an_exact_percentage(
+    tolerance: Any, runnable: int, expected: int
+) -> None:
     assert fleet.tolerated_failures(tolerance, runnable) == expected
 
 
-def test_delete_plan_needs_no_stax_and_cuts_waves() -> None:
-    ids = [f"00000000-0000-4000-8000-{i:012d}" for i in range(7)]
-    state = fleet.plan(
-        {"operation": "delete", "workload_ids": ids, "max_concurrency": 3, "failure_tolerance": 1},
-        access=None,  # type: ignore[arg-type]
+def test_the_plan_goes_to_s3_one_line_per_target_and_the_answer_stays_small(aws: Aws) -> None:
+    small = fleet.plan(validate_fleet_request(create_request(2)), Access(Stax([])), aws.store,
+                       aws.write, bucket=BUCKET, fleet_id="fleet-a")  # fmt: skip
+    big = fleet.plan(validate_fleet_request(create_request(2000)), Access(Stax([])), aws.store,
+                     aws.write, bucket=BUCKET, fleet_id="fleet-b")  # fmt: skip
+    assert set(big) == set(fleet.PLAN_FIELDS)
+    assert len(json.dumps(big)) - len(json.dumps(small)) < 20  # digits of the counts only
+    lines = aws.plan_lines(big)
+    assert len(lines) == big["to_run"] == 2000 and big["tolerated_failures"] == 200
+    first = lines[0]
+    assert first["execution_name"] == "fleet-b-0"
+    assert first["request"]["operation"] == "create"
+    assert first["request"]["workload_name"] == "baseline-6d2e6c4b-ap-southeast-2-0"
+    assert first["target"]["aws_region"] == "ap-southeast-2"
+
+
+def test_a_rerun_skips_live_workloads_and_records_them_done(aws: Aws) -> None:
+    request = validate_fleet_request(create_request(3))
+    existing = [{"Id": "w-0", "Name": "baseline-6d2e6c4b-ap-southeast-2-0", "AccountId": ACCOUNTS[0],
+                 "Region": "ap-southeast-2", "CatalogueId": CATALOGUE, "Status": "ACTIVE"},
+                {"Id": "w-1", "Name": "baseline-7e3f7d5c-us-east-1-1", "AccountId": ACCOUNTS[1],
+                 "Region": "us-east-1", "CatalogueId": CATALOGUE, "Status": "CREATE_FAILED"}]  # fmt: skip
+    plan = fleet.plan(request, Access(Stax(existing)), aws.store, aws.write, bucket=BUCKET,
+                      fleet_id="rerun")  # fmt: skip
+    assert (plan["total"], plan["to_run"], plan["already_done"]) == (3, 2, 1)
+    # A failed create still holds its name: its target runs (and the create refuses by name).
+    assert [line["index"] for line in aws.plan_lines(plan)] == [1, 2]
+    [done] = fleet.read_results(aws.store, "rerun")
+    assert done["status"] == "ALREADY_DONE" and done["workload_id"] == "w-0"
+
+
+def test_a_rollout_targets_every_live_workload_not_yet_on_the_version(aws: Aws) -> None:
+    version = "2b9a7f0e-5c1d-4f3e-8a6b-9d4c3e2f1a02"
+    workloads = [
+        {"Id": f"00000000-0000-4000-8000-00000000000{i}", "Name": f"w{i}", "AccountId": ACCOUNTS[0],
+         "Region": "us-east-1", "CatalogueId": CATALOGUE, "Status": status,
+         "CatalogueVersionId": on}
+        for i, (status, on) in enumerate([("ACTIVE", version), ("ACTIVE", "old"),
+                                          ("UPDATE_FAILED", version), ("DELETED", "old")])
+    ]  # fmt: skip
+    request = validate_fleet_request({"operation": "rollout", "catalogue_id": CATALOGUE,
+                                      "catalogue_version_id": version})  # fmt: skip
+    plan = fleet.plan(request, Access(Stax(workloads)), aws.store, aws.write, bucket=BUCKET,
+                      fleet_id="roll")  # fmt: skip
+    assert [line["target"]["workload_name"] for line in aws.plan_lines(plan)] == ["w1", "w2"]
+    assert plan["already_done"] == 1
+
+
+def test_targets_too_many_for_the_input_are_read_from_s3_and_validated_there(aws: Aws) -> None:
+    rows = ["aws_account_id,aws_region,param:VpcCidr,tag:Owner"] + [
+        f"{ACCOUNTS[i % 2]},{['us-east-1', 'eu-west-1'][i % 2]},10.{i % 250}.0.0/16,team-{i}"
+        for i in range(1200)
+    ]
+    aws.write(BUCKET, "requests/big.csv", "\n".join(rows).encode())
+    request = {k: v for k, v in create_request().items() if k != "targets"}
+    request["targets_location"] = f"s3://{BUCKET}/requests/big.csv"
+    loaded = fleet.load_targets(validate_fleet_request(request), aws.read)
+    assert len(loaded["targets"]) == 1200
+    last = loaded["targets"][-1]["request"]
+    assert last["workload_parameters"] == {"VpcCidr": "10.199.0.0/16"}
+    assert last["workload_tags"] == {"Owner": "team-1199"}
+    aws.write(BUCKET, "requests/bad.csv", b"aws_account_id,aws_region\nnot-a-uuid,us-east-1\n")
+    request["targets_location"] = f"s3://{BUCKET}/requests/bad.csv"
+    with pytest.raises(InvalidFleetRequest) as refused:
+        fleet.load_targets(validate_fleet_request(request), aws.read)
+    assert "targets[0].aws_account_id" in refused.value.details["errors"]
+
+
+def _event(status: str, index: int, **extra: Any) -> dict[str, Any]:
+    return {"fleet_id": "f", "status": status, "started_at": "2026-12-01T10:00:00.000Z",
+            "item": {"index": index, "execution_name": f"f-{index}",
+                     "target": {"workload_name": f"w{index}"}}, **extra}  # fmt: skip
+
+
+def test_a_failed_target_keeps_its_own_error_and_a_short_cause(aws: Aws) -> None:
+    child_cause = {"message": "The Stax task ended FAILED", "task_id": "t-3", "workload_id": "w-3",
+                   "logs_tail": [f"line {i} " + "x" * 900 for i in range(20)]}  # fmt: skip
+    described = {
+        "Error": "WorkloadTaskFailed",
+        "Cause": json.dumps(child_cause),
+        "Status": "FAILED",
+    }
+    failure = {"Error": "States.TaskFailed", "Cause": json.dumps(described)}
+    assert results.record_target(_event("FAILED", 3, failure=failure), aws.store) == {}
+    output = {"workload_id": "w-1", "task_id": "t-1", "status": "SUCCEEDED"}
+    results.record_target(_event("SUCCEEDED", 1, output=output), aws.store)
+    rows = list(fleet.read_results(aws.store, "f"))
+    assert [r["status"] for r in rows] == ["SUCCEEDED", "FAILED"]
+    failed = rows[1]
+    assert failed["error"] == "WorkloadTaskFailed" and failed["task_id"] == "t-3"
+    assert failed["cause"]["message"] == "The Stax task ended FAILED"
+    assert len(json.dumps(failed["cause"]).encode()) <= results.MAX_CAUSE_BYTES
+    assert failed["cause"]["logs_tail"][-1].startswith("line 19")
+    assert [r["index"] for r in fleet.read_results(aws.store, "f", failed_only=True)] == [3]
+
+
+def test_the_summary_counts_results_and_names_targets_the_map_never_ran(aws: Aws) -> None:
+    plan = fleet.plan(validate_fleet_request(create_request(5)), Access(Stax([])), aws.store,
+                      aws.write, bucket=BUCKET, fleet_id="f")  # fmt: skip
+    failure = {"Error": "WorkloadAlreadyExists", "Cause": json.dumps({"message": "taken"})}
+    for index in (0, 1):
+        results.record_target(_event("FAILED", index, failure=failure), aws.store)
+    results.record_target(_event("SUCCEEDED", 2, output={"workload_id": "w"}), aws.store)
+    outcome = results.summarise(
+        {"plan": plan, "map_failure": {"Error": results.TOLERANCE_ERROR, "Cause": "stopped"}},
+        aws.store,
+        aws.read,
     )
-    assert [len(w) for w in state["waves"]] == [3, 3, 1]
-    assert state["summary"]["tolerated_failures"] == 1
-    # What every target shares is kept once; the machine merges it back per target.
-    assert state["shared"] == {"operation": "delete"}
-    assert state["waves"][2][0] == {"index": 6, "request": {"workload_id": ids[6]}, "target": {}}
+    summary = outcome["summary"]
+    assert (summary["succeeded"], summary["failed"], summary["not_started"]) == (1, 2, 2)
+    assert outcome["exceeded"] is True and outcome["error"] is None
+    cause = json.loads(outcome["cause"])
+    assert [t["index"] for t in cause["failed_targets"]] == [0, 1]
+    statuses = {r["index"]: r["status"] for r in fleet.read_results(aws.store, "f")}
+    assert statuses == {0: "FAILED", 1: "FAILED", 2: "SUCCEEDED", 3: "NOT_STARTED",
+                        4: "NOT_STARTED"}  # fmt: skip
 
 
-def _outcome(index: int, status: str, **extra: Any) -> dict[str, Any]:
-    return {"index": index, "target": {}, "request": {"operation": "delete",
-            "workload_id": f"w{index}"}, "status": status,
-            "started": "2026-11-27T10:00:00Z", "finished": "2026-11-27T10:00:12.5Z", **extra}  # fmt: skip
-
-
-def test_record_wave_counts_and_stops_past_the_tolerance() -> None:
-    state = fleet.plan(
-        {"operation": "delete", "workload_ids": [f"00000000-0000-4000-8000-{i:012d}" for i in range(6)],
-         "max_concurrency": 2, "failure_tolerance": 1},
-        access=None,  # type: ignore[arg-type]
-    )  # fmt: skip
-    aws_cause = json.dumps({"Error": "WorkloadTaskFailed", "Cause": '{"task_id": "t"}'})
-    state["wave_results"] = [
-        _outcome(0, "SUCCEEDED", output={"workload_id": "w0", "task_id": "t0"}),
-        _outcome(1, "FAILED", failure={"Error": "States.TaskFailed", "Cause": aws_cause}),
-    ]
-    state = fleet.record_wave(state)
-    assert not state["exceeded"] and len(state["waves"]) == 2
-    assert state["results"][1]["error"] == "WorkloadTaskFailed"
-    assert state["results"][1]["cause"] == {"task_id": "t"}
-    assert state["results"][0]["duration_seconds"] == 12.5
-    state["wave_results"] = [
-        _outcome(2, "FAILED", failure={"Error": "WorkloadNotFound", "Cause": "{}"}),
-        _outcome(3, "SUCCEEDED", output={"workload_id": "w3"}),
-    ]
-    state = fleet.record_wave(state)
-    assert state["exceeded"] is True
-    assert state["waves"] == []
-    assert (state["summary"]["succeeded"], state["summary"]["failed"]) == (2, 2)
-    assert state["summary"]["not_started"] == 2
-    assert [r["status"] for r in state["results"]][-2:] == ["NOT_STARTED", "NOT_STARTED"]
-    assert state["results"][-1]["target"] == {"workload_id": "00000000-0000-4000-8000-000000000005"}
-    assert state["results"][0]["target"] == {"workload_id": "w0"}
-    assert state["failure"]["Error"] == "FleetFailureToleranceExceeded"
-    cause = json.loads(state["failure"]["Cause"])
-    assert cause["summary"]["failed"] == 2
-    assert [t["index"] for t in cause["failed_targets"]] == [1, 2]
-
-
-def test_percentages_are_exact() -> None:
-    assert fleet.tolerated_failures("29%", 100) == 29
-    assert fleet.tolerated_failures("57%", 100) == 57
-    assert fleet.tolerated_failures("33.5%", 200) == 67
-
-
-def test_non_object_maps_are_named_not_crashed_on() -> None:
-    errors = errors_of(create_request(workload_parameters=["a"]))
-    assert any(field.endswith("workload_parameters") for field in errors)
-    request = create_request()
-    request["targets"][0]["workload_tags"] = "x"
-    assert "targets[0].workload_tags" in errors_of(request)
-
-
-def test_five_hundred_targets_fit_the_state_and_a_bigger_plan_is_refused_up_front() -> None:
-    targets = [
-        {
-            "aws_account_id": ACCOUNTS[i % 2],
-            "aws_region": "ap-southeast-2",
-            "workload_name": f"w{i}x",
-        }
-        for i in range(500)
-    ]
-    shared = {f"P{i}": "v" * 40 for i in range(8)}
-    request = create_request(targets=targets, workload_parameters=shared, workload_name="w")
-    state = fleet.plan(request, access=_NoStax())  # type: ignore[arg-type]
-    assert state["summary"]["to_run"] == 500
-    assert len(json.dumps(state)) < fleet.MAX_PLAN_BYTES
-    for index, target in enumerate(targets):
-        # Data of each target's own is not shared: 500 x 220 characters is too much.
-        target["workload_parameters"] = {"Own": f"{index}-" + "x" * 220}
-    with pytest.raises(InvalidFleetRequest, match=r"KiB") as raised:
-        fleet.plan(request, access=_NoStax())  # type: ignore[arg-type]
-    assert "targets" in raised.value.details["errors"]
-
-
-class _NoStax:
-    """A create plan lists the catalogue's workloads; here there are none."""
-
-    class _Session:
-        def __enter__(self) -> Any:
-            return self
-
-        def __exit__(self, *exc: object) -> None:
-            return None
-
-        def list_workloads(self, **filters: str) -> list[dict[str, Any]]:
-            return []
-
-    def session(self) -> Any:
-        return self._Session()
+def test_a_fleet_within_tolerance_is_not_exceeded(aws: Aws) -> None:
+    plan = fleet.plan(validate_fleet_request(create_request(3, failure_tolerance=1)),
+                      Access(Stax([])), aws.store, aws.write, bucket=BUCKET, fleet_id="g")  # fmt: skip
+    results.record_target(
+        {**_event("FAILED", 0, failure={"Error": "X", "Cause": "y"}), "fleet_id": "g"}, aws.store
+    )
+    outcome = results.summarise({"plan": plan, "map_failure": {"Error": None, "Cause": None}},
+                                aws.store, aws.read)  # fmt: skip
+    assert outcome["exceeded"] is False and outcome["error"] is None
+    assert outcome["summary"]["results"]["partition"] == "fleet#g"

@@ -13,6 +13,7 @@ import pytest
 from local.ministack_fidelity import (
     _patching,
     cause_length,
+    distributed_map,
     execution_timeout,
     missing_paths,
     payload_size,
@@ -80,6 +81,114 @@ def test_only_a_positive_whole_timeout_seconds_sets_an_execution_timeout() -> No
     assert execution_timeout.timeout_seconds(json.dumps({"TimeoutSeconds": 0})) is None
     assert execution_timeout.timeout_seconds(json.dumps({"StartAt": "A"})) is None
     assert execution_timeout.timeout_seconds("not json") is None
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "refused"),
+    [
+        ("MaxConcurrency", 0, False),
+        ("MaxConcurrency", 10_000, False),
+        ("MaxConcurrency", -1, True),
+        ("MaxConcurrency", "5", True),
+        ("MaxConcurrency", 2.0, True),
+        ("ToleratedFailureCount", True, True),
+        ("ToleratedFailureCount", None, True),
+        ("ToleratedFailurePercentage", 100, False),
+        ("ToleratedFailurePercentage", 101, True),
+        ("ToleratedFailurePercentage", 12.5, True),
+    ],
+)
+def test_a_settings_path_must_select_a_whole_number_in_range(
+    field: str, value: object, refused: bool
+) -> None:
+    problem = distributed_map.setting_problem(field, value, "$.x")
+    assert (problem is not None) == refused
+    if refused and not distributed_map.is_whole(value):
+        shown = value if isinstance(value, str) else json.dumps(value)
+        assert problem == (
+            f'The {field}Path field refers to value "{shown}" which is not a valid integer: $.x'
+        )
+
+
+def test_max_items_path_selects_a_positive_integer_up_to_100_million() -> None:
+    problem = distributed_map.max_items_problem
+    assert problem(1, "$.n") is None
+    assert problem(100_000_000, "$.n") is None
+    assert problem(0, "$.n") is not None  # "a positive integer"
+    assert problem(-2, "$.n") is not None
+    assert problem(100_000_001, "$.n") is not None
+    assert "not a valid integer" in str(problem("3", "$.n"))
+    assert problem(0, None) is None  # the literal MaxItems 0: no limit
+    assert problem(-1, None) is not None
+
+
+def test_the_threshold_is_crossed_over_either_limit_counted_over_all_items() -> None:
+    exceeds = distributed_map.exceeds_threshold
+    assert not exceeds(0, 10, None, None)
+    assert exceeds(1, 10, None, None)  # nothing tolerated by default
+    assert not exceeds(2, 10, 2, None)
+    assert exceeds(3, 10, 2, None)
+    assert not exceeds(2, 10, None, 20.0)  # 2 of 10 items: 20 %, not over it
+    assert exceeds(3, 10, None, 20.0)
+    assert exceeds(3, 10, 5, 20.0)  # either limit
+    assert exceeds(1, 10, 0, 100.0)
+
+
+def _progress(
+    total: int, count: int | None = 0
+) -> tuple[distributed_map.MapRunProgress, list[str]]:
+    stopped: list[str] = []
+    record = {
+        "itemCounts": distributed_map.empty_counts(total),
+        "executionCounts": distributed_map.empty_counts(total),
+    }
+    progress = distributed_map.MapRunProgress(record, total, count, None, stopped.append)
+    return progress, stopped
+
+
+def _counts(progress: distributed_map.MapRunProgress) -> dict[str, int]:
+    counts = progress.record["itemCounts"]
+    assert counts == progress.record["executionCounts"]
+    assert (
+        sum(counts[k] for k in ("pending", "running", "succeeded", "failed", "aborted"))
+        == (counts["total"])
+    )
+    return {k: counts[k] for k in ("pending", "running", "succeeded", "failed", "aborted")}
+
+
+def test_crossing_the_threshold_aborts_running_children_and_leaves_the_rest_pending() -> None:
+    progress, stopped = _progress(5)
+    children = [distributed_map.ChildRun(f"child-{i}", None) for i in range(3)]
+    for child in children:
+        assert progress.begin(child, lambda: None)
+    assert children[1].adopt("nested-1")
+    progress.end(children[0], distributed_map.FAILED, lambda: None)
+    assert progress.stopping and progress.unsettled == 0
+    assert _counts(progress) == {
+        "pending": 2,
+        "running": 0,
+        "succeeded": 0,
+        "failed": 1,
+        "aborted": 2,
+    }
+    assert sorted(stopped) == ["child-1", "child-2", "nested-1"]
+    assert all(child.is_aborted() for child in children[1:])
+    assert not children[1].adopt("nested-later")  # started after the abort: stopped at once
+    progress.end(children[1], distributed_map.SUCCEEDED, lambda: None)  # its thread ends later
+    assert _counts(progress)["aborted"] == 2
+    assert not progress.begin(distributed_map.ChildRun("child-3", None), lambda: None)
+    progress.wait()
+
+
+def test_a_map_run_inside_an_aborted_child_stops_instead_of_starting_children() -> None:
+    outer = distributed_map.ChildRun("outer", None)
+    outer.abort(lambda _arn: None)
+    progress, _stopped = _progress(2, count=None)
+    inner = distributed_map.ChildRun("inner", outer)
+    assert inner.is_aborted()
+    assert not progress.begin(inner, lambda: None)
+    assert progress.stopping and progress.unsettled == 0
+    progress.wait()  # settled: it does not hang
 
 
 def _reviewed(a: int, b: int) -> int:

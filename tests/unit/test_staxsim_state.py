@@ -437,3 +437,18 @@ def test_connection_counters_are_cleared_by_reset(state: SimState) -> None:
     assert state.stats()["connections"] == {"accepted": 1, "tls_established": 1}
     state.reset()
     assert state.stats()["connections"] == {"accepted": 0, "tls_established": 0}
+
+
+def test_task_lengths_drawn_from_a_range_stay_in_it_and_repeat_with_the_seed() -> None:
+    from staxsim.models.tasks import TaskBackend
+
+    def lengths(seed: int) -> list[float]:
+        backend = TaskBackend()
+        backend.set_total_range(1.0, 6.0, seed)
+        return [backend.start("create", "w", 0.0, {}).durations.total for _ in range(40)]
+
+    first = lengths(7)
+    assert first == lengths(7)
+    assert first != lengths(8)
+    assert all(1.0 <= total <= 6.0 for total in first)
+    assert max(first) - min(first) > 3  # spread over the range, not one value

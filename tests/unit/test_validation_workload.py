@@ -1,4 +1,4 @@
-"""Unit tests of chalicelib.schemas: every validation rule and its message (no mocks)."""
+"""Workload requests (chalicelib.validation.workload): every rule and its message (no mocks)."""
 
 from __future__ import annotations
 
@@ -8,10 +8,11 @@ import pathlib
 import pytest
 import staxapp
 
-from chalicelib import schemas
+from chalicelib import validation
 from chalicelib.errors import InvalidWorkloadRequest
 from chalicelib.regions import DEFAULT_REGIONS, DISABLED_REGIONS, OPT_IN_REGIONS
-from chalicelib.schemas import (
+from chalicelib.validation import (
+    limits,
     load_operation_request,
     load_task_status_request,
     load_workload_request,
@@ -152,9 +153,9 @@ def test_loading_does_not_modify_the_payload():
 
 
 def test_tag_count_limit_is_the_sdk_documents():
-    assert schemas.STAX_MAX_TAGS == sdk_schemas()["Tags"]["maxProperties"] == 100
+    assert limits.STAX_MAX_TAGS == sdk_schemas()["Tags"]["maxProperties"] == 100
     # One tag is kept for the orchestrator's execution tag.
-    assert schemas.MAX_TAGS == 99
+    assert limits.MAX_TAGS == 99
 
 
 def test_sdk_document_has_no_string_limits_for_tags_or_parameters():
@@ -169,22 +170,22 @@ def test_sdk_document_has_no_string_limits_for_tags_or_parameters():
 
 def test_workload_name_rules_are_the_sdk_documents():
     name = sdk_schemas()["workloads.CreateWorkload"]["properties"]["Name"]
-    assert name["pattern"] == "^" + schemas.WORKLOAD_NAME_PATTERN.pattern + "$"
-    assert name["minLength"] == schemas.WORKLOAD_NAME_MIN_LENGTH
-    assert name["maxLength"] == schemas.WORKLOAD_NAME_MAX_LENGTH
+    assert name["pattern"] == "^" + limits.WORKLOAD_NAME_PATTERN.pattern + "$"
+    assert name["minLength"] == limits.WORKLOAD_NAME_MIN_LENGTH
+    assert name["maxLength"] == limits.WORKLOAD_NAME_MAX_LENGTH
 
 
 def test_uuid_pattern_is_the_sdk_documents():
-    assert sdk_schemas()["uuidv4"]["pattern"] == "^" + schemas.UUID_PATTERN.pattern + "$"
+    assert sdk_schemas()["uuidv4"]["pattern"] == "^" + limits.UUID_PATTERN.pattern + "$"
 
 
 def test_chosen_limits():
-    assert schemas.MAX_PARAMETERS == 200
-    assert schemas.MAX_PARAMETER_KEY_LENGTH == 255
-    assert schemas.MAX_PARAMETER_VALUE_LENGTH == 4096
-    assert schemas.MAX_TAG_KEY_LENGTH == 128
-    assert schemas.MAX_TAG_VALUE_LENGTH == 256
-    assert schemas.MAX_PAYLOAD_BYTES == 32 * 1024
+    assert limits.MAX_PARAMETERS == 200
+    assert limits.MAX_PARAMETER_KEY_LENGTH == 255
+    assert limits.MAX_PARAMETER_VALUE_BYTES == 4096
+    assert limits.MAX_TAG_KEY_LENGTH == 128
+    assert limits.MAX_TAG_VALUE_LENGTH == 256
+    assert limits.MAX_PAYLOAD_BYTES == 32 * 1024
 
 
 # --------------------------------------------------------------------------------------
@@ -262,14 +263,14 @@ def test_payload_size_counts_utf8_bytes():
     # 100 values of 256 two-byte characters: ~51 KB of UTF-8 but only ~27 K characters.
     tags = {f"T{i:03}": "é" * 256 for i in range(99)}
     as_text = json.dumps(create(workload_tags=tags), ensure_ascii=False, separators=(",", ":"))
-    assert len(as_text) < schemas.MAX_PAYLOAD_BYTES < len(as_text.encode())
+    assert len(as_text) < limits.MAX_PAYLOAD_BYTES < len(as_text.encode())
     assert list(errors_of(create(workload_tags=tags))) == ["_schema"]
 
 
 def test_payload_just_under_the_limit_is_accepted():
     parameters = {f"P{i:03}": "x" * 200 for i in range(140)}
     size = len(json.dumps(create(workload_parameters=parameters), separators=(",", ":")))
-    assert size < schemas.MAX_PAYLOAD_BYTES
+    assert size < limits.MAX_PAYLOAD_BYTES
     assert (
         len(load_workload_request(create(workload_parameters=parameters))["workload_parameters"])
         == 140
@@ -285,12 +286,12 @@ def test_normalised_request_near_the_limit_passes_the_operation_lambda():
     parameters: dict = {f"P{i:03}": (i if i % 2 else True) for i in range(196)}
     tags = {f"T{i:02}": "v" * 256 for i in range(99)}
     payload = create(workload_parameters=parameters, workload_tags=tags)
-    padding = schemas.MAX_PAYLOAD_BYTES - compact_size(payload) - 40
+    padding = limits.MAX_PAYLOAD_BYTES - compact_size(payload) - 40
     for index in range(4):
         parameters[f"Pad{index}"] = "x" * (padding // 4)
-    assert compact_size(payload) <= schemas.MAX_PAYLOAD_BYTES
+    assert compact_size(payload) <= limits.MAX_PAYLOAD_BYTES
     normalised = load_workload_request(payload)
-    assert compact_size(normalised) > schemas.MAX_PAYLOAD_BYTES
+    assert compact_size(normalised) > limits.MAX_PAYLOAD_BYTES
     normalised["orchestration"] = {"execution_id": "a" * 256}
     assert (
         load_operation_request("create", normalised)["workload_parameters"]
@@ -302,34 +303,35 @@ def test_operation_request_size_limit_has_only_a_margin():
     tags = {f"T{i:02}": "v" * 256 for i in range(99)}
     parameters = {f"P{i:03}": "x" * 60 for i in range(200)}
     payload = create(workload_tags=tags, workload_parameters=parameters)
-    assert compact_size(payload) > schemas.MAX_PAYLOAD_BYTES + 1024
+    assert compact_size(payload) > limits.MAX_PAYLOAD_BYTES + 1024
     message = only_error(payload, "_schema", lambda p: load_operation_request("create", p))
-    assert f"at most {schemas.MAX_PAYLOAD_BYTES + 1024} bytes" in message
+    assert f"at most {limits.MAX_PAYLOAD_BYTES + 1024} bytes" in message
 
 
-def test_absurdly_deep_nesting_is_refused_without_crashing():
+def test_absurdly_deep_nesting_is_refused_on_its_field_without_crashing():
     deep: object = "leaf"
     for _ in range(100_000):
         deep = [deep]
     errors = errors_of(create(extra=deep))
-    assert "nested too deeply" in errors["_schema"][0]
+    assert list(errors) == ["extra"]
     assert errors["extra"][0].startswith("unknown field")
+    assert errors["extra"][1].startswith("is nested too deeply")
 
 
 def test_report_is_bounded_for_huge_numbers_of_problems():
     tags = {f"Tag{i}": i for i in range(150)}
     error = refusal(create(workload_tags=tags))
-    assert len(error.details["errors"]) == schemas.MAX_REPORTED_FIELDS
-    assert error.details["fields_not_shown"] == 151 - schemas.MAX_REPORTED_FIELDS
+    assert len(error.details["errors"]) == limits.MAX_REPORTED_FIELDS
+    assert error.details["fields_not_shown"] == 151 - limits.MAX_REPORTED_FIELDS
     assert error.message.startswith("The workload request has 151 problems: ")
     assert "and 141 more" in error.message
-    assert len(str(error)) <= schemas.MAX_ERROR_CHARS
+    assert len(str(error)) <= limits.MAX_ERROR_CHARS
 
 
 def test_report_is_bounded_for_long_keys():
     tags = {"K" * 5000 + str(i): 1 for i in range(60)}
     error = refusal(create(workload_tags=tags))
-    assert len(str(error)) <= schemas.MAX_ERROR_CHARS
+    assert len(str(error)) <= limits.MAX_ERROR_CHARS
 
 
 @pytest.mark.parametrize(
@@ -373,7 +375,7 @@ def test_operation_in_wrong_case_gets_a_hint():
 @pytest.mark.parametrize(
     ("value", "text"),
     [
-        (None, schemas.NULL_MESSAGE),
+        (None, validation.NULL_MESSAGE),
         (1, "must be a string (text in double quotes), not a number"),
         (True, "must be a string (text in double quotes), not a boolean"),
         (["create"], "must be a string (text in double quotes), not an array"),
@@ -499,7 +501,7 @@ def test_malformed_uuid_is_refused_with_an_example(value, found):
         (12345678, "must be a string (text in double quotes), not a number"),
         (True, "must be a string (text in double quotes), not a boolean"),
         ({"id": ACCOUNT}, "must be a string (text in double quotes), not an object"),
-        (None, schemas.NULL_MESSAGE),
+        (None, validation.NULL_MESSAGE),
     ],
 )
 def test_uuid_of_the_wrong_type(value, text):
@@ -508,7 +510,7 @@ def test_uuid_of_the_wrong_type(value, text):
 
 def test_optional_uuid_must_not_be_null():
     assert only_error(create(catalogue_version_id=None), "catalogue_version_id") == (
-        schemas.NULL_MESSAGE
+        validation.NULL_MESSAGE
     )
 
 
@@ -668,9 +670,11 @@ def test_unicode_text_is_accepted_in_parameters_and_tags():
         (float("inf"), "value must be a finite number (not NaN or Infinity)"),
         pytest.param(10**5000, "value is a number too long; at most 4096 digits", id="10**5000"),
         pytest.param(
-            10**4096, "value is 4097 characters long; at most 4096 are allowed", id="10**4096"
+            10**4096,
+            "value is 4,097 bytes as UTF-8; at most 4,096 bytes are allowed",
+            id="10**4096",
         ),
-        ("v" * 4097, "value is 4097 characters long; at most 4096 are allowed"),
+        ("v" * 4097, "value is 4,097 bytes as UTF-8; at most 4,096 bytes are allowed"),
         ("a\x00b", "value contains a NUL character (U+0000); remove it"),
         ("a\nb", "value contains the control character U+000A"),
         ("a\tb", "value contains the control character U+0009"),
@@ -752,7 +756,7 @@ def test_parameters_must_be_an_object(value, kind):
 
 def test_parameters_null_is_refused():
     assert only_error(create(workload_parameters=None), "workload_parameters") == (
-        schemas.NULL_MESSAGE
+        validation.NULL_MESSAGE
     )
 
 
@@ -920,7 +924,7 @@ def test_protection_is_a_strict_boolean(value, kind):
 
 
 def test_protection_null():
-    assert only_error(update(protection=None), "protection") == schemas.NULL_MESSAGE
+    assert only_error(update(protection=None), "protection") == validation.NULL_MESSAGE
 
 
 def test_update_workload_id_required():
@@ -941,7 +945,7 @@ def test_delete_lower_cases_the_id():
 
 @pytest.mark.parametrize(
     ("value", "start"),
-    [(None, schemas.NULL_MESSAGE), ("x", UUID_MESSAGE), (1, "must be a string")],
+    [(None, validation.NULL_MESSAGE), ("x", UUID_MESSAGE), (1, "must be a string")],
 )
 def test_delete_bad_id(value, start):
     message = only_error({"operation": "delete", "workload_id": value}, "workload_id")
@@ -996,7 +1000,7 @@ def test_operation_request_needs_the_operation_field():
     ("orchestration", "field", "text"),
     [
         ("arn", "orchestration", 'must be an object like {"execution_id": "arn:aws:states:..."}'),
-        (None, "orchestration", schemas.NULL_MESSAGE),
+        (None, "orchestration", validation.NULL_MESSAGE),
         ({}, "orchestration.execution_id", "is required"),
         ({"execution_id": ""}, "orchestration.execution_id", "must not be empty"),
         ({"execution_id": 7}, "orchestration.execution_id", "must be a string"),
@@ -1074,7 +1078,7 @@ def test_task_status_drops_null_optional_fields():
     ("payload", "field", "text"),
     [
         ({}, "task_id", "is required"),
-        ({"task_id": None}, "task_id", schemas.NULL_MESSAGE),
+        ({"task_id": None}, "task_id", validation.NULL_MESSAGE),
         ({"task_id": "t-1"}, "task_id", UUID_MESSAGE),
         (
             {"task_id": TASK, "polls": True},
@@ -1126,9 +1130,9 @@ def test_task_status_input_must_be_an_object(payload):
 
 @pytest.mark.parametrize("text", ["", "plain", "Zürich", "東京", "emoji 👍🏽", "zero\u200bwidth"])
 def test_clean_text(text):
-    assert schemas.text_problem(text) is None
+    assert validation.text_problem(text) is None
 
 
 @pytest.mark.parametrize("text", ["\x00", "\x1b[31m", "\r", "\x9b", "\u200e", "\u2069", "\udfff"])
 def test_unclean_text(text):
-    assert schemas.text_problem(text)
+    assert validation.text_problem(text)

@@ -1,0 +1,85 @@
+"""Fleet operations: one request, one workload operation per target, on a Distributed Map.
+
+Role: the use cases of the fleet state machine (``statemachines/fleet.asl.json``):
+``planning`` (plan_fleet: validate, look up, write the plan to S3) and ``results``
+(record_fleet_target: one target's outcome into the coordination store;
+summarise_fleet: the counts, and the targets the Map never ran). ``OUTPUT_SHAPES`` is
+what those Lambdas return, as the machine reads it (``make check`` holds them to it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from chalicelib.coordination import CoordinationStore
+from chalicelib.fleet.planning import load_targets, plan, target_of, tolerated_failures
+from chalicelib.fleet.results import read_results, record_target, summarise
+from chalicelib.stax import StaxAccess
+
+_ANY, _VALUE = "<any>", "<value>"
+PLAN_FIELDS = (
+    "fleet_id",
+    "operation",
+    "bucket",
+    "key",
+    "total",
+    "to_run",
+    "already_done",
+    "max_concurrency",
+    "failure_tolerance",
+    "tolerated_failures",
+)
+OUTPUT_SHAPES: dict[str, Any] = {
+    "plan_fleet": dict.fromkeys(PLAN_FIELDS, _VALUE),
+    "record_fleet_target": {},
+    "summarise_fleet": {"summary": _ANY, "exceeded": _VALUE, "error": _VALUE, "cause": _VALUE},
+}
+
+
+def _s3_io(s3: Callable[[], Any]) -> tuple[Callable[[str, str], str], Callable[..., None]]:
+    def read(bucket: str, key: str) -> str:
+        body = s3().get_object(Bucket=bucket, Key=key)["Body"].read()
+        return str(body.decode("utf-8"))
+
+    def write(bucket: str, key: str, data: bytes) -> None:
+        s3().put_object(Bucket=bucket, Key=key, Body=data, ContentType="application/x-ndjson")
+
+    return read, write
+
+
+def plan_event(
+    event: Any, access: StaxAccess, store: CoordinationStore, s3: Callable[[], Any]
+) -> dict[str, Any]:
+    """plan_fleet: read a big target list in from S3, plan, write the plan to S3.
+
+    Raises:
+        InvalidFleetRequest: the event names no bucket, or the fleet is invalid; and as
+            :func:`~chalicelib.fleet.planning.plan`.
+    """
+    assert event.bucket, "load_fleet_event refuses an event without a bucket"
+    read, write = _s3_io(s3)
+    fleet = load_targets(event.request, read)
+    return plan(fleet, access, store, write, bucket=event.bucket, fleet_id=event.execution_name)
+
+
+def summarise_event(
+    request: Mapping[str, Any], store: CoordinationStore, s3: Callable[[], Any]
+) -> dict[str, Any]:
+    """summarise_fleet: count the results (reading the plan when the Map stopped early)."""
+    return summarise(request, store, _s3_io(s3)[0])
+
+
+__all__ = [
+    "OUTPUT_SHAPES",
+    "PLAN_FIELDS",
+    "load_targets",
+    "plan",
+    "plan_event",
+    "read_results",
+    "record_target",
+    "summarise",
+    "summarise_event",
+    "target_of",
+    "tolerated_failures",
+]

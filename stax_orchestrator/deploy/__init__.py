@@ -1,0 +1,48 @@
+"""Deploy tooling around ``chalice deploy`` (run by ``deploy.sh``; not in the Lambda package).
+
+Role: a package by concern — ``names`` (every resource name of a stage), ``stage`` (a
+stage's effective Chalice configuration), ``policies`` (IAM documents), ``templates``
+(the ASL templates and their placeholders), ``resources`` (table, roles, state machines),
+``alerts`` (topic, rule, subscriptions), ``preflight``, ``teardown`` (delete by name),
+``steps`` (the command line ``deploy.sh`` calls). The names below are its public face.
+"""
+
+from stax_orchestrator.deploy.names import (
+    ALERT_FUNCTION,
+    APP_NAME,
+    CHALICE_DIR,
+    FUNCTIONS,
+    ROOT,
+    STATE_MACHINES,
+    STATEMACHINES_DIR,
+    TOKEN_FUNCTIONS,
+    Target,
+    placeholder,
+)
+from stax_orchestrator.deploy.resources import ensure_table
+from stax_orchestrator.deploy.templates import (
+    DEFAULT_WATCH_TIMEOUT,
+    DeployError,
+    load_template,
+    render,
+    template_values,
+)
+
+__all__ = [
+    "ALERT_FUNCTION",
+    "APP_NAME",
+    "CHALICE_DIR",
+    "DEFAULT_WATCH_TIMEOUT",
+    "FUNCTIONS",
+    "ROOT",
+    "STATEMACHINES_DIR",
+    "STATE_MACHINES",
+    "TOKEN_FUNCTIONS",
+    "DeployError",
+    "Target",
+    "ensure_table",
+    "load_template",
+    "placeholder",
+    "render",
+    "template_values",
+]

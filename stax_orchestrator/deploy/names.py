@@ -1,0 +1,129 @@
+"""Every name a stage's resources have, derived from the stage alone.
+
+Role: one place for the deterministic names of what ``deploy.sh`` creates, so that any
+machine can find a stage's resources again (``deploy.sh --delete`` from a fresh clone,
+the CLI in another account's shell) without a recorded state file.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+APP_NAME = "stax-orchestrator"
+ROOT = Path(__file__).resolve().parents[2]
+CHALICE_DIR = ROOT / ".chalice"
+STATEMACHINES_DIR = ROOT / "statemachines"
+
+#: The Lambda functions of ``app.py`` (Chalice name = Lambda suffix = ASL placeholder stem).
+FUNCTIONS = (
+    "validate_input",
+    "create_workload",
+    "update_workload",
+    "delete_workload",
+    "get_task_status",
+    "plan_fleet",
+    "record_fleet_target",
+    "summarise_fleet",
+    "publish_alert",
+)
+#: The functions that read the Stax API token (and use the coordination table).
+TOKEN_FUNCTIONS = (
+    "create_workload",
+    "update_workload",
+    "delete_workload",
+    "get_task_status",
+    "plan_fleet",
+)
+#: The function that turns a failed execution's event into an alert.
+ALERT_FUNCTION = "publish_alert"
+#: State machines in deployment order: each may run the ones before it.
+STATE_MACHINES = ("task_watcher", "workload", "fleet")
+#: The machines whose failed, timed-out or aborted executions raise an alert.
+ALERTED_MACHINES = ("workload", "fleet")
+
+
+def placeholder(function: str) -> str:
+    """``validate_input`` -> ``ValidateInputArn`` (the ASL placeholder stem rule)."""
+    return "".join(part.capitalize() for part in function.split("_")) + "Arn"
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where a stage is deployed: stage, region, account (and the names that follow)."""
+
+    stage: str
+    region: str
+    account: str
+    partition: str = "aws"
+
+    @property
+    def prefix(self) -> str:
+        return f"{APP_NAME}-{self.stage}"
+
+    def arn(self, service: str, resource: str, region: bool = True) -> str:
+        return (
+            f"arn:{self.partition}:{service}:{self.region if region else ''}:"
+            f"{self.account}:{resource}"
+        )
+
+    # -- Lambda (Chalice's own naming) -------------------------------------------------
+    def function_name(self, function: str) -> str:
+        return f"{self.prefix}-{function}"
+
+    def function_arn(self, function: str) -> str:
+        return self.arn("lambda", f"function:{self.function_name(function)}")
+
+    def function_role_name(self, function: str) -> str:
+        """Chalice names a function's role so when the stage has its own policy files."""
+        return f"{self.prefix}-{function}"
+
+    def log_group(self, function: str) -> str:
+        return f"/aws/lambda/{self.function_name(function)}"
+
+    @property
+    def layer_name(self) -> str:
+        """The layer of ``automatic_layer: true``."""
+        return f"{self.prefix}-managed-layer"
+
+    # -- ours ------------------------------------------------------------------------
+    @property
+    def role_name(self) -> str:
+        """The state machines' role."""
+        return f"{self.prefix}-states"
+
+    @property
+    def table_name(self) -> str:
+        """The coordination store (name claims, workload locks, fleet results)."""
+        return f"{self.prefix}-coordination"
+
+    def state_machine_name(self, kind: str) -> str:
+        return f"{self.prefix}-{kind.replace('_', '-')}"
+
+    def state_machine_arn(self, kind: str) -> str:
+        return self.arn("states", f"stateMachine:{self.state_machine_name(kind)}")
+
+    def execution_arns(self, kind: str) -> str:
+        """Every execution of one of the stage's machines (an IAM resource pattern)."""
+        return self.arn("states", f"execution:{self.state_machine_name(kind)}:*")
+
+    @property
+    def fleet_bucket(self) -> str:
+        """Fleet plans and big target lists (S3 names are global: account and region in)."""
+        return f"{self.prefix}-{self.account}-{self.region}"
+
+    @property
+    def alert_topic_name(self) -> str:
+        return f"{self.prefix}-alerts"
+
+    @property
+    def alert_topic_arn(self) -> str:
+        return self.arn("sns", self.alert_topic_name)
+
+    @property
+    def alert_rule_name(self) -> str:
+        return f"{self.prefix}-operation-alerts"
+
+    @property
+    def alert_rule_arn(self) -> str:
+        return self.arn("events", f"rule/{self.alert_rule_name}")

@@ -1,0 +1,330 @@
+"""The IAM documents of a stage: each Lambda's policy, the state machines' role, trust.
+
+Role: pure functions from a :class:`~stax_orchestrator.deploy.names.Target` (and the
+stage's settings) to policy documents; the tests assert these exactly, as deployed.
+
+Least privilege, function by function:
+
+- the token functions read exactly the two SSM parameters their environment names (and,
+  when a customer-managed key encrypts them, ``kms:Decrypt`` on that key only, through
+  SSM only) and use single items of the coordination table;
+- ``validate_input`` and ``record_fleet_wave`` touch no secret: their own logs only;
+- ``publish_alert`` may publish to the alert topic only (and use its key);
+- every function writes its own log group only, named exactly (a wildcard on the stage
+  prefix would match the functions of a stage whose name starts the same);
+- every role trusts its service only for this account (``aws:SourceAccount``), the
+  state machines' role only for the stage's own machines (``aws:SourceArn``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from stax_orchestrator.deploy.names import (
+    ALERT_FUNCTION,
+    FUNCTIONS,
+    STATE_MACHINES,
+    TOKEN_FUNCTIONS,
+    Target,
+)
+
+VERSION = "2012-10-17"
+#: What the Lambdas may do in the coordination store: single-item conditional writes.
+TABLE_ACTIONS = ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem",
+                 "dynamodb:DeleteItem", "dynamodb:Query")  # fmt: skip
+#: What each fleet function does in the table: the plan records done targets and the
+#: plan (batches of puts), a target records its result, the summary reads them all and
+#: marks the targets that never ran.
+FLEET_TABLE_ACTIONS = {
+    "plan_fleet": ("dynamodb:PutItem", "dynamodb:BatchWriteItem"),
+    "record_fleet_target": ("dynamodb:PutItem", "dynamodb:BatchWriteItem"),
+    "summarise_fleet": ("dynamodb:Query", "dynamodb:BatchWriteItem"),
+}
+
+
+def parameter_arn(target: Target, name: str) -> str:
+    return target.arn("ssm", "parameter" + (name if name.startswith("/") else f"/{name}"))
+
+
+def kms_statement(sid: str, actions: list[str], key_arn: str, via: str) -> dict[str, Any]:
+    """Use of one customer-managed key, only through the named service."""
+    return {
+        "Sid": sid,
+        "Effect": "Allow",
+        "Action": actions,
+        "Resource": key_arn,
+        "Condition": {"StringEquals": {"kms:ViaService": via}},
+    }
+
+
+def _logs(target: Target, functions: Iterable[str]) -> dict[str, Any]:
+    groups = [target.arn("logs", f"log-group:{target.log_group(f)}") for f in functions]
+    return {
+        "Sid": "WriteOwnLogs",
+        "Effect": "Allow",
+        "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
+        "Resource": [resource for group in groups for resource in (group, f"{group}:log-stream:*")],
+    }
+
+
+def _token_statements(
+    target: Target, parameters: tuple[str, str], token_key_arn: str | None
+) -> list[dict[str, Any]]:
+    statements: list[dict[str, Any]] = [
+        {
+            "Sid": "ReadStaxApiToken",
+            "Effect": "Allow",
+            "Action": ["ssm:GetParameter", "ssm:GetParameters"],
+            "Resource": [parameter_arn(target, name) for name in parameters],
+        }
+    ]
+    if token_key_arn:
+        statements.append(
+            kms_statement(
+                "DecryptStaxApiToken",
+                ["kms:Decrypt"],
+                token_key_arn,
+                f"ssm.{target.region}.amazonaws.com",
+            )
+        )
+    return statements
+
+
+def _fleet_statements(
+    target: Target, function: str, parameters: tuple[str, str], token_key_arn: str | None
+) -> list[dict[str, Any]]:
+    """plan_fleet reads Stax (the token) and writes the plan; the other two never see it."""
+    bucket = f"arn:{target.partition}:s3:::{target.fleet_bucket}"
+    statements = (
+        _token_statements(target, parameters, token_key_arn) if function in TOKEN_FUNCTIONS else []
+    )
+    statements.append(
+        {
+            "Sid": "UseFleetResults",
+            "Effect": "Allow",
+            "Action": list(FLEET_TABLE_ACTIONS[function]),
+            "Resource": target.arn("dynamodb", f"table/{target.table_name}"),
+        }
+    )
+    if function == "plan_fleet":
+        statements += [
+            {"Sid": "WriteFleetPlans", "Effect": "Allow", "Action": "s3:PutObject",
+             "Resource": f"{bucket}/plans/*"},
+            {"Sid": "ReadTargetLists", "Effect": "Allow", "Action": "s3:GetObject",
+             "Resource": f"{bucket}/requests/*"},
+        ]  # fmt: skip
+    elif function == "summarise_fleet":
+        statements.append(
+            {"Sid": "ReadFleetPlans", "Effect": "Allow", "Action": "s3:GetObject",
+             "Resource": f"{bucket}/plans/*"}
+        )  # fmt: skip
+    return statements
+
+
+def function_statements(
+    target: Target,
+    function: str,
+    parameters: tuple[str, str],
+    token_key_arn: str | None = None,
+    alert_key_arn: str | None = None,
+) -> list[dict[str, Any]]:
+    """What one function needs besides its logs."""
+    if function in FLEET_TABLE_ACTIONS:
+        return _fleet_statements(target, function, parameters, token_key_arn)
+    if function in TOKEN_FUNCTIONS:
+        statements = _token_statements(target, parameters, token_key_arn)
+        statements.append(
+            {
+                "Sid": "UseCoordinationTable",
+                "Effect": "Allow",
+                "Action": list(TABLE_ACTIONS),
+                "Resource": target.arn("dynamodb", f"table/{target.table_name}"),
+            }
+        )
+        return statements
+    if function == ALERT_FUNCTION:
+        statements = [
+            {
+                "Sid": "PublishAlerts",
+                "Effect": "Allow",
+                "Action": "sns:Publish",
+                "Resource": target.alert_topic_arn,
+            }
+        ]
+        if alert_key_arn:
+            statements.append(
+                kms_statement(
+                    "EncryptAlerts",
+                    ["kms:GenerateDataKey*", "kms:Decrypt"],
+                    alert_key_arn,
+                    f"sns.{target.region}.amazonaws.com",
+                )
+            )
+        return statements
+    return []
+
+
+def lambda_policy(
+    target: Target,
+    functions: Iterable[str],
+    parameters: tuple[str, str],
+    token_key_arn: str | None = None,
+    alert_key_arn: str | None = None,
+) -> dict[str, Any]:
+    """The policy of the functions that share one policy file (they need the same).
+
+    Raises:
+        ValueError: the functions need different permissions.
+    """
+    functions = list(functions)
+    needs = {
+        f: function_statements(target, f, parameters, token_key_arn, alert_key_arn)
+        for f in functions
+    }
+    first = needs[functions[0]]
+    differing = [f for f in functions if needs[f] != first]
+    if differing:
+        raise ValueError(
+            f"{', '.join(functions)} share one policy file but need different permissions "
+            f"({', '.join(differing)} differs from {functions[0]}): give each its own "
+            "iam_policy_file in .chalice/config.json"
+        )
+    return {"Version": VERSION, "Statement": [*first, _logs(target, functions)]}
+
+
+def lambda_trust_policy(target: Target) -> dict[str, Any]:
+    """Lambda may assume a function's role, for this account only."""
+    return {
+        "Version": VERSION,
+        "Statement": [
+            {
+                "Sid": "",
+                "Effect": "Allow",
+                "Principal": {"Service": "lambda.amazonaws.com"},
+                "Action": "sts:AssumeRole",
+                "Condition": {"StringEquals": {"aws:SourceAccount": target.account}},
+            }
+        ],
+    }
+
+
+def states_trust_policy(target: Target) -> dict[str, Any]:
+    """Step Functions may assume the role, for the stage's own state machines only."""
+    return {
+        "Version": VERSION,
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": "states.amazonaws.com"},
+                "Action": "sts:AssumeRole",
+                "Condition": {
+                    "StringEquals": {"aws:SourceAccount": target.account},
+                    "ArnEquals": {
+                        "aws:SourceArn": [target.state_machine_arn(k) for k in STATE_MACHINES]
+                    },
+                },
+            }
+        ],
+    }
+
+
+def states_policy(target: Target, function_arns: Mapping[str, str]) -> dict[str, Any]:
+    """The state machines' policy: invoke the stage's functions that run in a machine,
+    run only the stage's own state machines."""
+    in_machines = [name for name in FUNCTIONS if name != ALERT_FUNCTION]
+    return {
+        "Version": VERSION,
+        "Statement": [
+            {
+                "Sid": "InvokeOrchestratorFunctions",
+                "Effect": "Allow",
+                "Action": "lambda:InvokeFunction",
+                "Resource": [function_arns[name] for name in in_machines],
+            },
+            {
+                # The workload machine runs the task watcher; the fleet machine runs the
+                # workload machine.
+                "Sid": "StartOwnStateMachines",
+                "Effect": "Allow",
+                "Action": "states:StartExecution",
+                "Resource": [
+                    target.state_machine_arn("task_watcher"),
+                    target.state_machine_arn("workload"),
+                ],
+            },
+            {
+                "Sid": "FollowOwnExecutions",
+                "Effect": "Allow",
+                "Action": ["states:DescribeExecution", "states:StopExecution"],
+                "Resource": [
+                    target.execution_arns("task_watcher"),
+                    target.execution_arns("workload"),
+                ],
+            },
+            {
+                # The fleet's Distributed Map runs each target as a child execution of the
+                # fleet machine itself, reads the plan from S3, and follows its Map Run.
+                "Sid": "RunFleetMapChildren",
+                "Effect": "Allow",
+                "Action": "states:StartExecution",
+                "Resource": target.state_machine_arn("fleet"),
+            },
+            {
+                "Sid": "FollowFleetMapChildren",
+                "Effect": "Allow",
+                "Action": ["states:DescribeExecution", "states:StopExecution"],
+                "Resource": target.arn(
+                    "states", f"execution:{target.state_machine_name('fleet')}/*"
+                ),
+            },
+            {
+                "Sid": "FollowFleetMapRuns",
+                "Effect": "Allow",
+                "Action": ["states:DescribeMapRun", "states:ListMapRuns"],
+                "Resource": [
+                    target.arn("states", f"mapRun:{target.state_machine_name('fleet')}/*"),
+                    target.state_machine_arn("fleet"),
+                    target.execution_arns("fleet"),
+                ],
+            },
+            {
+                "Sid": "ReadFleetPlans",
+                "Effect": "Allow",
+                "Action": "s3:GetObject",
+                "Resource": f"arn:{target.partition}:s3:::{target.fleet_bucket}/plans/*",
+            },
+            {
+                # startExecution.sync learns of the child's end through this managed rule.
+                "Sid": "SyncExecutionEvents",
+                "Effect": "Allow",
+                "Action": ["events:PutTargets", "events:PutRule", "events:DescribeRule"],
+                "Resource": target.arn(
+                    "events", "rule/StepFunctionsGetEventsForStepFunctionsExecutionRule"
+                ),
+            },
+        ],
+    }
+
+
+def alert_topic_policy(target: Target) -> dict[str, Any]:
+    """The account manages the topic; publishing takes an identity policy that allows it
+    (only the stage's alert function has one)."""
+    return {
+        "Version": VERSION,
+        "Statement": [
+            {
+                "Sid": "AccountManagesTopic",
+                "Effect": "Allow",
+                "Principal": {"AWS": f"arn:{target.partition}:iam::{target.account}:root"},
+                "Action": [
+                    "SNS:GetTopicAttributes",
+                    "SNS:SetTopicAttributes",
+                    "SNS:Subscribe",
+                    "SNS:ListSubscriptionsByTopic",
+                    "SNS:DeleteTopic",
+                ],
+                "Resource": target.alert_topic_arn,
+            }
+        ],
+    }

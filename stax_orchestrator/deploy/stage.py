@@ -1,0 +1,100 @@
+"""A stage's effective configuration, as Chalice itself resolves ``.chalice/config.json``.
+
+Role: the one place the deploy tooling and ``stax-orchestrator setup`` learn what a
+stage's Lambdas will see: their environment (per function over stage over global, by
+Chalice's own ``Config``), so the IAM policy names exactly the SSM parameters the
+Lambdas read, and the policy file Chalice gives each function. Nothing is read at
+import time.
+
+Stage settings beside the Lambdas' own variables (read here, ignored by the Lambdas):
+``STAX_TOKEN_KMS_KEY_ID`` — the customer-managed KMS key that encrypts the token
+parameters (``deploy.sh --kms-key-id`` overrides it).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from chalicelib import settings
+from stax_orchestrator.deploy.names import CHALICE_DIR, FUNCTIONS
+
+KMS_KEY_SETTING = "STAX_TOKEN_KMS_KEY_ID"
+
+
+class StageConfigError(Exception):
+    """The stage is not configured (or not consistently); the message says what to fix."""
+
+
+@dataclass(frozen=True)
+class StageConfig:
+    """What the deploy needs to know of one stage."""
+
+    stage: str
+    #: Each function's environment, as Chalice will set it.
+    environments: Mapping[str, Mapping[str, str]]
+    #: Each function's IAM policy file (a name under ``.chalice/``).
+    policy_files: Mapping[str, str]
+    lambda_timeout: int
+
+    def environment(self, function: str = "create_workload") -> Mapping[str, str]:
+        return self.environments[function]
+
+    @property
+    def token_parameters(self) -> tuple[str, str]:
+        """The SSM parameters (access key, secret) the token functions read."""
+        env = self.environment()
+        stax = settings.stax_settings(env)
+        return stax.access_key_parameter, stax.secret_key_parameter
+
+    @property
+    def kms_key_id(self) -> str | None:
+        return (self.environment().get(KMS_KEY_SETTING) or "").strip() or None
+
+    @property
+    def coordination_table(self) -> str | None:
+        return (self.environment().get(settings.COORDINATION_TABLE) or "").strip() or None
+
+
+def _config_file(project_dir: Path) -> dict[str, Any]:
+    path = project_dir / "config.json"
+    try:
+        loaded = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise StageConfigError(f"{path} is missing: is this the project folder?") from None
+    except ValueError as error:
+        raise StageConfigError(f"{path} is not JSON: {error}") from None
+    return dict(loaded)
+
+
+def load_stage(stage: str, chalice_dir: Path = CHALICE_DIR) -> StageConfig:
+    """The stage's effective configuration.
+
+    Raises:
+        StageConfigError: no such stage, or an invalid config file.
+    """
+    from chalice.config import Config
+
+    on_disk = _config_file(chalice_dir)
+    if stage not in (on_disk.get("stages") or {}):
+        known = ", ".join(sorted(on_disk.get("stages") or {})) or "none"
+        raise StageConfigError(
+            f"stage {stage!r} is not in {chalice_dir / 'config.json'} (stages: {known})"
+        )
+    environments: dict[str, dict[str, str]] = {}
+    policy_files: dict[str, str] = {}
+    timeout = 0
+    for function in FUNCTIONS:
+        config = Config(
+            chalice_stage=stage,
+            function_name=function,
+            config_from_disk=on_disk,
+            user_provided_params={"project_dir": str(chalice_dir.parent)},
+        )
+        environments[function] = dict(config.environment_variables)
+        policy_files[function] = str(config.iam_policy_file or f"policy-{stage}.json")
+        timeout = max(timeout, int(config.lambda_timeout or 60))
+    return StageConfig(stage, environments, policy_files, timeout)

@@ -1,0 +1,134 @@
+"""The steps ``deploy.sh`` runs around ``chalice deploy``, and their command line.
+
+Role: ``python -m stax_orchestrator.deploy STEP --stage S``:
+
+- ``preflight`` — credentials, the token and its key; the Lambdas' policy files;
+- ``post-deploy`` — after ``chalice deploy``: the functions' roles trust this account
+  only; the coordination table; the state machines' role and the state machines
+  (rendered from ``statemachines/`` with the ARNs Chalice recorded, updated in place);
+  the alert topic, rule and subscriptions; the ARNs go to
+  ``.chalice/deployed/<stage>-statemachines.json``;
+- ``delete`` — every resource of the stage, found by name;
+- ``watch-timeout`` — validates ``--watch-timeout`` (one parser for bash and Python);
+- ``lint`` — statelint and the contract between the state machines and the code.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+from stax_orchestrator.deploy import alerts, preflight, resources, teardown
+from stax_orchestrator.deploy.names import CHALICE_DIR, STATE_MACHINES
+from stax_orchestrator.deploy.policies import states_policy
+from stax_orchestrator.deploy.templates import (
+    DEFAULT_WATCH_TIMEOUT,
+    DeployError,
+    load_template,
+    parse_watch_timeout,
+    render,
+    template_values,
+)
+
+
+def post_deploy(
+    stage: str,
+    watch_timeout: int = DEFAULT_WATCH_TIMEOUT,
+    aws: Any | None = None,
+    *,
+    emails: tuple[str, ...] = (),
+    https: tuple[str, ...] = (),
+    alert_kms_key_id: str | None = None,
+) -> dict[str, str]:
+    """Everything after ``chalice deploy``; returns the stage's ARNs.
+
+    Raises:
+        DeployError: the stage was not deployed by Chalice, or a step cannot go on.
+    """
+    aws = aws or preflight.session()
+    target = preflight.resolve_target(stage, aws)
+    arns = resources.recorded_function_arns(stage)
+    resources.tighten_function_roles(aws.client("iam"), target)
+    table_arn = resources.ensure_table(aws.client("dynamodb"), target)
+    bucket = resources.ensure_bucket(aws.client("s3"), target)
+    role_arn = resources.ensure_role(aws.client("iam"), target, states_policy(target, arns))
+    values = template_values(arns, target, watch_timeout)
+    sfn = aws.client("stepfunctions")
+    result = {"stage": stage, "role": role_arn, "table": table_arn, "fleet_bucket": bucket}
+    for kind in STATE_MACHINES:
+        arn, action = resources.ensure_state_machine(
+            sfn, target, kind, render(load_template(kind), values), role_arn
+        )
+        result[kind] = arn
+        print(f"state machine {target.state_machine_name(kind)}: {action}", file=sys.stderr)
+    alert_key = preflight.key_arn(aws.client("kms"), alert_kms_key_id) if alert_kms_key_id else None
+    result["alert_topic"] = alerts.ensure_alerts(
+        aws, target, arns, emails=emails, https=https, kms_key_arn=alert_key
+    )
+    out = CHALICE_DIR / "deployed" / f"{stage}-statemachines.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2) + "\n")
+    return result
+
+
+def delete(stage: str, force: bool = False, aws: Any | None = None) -> teardown.Report:
+    """Delete the stage; prints what was deleted and what was not found."""
+    aws = aws or preflight.session()
+    target = preflight.resolve_target(stage, aws)
+    report = teardown.delete_stage(aws, target, force=force)
+    for label in report.deleted:
+        print(f"deleted {label}", file=sys.stderr)
+    for label in report.not_found:
+        print(f"not found {label}", file=sys.stderr)
+    print(
+        f"stage {stage}: {len(report.deleted)} deleted, {len(report.not_found)} not found",
+        file=sys.stderr,
+    )
+    return report
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m stax_orchestrator.deploy")
+    parser.add_argument(
+        "step", choices=["preflight", "post-deploy", "delete", "watch-timeout", "lint"]
+    )
+    parser.add_argument("--stage", default="dev")
+    parser.add_argument("--watch-timeout", default=str(DEFAULT_WATCH_TIMEOUT))
+    parser.add_argument("--alert-email", action="append", default=[])
+    parser.add_argument("--alert-https", action="append", default=[])
+    parser.add_argument("--kms-key-id", help="the key that encrypts the token parameters")
+    parser.add_argument("--alert-kms-key-id", help="encrypt the alert topic with this key")
+    parser.add_argument("--force", action="store_true", help="delete with executions running")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        watch_timeout = parse_watch_timeout(args.watch_timeout)
+        if args.step == "watch-timeout":
+            print(watch_timeout)
+        elif args.step == "preflight":
+            target = preflight.preflight(args.stage, args.kms_key_id, args.alert_kms_key_id)
+            print(f"deploying stage {args.stage} to account {target.account} in {target.region}")
+        elif args.step == "post-deploy":
+            deployed = post_deploy(
+                args.stage,
+                watch_timeout,
+                emails=tuple(args.alert_email),
+                https=tuple(args.alert_https),
+                alert_kms_key_id=args.alert_kms_key_id,
+            )
+            print(json.dumps(deployed, indent=2))
+        elif args.step == "delete":
+            delete(args.stage, force=args.force)
+        else:
+            from stax_orchestrator.lint import lint
+
+            return lint()
+    except DeployError as error:
+        print(f"deploy: {error}", file=sys.stderr)
+        return 1
+    return 0
