@@ -14,6 +14,7 @@ import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 from stax_orchestrator.deploy.names import (
@@ -117,8 +118,12 @@ def _delete_topic(sns: Any, arn: str) -> None:
     sns.delete_topic(TopicArn=arn)
 
 
-def delete_stage(aws: Any, target: Target, force: bool = False) -> Report:
+def delete_stage(
+    aws: Any, target: Target, force: bool = False, chalice_dir: Path = CHALICE_DIR
+) -> Report:
     """Delete everything of the stage; what was deleted and what was not found.
+
+    The stage's records under ``chalice_dir/deployed`` go too (a later deploy starts afresh).
 
     Raises:
         DeployError: executions of the stage are running and ``force`` is false.
@@ -165,7 +170,6 @@ def delete_stage(aws: Any, target: Target, force: bool = False) -> Report:
                        iam.exceptions.NoSuchEntityException)  # fmt: skip
     report.attempt(f"layer {target.layer_name}", lambda: _delete_layer(lam, target.layer_name),
                    _Missing, lam.exceptions.ResourceNotFoundException)  # fmt: skip
-    for recorded in (CHALICE_DIR / "deployed").glob(f"{target.stage}*.json"):
-        if recorded.name in (f"{target.stage}.json", f"{target.stage}-statemachines.json"):
-            recorded.unlink()
+    for name in (f"{target.stage}.json", f"{target.stage}-statemachines.json"):
+        (chalice_dir / "deployed" / name).unlink(missing_ok=True)
     return report

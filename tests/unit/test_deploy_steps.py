@@ -232,12 +232,12 @@ def _deploy_everything(aws: Any, target: deploy.Target) -> None:
 
 
 def test_delete_from_a_clone_without_state_files_removes_every_resource_of_the_stage(
-    aws: Any, target: deploy.Target
+    aws: Any, target: deploy.Target, tmp_path: Path
 ) -> None:
     _deploy_everything(aws, target)
     other = deploy.Target("local-2", target.region, target.account)
     _function(aws, other, "validate_input")  # a stage whose name starts the same
-    report = teardown.delete_stage(aws, target)
+    report = teardown.delete_stage(aws, target, chalice_dir=tmp_path)
     assert {f"function {target.function_name(f)}" for f in deploy.FUNCTIONS} <= set(report.deleted)
     assert f"table {target.table_name}" in report.deleted
     assert f"log group {target.log_group('create_workload')}" in report.deleted
@@ -251,18 +251,30 @@ def test_delete_from_a_clone_without_state_files_removes_every_resource_of_the_s
     assert aws.client("dynamodb").list_tables()["TableNames"] == []
     assert aws.client("sns").list_topics()["Topics"] == []
     assert aws.client("events").list_rules()["Rules"] == []
-    again = teardown.delete_stage(aws, target)
+    again = teardown.delete_stage(aws, target, chalice_dir=tmp_path)
     assert again.deleted == [] and again.not_found
 
 
+def test_delete_removes_the_stage_records_and_keeps_other_stages_records(
+    aws: Any, target: deploy.Target, tmp_path: Path
+) -> None:
+    deployed = tmp_path / "deployed"
+    deployed.mkdir()
+    names = ("local.json", "local-statemachines.json", "local-2.json", "prod.json")
+    for name in names:
+        (deployed / name).write_text("{}")
+    teardown.delete_stage(aws, target, chalice_dir=tmp_path)
+    assert sorted(p.name for p in deployed.iterdir()) == ["local-2.json", "prod.json"]
+
+
 def test_delete_refuses_while_an_execution_of_the_stage_runs_unless_forced(
-    aws: Any, target: deploy.Target
+    aws: Any, target: deploy.Target, tmp_path: Path
 ) -> None:
     _deploy_everything(aws, target)
     sfn = aws.client("stepfunctions")
     sfn.start_execution(stateMachineArn=target.state_machine_arn("workload"), input="{}")
     with pytest.raises(deploy.DeployError, match="running"):
-        teardown.delete_stage(aws, target)
+        teardown.delete_stage(aws, target, chalice_dir=tmp_path)
     assert sfn.list_state_machines()["stateMachines"]
-    report = teardown.delete_stage(aws, target, force=True)
+    report = teardown.delete_stage(aws, target, force=True, chalice_dir=tmp_path)
     assert f"state machine {target.state_machine_name('workload')}" in report.deleted

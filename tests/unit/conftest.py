@@ -1,0 +1,28 @@
+"""Unit-tier guard: no unit test may touch the project's real deployment records.
+
+``.chalice/deployed`` holds what ``make deploy-local`` recorded; a unit test that deletes or
+rewrites it breaks the next e2e run, bench or demo far from the cause (it happened: a
+teardown test once deleted the ``local`` stage's records).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+DEPLOYED = Path(__file__).resolve().parents[2] / ".chalice" / "deployed"
+
+
+def _snapshot() -> dict[str, bytes]:
+    if not DEPLOYED.is_dir():
+        return {}
+    return {p.name: p.read_bytes() for p in sorted(DEPLOYED.glob("*.json"))}
+
+
+@pytest.fixture(autouse=True)
+def deployment_records_untouched() -> Iterator[None]:
+    before = _snapshot()
+    yield
+    assert _snapshot() == before, "a unit test changed .chalice/deployed"
