@@ -297,14 +297,11 @@ def run_child(side: str, env: dict[str, str]) -> list[dict[str, Any]]:
 
 def measure(stack: Any) -> dict[str, list[dict[str, Any]]]:
     """Both sides, each in a fresh process (tasks shortened to TASK_SECONDS meanwhile)."""
-    from stax_orchestrator.deploy import Target, ensure_table
-
-    target = Target("local", stack.region, "000000000000")
-    ensure_table(stack.boto("dynamodb"), target)
+    stack.ensure_coordination_table()
     with stack.sim() as sim:
         sim.set_task_durations(total=TASK_SECONDS)
     try:
-        env = {**stack.env(), "STAX_COORDINATION_TABLE": target.table_name}
+        env = stack.env()
         return {"ours": run_child("ours", env), "plain": run_child("plain", env)}
     finally:
         with stack.sim() as sim:

@@ -254,6 +254,7 @@ def measure(stack: Any, reps: int = 7, status_reps: int = 5) -> dict[str, Any]:
         "raw": {"client": client},
     }
     if stack.ministack_url and status_reps > 0:
+        stack.ensure_coordination_table()
         task_id = make_task(stack, f"bench-cold-{int(time.time())}")
         status = interleaved(("status-ours", "status-plain"), status_reps, env, task_id)
         result["status"] = {mode: summary(runs) for mode, runs in status.items()}

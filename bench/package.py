@@ -60,9 +60,11 @@ def copy_project(dest: Path, automatic_layer: bool) -> Path:
     config = json.loads((ROOT / ".chalice" / "config.json").read_text())
     config["automatic_layer"] = automatic_layer
     (project / ".chalice" / "config.json").write_text(json.dumps(config, indent=2))
-    stage = config.get("stages", {}).get(STAGE, {})
-    policy_name = stage.get("iam_policy_file", config.get("iam_policy_file"))
-    if policy_name:
+    # Every policy file the stage names (deploy.sh writes them; a fresh clone may not have
+    # them yet, and Chalice only needs them to exist to package).
+    from stax_orchestrator.deploy.stage import load_stage
+
+    for policy_name in sorted(set(load_stage(STAGE).policy_files.values())):
         source = ROOT / ".chalice" / policy_name
         policy = (
             source.read_text()

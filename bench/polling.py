@@ -338,6 +338,20 @@ class _FakeTask:
         return {"Status": status, "Logs": []}
 
 
+def watcher_input(workload_id: str, workload_name: str, task_id: str) -> dict[str, Any]:
+    """What the workload machine passes its task watcher (every field Start Watch reads)."""
+    return {
+        "operation": "create",
+        "workload_id": workload_id,
+        "workload_name": workload_name,
+        "task_id": task_id,
+        # No lock to release: the bench's tasks are made outside a workload execution.
+        "execution_id": None,
+        # null: the deploy-time default.
+        "watch_timeout_seconds": None,
+    }
+
+
 def watcher_walk(task_seconds: float, schedule: Any, watch_timeout: int = 7200) -> Walk:
     """The deployed task watcher following a task that ends after ``task_seconds``.
 
@@ -347,6 +361,7 @@ def watcher_walk(task_seconds: float, schedule: Any, watch_timeout: int = 7200) 
     import datetime as dt
 
     from chalicelib import operations, validation
+    from chalicelib.settings import DEFAULT_VISIBILITY_GRACE
 
     task = _FakeTask(task_seconds)
     start = dt.datetime.fromisoformat(CONTEXT_START.replace("Z", "+00:00"))
@@ -359,16 +374,14 @@ def watcher_walk(task_seconds: float, schedule: Any, watch_timeout: int = 7200) 
         task.clock = clock
         request = validation.load_task_status_request(event)
         now = start + dt.timedelta(seconds=clock)
-        return operations.get_task_status(request, task, schedule, now=now)  # type: ignore[arg-type]
+        # No store: the walk follows a watch without a workload lock (nothing to release).
+        return operations.get_task_status(  # type: ignore[arg-type]
+            request, task, schedule, grace_seconds=DEFAULT_VISIBILITY_GRACE, now=now
+        )
 
-    event = {
-        "operation": "create",
-        "workload_id": "6d2e6c4b-1c9a-4e29-9a57-0b7e7f9c2a11",
-        "workload_name": "bench",
-        "task_id": "2b9a7f0e-5c1d-4f3e-8a6b-9d4c3e2f1a01",
-        # What the workload machine passes on (null: the deploy-time default).
-        "watch_timeout_seconds": None,
-    }
+    event = watcher_input(
+        "6d2e6c4b-1c9a-4e29-9a57-0b7e7f9c2a11", "bench", "2b9a7f0e-5c1d-4f3e-8a6b-9d4c3e2f1a01"
+    )
     # The Lambda code logs every poll; thousands of walked polls need no log lines.
     quiet = logging.getLogger("stax_orchestrator")
     level = quiet.level
@@ -529,15 +542,7 @@ def scaled_run(stack: Any, seconds: tuple[float, ...] = SCALED_SECONDS) -> list[
             workload_id, task_id, created = create_task(gateway, name)
             started = sfn.start_execution(
                 stateMachineArn=watcher,
-                input=json.dumps(
-                    {
-                        "operation": "create",
-                        "workload_id": workload_id,
-                        "workload_name": name,
-                        "task_id": task_id,
-                        "watch_timeout_seconds": None,
-                    }
-                ),
+                input=json.dumps(watcher_input(workload_id, name, task_id)),
             )
             runs.append(
                 {

@@ -113,7 +113,22 @@ class Stack:
         )
         if self.ministack_url:
             env["AWS_ENDPOINT_URL"] = self.ministack_url
+            env["STAX_COORDINATION_TABLE"] = self.coordination_target().table_name
         return env
+
+    def coordination_target(self) -> Any:
+        """The ``local`` stage's names on this stack (its coordination table above all)."""
+        from stax_orchestrator.deploy import Target
+
+        return Target("local", self.region, "000000000000")
+
+    def ensure_coordination_table(self) -> str:
+        """Create the coordination table the in-process handlers write to; its name."""
+        from stax_orchestrator.deploy import ensure_table
+
+        target = self.coordination_target()
+        ensure_table(self.boto("dynamodb"), target)
+        return str(target.table_name)
 
     def apply_env(self) -> None:
         """Point this process at the stack."""
@@ -356,8 +371,8 @@ def deploy_private(stack: Stack, workdir: Path, automatic_layer: bool = False) -
     for cached in sorted((ROOT / ".chalice" / "deployments").glob("*.zip")):
         shutil.copy2(cached, chalice_dir / "deployments" / cached.name)
     config = json.loads((ROOT / ".chalice" / "config.json").read_text())
-    stage = json.loads(json.dumps(config["stages"]["local"]))
-    stage["iam_policy_file"] = f"policy-{PRIVATE_STAGE}.json"
+    # The local stage's settings under the private stage's names (table, topic, policies).
+    stage = json.loads(json.dumps(config["stages"]["local"]).replace("-local", f"-{PRIVATE_STAGE}"))
     stage["environment_variables"].update(
         {"STAX_API_HOST": stack.api_host, "REQUESTS_CA_BUNDLE": stack.ca_bundle}
     )

@@ -316,11 +316,15 @@ class SimState:
                 "faults": {"seed": self.faults.seed, "rules": self.faults.rules()},
             }
 
-    def stats(self) -> dict[str, Any]:
-        """Counts, ``max_concurrent_tasks`` and connections (for ``GET /_sim/stats``)."""
+    def stats(self, since: float | None = None) -> dict[str, Any]:
+        """Counts, ``max_concurrent_tasks`` and connections (for ``GET /_sim/stats``).
+
+        With ``since``, the task figures cover only tasks created at or after it (what one
+        run started, not what earlier runs left going).
+        """
         with self._lock:
             now = self.now()
-            tasks = list(self.tasks.values())
+            tasks = [t for t in self.tasks.values() if since is None or t.created_at >= since]
             by_status: dict[str, int] = {}
             by_operation: dict[str, int] = {}
             for task in tasks:

@@ -256,9 +256,10 @@ class SimulatorControl:
         """``GET /_sim/state``."""
         return self._call("GET", "/state")
 
-    def stats(self) -> dict[str, Any]:
-        """``GET /_sim/stats``."""
-        return self._call("GET", "/stats")
+    def stats(self, since: float | None = None) -> dict[str, Any]:
+        """``GET /_sim/stats`` (task figures only for tasks created from ``since`` on)."""
+        params = {"since": since} if since is not None else None
+        return self._call("GET", "/stats", params=params)
 
     def connections(self) -> dict[str, int]:
         """``{"accepted", "tls_established"}`` from ``GET /_sim/stats`` (this client's own

@@ -194,14 +194,20 @@ class ControlApi:
         return self._ctl_get_faults({}, request)
 
     # -- observation ------------------------------------------------------------------------
+    @staticmethod
+    def _since(request: Request) -> float | None:
+        since = request.query.get("since")
+        if since is None:
+            return None
+        try:
+            return float(since)
+        except ValueError:
+            raise ValueError("since: must be an epoch timestamp") from None
+
     def _ctl_get_requests(self, body: dict[str, Any], request: Request) -> tuple[int, Any]:
         entries = self.state.requests()
-        since = request.query.get("since")
-        if since is not None:
-            try:
-                threshold = float(since)
-            except ValueError:
-                raise ValueError("since: must be an epoch timestamp") from None
+        threshold = self._since(request)
+        if threshold is not None:
             entries = [e for e in entries if e["time"] >= threshold]
         return 200, entries
 
@@ -213,4 +219,4 @@ class ControlApi:
         return 200, self.state.snapshot()
 
     def _ctl_stats(self, body: dict[str, Any], request: Request) -> tuple[int, Any]:
-        return 200, self.state.stats()
+        return 200, self.state.stats(since=self._since(request))

@@ -146,9 +146,12 @@ def test_stats_max_concurrent_tasks(api: StaxApi, control: SimulatorControl) -> 
     assert stats["active_tasks"] == 3
     wait_for(lambda: control.stats()["active_tasks"] == 0, timeout=3)
     control.set_task_durations(started=0, pending=0, running=0.05)
+    sequential_from = time.time()
     for index in range(2):  # one after the other: never more than one at once
         api.checked("post", WORKLOADS, json_body=create_body(f"wl-seq-{index}"))
         wait_for(lambda: control.stats()["active_tasks"] == 0, timeout=3)
+    assert control.stats(since=sequential_from)["max_concurrent_tasks"] == 1
+    assert control.stats(since=sequential_from)["tasks"]["total"] == 2
     stats = control.stats()
     assert stats["max_concurrent_tasks"] == 3  # the maximum so far
     assert stats["tasks"]["total"] == 5
