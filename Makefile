@@ -5,6 +5,7 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 MS_VENV := .venv-ministack
+AWSCLI_VENV := .venv-awscli
 PY := $(VENV)/bin/python
 STAGE ?= local
 
@@ -24,7 +25,12 @@ $(MS_VENV)/.installed: requirements-ministack.txt
 	$(MS_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-ministack.txt
 	@touch $@
 
-venv: $(VENV)/.installed $(MS_VENV)/.installed ## create both virtual environments
+$(AWSCLI_VENV)/.installed: requirements-awscli.txt
+	@test -x $(AWSCLI_VENV)/bin/python || $(PYTHON) -m venv $(AWSCLI_VENV)
+	$(AWSCLI_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-awscli.txt
+	@touch $@
+
+venv: $(VENV)/.installed $(MS_VENV)/.installed $(AWSCLI_VENV)/.installed ## create the virtual environments
 
 local-up: venv ## start MiniStack + the Stax simulator and bootstrap them (idempotent)
 	@local/stack.sh up
@@ -67,7 +73,7 @@ bench: venv deploy-local ## benchmarks on the local stack: one table, `goals met
 	$(PY) bench/run.py
 
 clean: local-down ## remove venvs and local state
-	rm -rf $(VENV) $(MS_VENV) .local .chalice/deployments .chalice/deployed
+	rm -rf $(VENV) $(MS_VENV) $(AWSCLI_VENV) .local .chalice/deployments .chalice/deployed
 
 demo: deploy-local ## the main job on the local stack: publish, create → update → delete, a failure
 	@$(PY) local/demo.py

@@ -3,16 +3,27 @@
 #
 #   ./deploy.sh [--stage dev|local|...] [--watch-timeout SECONDS] [--kms-key-id KEY]
 #               [--alert-email ADDRESS]... [--alert-https URL]... [--alert-kms-key-id KEY]
+#               [--sfn-log-level ALL|ERROR|FATAL|OFF] [--sfn-include-execution-data]
+#               [--log-retention-days DAYS] [--dashboard]
+#   ./deploy.sh --stage S --package DIR [same options] [--sar-source-url URL]
 #   ./deploy.sh --stage S --delete [--force]
 #
 # Uses the default AWS credential chain (or the local stack: eval "$(make -s local-env)").
 # Running it twice changes nothing the second time; changed definitions are updated in place.
+# The state machines log to /aws/vendedlogs/states/<machine> at --sfn-log-level (ERROR).
+# --sfn-include-execution-data also logs every state's input and output: they carry
+# workload parameters, which their owners may consider confidential (off by default).
+# Log groups keep --log-retention-days (default: the stage's log_retention_in_days, 60).
+# X-Ray tracing follows the stage's Chalice "xray" setting (Lambdas and state machines).
+# --dashboard adds a CloudWatch dashboard and alarms to the alert topic; without it they
+# are removed. --package writes a CloudFormation template and its artifacts into DIR for
+# `aws cloudformation package` / `deploy` (docs/cloudformation.md); it creates nothing.
 # --delete removes every resource of the stage, found by name (any clone, any machine);
 # it refuses while executions of the stage run, unless --force.
 set -euo pipefail
 
 usage() {
-  sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'
+  sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'
   exit "${1:-0}"
 }
 
@@ -22,6 +33,9 @@ FORCE=()
 WATCH_TIMEOUT=7200
 KMS=()
 ALERTS=()
+OBSERVE=()
+PACKAGE=""
+SAR=()
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --stage) STAGE=${2:?--stage needs a value}; shift 2 ;;
@@ -30,6 +44,12 @@ while [[ $# -gt 0 ]]; do
     --alert-email) ALERTS+=(--alert-email "${2:?--alert-email needs an address}"); shift 2 ;;
     --alert-https) ALERTS+=(--alert-https "${2:?--alert-https needs a URL}"); shift 2 ;;
     --alert-kms-key-id) ALERTS+=(--alert-kms-key-id "${2:?--alert-kms-key-id needs a key}"); shift 2 ;;
+    --sfn-log-level) OBSERVE+=(--sfn-log-level "${2:?--sfn-log-level needs ALL, ERROR, FATAL or OFF}"); shift 2 ;;
+    --sfn-include-execution-data) OBSERVE+=(--sfn-include-execution-data); shift ;;
+    --log-retention-days) OBSERVE+=(--log-retention-days "${2:?--log-retention-days needs days}"); shift 2 ;;
+    --dashboard) OBSERVE+=(--dashboard); shift ;;
+    --package) PACKAGE=${2:?--package needs a folder}; shift 2 ;;
+    --sar-source-url) SAR=(--sar-source-url "${2:?--sar-source-url needs a URL}"); shift 2 ;;
     --delete) DELETE=1; shift ;;
     --force) FORCE=(--force); shift ;;
     -h|--help) usage 0 ;;
@@ -37,6 +57,7 @@ while [[ $# -gt 0 ]]; do
   esac
 done
 [[ "$STAGE" =~ ^[a-z][a-z0-9-]*$ ]] || { echo "deploy.sh: bad stage name '$STAGE'" >&2; exit 2; }
+case "$PACKAGE" in "" | /*) ;; *) PACKAGE="$PWD/$PACKAGE" ;; esac # before the cd below
 
 cd "$(dirname "${BASH_SOURCE[0]}")"
 PYTHON=${PYTHON:-.venv/bin/python}
@@ -51,8 +72,18 @@ fi
 
 # One parser for --watch-timeout (bash would read 0100000 as octal): the deploy tooling's.
 WATCH_TIMEOUT=$(step watch-timeout --watch-timeout "$WATCH_TIMEOUT") || exit 2
+
+if [[ -n "$PACKAGE" ]]; then
+  # No AWS call: the stack's parameters and the token are the deploying pipeline's.
+  CHALICE="$CHALICE" step package --stage "$STAGE" --package-dir "$PACKAGE" \
+    --watch-timeout "$WATCH_TIMEOUT" ${KMS[@]+"${KMS[@]}"} ${ALERTS[@]+"${ALERTS[@]}"} \
+    ${OBSERVE[@]+"${OBSERVE[@]}"} ${SAR[@]+"${SAR[@]}"}
+  exit 0
+fi
 mkdir -p .chalice/deployed
 # Credentials, the Stax token in SSM and its key are checked before anything is created.
-step preflight --stage "$STAGE" ${KMS[@]+"${KMS[@]}"} ${ALERTS[@]+"${ALERTS[@]}"}
+step preflight --stage "$STAGE" ${KMS[@]+"${KMS[@]}"} ${ALERTS[@]+"${ALERTS[@]}"} \
+  ${OBSERVE[@]+"${OBSERVE[@]}"}
 "$CHALICE" deploy --stage "$STAGE"
-step post-deploy --stage "$STAGE" --watch-timeout "$WATCH_TIMEOUT" ${ALERTS[@]+"${ALERTS[@]}"}
+step post-deploy --stage "$STAGE" --watch-timeout "$WATCH_TIMEOUT" ${ALERTS[@]+"${ALERTS[@]}"} \
+  ${OBSERVE[@]+"${OBSERVE[@]}"}

@@ -24,8 +24,8 @@ from stax_orchestrator.deploy.policies import alert_topic_policy
 ALERT_STATUSES = ("FAILED", "TIMED_OUT", "ABORTED")
 #: Subscription protocols the deploy flags manage.
 MANAGED_PROTOCOLS = ("email", "https")
-_TARGET_ID = "publish-alert"
-_PERMISSION_ID = "alerts-rule-invokes"
+TARGET_ID = "publish-alert"
+PERMISSION_ID = "alerts-rule-invokes"
 
 
 def alert_event_pattern(target: Target) -> dict[str, Any]:
@@ -100,23 +100,23 @@ def _ensure_rule(events: Any, lam: Any, target: Target, function_arn: str) -> No
         Description=f"Alerts on failed, timed-out or aborted executions of {target.prefix}",
     )
     with contextlib.suppress(lam.exceptions.ResourceNotFoundException):
-        lam.remove_permission(FunctionName=function_arn, StatementId=_PERMISSION_ID)
+        lam.remove_permission(FunctionName=function_arn, StatementId=PERMISSION_ID)
     lam.add_permission(
         FunctionName=function_arn,
-        StatementId=_PERMISSION_ID,
+        StatementId=PERMISSION_ID,
         Action="lambda:InvokeFunction",
         Principal="events.amazonaws.com",
         SourceArn=target.alert_rule_arn,
         SourceAccount=target.account,
     )
     events.put_targets(
-        Rule=target.alert_rule_name, Targets=[{"Id": _TARGET_ID, "Arn": function_arn}]
+        Rule=target.alert_rule_name, Targets=[{"Id": TARGET_ID, "Arn": function_arn}]
     )
     # An earlier deploy fed the topic straight from the rule: drop that target.
     stale = [
         t["Id"]
         for t in events.list_targets_by_rule(Rule=target.alert_rule_name).get("Targets", [])
-        if t["Id"] != _TARGET_ID
+        if t["Id"] != TARGET_ID
     ]
     if stale:
         events.remove_targets(Rule=target.alert_rule_name, Ids=stale)

@@ -103,6 +103,14 @@ class Target:
     def state_machine_arn(self, kind: str) -> str:
         return self.arn("states", f"stateMachine:{self.state_machine_name(kind)}")
 
+    def state_machine_log_group(self, kind: str) -> str:
+        """Where a machine's execution events go (the ``/aws/vendedlogs/`` prefix AWS
+        recommends for Step Functions: it keeps the log group's resource policy small)."""
+        return f"/aws/vendedlogs/states/{self.state_machine_name(kind)}"
+
+    def log_group_arn(self, name: str) -> str:
+        return self.arn("logs", f"log-group:{name}")
+
     def execution_arns(self, kind: str) -> str:
         """Every execution of one of the stage's machines (an IAM resource pattern)."""
         return self.arn("states", f"execution:{self.state_machine_name(kind)}:*")
@@ -127,3 +135,16 @@ class Target:
     @property
     def alert_rule_arn(self) -> str:
         return self.arn("events", f"rule/{self.alert_rule_name}")
+
+    # -- observability (``deploy.sh --dashboard``) -----------------------------------
+    @property
+    def dashboard_name(self) -> str:
+        return self.prefix
+
+    def alarm_name(self, subject: str, metric: str) -> str:
+        """``stax-orchestrator-local-workload-executions-failed`` and the like."""
+        return f"{self.prefix}-{subject.replace('_', '-')}-{metric}"
+
+    @property
+    def stax_unavailable_filter_name(self) -> str:
+        return f"{self.prefix}-stax-api-unavailable"

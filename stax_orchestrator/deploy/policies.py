@@ -229,82 +229,131 @@ def states_trust_policy(target: Target) -> dict[str, Any]:
     }
 
 
-def states_policy(target: Target, function_arns: Mapping[str, str]) -> dict[str, Any]:
+#: What Step Functions needs to deliver a machine's logs to CloudWatch Logs, as the Step
+#: Functions guide's logging policy lists it (CreateLogStream and PutLogEvents included:
+#: where the guide and the vended-logs mechanics differ, the guide's longer list).
+LOG_DELIVERY_ACTIONS = (
+    "logs:CreateLogDelivery",
+    "logs:CreateLogStream",
+    "logs:GetLogDelivery",
+    "logs:UpdateLogDelivery",
+    "logs:DeleteLogDelivery",
+    "logs:ListLogDeliveries",
+    "logs:PutLogEvents",
+    "logs:PutResourcePolicy",
+    "logs:DescribeResourcePolicies",
+    "logs:DescribeLogGroups",
+)
+#: What a traced state machine sends to X-Ray.
+XRAY_ACTIONS = (
+    "xray:PutTraceSegments",
+    "xray:PutTelemetryRecords",
+    "xray:GetSamplingRules",
+    "xray:GetSamplingTargets",
+)
+
+
+def states_policy(
+    target: Target,
+    function_arns: Mapping[str, str],
+    *,
+    log_delivery: bool = True,
+    xray: bool = False,
+) -> dict[str, Any]:
     """The state machines' policy: invoke the stage's functions that run in a machine,
-    run only the stage's own state machines."""
-    in_machines = [name for name in FUNCTIONS if name != ALERT_FUNCTION]
+    run only the stage's own state machines; deliver their logs (unless logging is
+    ``OFF``) and traces (with X-Ray on). Those two take ``"*"``: the log delivery and
+    X-Ray actions support no resource-level permission."""
+    observe = []
+    if log_delivery:
+        observe.append({"Sid": "DeliverExecutionLogs", "Effect": "Allow",
+                        "Action": list(LOG_DELIVERY_ACTIONS), "Resource": "*"})  # fmt: skip
+    if xray:
+        observe.append({"Sid": "SendTraces", "Effect": "Allow",
+                        "Action": list(XRAY_ACTIONS), "Resource": "*"})  # fmt: skip
     return {
         "Version": VERSION,
-        "Statement": [
-            {
-                "Sid": "InvokeOrchestratorFunctions",
-                "Effect": "Allow",
-                "Action": "lambda:InvokeFunction",
-                "Resource": [function_arns[name] for name in in_machines],
-            },
-            {
-                # The workload machine runs the task watcher; the fleet machine runs the
-                # workload machine.
-                "Sid": "StartOwnStateMachines",
-                "Effect": "Allow",
-                "Action": "states:StartExecution",
-                "Resource": [
-                    target.state_machine_arn("task_watcher"),
-                    target.state_machine_arn("workload"),
-                ],
-            },
-            {
-                "Sid": "FollowOwnExecutions",
-                "Effect": "Allow",
-                "Action": ["states:DescribeExecution", "states:StopExecution"],
-                "Resource": [
-                    target.execution_arns("task_watcher"),
-                    target.execution_arns("workload"),
-                ],
-            },
-            {
-                # The fleet's Distributed Map runs each target as a child execution of the
-                # fleet machine itself, reads the plan from S3, and follows its Map Run.
-                "Sid": "RunFleetMapChildren",
-                "Effect": "Allow",
-                "Action": "states:StartExecution",
-                "Resource": target.state_machine_arn("fleet"),
-            },
-            {
-                "Sid": "FollowFleetMapChildren",
-                "Effect": "Allow",
-                "Action": ["states:DescribeExecution", "states:StopExecution"],
-                "Resource": target.arn(
-                    "states", f"execution:{target.state_machine_name('fleet')}/*"
-                ),
-            },
-            {
-                "Sid": "FollowFleetMapRuns",
-                "Effect": "Allow",
-                "Action": ["states:DescribeMapRun", "states:ListMapRuns"],
-                "Resource": [
-                    target.arn("states", f"mapRun:{target.state_machine_name('fleet')}/*"),
-                    target.state_machine_arn("fleet"),
-                    target.execution_arns("fleet"),
-                ],
-            },
-            {
-                "Sid": "ReadFleetPlans",
-                "Effect": "Allow",
-                "Action": "s3:GetObject",
-                "Resource": f"arn:{target.partition}:s3:::{target.fleet_bucket}/plans/*",
-            },
-            {
-                # startExecution.sync learns of the child's end through this managed rule.
-                "Sid": "SyncExecutionEvents",
-                "Effect": "Allow",
-                "Action": ["events:PutTargets", "events:PutRule", "events:DescribeRule"],
-                "Resource": target.arn(
-                    "events", "rule/StepFunctionsGetEventsForStepFunctionsExecutionRule"
-                ),
-            },
-        ],
+        "Statement": [*_states_statements(target, function_arns), *observe],
     }
+
+
+def _states_statements(target: Target, function_arns: Mapping[str, str]) -> list[dict[str, Any]]:
+    in_machines = [name for name in FUNCTIONS if name != ALERT_FUNCTION]
+    return [
+        {
+            "Sid": "InvokeOrchestratorFunctions",
+            "Effect": "Allow",
+            "Action": "lambda:InvokeFunction",
+            "Resource": [function_arns[name] for name in in_machines],
+        },
+        {
+            # The workload machine runs the task watcher; the fleet machine runs the
+            # workload machine.
+            "Sid": "StartOwnStateMachines",
+            "Effect": "Allow",
+            "Action": "states:StartExecution",
+            "Resource": [
+                target.state_machine_arn("task_watcher"),
+                target.state_machine_arn("workload"),
+            ],
+        },
+        {
+            "Sid": "FollowOwnExecutions",
+            "Effect": "Allow",
+            "Action": ["states:DescribeExecution", "states:StopExecution"],
+            "Resource": [
+                target.execution_arns("task_watcher"),
+                target.execution_arns("workload"),
+            ],
+        },
+        {
+            # The fleet's Distributed Map runs each target as a child execution of the
+            # fleet machine itself, reads the plan from S3, and follows its Map Run.
+            "Sid": "RunFleetMapChildren",
+            "Effect": "Allow",
+            "Action": "states:StartExecution",
+            "Resource": target.state_machine_arn("fleet"),
+        },
+        {
+            "Sid": "FollowFleetMapChildren",
+            "Effect": "Allow",
+            "Action": ["states:DescribeExecution", "states:StopExecution"],
+            "Resource": target.arn("states", f"execution:{target.state_machine_name('fleet')}/*"),
+        },
+        {
+            "Sid": "FollowFleetMapRuns",
+            "Effect": "Allow",
+            "Action": ["states:DescribeMapRun", "states:ListMapRuns"],
+            "Resource": [
+                target.arn("states", f"mapRun:{target.state_machine_name('fleet')}/*"),
+                target.state_machine_arn("fleet"),
+                target.execution_arns("fleet"),
+            ],
+        },
+        {
+            # The fleet's item processor marks each target started (dynamodb:putItem),
+            # so a stopped fleet tells aborted targets from never started ones.
+            "Sid": "MarkFleetTargetsStarted",
+            "Effect": "Allow",
+            "Action": "dynamodb:PutItem",
+            "Resource": target.arn("dynamodb", f"table/{target.table_name}"),
+        },
+        {
+            "Sid": "ReadFleetPlans",
+            "Effect": "Allow",
+            "Action": "s3:GetObject",
+            "Resource": f"arn:{target.partition}:s3:::{target.fleet_bucket}/plans/*",
+        },
+        {
+            # startExecution.sync learns of the child's end through this managed rule.
+            "Sid": "SyncExecutionEvents",
+            "Effect": "Allow",
+            "Action": ["events:PutTargets", "events:PutRule", "events:DescribeRule"],
+            "Resource": target.arn(
+                "events", "rule/StepFunctionsGetEventsForStepFunctionsExecutionRule"
+            ),
+        },
+    ]
 
 
 def alert_topic_policy(target: Target) -> dict[str, Any]:

@@ -34,6 +34,21 @@ def _retry_iam_propagation(call: Callable[[], Any], sleep: Callable[[float], Non
     raise AssertionError("unreachable")
 
 
+#: The coordination table's schema (both deploy paths declare exactly this).
+TABLE_KEY_SCHEMA = (
+    {"AttributeName": "pk", "KeyType": "HASH"},
+    {"AttributeName": "sk", "KeyType": "RANGE"},
+)
+TABLE_ATTRIBUTES = (
+    {"AttributeName": "pk", "AttributeType": "S"},
+    {"AttributeName": "sk", "AttributeType": "S"},
+)
+TABLE_BILLING_MODE = "PAY_PER_REQUEST"
+#: Fleet results expire on their own; claims and locks carry no expires_at.
+TABLE_TTL_ATTRIBUTE = "expires_at"
+STAGE_TAG = "stax-orchestrator:stage"
+
+
 def ensure_table(dynamodb: Any, target: Target) -> str:
     """Create the coordination table when missing (on-demand, point-in-time recovery)."""
     try:
@@ -41,26 +56,19 @@ def ensure_table(dynamodb: Any, target: Target) -> str:
     except dynamodb.exceptions.ResourceNotFoundException:
         table = dynamodb.create_table(
             TableName=target.table_name,
-            KeySchema=[
-                {"AttributeName": "pk", "KeyType": "HASH"},
-                {"AttributeName": "sk", "KeyType": "RANGE"},
-            ],
-            AttributeDefinitions=[
-                {"AttributeName": "pk", "AttributeType": "S"},
-                {"AttributeName": "sk", "AttributeType": "S"},
-            ],
-            BillingMode="PAY_PER_REQUEST",
-            Tags=[{"Key": "stax-orchestrator:stage", "Value": target.stage}],
+            KeySchema=[dict(k) for k in TABLE_KEY_SCHEMA],
+            AttributeDefinitions=[dict(a) for a in TABLE_ATTRIBUTES],
+            BillingMode=TABLE_BILLING_MODE,
+            Tags=[{"Key": STAGE_TAG, "Value": target.stage}],
         )["TableDescription"]
         dynamodb.get_waiter("table_exists").wait(
             TableName=target.table_name, WaiterConfig={"Delay": 1, "MaxAttempts": 60}
         )
         print(f"created table {target.table_name}", file=sys.stderr)
     with contextlib.suppress(dynamodb.exceptions.ClientError):
-        # Fleet results expire on their own; claims and locks carry no expires_at.
         dynamodb.update_time_to_live(
             TableName=target.table_name,
-            TimeToLiveSpecification={"Enabled": True, "AttributeName": "expires_at"},
+            TimeToLiveSpecification={"Enabled": True, "AttributeName": TABLE_TTL_ATTRIBUTE},
         )
     with contextlib.suppress(dynamodb.exceptions.ClientError):
         dynamodb.update_continuous_backups(
@@ -128,27 +136,68 @@ def wait_until_deleted(sfn: Any, arn: str, timeout: float = 120.0) -> None:
 
 
 def ensure_state_machine(
-    sfn: Any, target: Target, kind: str, definition: Any, role_arn: str
+    sfn: Any,
+    target: Target,
+    kind: str,
+    definition: Any,
+    role_arn: str,
+    *,
+    logging: Mapping[str, Any] | None = None,
+    tracing: Mapping[str, Any] | None = None,
 ) -> tuple[str, str]:
-    """Create the state machine, or update it in place when it differs. Returns (arn, action)."""
+    """Create the state machine, or update it in place when it differs. Returns (arn, action).
+
+    ``logging`` / ``tracing`` are the machine's ``loggingConfiguration`` and
+    ``tracingConfiguration`` (``observability``); ``None`` leaves them as they are.
+    """
     arn = target.state_machine_arn(kind)
     body = json.dumps(definition, indent=2)
+    extra: dict[str, Any] = {}
+    if logging is not None:
+        extra["loggingConfiguration"] = dict(logging)
+    if tracing is not None:
+        extra["tracingConfiguration"] = dict(tracing)
     wait_until_deleted(sfn, arn)
     try:
         current = sfn.describe_state_machine(stateMachineArn=arn)
     except sfn.exceptions.StateMachineDoesNotExist:
         created = _retry_iam_propagation(
             lambda: sfn.create_state_machine(
-                name=target.state_machine_name(kind), definition=body, roleArn=role_arn
+                name=target.state_machine_name(kind), definition=body, roleArn=role_arn, **extra
             )
         )
         return str(created["stateMachineArn"]), "created"
-    if json.loads(current["definition"]) == definition and current["roleArn"] == role_arn:
+    if (
+        json.loads(current["definition"]) == definition
+        and current["roleArn"] == role_arn
+        and _same_configuration(current, extra)
+    ):
         return arn, "unchanged"
     _retry_iam_propagation(
-        lambda: sfn.update_state_machine(stateMachineArn=arn, definition=body, roleArn=role_arn)
+        lambda: sfn.update_state_machine(
+            stateMachineArn=arn, definition=body, roleArn=role_arn, **extra
+        )
     )
     return arn, "updated"
+
+
+def _same_configuration(current: Mapping[str, Any], wanted: Mapping[str, Any]) -> bool:
+    """The machine already has the wanted logging and tracing configuration.
+
+    A service that does not report a configuration (MiniStack keeps no tracing) is taken
+    at its word for tracing only; logging is always reported by AWS.
+    """
+    for key, value in wanted.items():
+        if key == "tracingConfiguration" and key not in current:
+            continue
+        have = dict(current.get(key) or {})
+        if key == "loggingConfiguration":
+            have.setdefault("includeExecutionData", False)
+            if not have.get("destinations"):
+                have.pop("destinations", None)
+        if have != value:
+            return False
+    return True
 
 
 def recorded_function_arns(stage: str, chalice_dir: Any = CHALICE_DIR) -> dict[str, str]:
@@ -172,6 +221,18 @@ def recorded_function_arns(stage: str, chalice_dir: Any = CHALICE_DIR) -> dict[s
     return dict(arns)
 
 
+#: The fleet bucket's settings (both deploy paths declare exactly these).
+BUCKET_PUBLIC_ACCESS_BLOCK = {
+    "BlockPublicAcls": True,
+    "IgnorePublicAcls": True,
+    "BlockPublicPolicy": True,
+    "RestrictPublicBuckets": True,
+}
+BUCKET_SSE = "AES256"
+BUCKET_EXPIRING_PREFIXES = ("plans", "requests")
+BUCKET_EXPIRY_DAYS = 30
+
+
 def ensure_bucket(s3: Any, target: Target) -> str:
     """The stage's fleet bucket: private, encrypted, plans expire after 30 days."""
     from botocore.exceptions import ClientError
@@ -192,18 +253,12 @@ def ensure_bucket(s3: Any, target: Target) -> str:
         s3.create_bucket(Bucket=name, **extra)
         print(f"created bucket {name}", file=sys.stderr)
     s3.put_public_access_block(
-        Bucket=name,
-        PublicAccessBlockConfiguration={
-            "BlockPublicAcls": True,
-            "IgnorePublicAcls": True,
-            "BlockPublicPolicy": True,
-            "RestrictPublicBuckets": True,
-        },
+        Bucket=name, PublicAccessBlockConfiguration=dict(BUCKET_PUBLIC_ACCESS_BLOCK)
     )
     s3.put_bucket_encryption(
         Bucket=name,
         ServerSideEncryptionConfiguration={
-            "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]
+            "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": BUCKET_SSE}}]
         },
     )
     s3.put_bucket_lifecycle_configuration(
@@ -211,8 +266,8 @@ def ensure_bucket(s3: Any, target: Target) -> str:
         LifecycleConfiguration={
             "Rules": [
                 {"ID": f"expire-{prefix}", "Status": "Enabled",
-                 "Filter": {"Prefix": f"{prefix}/"}, "Expiration": {"Days": 30}}
-                for prefix in ("plans", "requests")
+                 "Filter": {"Prefix": f"{prefix}/"}, "Expiration": {"Days": BUCKET_EXPIRY_DAYS}}
+                for prefix in BUCKET_EXPIRING_PREFIXES
             ]
         },
     )  # fmt: skip

@@ -8,7 +8,11 @@ import time.
 
 Stage settings beside the Lambdas' own variables (read here, ignored by the Lambdas):
 ``STAX_TOKEN_KMS_KEY_ID`` — the customer-managed KMS key that encrypts the token
-parameters (``deploy.sh --kms-key-id`` overrides it).
+parameters (``deploy.sh --kms-key-id`` overrides it). Chalice's own keys ``xray`` (Lambda
+active tracing; the deploy gives the state machines the same) and
+``log_retention_in_days`` (the Lambdas' log groups; the state machines' log groups take
+the same unless ``deploy.sh --log-retention-days`` says otherwise) are read here with
+Chalice's ``Config``, stage over global, as ``chalice deploy`` reads them.
 """
 
 from __future__ import annotations
@@ -23,6 +27,8 @@ from chalicelib import settings
 from stax_orchestrator.deploy.names import CHALICE_DIR, FUNCTIONS
 
 KMS_KEY_SETTING = "STAX_TOKEN_KMS_KEY_ID"
+#: Log retention when a stage sets no ``log_retention_in_days`` (the original's 60 days).
+DEFAULT_LOG_RETENTION_DAYS = 60
 
 
 class StageConfigError(Exception):
@@ -39,6 +45,10 @@ class StageConfig:
     #: Each function's IAM policy file (a name under ``.chalice/``).
     policy_files: Mapping[str, str]
     lambda_timeout: int
+    #: Chalice's ``xray`` for the stage (stage over global): tracing of the state machines.
+    xray: bool = False
+    #: Chalice's ``log_retention_in_days`` for the stage (stage over global).
+    log_retention_days: int = DEFAULT_LOG_RETENTION_DAYS
 
     def environment(self, function: str = "create_workload") -> Mapping[str, str]:
         return self.environments[function]
@@ -97,4 +107,17 @@ def load_stage(stage: str, chalice_dir: Path = CHALICE_DIR) -> StageConfig:
         environments[function] = dict(config.environment_variables)
         policy_files[function] = str(config.iam_policy_file or f"policy-{stage}.json")
         timeout = max(timeout, int(config.lambda_timeout or 60))
-    return StageConfig(stage, environments, policy_files, timeout)
+    # The stage's own values (no function name): what the state machines follow.
+    scope = Config(
+        chalice_stage=stage,
+        config_from_disk=on_disk,
+        user_provided_params={"project_dir": str(chalice_dir.parent)},
+    )
+    retention = scope.log_retention_in_days or DEFAULT_LOG_RETENTION_DAYS
+    if isinstance(retention, bool) or not isinstance(retention, int):
+        raise StageConfigError(
+            f"log_retention_in_days of stage {stage!r} is {retention!r}: a whole number of days"
+        )
+    return StageConfig(
+        stage, environments, policy_files, timeout, bool(scope.xray_enabled), retention
+    )

@@ -4,10 +4,12 @@ Role: ``python -m stax_orchestrator.deploy STEP --stage S``:
 
 - ``preflight`` — credentials, the token and its key; the Lambdas' policy files;
 - ``post-deploy`` — after ``chalice deploy``: the functions' roles trust this account
-  only; the coordination table; the state machines' role and the state machines
-  (rendered from ``statemachines/`` with the ARNs Chalice recorded, updated in place);
-  the alert topic, rule and subscriptions; the ARNs go to
+  only; the coordination table; the state machines' role, log groups and the state
+  machines (rendered from ``statemachines/`` with the ARNs Chalice recorded, updated in
+  place, with their logging and tracing); the alert topic, rule and subscriptions; the
+  dashboard and alarms (``--dashboard``; removed without it); the ARNs go to
   ``.chalice/deployed/<stage>-statemachines.json``;
+- ``package`` — the CloudFormation package (``package``);
 - ``delete`` — every resource of the stage, found by name;
 - ``watch-timeout`` — validates ``--watch-timeout`` (one parser for bash and Python);
 - ``lint`` — statelint and the contract between the state machines and the code.
@@ -20,9 +22,11 @@ import json
 import sys
 from typing import Any
 
-from stax_orchestrator.deploy import alerts, preflight, resources, teardown
+from stax_orchestrator.deploy import alerts, observability, preflight, resources, teardown
 from stax_orchestrator.deploy.names import CHALICE_DIR, STATE_MACHINES
+from stax_orchestrator.deploy.observability import Observability
 from stax_orchestrator.deploy.policies import states_policy
+from stax_orchestrator.deploy.stage import StageConfigError, load_stage
 from stax_orchestrator.deploy.templates import (
     DEFAULT_WATCH_TIMEOUT,
     DeployError,
@@ -41,6 +45,7 @@ def post_deploy(
     emails: tuple[str, ...] = (),
     https: tuple[str, ...] = (),
     alert_kms_key_id: str | None = None,
+    obs: Observability | None = None,
 ) -> dict[str, str]:
     """Everything after ``chalice deploy``; returns the stage's ARNs.
 
@@ -48,29 +53,70 @@ def post_deploy(
         DeployError: the stage was not deployed by Chalice, or a step cannot go on.
     """
     aws = aws or preflight.session()
+    obs = obs or observability_of(stage)
     target = preflight.resolve_target(stage, aws)
     arns = resources.recorded_function_arns(stage)
     resources.tighten_function_roles(aws.client("iam"), target)
     table_arn = resources.ensure_table(aws.client("dynamodb"), target)
     bucket = resources.ensure_bucket(aws.client("s3"), target)
-    role_arn = resources.ensure_role(aws.client("iam"), target, states_policy(target, arns))
+    policy = states_policy(target, arns, log_delivery=obs.sfn_log_level != "OFF", xray=obs.xray)
+    role_arn = resources.ensure_role(aws.client("iam"), target, policy)
+    for group in observability.ensure_log_groups(aws.client("logs"), target, obs):
+        print(f"created log group {group}", file=sys.stderr)
     values = template_values(arns, target, watch_timeout)
     sfn = aws.client("stepfunctions")
     result = {"stage": stage, "role": role_arn, "table": table_arn, "fleet_bucket": bucket}
     for kind in STATE_MACHINES:
         arn, action = resources.ensure_state_machine(
-            sfn, target, kind, render(load_template(kind), values), role_arn
-        )
+            sfn, target, kind, render(load_template(kind), values), role_arn,
+            logging=observability.logging_configuration(target, kind, obs),
+            tracing=observability.tracing_configuration(obs),
+        )  # fmt: skip
         result[kind] = arn
         print(f"state machine {target.state_machine_name(kind)}: {action}", file=sys.stderr)
     alert_key = preflight.key_arn(aws.client("kms"), alert_kms_key_id) if alert_kms_key_id else None
     result["alert_topic"] = alerts.ensure_alerts(
         aws, target, arns, emails=emails, https=https, kms_key_arn=alert_key
     )
+    for line in observability.ensure_dashboard(aws, target, obs):
+        print(("" if obs.dashboard else "removed ") + line, file=sys.stderr)
+    if obs.dashboard:
+        result["dashboard"] = target.dashboard_name
     out = CHALICE_DIR / "deployed" / f"{stage}-statemachines.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2) + "\n")
     return result
+
+
+def observability_of(
+    stage: str,
+    sfn_log_level: str = observability.DEFAULT_SFN_LOG_LEVEL,
+    include_execution_data: bool = False,
+    log_retention_days: str | None = None,
+    dashboard: bool = False,
+) -> Observability:
+    """The deploy's observability: the flags, over the stage's Chalice ``xray`` and
+    ``log_retention_in_days``.
+
+    Raises:
+        DeployError: a flag's value is refused, or the stage is not configured.
+    """
+    try:
+        config = load_stage(stage)
+    except StageConfigError as error:
+        raise DeployError(str(error)) from None
+    retention = (
+        observability.parse_retention(log_retention_days)
+        if log_retention_days is not None
+        else observability.parse_retention(config.log_retention_days)
+    )
+    return Observability(
+        sfn_log_level=observability.parse_log_level(sfn_log_level),
+        include_execution_data=include_execution_data,
+        log_retention_days=retention,
+        xray=config.xray,
+        dashboard=dashboard,
+    )
 
 
 def delete(stage: str, force: bool = False, aws: Any | None = None) -> teardown.Report:
@@ -92,7 +138,8 @@ def delete(stage: str, force: bool = False, aws: Any | None = None) -> teardown.
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m stax_orchestrator.deploy")
     parser.add_argument(
-        "step", choices=["preflight", "post-deploy", "delete", "watch-timeout", "lint"]
+        "step",
+        choices=["preflight", "post-deploy", "package", "delete", "watch-timeout", "lint"],
     )
     parser.add_argument("--stage", default="dev")
     parser.add_argument("--watch-timeout", default=str(DEFAULT_WATCH_TIMEOUT))
@@ -101,6 +148,12 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--kms-key-id", help="the key that encrypts the token parameters")
     parser.add_argument("--alert-kms-key-id", help="encrypt the alert topic with this key")
     parser.add_argument("--force", action="store_true", help="delete with executions running")
+    parser.add_argument("--sfn-log-level", default=observability.DEFAULT_SFN_LOG_LEVEL)
+    parser.add_argument("--sfn-include-execution-data", action="store_true")
+    parser.add_argument("--log-retention-days")
+    parser.add_argument("--dashboard", action="store_true")
+    parser.add_argument("--package-dir", help="where `package` writes the template")
+    parser.add_argument("--sar-source-url", help="SAR HomePageUrl and SourceCodeUrl")
     return parser
 
 
@@ -111,15 +164,42 @@ def main(argv: list[str] | None = None) -> int:
         if args.step == "watch-timeout":
             print(watch_timeout)
         elif args.step == "preflight":
+            # The observability flags are refused here, before anything is created.
+            observability_of(args.stage, args.sfn_log_level, args.sfn_include_execution_data,
+                             args.log_retention_days, args.dashboard)  # fmt: skip
             target = preflight.preflight(args.stage, args.kms_key_id, args.alert_kms_key_id)
             print(f"deploying stage {args.stage} to account {target.account} in {target.region}")
-        elif args.step == "post-deploy":
+        elif args.step in ("post-deploy", "package"):
+            obs = observability_of(
+                args.stage,
+                args.sfn_log_level,
+                args.sfn_include_execution_data,
+                args.log_retention_days,
+                args.dashboard,
+            )
+            if args.step == "package":
+                from stax_orchestrator.deploy.package import package
+
+                written = package(
+                    args.stage,
+                    args.package_dir or "",
+                    watch_timeout=watch_timeout,
+                    obs=obs,
+                    kms_key_id=args.kms_key_id,
+                    alert_kms_key_id=args.alert_kms_key_id,
+                    emails=tuple(args.alert_email),
+                    https=tuple(args.alert_https),
+                    source_url=args.sar_source_url,
+                )
+                print(written)
+                return 0
             deployed = post_deploy(
                 args.stage,
                 watch_timeout,
                 emails=tuple(args.alert_email),
                 https=tuple(args.alert_https),
                 alert_kms_key_id=args.alert_kms_key_id,
+                obs=obs,
             )
             print(json.dumps(deployed, indent=2))
         elif args.step == "delete":

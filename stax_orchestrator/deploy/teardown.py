@@ -2,8 +2,9 @@
 
 Role: finds the stage's resources by their deterministic names (``names.Target``), not
 by a state file of the machine that deployed them, so a fresh clone deletes what another
-clone deployed: the state machines and their role, the alert rule, function and topic,
-the coordination table, the Lambdas with their roles, layer and log groups. It refuses
+clone deployed: the state machines with their role and log groups, the dashboard, alarms
+and metric filters of ``--dashboard``, the alert rule, function and topic, the
+coordination table, the Lambdas with their roles, layer and log groups. It refuses
 while an execution of the stage runs (``--force`` stops nothing, it only skips the
 check), and reports, resource by resource, what it deleted and what was not there.
 """
@@ -17,6 +18,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from stax_orchestrator.deploy import observability
 from stax_orchestrator.deploy.names import (
     CHALICE_DIR,
     FUNCTIONS,
@@ -143,8 +145,13 @@ def delete_stage(
         report.attempt(f"state machine {target.state_machine_name(kind)}",
                        partial(_delete_state_machine, sfn, arn),
                        sfn.exceptions.StateMachineDoesNotExist)  # fmt: skip
+    for group in observability.log_groups(target):
+        report.attempt(f"log group {group}",
+                       partial(logs.delete_log_group, logGroupName=group),
+                       logs.exceptions.ResourceNotFoundException)  # fmt: skip
     report.attempt(f"role {target.role_name}", lambda: _delete_role(iam, target.role_name),
                    iam.exceptions.NoSuchEntityException)  # fmt: skip
+    report.deleted += observability.delete_dashboard(aws, target)
     report.attempt(f"rule {target.alert_rule_name}",
                    lambda: _delete_rule(events, target.alert_rule_name),
                    events.exceptions.ResourceNotFoundException)  # fmt: skip

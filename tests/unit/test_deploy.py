@@ -166,7 +166,7 @@ def test_roles_trust_their_service_for_this_account_and_these_machines_only() ->
 
 
 def test_states_policy_names_every_resource_and_never_the_alert_function() -> None:
-    policy = policies.states_policy(TARGET, ARNS)
+    policy = policies.states_policy(TARGET, ARNS, log_delivery=False)
     by_sid = {s["Sid"]: s for s in policy["Statement"]}
     invoked = by_sid["InvokeOrchestratorFunctions"]["Resource"]
     assert invoked == [ARNS[n] for n in deploy.FUNCTIONS if n != "publish_alert"]
@@ -190,3 +190,24 @@ def test_alerts_cover_failed_timed_out_and_aborted_workload_and_fleet_executions
                                 TARGET.state_machine_arn("fleet")],
         },
     }  # fmt: skip
+
+
+def test_log_delivery_and_tracing_are_granted_on_star_only_when_switched_on() -> None:
+    """AWS supports no resource-level permission for log delivery and X-Ray: "*" is the
+    only resource they take, so they are granted only when the stage uses them."""
+    plain = policies.states_policy(TARGET, ARNS, log_delivery=False, xray=False)
+    observed = policies.states_policy(TARGET, ARNS, log_delivery=True, xray=True)
+    extra = [s for s in observed["Statement"] if s not in plain["Statement"]]
+    assert extra == [
+        {"Sid": "DeliverExecutionLogs", "Effect": "Allow", "Resource": "*",
+         "Action": ["logs:CreateLogDelivery", "logs:CreateLogStream", "logs:GetLogDelivery",
+                    "logs:UpdateLogDelivery", "logs:DeleteLogDelivery", "logs:ListLogDeliveries",
+                    "logs:PutLogEvents", "logs:PutResourcePolicy",
+                    "logs:DescribeResourcePolicies", "logs:DescribeLogGroups"]},
+        {"Sid": "SendTraces", "Effect": "Allow", "Resource": "*",
+         "Action": ["xray:PutTraceSegments", "xray:PutTelemetryRecords",
+                    "xray:GetSamplingRules", "xray:GetSamplingTargets"]},
+    ]  # fmt: skip
+    for statement in plain["Statement"]:
+        resources = statement["Resource"]
+        assert "*" not in (resources if isinstance(resources, list) else [resources])
