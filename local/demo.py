@@ -27,10 +27,14 @@ import boto3
 from rich.console import Console
 from rich.table import Table
 
-from stax_orchestrator.local_env import SIM_URL, apply_local_env
-from staxsim.control import SimulatorControl
-
 ROOT = Path(__file__).resolve().parent.parent
+# staxsim is a development tool of the checkout (not installed with the CLI): run as a
+# script, the checkout replaces local/ on the path, as bench/run.py does.
+sys.path[0] = str(ROOT)
+
+from stax_orchestrator.local_env import SIM_URL, apply_local_env  # noqa: E402
+from staxsim.control import SimulatorControl  # noqa: E402
+
 SEED = json.loads((ROOT / "local" / "seed.json").read_text())
 ACCOUNT = SEED["accounts"][0]
 REGION = "ap-southeast-2"

@@ -43,7 +43,9 @@ start_detached() { # name pidfile logfile command...
   local name=$1 pidfile=$2 logfile=$3
   shift 3
   # setsid: own process group, so `down` stops the server and every child it spawned.
-  setsid "$@" >"$logfile" 2>&1 </dev/null &
+  # Descriptors 3-9 are closed: a server must not inherit its caller's open files (a
+  # `flock FILE make local-up` would otherwise hold that lock for the server's lifetime).
+  setsid "$@" >"$logfile" 2>&1 </dev/null 3>&- 4>&- 5>&- 6>&- 7>&- 8>&- 9>&- &
   echo $! >"$pidfile"
   echo "local stack: started $name (pid $(cat "$pidfile")), log $logfile" >&2
 }
@@ -83,7 +85,8 @@ up() {
   fi
   wait_for MiniStack "$MINISTACK_URL/_ministack/health" 60
   wait_for "Stax simulator" "$SIM_URL/_sim/health" 30 --cacert "$TLS_DIR/ca.pem"
-  (eval "$(print_env)" && "$PY" "$ROOT/local/bootstrap.py") >&2
+  # PYTHONPATH: staxsim is a development tool of the checkout, not installed with the CLI.
+  (eval "$(print_env)" && PYTHONPATH="$ROOT" "$PY" "$ROOT/local/bootstrap.py") >&2
   cat >&2 <<EOF
 local stack is up:
   MiniStack       $MINISTACK_URL   (log $LOG_DIR/ministack.log)

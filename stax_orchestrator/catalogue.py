@@ -1,9 +1,10 @@
 """Publish CloudFormation templates to the Stax workload catalogue.
 
-Role: the CLI's ``catalogue`` commands. ``publish`` uploads a template to the artifact
-bucket named in SSM, then creates a catalogue item whose manifest points at it, or a new
-version of an existing item, and waits until Stax has validated it (the version can only
-be deployed once it is ACTIVE).
+Role: what the CLI's ``catalogue`` commands do with Stax and S3 (their command line is
+:mod:`stax_orchestrator.commands_catalogue`). ``publish`` uploads a template to the
+artifact bucket named in SSM, then creates a catalogue item whose manifest points at it,
+or a new version of an existing item, and waits until Stax has validated it (the version
+can only be deployed once it is ACTIVE).
 
 The Stax API document promises little in the answer of a catalogue write (only
 ``DetailType``; a new version's id is not in ``CreateVersionEvent`` at all), so the item
@@ -31,13 +32,14 @@ class CatalogueError(Exception):
     """Publishing cannot go on; the message says what to fix."""
 
 
-def artifact_bucket(ssm: Any) -> str:
-    """The artifact bucket name from SSM (``/orchestrator/stax/artifact/bucket/name``).
+def artifact_bucket(ssm: Any, name: str | None = None) -> str:
+    """The artifact bucket name from the SSM parameter ``name`` (default
+    ``/orchestrator/stax/artifact/bucket/name``, or ``STAX_ARTIFACT_BUCKET_PARAMETER``).
 
     Raises:
         CatalogueError: the parameter is missing.
     """
-    name = settings.artifact_bucket_parameter()
+    name = name or settings.artifact_bucket_parameter()
     try:
         return str(ssm.get_parameter(Name=name)["Parameter"]["Value"])
     except ssm.exceptions.ParameterNotFound:

@@ -8,7 +8,7 @@ into counters (pending, running, succeeded, failed, already done, total), a thro
 are new. The rest turns that, and the stored per-target results, into a live panel (or
 plain lines off a terminal), the closing summary, a table, CSV rows and JSON. Whatever a
 user or Stax wrote (target names, errors, causes, log lines) reaches rich only through
-:func:`~stax_orchestrator.cli.literal`, or as plain text.
+:func:`~stax_orchestrator.console.literal`, or as plain text.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from stax_orchestrator.cli import EXIT_FAILED, EXIT_OK, Output, literal
+from stax_orchestrator.console import EXIT_FAILED, EXIT_OK, Output, literal
 
 #: The look-back of the recent throughput (targets finish in bursts of max_concurrency,
 #: minutes apart: a window of a few looks alone would mostly measure nothing).
@@ -47,6 +47,7 @@ STATUS_STYLES = {
     "ALREADY_DONE": "green",
     "FAILED": "red",
     "NOT_STARTED": "yellow",
+    "ABORTED": "yellow",
 }
 
 
@@ -437,7 +438,8 @@ def summary_of(progress: FleetProgress, output: Any, cause: Mapping[str, Any]) -
         "already_done": c.already_done,
         "succeeded": c.succeeded,
         "failed": c.failed,
-        "not_started": c.pending + c.aborted,
+        "aborted": c.aborted,
+        "not_started": c.pending,
         "max_concurrency": plan.get("max_concurrency"),
         "failure_tolerance": plan.get("failure_tolerance"),
         "tolerated_failures": plan.get("tolerated_failures"),
@@ -461,7 +463,8 @@ def summary_markup(
     return (
         f"{head}: {summary.get('succeeded', 0)} succeeded, {summary.get('failed', 0)} failed, "
         f"{summary.get('already_done', 0)} already done, "
-        f"{summary.get('not_started', 0)} not started "
+        + (f"{summary['aborted']} aborted, " if summary.get("aborted") else "")
+        + f"{summary.get('not_started', 0)} not started "
         f"({summary.get('tolerated_failures', 0)} failures tolerated)"
     )
 

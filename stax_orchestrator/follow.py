@@ -1,8 +1,9 @@
 """What an execution is doing, read from Step Functions: state, Stax task status, polls.
 
-Role: the CLI's model of a running workload operation. ``read_progress`` builds a
+Role: the CLI's model of a running workload operation. :class:`ExecutionWatch` builds a
 ``Progress`` from ``describe_execution`` and the execution histories of the workload
-execution and of its task-watcher child; the parsing functions are pure so they are
+execution and of its task-watcher child, reading each history whole once and then only
+its new events (:class:`HistoryReader`); the parsing functions are pure so they are
 unit-tested on recorded histories.
 """
 
@@ -159,15 +160,68 @@ def apply_events(
 
 def execution_history(sfn: Any, arn: str) -> list[dict[str, Any]]:
     """Every event of an execution's history (all pages), oldest first."""
-    events: list[dict[str, Any]] = []
-    kwargs: dict[str, Any] = {"executionArn": arn, "maxResults": 1000}
-    while True:
-        page = sfn.get_execution_history(**kwargs)
-        events.extend(page.get("events", []))
-        token = page.get("nextToken")
-        if not token:
-            return events
-        kwargs["nextToken"] = token
+    pages = sfn.get_paginator("get_execution_history").paginate(
+        executionArn=arn, PaginationConfig={"PageSize": 1000}
+    )
+    return [event for page in pages for event in page.get("events", [])]
+
+
+class HistoryReader:
+    """One execution's history, read whole once and then only what is new.
+
+    Step Functions gives no ``nextToken`` on the last page of a history, so a forward
+    read cannot resume where it ended; every later look reads the history newest first
+    (``reverseOrder``) in small pages and stops at the first event it already has. A
+    look then costs one call of ``page_size`` events however long the history is -- a
+    task watcher that polled Stax for two hours has thousands -- instead of all of them.
+    """
+
+    def __init__(self, sfn: Any, arn: str, page_size: int = 25) -> None:
+        self.sfn, self.arn, self.page_size = sfn, arn, page_size
+        self.events: list[dict[str, Any]] = []
+        self.calls = 0
+
+    @property
+    def last_id(self) -> int:
+        return int(self.events[-1]["id"]) if self.events else 0
+
+    def read(self) -> list[dict[str, Any]]:
+        """The events added since the last read (all of them the first time), oldest first."""
+        new = self._first() if not self.events else self._since(self.last_id)
+        self.events.extend(new)
+        return new
+
+    def _first(self) -> list[dict[str, Any]]:
+        events: list[dict[str, Any]] = []
+        kwargs: dict[str, Any] = {"executionArn": self.arn, "maxResults": 1000}
+        while True:
+            page = self._call(kwargs)
+            events.extend(page.get("events", []))
+            if not page.get("nextToken"):
+                return events
+            kwargs["nextToken"] = page["nextToken"]
+
+    def _since(self, last_id: int) -> list[dict[str, Any]]:
+        newest_first: list[dict[str, Any]] = []
+        # The token belongs to this page size and order: both stay fixed while paging.
+        kwargs: dict[str, Any] = {
+            "executionArn": self.arn,
+            "maxResults": self.page_size,
+            "reverseOrder": True,
+        }
+        while True:
+            page = self._call(kwargs)
+            for event in page.get("events", []):
+                if int(event["id"]) <= last_id:
+                    return newest_first[::-1]
+                newest_first.append(event)
+            if not page.get("nextToken"):
+                return newest_first[::-1]
+            kwargs["nextToken"] = page["nextToken"]
+
+    def _call(self, kwargs: dict[str, Any]) -> dict[str, Any]:
+        self.calls += 1
+        return dict(self.sfn.get_execution_history(**kwargs))
 
 
 def watcher_state_machine(definition: dict[str, Any]) -> str | None:
@@ -202,39 +256,62 @@ def find_child_execution(sfn: Any, parent: Progress, scan: int = 20) -> str | No
     return None
 
 
-def read_progress(sfn: Any, execution_arn: str, previous: Progress | None = None) -> Progress:
-    """Look at the execution once (describe + histories)."""
-    described = sfn.describe_execution(executionArn=execution_arn)
-    progress = previous or Progress(execution_arn)
-    progress.status = described["status"]
-    progress.state_machine_arn = described.get("stateMachineArn")
-    progress.started = described.get("startDate")
-    progress.stopped = described.get("stopDate")
-    progress.error = described.get("error")
-    progress.cause = described.get("cause")
-    request = _loads(described.get("input")) or {}
-    if isinstance(request, dict):
-        progress.operation = progress.operation or request.get("operation")
-        progress.workload_name = progress.workload_name or request.get("workload_name")
-        progress.workload_id = progress.workload_id or request.get("workload_id")
-    if progress.status == "SUCCEEDED" and described.get("output"):
-        output = _loads(described["output"])
-        progress.output = output if isinstance(output, dict) else None
-    parent = execution_history(sfn, execution_arn)
-    progress.child_arn = child_execution_arn(parent) or progress.child_arn
-    if progress.child_arn is None and current_state(parent) == WATCH_STATE:
-        progress.child_arn = find_child_execution(sfn, progress)
-    child = execution_history(sfn, progress.child_arn) if progress.child_arn else []
-    apply_events(progress, parent, child)
-    if progress.output:
-        for key in ("workload_id", "workload_name", "task_id"):
-            setattr(progress, key, progress.output.get(key) or getattr(progress, key))
-        progress.task_status = progress.output.get("status", progress.task_status)
-    cause = progress.cause_details()
-    for key in ("workload_id", "task_id", "workload_name"):
-        if cause.get(key) and not getattr(progress, key):
-            setattr(progress, key, cause[key])
-    return progress
+class ExecutionWatch:
+    """Looks at one workload execution again and again, reading each history only as
+    far as it is new (:class:`HistoryReader`), the task watcher's included."""
+
+    def __init__(self, sfn: Any, execution_arn: str) -> None:
+        self.sfn = sfn
+        self.progress = Progress(execution_arn)
+        self.parent = HistoryReader(sfn, execution_arn)
+        self.child: HistoryReader | None = None
+
+    def look(self) -> Progress:
+        """Look at the execution once (describe + what is new in the histories)."""
+        sfn, progress = self.sfn, self.progress
+        described = sfn.describe_execution(executionArn=progress.execution_arn)
+        progress.status = described["status"]
+        progress.state_machine_arn = described.get("stateMachineArn")
+        progress.started = described.get("startDate")
+        progress.stopped = described.get("stopDate")
+        progress.error = described.get("error")
+        progress.cause = described.get("cause")
+        request = _loads(described.get("input")) or {}
+        if isinstance(request, dict):
+            progress.operation = progress.operation or request.get("operation")
+            progress.workload_name = progress.workload_name or request.get("workload_name")
+            progress.workload_id = progress.workload_id or request.get("workload_id")
+        if progress.status == "SUCCEEDED" and described.get("output"):
+            output = _loads(described["output"])
+            progress.output = output if isinstance(output, dict) else None
+        self.parent.read()
+        parent = self.parent.events
+        progress.child_arn = child_execution_arn(parent) or progress.child_arn
+        if progress.child_arn is None and current_state(parent) == WATCH_STATE:
+            progress.child_arn = find_child_execution(sfn, progress)
+        if progress.child_arn and (self.child is None or self.child.arn != progress.child_arn):
+            self.child = HistoryReader(sfn, progress.child_arn)
+        if self.child is not None:
+            self.child.read()
+        apply_events(progress, parent, self.child.events if self.child else [])
+        if progress.output:
+            for key in ("workload_id", "workload_name", "task_id"):
+                setattr(progress, key, progress.output.get(key) or getattr(progress, key))
+            progress.task_status = progress.output.get("status", progress.task_status)
+        cause = progress.cause_details()
+        for key in ("workload_id", "task_id", "workload_name"):
+            if cause.get(key) and not getattr(progress, key):
+                setattr(progress, key, cause[key])
+        return progress
+
+    @property
+    def history_calls(self) -> int:
+        return self.parent.calls + (self.child.calls if self.child else 0)
+
+
+def read_progress(sfn: Any, execution_arn: str) -> Progress:
+    """Look at the execution once (describe + whole histories)."""
+    return ExecutionWatch(sfn, execution_arn).look()
 
 
 def follow(
@@ -245,16 +322,18 @@ def follow(
     interval: float = 1.0,
     timeout: float | None = None,
     sleep: Callable[[float], None] = time.sleep,
+    watch: ExecutionWatch | None = None,
 ) -> Progress:
     """Poll the execution until it ends, calling ``on_change`` after every look."""
     deadline = None if timeout is None else time.monotonic() + timeout
-    progress = read_progress(sfn, execution_arn)
+    watch = watch or ExecutionWatch(sfn, execution_arn)
+    progress = watch.look()
     on_change(progress)
     while not progress.finished:
         if deadline is not None and time.monotonic() > deadline:
             raise TimeoutError(f"{execution_arn} still {progress.status} after {timeout}s")
         sleep(interval)
-        progress = read_progress(sfn, execution_arn, progress)
+        progress = watch.look()
         on_change(progress)
     return progress
 

@@ -224,4 +224,6 @@ def test_setup_stores_the_token_and_never_prints_it(local_stack: None, secret: s
 def test_unknown_stage_is_a_configuration_error(local_stack: None, secret: str) -> None:
     run = cli("delete", "--workload-id", "00000000-0000-4000-8000-000000000000", "--stage", "nope")
     assert run.returncode == 3
-    assert "no deployed stage 'nope'" in run.stdout
+    message = " ".join(run.stdout.split())
+    assert "no workload state machine stax-orchestrator-nope-workload" in message
+    assert "region us-east-1" in message and "./deploy.sh --stage nope" in message

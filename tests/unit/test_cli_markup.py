@@ -10,6 +10,8 @@ from typing import Any
 import pytest
 
 from stax_orchestrator import cli, fleet_view
+from stax_orchestrator.commands_workload import report
+from stax_orchestrator.console import EXIT_FAILED, EXIT_INVALID, EXIT_OK, Output, literal
 from stax_orchestrator.follow import Progress
 
 ACCOUNT = "6d2e6c4b-1c9a-4e29-9a57-0b7e7f9c2a11"
@@ -39,7 +41,7 @@ def test_run_prints_a_tag_key_that_looks_like_markup_literally_and_exits_2(
     payload = create(workload_tags={"[/x]": 1, "[bold]": 2, ":smile:": 3})
     code = cli.main(["run", write(tmp_path, payload)])
     out = capsys.readouterr().out
-    assert code == cli.EXIT_INVALID == 2
+    assert code == EXIT_INVALID == 2
     assert "workload_tags.[/x]: value must be a string, not a number" in out
     assert "workload_tags.[bold]: value must be a string" in out
     assert "workload_tags.:smile:: value must be a string" in out
@@ -128,7 +130,7 @@ def test_a_failed_executions_report_prints_names_errors_and_causes_literally() -
         logs_tail=["[red]stack failed[/red]"],
     )
     stream = io.StringIO()
-    assert cli.report(progress, cli.Output(False, stream)) == cli.EXIT_FAILED
+    assert report(progress, Output(False, stream)) == EXIT_FAILED
     text = stream.getvalue()
     assert "✘ create FAILED after" in text and ": [/x]" in text
     assert "message: The workload request has 1 problem: workload_tags.[/x]." in text
@@ -139,7 +141,7 @@ def test_a_failed_executions_report_prints_names_errors_and_causes_literally() -
 def test_a_cause_that_is_not_json_is_printed_literally() -> None:
     progress = Progress(execution_arn="arn", status="FAILED", cause="boom [/x] [bold]")
     stream = io.StringIO()
-    cli.report(progress, cli.Output(False, stream))
+    report(progress, Output(False, stream))
     assert "boom [/x] [bold]" in stream.getvalue()
 
 
@@ -147,13 +149,13 @@ def test_a_succeeded_report_prints_the_workload_name_literally() -> None:
     progress = Progress(execution_arn="arn", status="SUCCEEDED", operation="create",
                         workload_name="[/x]")  # fmt: skip
     stream = io.StringIO()
-    assert cli.report(progress, cli.Output(False, stream)) == cli.EXIT_OK
+    assert report(progress, Output(False, stream)) == EXIT_OK
     assert "[/x]" in stream.getvalue()
 
 
 def test_errors_and_plain_lines_are_not_read_as_markup() -> None:
     stream = io.StringIO()
-    out = cli.Output(False, stream)
+    out = Output(False, stream)
     out.error("cannot read [/x].json")
     out.say("started [bold]create[/bold]")
     assert stream.getvalue() == "error: cannot read [/x].json\nstarted [bold]create[/bold]\n"
@@ -163,7 +165,7 @@ def test_the_fleet_results_and_failures_print_target_names_and_errors_literally(
     result = {"index": 0, "target": {"workload_name": "[/x]"}, "status": "FAILED",
               "error": "[bold]Boom", "cause": {"message": "[red]why"}}  # fmt: skip
     stream = io.StringIO()
-    out = cli.Output(False, stream)
+    out = Output(False, stream)
     out.console.print(fleet_view.results_table([result], "fleet [/x]"))
     out.console.print(fleet_view.failure_markup(result))
     text = stream.getvalue()
@@ -171,5 +173,5 @@ def test_the_fleet_results_and_failures_print_target_names_and_errors_literally(
 
 
 def test_literal_leaves_ordinary_text_alone() -> None:
-    assert cli.literal("demo-vpc") == "demo-vpc"
-    assert cli.literal(None) == "None"
+    assert literal("demo-vpc") == "demo-vpc"
+    assert literal(None) == "None"

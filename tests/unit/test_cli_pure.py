@@ -6,7 +6,8 @@ import json
 
 import pytest
 
-from stax_orchestrator import catalogue, cli, follow
+from stax_orchestrator import catalogue, cli, console, follow
+from stax_orchestrator.commands_workload import payload_from_flags
 
 
 def _args(argv: list[str]):
@@ -21,7 +22,7 @@ def test_create_flags_make_the_seed_shaped_payload() -> None:
             "--tag", "Owner=me",
         ]
     )  # fmt: skip
-    assert cli.payload_from_flags(args) == {
+    assert payload_from_flags(args) == {
         "operation": "create",
         "aws_account_id": "A",
         "aws_region": "ap-southeast-2",
@@ -35,12 +36,12 @@ def test_create_flags_make_the_seed_shaped_payload() -> None:
 
 def test_update_flags_send_only_what_was_given() -> None:
     args = _args(["update", "--workload-id", "W", "--no-protection"])
-    assert cli.payload_from_flags(args) == {
+    assert payload_from_flags(args) == {
         "operation": "update",
         "workload_id": "W",
         "protection": False,
     }
-    assert cli.payload_from_flags(_args(["delete", "--workload-id", "W"])) == {
+    assert payload_from_flags(_args(["delete", "--workload-id", "W"])) == {
         "operation": "delete",
         "workload_id": "W",
     }
@@ -48,9 +49,9 @@ def test_update_flags_send_only_what_was_given() -> None:
 
 def test_a_pair_without_equals_is_a_usage_error() -> None:
     args = _args(["update", "--workload-id", "W", "--tag", "novalue"])
-    with pytest.raises(cli.CliError, match="--tag takes KEY=VALUE") as raised:
-        cli.payload_from_flags(args)
-    assert raised.value.code == cli.EXIT_INVALID
+    with pytest.raises(console.CliError, match="--tag takes KEY=VALUE") as raised:
+        payload_from_flags(args)
+    assert raised.value.code == console.EXIT_INVALID
 
 
 @pytest.mark.parametrize(

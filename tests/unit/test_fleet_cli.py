@@ -1,12 +1,14 @@
 """``stax-orchestrator fleet``: live counters, throughput and ETA, failures as they fail,
 per-target results, and target files (with moto's STS, S3 and DynamoDB; Step Functions
-is a scripted fake, since moto runs no state machine)."""
+is a scripted fake, since moto runs no state machine). The CLI gets them through its own
+context: the session it is handed makes the clients."""
 
 from __future__ import annotations
 
 import csv
 import io
 import json
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,12 +20,13 @@ from moto import mock_aws
 from chalicelib.coordination import CoordinationStore
 from chalicelib.fleet.results import partition, put_results, result_item
 from chalicelib.validation import MAX_FLEET_REQUEST_BYTES, json_size
-from stax_orchestrator import cli, fleet_cli
+from stax_orchestrator import cli, commands_fleet, console
 from stax_orchestrator import fleet_view as view
+from stax_orchestrator.context import fleet_execution_target
 from stax_orchestrator.deploy import Target, ensure_table
 
 REGION, ACCOUNT_ID = "us-east-1", "123456789012"
-STAGE = "unit"  # no .chalice/deployed record: names come from the stage, STS and the region
+STAGE = "unit"  # names come from the stage, STS and the region
 TARGET = Target(STAGE, REGION, ACCOUNT_ID)
 FLEET_ID = "fleet-0001"
 FLEET_ARN = TARGET.state_machine_arn("fleet").replace(":stateMachine:", ":execution:")
@@ -63,6 +66,20 @@ class FakeStepFunctions:
                 described[key] = self.look[key]
         return described
 
+    def describe_state_machine(self, stateMachineArn: str) -> dict[str, Any]:
+        return {"stateMachineArn": stateMachineArn}
+
+    def get_paginator(self, operation: str) -> Any:
+        """One page: a fleet has one Map Run (what boto3's paginator yields for it)."""
+        call = getattr(self, operation)
+
+        class OnePage:
+            @staticmethod
+            def paginate(**kwargs: Any) -> list[dict[str, Any]]:
+                return [call(**kwargs)]
+
+        return OnePage()
+
     def list_map_runs(self, executionArn: str) -> dict[str, Any]:
         if self.look.get("items") is None:
             return {"mapRuns": []}
@@ -70,6 +87,24 @@ class FakeStepFunctions:
 
     def describe_map_run(self, mapRunArn: str) -> dict[str, Any]:
         return {"itemCounts": self.look["items"], "startDate": 1_002.0}
+
+
+class FakeSession:
+    """The CLI's one boto3 session, handing out the test's clients."""
+
+    region_name = REGION
+
+    def __init__(self, clients: dict[str, Any]) -> None:
+        self.clients = clients
+        self.configs: list[Any] = []
+
+    def client(self, service: str, region_name: str | None = None, config: Any = None) -> Any:
+        self.configs.append(config)
+        return self.clients[service]
+
+
+#: The session the next run_cli hands the CLI (set by the aws fixture).
+SESSION: FakeSession | None = None
 
 
 @pytest.fixture()
@@ -86,7 +121,8 @@ def aws(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[dict[str, A
         ensure_table(clients["dynamodb"], TARGET)
         clients["s3"].create_bucket(Bucket=TARGET.fleet_bucket)
         clients["stepfunctions"] = FakeStepFunctions([{"status": "SUCCEEDED"}])
-        monkeypatch.setattr(cli, "_aws_client", lambda service: clients[service])
+        session = FakeSession(clients)
+        monkeypatch.setattr(sys.modules[__name__], "SESSION", session)
         yield clients
 
 
@@ -152,7 +188,7 @@ def write(path: Path, content: Any) -> str:
 
 
 def run_cli(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
-    code = cli.main([*argv, "--stage", STAGE])
+    code = cli.main([*argv, "--stage", STAGE], session_factory=lambda **_: SESSION)
     return code, capsys.readouterr().out
 
 
@@ -260,7 +296,7 @@ def test_results_of_an_unknown_fleet_say_so_and_exit_2(
     store: CoordinationStore, capsys: pytest.CaptureFixture[str]
 ) -> None:
     code, out = run_cli(["fleet", "results", f"{FLEET_ARN}:nope"], capsys)
-    assert code == cli.EXIT_INVALID
+    assert code == console.EXIT_INVALID
     assert "no fleet 'nope' in table stax-orchestrator-unit-coordination" in out
 
 
@@ -285,13 +321,13 @@ def test_results_refuse_what_they_cannot_read_with_exit_2(
     aws: dict[str, Any], argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     code, out = run_cli(["fleet", "results", *argv], capsys)
-    assert code == cli.EXIT_INVALID
+    assert code == console.EXIT_INVALID
     assert message in out
 
 
 def test_a_fleet_execution_arn_names_its_stage_region_and_account() -> None:
     arn = "arn:aws-cn:states:cn-north-1:111122223333:execution:stax-orchestrator-my-stage-fleet:f"
-    target = fleet_cli.execution_target(arn)
+    target = fleet_execution_target(arn)
     assert (target.stage, target.region, target.account, target.partition) == (
         "my-stage", "cn-north-1", "111122223333", "aws-cn",
     )  # fmt: skip
@@ -417,7 +453,7 @@ def test_a_failed_target_named_like_markup_prints_as_it_is() -> None:
     stream = io.StringIO()
     failure = {"index": 7, "target": {"workload_name": "[/x]"}, "error": "[bold]",
                "cause": {"message": "[/] :smile:"}}  # fmt: skip
-    cli.Output(False, stream).console.print(view.failure_markup(failure))
+    console.Output(False, stream).console.print(view.failure_markup(failure))
     assert stream.getvalue() == "✘ target     7  [/x]  [bold]: [/] :smile:\n"
 
 
@@ -436,7 +472,7 @@ def test_the_live_panel_prints_a_fleet_named_like_markup_as_it_is() -> None:
 
 def test_plain_lines_are_printed_only_when_a_counter_changes() -> None:
     stream = io.StringIO()
-    plain = view.Plain(cli.Output(False, stream))
+    plain = view.Plain(console.Output(False, stream))
     progress = view.FleetProgress(EXECUTION_ARN)
     for now, items in [(1.0, {"running": 2}), (2.0, {"running": 2}), (3.0, {"succeeded": 1})]:
         progress.update(now=now, status="RUNNING", plan=a_plan(), item_counts=items)
@@ -452,8 +488,8 @@ def follow(
 ) -> tuple[int, str]:
     sfn = FakeStepFunctions(looks)
     stream = io.StringIO()
-    code = fleet_cli.follow_fleet(
-        sfn, store, EXECUTION_ARN, operation="create", out=cli.Output(as_json, stream),
+    code = commands_fleet.follow_fleet(
+        sfn, store, EXECUTION_ARN, operation="create", out=console.Output(as_json, stream),
         interval=0, results_command=f"stax-orchestrator fleet results {EXECUTION_ARN}",
         sleep=lambda _: None, clock=iter(range(1_000, 2_000, 10)).__next__,
     )  # fmt: skip
@@ -522,7 +558,7 @@ def test_a_fleet_past_its_tolerance_reports_json_with_every_failed_target_from_t
               "cause": json.dumps(cause), "items": {"succeeded": 2, "failed": 25}}]  # fmt: skip
     code, text = follow(aws, store, looks, as_json=True)
     body = json.loads(text)
-    assert code == cli.EXIT_FAILED
+    assert code == console.EXIT_FAILED
     assert set(body) == {"execution_arn", "status", "duration_seconds", "summary", "error",
                          "cause", "failed_targets"}  # fmt: skip
     assert (body["status"], body["error"]) == ("FAILED", "FleetFailureToleranceExceeded")
@@ -541,7 +577,7 @@ def test_a_fleet_refused_by_the_plan_lambda_prints_its_problems_and_exits_1(
     looks = [{"status": "FAILED", "error": "InvalidFleetRequest",
               "cause": json.dumps(lambda_error)}]  # fmt: skip
     code, text = follow(aws, store, looks, as_json=False)
-    assert code == cli.EXIT_FAILED
+    assert code == console.EXIT_FAILED
     assert "✘ fleet create FAILED after 4m 12s (InvalidFleetRequest): no target ran" in text
     assert "    targets[0].aws_region: [/x] is not a region" in text
     assert "results:" not in text
@@ -553,14 +589,14 @@ def test_a_csv_targets_file_becomes_the_requests_targets_with_parameters_and_tag
 ) -> None:
     path = write(tmp_path / "targets.csv", "\ufeffaws_account_id,aws_region,param:VpcCidr,tag:Owner\n"
                  f"{ACCOUNTS[0]},ap-southeast-2,10.1.0.0/16,\n{ACCOUNTS[1]},us-east-1,,team\n")  # fmt: skip
-    request = fleet_cli.merge_targets(create_request(), fleet_cli.read_targets_file(path))
+    request = commands_fleet.merge_targets(create_request(), commands_fleet.read_targets_file(path))
     assert request["targets"] == [
         {"aws_account_id": ACCOUNTS[0], "aws_region": "ap-southeast-2",
          "workload_parameters": {"VpcCidr": "10.1.0.0/16"}},
         {"aws_account_id": ACCOUNTS[1], "aws_region": "us-east-1",
          "workload_tags": {"Owner": "team"}},
     ]  # fmt: skip
-    assert fleet_cli.validate(request)["targets"][1]["target"]["workload_name"] == "baseline-1"
+    assert commands_fleet.validate(request)["targets"][1]["target"]["workload_name"] == "baseline-1"
 
 
 def test_run_with_a_jsonl_targets_file_sends_the_targets_in_the_request(
@@ -584,7 +620,7 @@ def test_run_refuses_a_targets_file_when_the_request_has_targets(
     code, out = run_cli(
         ["fleet", "run", request, "--targets", write(tmp_path / "t.json", targets(1))], capsys
     )
-    assert code == cli.EXIT_INVALID
+    assert code == console.EXIT_INVALID
     assert "the request has 'targets' and --targets was given" in out
     assert aws["stepfunctions"].started == []
 
@@ -598,7 +634,7 @@ def test_run_validates_every_target_before_anything_starts_or_is_uploaded(
     request = write(tmp_path / "fleet.json", create_request())
     code, out = run_cli(["fleet", "run", request, "--targets",
                          write(tmp_path / "t.json", {"targets": bad})], capsys)  # fmt: skip
-    assert code == cli.EXIT_INVALID
+    assert code == console.EXIT_INVALID
     assert "targets[7].aws_region" in out and "targets[2999].workload_tags.[/x]" in out
     assert "Nothing was started." in out
     assert aws["stepfunctions"].started == []
@@ -610,9 +646,11 @@ def test_a_request_travels_in_s3_only_when_it_is_bigger_than_the_execution_input
     padding = MAX_FLEET_REQUEST_BYTES - json_size(small)
     exact = {**small, "name": small["name"] + "x" * padding}
     assert json_size(exact) == MAX_FLEET_REQUEST_BYTES
-    assert not fleet_cli.travels_in_s3(exact)
-    assert fleet_cli.travels_in_s3({**exact, "name": exact["name"] + "é"})  # 2 bytes in UTF-8
-    assert not fleet_cli.travels_in_s3({"operation": "delete", "workload_ids": ["x" * 300_000]})
+    assert not commands_fleet.travels_in_s3(exact)
+    assert commands_fleet.travels_in_s3({**exact, "name": exact["name"] + "é"})  # 2 bytes in UTF-8
+    assert not commands_fleet.travels_in_s3(
+        {"operation": "delete", "workload_ids": ["x" * 300_000]}
+    )
 
 
 def test_a_big_request_sends_its_targets_as_jsonl_through_the_stages_fleet_bucket(
@@ -665,10 +703,26 @@ def test_run_follows_the_fleet_it_started_and_exits_with_its_outcome(
     ]  # fmt: skip
     request = write(tmp_path / "fleet.json", create_request(targets=targets(1)))
     code, out = run_cli(["fleet", "run", request, "--interval", "0", "--local"], capsys)
-    assert code == cli.EXIT_FAILED
+    assert code == console.EXIT_FAILED
     assert f"started fleet create: {EXECUTION_ARN}" in out
     assert "✘ target     1  baseline-1  WorkloadTaskFailed: Stax task failed for 1" in out
     assert "✘ fleet create FAILED after 4m 12s (FleetFailureToleranceExceeded)" in out
     assert (
         f"results:   stax-orchestrator fleet results {EXECUTION_ARN} --local --status failed" in out
     )
+
+
+def test_a_stopped_fleet_names_its_aborted_targets_apart_from_those_never_started(
+    aws: dict[str, Any], store: CoordinationStore
+) -> None:
+    store_plan(store, total=4, to_run=4, already_done=0)
+    put_results(store, FLEET_ID, [a_failure(0)])
+    summary = {"succeeded": 0, "failed": 1, "already_done": 0, "aborted": 2, "not_started": 1,
+               "tolerated_failures": 0}  # fmt: skip
+    cause = {"message": "1 of 4 targets failed; 0 tolerated", "summary": summary,
+             "failed_targets": [{"index": 0}], "hint": "Run it again"}  # fmt: skip
+    looks = [{"status": "FAILED", "error": "FleetFailureToleranceExceeded",
+              "cause": json.dumps(cause), "items": {"failed": 1, "aborted": 2}}]  # fmt: skip
+    code, text = follow(aws, store, looks, as_json=False)
+    assert code == console.EXIT_FAILED
+    assert "1 failed, 0 already done, 2 aborted, 1 not started" in " ".join(text.split())

@@ -1,6 +1,6 @@
-"""``stax-orchestrator fleet``: run one workload operation over many targets, live.
+"""``stax-orchestrator fleet run|rollout|results``: one operation over many targets, live.
 
-Role: the CLI's fleet commands. ``fleet run REQUEST.json [--targets FILE]`` and ``fleet
+Role: the fleet command group. ``fleet run REQUEST.json [--targets FILE]`` and ``fleet
 rollout`` validate the whole request locally (the plan_fleet Lambda's rules), send a
 target list too big for the execution's input through the stage's fleet bucket
 (``targets_location``), start the fleet machine and follow it: counters from the Map Run
@@ -9,7 +9,8 @@ fails (the ``failed#`` items of the coordination store, read only when the Map c
 new failure). ``fleet results EXECUTION`` lists the per-target results the store keeps.
 
 Counting and drawing are :mod:`stax_orchestrator.fleet_view`, which talks to no AWS
-service; this module holds what does: STS, S3, Step Functions and the stage's table.
+service; this module holds what does, through the clients of the context
+(:mod:`stax_orchestrator.context`): S3, Step Functions and the stage's table.
 """
 
 from __future__ import annotations
@@ -18,79 +19,47 @@ import argparse
 import contextlib
 import csv
 import json
-import re
 import time
 import uuid
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from stax_orchestrator import cli
 from stax_orchestrator import fleet_view as view
+from stax_orchestrator.console import (
+    EXIT_INTERRUPTED,
+    EXIT_INVALID,
+    EXIT_OK,
+    CliError,
+    Output,
+    print_refusal,
+)
+from stax_orchestrator.context import AwsContext, arn_region
+from stax_orchestrator.inputs import load_json_file
 
 if TYPE_CHECKING:
     from chalicelib.coordination import CoordinationStore
-    from stax_orchestrator.deploy.names import Target
 
 #: Where ``fleet run`` puts a target list too big for the execution's input.
 REQUESTS_PREFIX = "requests/"
-RESULT_STATUSES = ("succeeded", "failed", "already_done", "not_started")
+RESULT_STATUSES = ("succeeded", "failed", "already_done", "aborted", "not_started")
 
 
-# -- where a stage's things are ------------------------------------------------------
-def stage_target(stage: str) -> Target:
-    """The stage in the caller's account (STS) and the session's region."""
-    import boto3
-
-    from stax_orchestrator.deploy.names import Target
-
-    identity = cli._aws_client("sts").get_caller_identity()
-    region = boto3.session.Session().region_name
-    if not region:
-        raise cli.CliError("no AWS region: set AWS_REGION (or AWS_DEFAULT_REGION)")
-    return Target(stage, region, str(identity["Account"]), str(identity["Arn"]).split(":")[1])
-
-
-def execution_target(execution_arn: str) -> Target:
-    """The stage, region and account of a fleet execution, read from its ARN.
-
-    Raises:
-        CliError: (exit code 2) the ARN is not an execution of a stage's fleet machine.
-    """
-    from stax_orchestrator.deploy.names import APP_NAME, Target
-
-    parts = execution_arn.split(":")
-    machine = parts[6] if len(parts) == 8 and parts[2] == "states" else ""
-    match = re.fullmatch(rf"{re.escape(APP_NAME)}-(.+)-fleet", machine)
-    if parts[5:6] != ["execution"] or not match:
-        raise cli.CliError(
-            f"{execution_arn!r} is not an execution of a fleet machine ({APP_NAME}-<stage>-fleet)",
-            cli.EXIT_INVALID,
-        )
-    return Target(match.group(1), parts[3], parts[4], parts[1])
-
-
-def fleet_machine_arn(args: argparse.Namespace) -> str:
-    """The stage's fleet machine: as deployed from this checkout, else by its name."""
-    try:
-        return cli.state_machine_arn(args, "fleet")
-    except cli.CliError:
-        return stage_target(args.stage).state_machine_arn("fleet")
-
-
-def execution_arn_of(args: argparse.Namespace, execution: str) -> str:
+# -- where a fleet's things are --------------------------------------------------------
+def execution_arn_of(context: AwsContext, execution: str) -> str:
     """``execution`` as an ARN: an ARN as it is, a name under the stage's fleet machine."""
     if execution.startswith("arn:"):
         return execution
-    machine = fleet_machine_arn(args)
+    machine = context.state_machine_arn("fleet")
     return f"{machine.replace(':stateMachine:', ':execution:', 1)}:{execution}"
 
 
-def results_store(target: Target) -> CoordinationStore:
+def results_store(context: AwsContext, execution_arn: str) -> CoordinationStore:
+    """The coordination store that holds this fleet's results (in the fleet's region)."""
     from chalicelib.coordination import CoordinationStore
 
-    client = cli._aws_client("dynamodb")
-    return CoordinationStore(lambda: client, target.table_name)
+    client = context.client("dynamodb", arn_region(execution_arn))
+    return CoordinationStore(lambda: client, context.results_table(execution_arn))
 
 
 def _unreadable(error: Any) -> str:
@@ -116,9 +85,9 @@ def read_targets_file(path: str) -> list[Any]:
         # utf-8-sig: a spreadsheet's CSV export starts with a byte-order mark.
         text = Path(path).read_text(encoding="utf-8-sig")
     except OSError as error:
-        raise cli.CliError(f"cannot read {path}: {error.strerror}", cli.EXIT_INVALID) from None
+        raise CliError(f"cannot read {path}: {error.strerror}", EXIT_INVALID) from None
     except UnicodeDecodeError:
-        raise cli.CliError(f"{path} is not UTF-8 text", cli.EXIT_INVALID) from None
+        raise CliError(f"{path} is not UTF-8 text", EXIT_INVALID) from None
     return parse_targets(text, kind)
 
 
@@ -132,9 +101,9 @@ def merge_targets(request: Any, targets: list[Any]) -> Any:
         return request
     for key in ("targets", "targets_location"):
         if key in request:
-            raise cli.CliError(
+            raise CliError(
                 f"the request has {key!r} and --targets was given: give the targets in one place",
-                cli.EXIT_INVALID,
+                EXIT_INVALID,
             )
     return {**request, "targets": targets}
 
@@ -193,10 +162,10 @@ def upload_targets(s3: Any, bucket: str, request: Mapping[str, Any]) -> dict[str
     key = f"{REQUESTS_PREFIX}{uuid.uuid4()}.jsonl"
     body = targets_jsonl(list(request["targets"]))
     if len(body) > MAX_TARGETS_FILE_BYTES:
-        raise cli.CliError(
+        raise CliError(
             f"the targets are {len(body):,} bytes as JSON Lines; at most "
             f"{MAX_TARGETS_FILE_BYTES:,} are accepted: split them into smaller fleets",
-            cli.EXIT_INVALID,
+            EXIT_INVALID,
         )
     sent = with_location(request, bucket, key)
     validate_fleet_request(sent)
@@ -204,7 +173,7 @@ def upload_targets(s3: Any, bucket: str, request: Mapping[str, Any]) -> dict[str
         s3.put_object(Bucket=bucket, Key=key, Body=body, ContentType="application/x-ndjson")
     except ClientError as error:
         code = error.response.get("Error", {}).get("Code", "")
-        raise cli.CliError(
+        raise CliError(
             f"cannot put the targets in s3://{bucket}/{key} ({code}): "
             "is the stage deployed in this account and region?"
         ) from None
@@ -231,7 +200,7 @@ def _rollout_request(args: argparse.Namespace) -> dict[str, Any]:
 def _request(args: argparse.Namespace) -> Any:
     if args.fleet_command == "rollout":
         return _rollout_request(args)
-    request = cli.load_payload_file(args.request)
+    request = load_json_file(args.request)
     if args.targets:
         request = merge_targets(request, read_targets_file(args.targets))
     return request
@@ -272,7 +241,10 @@ class FleetReader:
 
         try:
             if self.map_run_arn is None:
-                runs = self.sfn.list_map_runs(executionArn=self.execution_arn).get("mapRuns")
+                pages = self.sfn.get_paginator("list_map_runs").paginate(
+                    executionArn=self.execution_arn
+                )
+                runs = [run for page in pages for run in page.get("mapRuns", [])]
                 if not runs:
                     return None, None
                 latest = max(runs, key=lambda r: view.epoch(r.get("startDate")) or 0.0)
@@ -337,7 +309,7 @@ def follow_fleet(
     execution_arn: str,
     *,
     operation: str,
-    out: cli.Output,
+    out: Output,
     interval: float,
     results_command: str,
     sleep: Callable[[float], None] = time.sleep,
@@ -364,25 +336,41 @@ def follow_fleet(
 
 
 # -- commands --------------------------------------------------------------------------
-def _flags(args: argparse.Namespace) -> str:
-    return " --local" if args.local else ""
+def _flags(context: AwsContext) -> str:
+    """The global options the results of this fleet are read with (the stage comes from
+    the execution's ARN)."""
+    options = context.options
+    flags = [" --local"] if options.local else []
+    for flag, value in (
+        ("--profile", options.profile),
+        ("--aws-region", options.aws_region),
+        ("--stack-name", options.stack_name),
+    ):
+        if value:
+            flags.append(f" {flag} {value}")
+    return "".join(flags)
 
 
-def cmd_fleet(args: argparse.Namespace, out: cli.Output) -> int:
+def _fleet_bucket(context: AwsContext) -> str:
+    bucket = context.resources().fleet_bucket
+    if not bucket:
+        raise CliError(f"{context.resources().found_by} name no fleet bucket (FleetBucketName)")
+    return bucket
+
+
+def cmd_fleet(args: argparse.Namespace, context: AwsContext, out: Output) -> int:
     from chalicelib.errors import InvalidFleetRequest
 
     try:
         request = _request(args)
         fleet = validate(request)
-        machine = fleet_machine_arn(args)
+        machine = context.state_machine_arn("fleet")
         if travels_in_s3(request):
-            request = upload_targets(
-                cli._aws_client("s3"), stage_target(args.stage).fleet_bucket, request
-            )
+            request = upload_targets(context.client("s3"), _fleet_bucket(context), request)
     except InvalidFleetRequest as error:
-        cli.print_refusal(error, "invalid fleet request", out)
-        return cli.EXIT_INVALID
-    sfn = cli._aws_client("stepfunctions")
+        print_refusal(error, "invalid fleet request", out)
+        return EXIT_INVALID
+    sfn = context.client_for("stepfunctions", machine)
     body = json.dumps(request, ensure_ascii=False, separators=(",", ":"))
     arn = str(sfn.start_execution(stateMachineArn=machine, input=body)["executionArn"])
     if args.no_wait:
@@ -390,17 +378,17 @@ def cmd_fleet(args: argparse.Namespace, out: cli.Output) -> int:
             out.json({"execution_arn": arn, "status": "RUNNING"})
         else:
             print(arn, file=out.stream)
-        return cli.EXIT_OK
+        return EXIT_OK
     location = request.get("targets_location")
     out.say(
         f"started fleet {fleet['operation']}: {arn}"
         + (f" (targets: {location})" if location else "")
     )
-    command = f"stax-orchestrator fleet results {arn}{_flags(args)}"
+    command = f"stax-orchestrator fleet results {arn}{_flags(context)}"
     try:
         store = None
-        with contextlib.suppress(cli.CliError):  # a machine of another name: no results
-            store = results_store(execution_target(arn))
+        with contextlib.suppress(CliError):  # a machine of another name: no results
+            store = results_store(context, arn)
         return follow_fleet(
             sfn,
             store,
@@ -412,7 +400,7 @@ def cmd_fleet(args: argparse.Namespace, out: cli.Output) -> int:
         )
     except KeyboardInterrupt:
         out.error(f"interrupted: the fleet goes on; its results: {command}")
-        return 130
+        return EXIT_INTERRUPTED
 
 
 def read_fleet_results(store: CoordinationStore, fleet_id: str, status: str | None) -> list:
@@ -432,21 +420,21 @@ def read_fleet_results(store: CoordinationStore, fleet_id: str, status: str | No
             if status is None or r.get("status") == status
         ]
         if not rows and not any(store.query(partition(fleet_id), sort_prefix="plan")):
-            raise cli.CliError(
+            raise CliError(
                 f"no fleet {fleet_id!r} in table {store.table_name} (results are kept "
                 "90 days; is the stage right?)",
-                cli.EXIT_INVALID,
+                EXIT_INVALID,
             )
     except CoordinationUnavailable as error:
-        raise cli.CliError(_unreadable(error)) from None
+        raise CliError(_unreadable(error)) from None
     return rows
 
 
-def cmd_results(args: argparse.Namespace, out: cli.Output) -> int:
-    if args.json and args.csv:
-        raise cli.CliError("give --json or --csv, not both", cli.EXIT_INVALID)
-    arn = execution_arn_of(args, args.execution)
-    store = results_store(execution_target(arn))
+def cmd_results(args: argparse.Namespace, context: AwsContext, out: Output) -> int:
+    if out.as_json and args.csv:
+        raise CliError("give --json or --csv, not both", EXIT_INVALID)
+    arn = execution_arn_of(context, args.execution)
+    store = results_store(context, arn)
     fleet_id = arn.rsplit(":", 1)[-1]
     rows = read_fleet_results(store, fleet_id, args.status.upper() if args.status else None)
     if out.as_json:
@@ -459,10 +447,11 @@ def cmd_results(args: argparse.Namespace, out: cli.Output) -> int:
         which = f" ({args.status.replace('_', ' ')})" if args.status else ""
         out.console.print(view.results_table(rows, f"fleet {fleet_id}{which}"))
         out.say(f"execution: {arn}")
-    return cli.EXIT_OK
+    return EXIT_OK
 
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
+    """Add ``fleet`` and its subcommands to the top-level subparsers."""
     fleet = sub.add_parser("fleet", help="one operation over many accounts and regions")
     fleet_sub = fleet.add_subparsers(dest="fleet_command", required=True, metavar="SUBCOMMAND")
     run = fleet_sub.add_parser("run", parents=[common], help="run a fleet request, live")

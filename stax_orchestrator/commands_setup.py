@@ -1,0 +1,111 @@
+"""``stax-orchestrator setup``: store the Stax API token (and the artifact bucket) in SSM.
+
+Role: the setup command. The token comes from ``STAX_ACCESS_KEY`` / ``STAX_SECRET_KEY``
+or a prompt (the secret without echo), never from a flag that would sit in the shell's
+history; :mod:`stax_orchestrator.token_store` writes it all or nothing. The parameter
+names are the stage's: the flags, else what the deployed stage's Lambda is configured
+with (the truth of where it reads the token), else the defaults -- ``setup`` usually runs
+before the first deploy. Neither value is ever printed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import os
+import sys
+from typing import Any
+
+from stax_orchestrator.console import EXIT_CONFIG, EXIT_INVALID, EXIT_OK, CliError, Output, literal
+from stax_orchestrator.context import AwsContext
+
+
+def token_parameters(args: argparse.Namespace, context: AwsContext) -> tuple[Any, str]:
+    """The stage's token parameter names, and where they came from (for the output)."""
+    from chalicelib import settings
+    from stax_orchestrator.token_store import TokenParameters
+
+    deployed = context.function_environment()
+    environment = context.stax_environment()  # this process's variables over the stage's
+    sources: list[str] = []
+
+    def pick(flag: str | None, variable: str, default: str) -> str:
+        if flag:
+            found, source = flag, "the flags"
+        elif variable in environment and environment[variable] != deployed.get(variable):
+            found, source = environment[variable], "the environment"
+        elif variable in deployed:
+            found, source = deployed[variable], f"the deployed stage {context.stage!r}"
+        else:
+            found, source = default, "the defaults"
+        if source not in sources:
+            sources.append(source)
+        return found
+
+    parameters = TokenParameters(
+        pick(
+            args.access_key_parameter,
+            settings.ACCESS_KEY_PARAMETER,
+            settings.DEFAULT_ACCESS_KEY_PARAMETER,
+        ),
+        pick(
+            args.secret_key_parameter,
+            settings.SECRET_KEY_PARAMETER,
+            settings.DEFAULT_SECRET_KEY_PARAMETER,
+        ),
+    )
+    return parameters, " and ".join(sources)
+
+
+def _read_token(args: argparse.Namespace) -> tuple[str, str]:
+    access_key = os.environ.get("STAX_ACCESS_KEY") or args.access_key
+    secret = os.environ.get("STAX_SECRET_KEY")
+    interactive = sys.stdin.isatty()
+    if not access_key and interactive:
+        access_key = input("Stax API token access key: ").strip()
+    if not secret and interactive:
+        secret = getpass.getpass("Stax API token secret (not shown): ")
+    if not access_key or not secret:
+        raise CliError(
+            "no API token: set STAX_ACCESS_KEY and STAX_SECRET_KEY, or run setup in a terminal",
+            EXIT_INVALID,
+        )
+    return access_key, secret
+
+
+def cmd_setup(args: argparse.Namespace, context: AwsContext, out: Output) -> int:
+    from chalicelib import settings
+    from stax_orchestrator.token_store import TokenStoreError, store_token
+
+    access_key, secret = _read_token(args)
+    names, source = token_parameters(args, context)
+    ssm = context.client("ssm")
+    try:
+        written = store_token(ssm, names, access_key, secret, args.kms_key_id)
+    except TokenStoreError as error:
+        raise CliError(str(error), EXIT_CONFIG) from None
+    if args.bucket:
+        name = settings.artifact_bucket_parameter(context.stax_environment())
+        ssm.put_parameter(Name=name, Value=args.bucket, Type="String", Overwrite=True)
+        written.append(name)
+    if out.as_json:
+        out.json({"written": written, "names_from": source})
+    else:
+        for name in written:
+            out.console.print(f"[green]✔[/] wrote {literal(name)}")
+        out.say(f"Parameter names from {source}; {context.where()}.")
+        out.console.print("The secret is stored as a SecureString; it is never printed.")
+    return EXIT_OK
+
+
+def register(sub: Any, common: argparse.ArgumentParser) -> None:
+    """Add ``setup`` to the top-level subparsers."""
+    setup = sub.add_parser("setup", parents=[common], help="store the Stax API token in SSM")
+    setup.add_argument(
+        "--access-key", help="the token's access key (default: STAX_ACCESS_KEY, or a prompt)"
+    )
+    setup.add_argument("--access-key-parameter", help="SSM name (default: the stage's)")
+    setup.add_argument("--secret-key-parameter", help="SSM name (default: the stage's)")
+    setup.add_argument("--kms-key-id", help="encrypt both with this customer-managed KMS key")
+    setup.add_argument("--bucket", help="artifact bucket name to store in SSM")
+    setup.set_defaults(handler=cmd_setup)

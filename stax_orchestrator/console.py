@@ -1,0 +1,121 @@
+"""What ``stax-orchestrator`` shows a person, and the exit codes it ends with.
+
+Role: the CLI's output layer, used by every command module and by nothing below them.
+:class:`Output` prints human text (rich on a terminal, whole plain lines in a pipe) or
+JSON; :func:`literal` keeps whatever a user, Stax or a cause wrote from being read as
+rich markup; :func:`configure_logging` keeps log events (the JSON lines ``chalicelib``
+writes for CloudWatch when the CLI runs its code in-process) behind ``--verbose``.
+
+Exit codes: 0 succeeded; 1 the operation failed (or timed out / was aborted);
+2 bad input (nothing was started); 3 a configuration problem (no state machine, no
+credentials, a missing SSM parameter, AWS refused a call).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from chalicelib.errors import InvalidWorkloadRequest
+
+EXIT_OK, EXIT_FAILED, EXIT_INVALID, EXIT_CONFIG = 0, 1, 2, 3
+#: Ctrl-C: the shell's convention (128 + SIGINT).
+EXIT_INTERRUPTED = 130
+#: A logger level above every level there is: nothing is logged.
+SILENT = logging.CRITICAL + 10
+_ROOT_HANDLER = "stax-orchestrator-cli"
+
+
+class CliError(Exception):
+    """A problem the user fixes before anything runs; ``code`` is the exit code."""
+
+    def __init__(self, message: str, code: int = EXIT_CONFIG) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def literal(value: object) -> str:
+    """``value`` as text that rich prints as it is, for inserting into markup.
+
+    Whatever a user (or Stax, or a cause) wrote -- field names such as a tag key ``[/x]``,
+    workload names, messages, log lines -- is never read as rich markup: ``[bold]`` prints
+    as ``[bold]``, and ``[/x]`` does not raise MarkupError.
+    """
+    from rich.markup import escape
+
+    return escape(str(value))
+
+
+class Output:
+    """Human output (rich on a terminal, plain lines otherwise) or JSON."""
+
+    def __init__(self, as_json: bool, stream: Any = None) -> None:
+        from rich.console import Console
+
+        self.as_json = as_json
+        self.stream = stream or sys.stdout
+        # emoji=False: a ":name:" in user text (a tag key, a cause) stays as it is.
+        self.console = Console(file=self.stream, highlight=False, soft_wrap=True, emoji=False)
+        if not self.console.is_terminal:
+            # Logs and pipes get whole lines (ARNs are long), not an 80-column layout.
+            self.console.width = 200
+        self.live = self.console.is_terminal and not as_json
+
+    def json(self, body: Any) -> None:
+        self.stream.write(json.dumps(body, indent=2, default=str) + "\n")
+        self.stream.flush()
+
+    def say(self, text: str) -> None:
+        """Print plain text (no markup is read in it)."""
+        if not self.as_json:
+            self.console.print(text, markup=False)
+
+    def error(self, text: str) -> None:
+        """Print an error; ``text`` is plain (it often quotes the user's input)."""
+        if self.as_json:
+            self.json({"error": text})
+        else:
+            self.console.print(f"[bold red]error:[/] {literal(text)}")
+
+
+def print_refusal(error: InvalidWorkloadRequest, title: str, out: Output) -> None:
+    """A validation refusal, field by field; nothing of the user's is read as markup."""
+    if out.as_json:
+        out.json({"status": "INVALID", **error.as_dict()})
+        return
+    out.console.print(f"[bold red]✘ {title}:[/] {literal(error.message)}")
+    for field, messages in (error.details.get("errors") or {}).items():
+        for message in messages:
+            out.console.print(f"  [bold]{literal(field)}[/]: {literal(message)}")
+    out.console.print("Nothing was started.")
+
+
+def configure_logging(verbose: bool) -> None:
+    """Log events only with ``--verbose``, and then only on stderr.
+
+    The CLI runs ``chalicelib`` in-process (local validation, the Stax client of
+    ``catalogue``, ``invoke``), and ``chalicelib.logs`` writes every event as a JSON line
+    for CloudWatch -- lines meant for Logs Insights, not for a person at a terminal. The
+    level of its logger decides: silent by default, DEBUG with ``--verbose`` (its own
+    handler writes to stderr, so ``--json`` on stdout stays parsable). Libraries (urllib3's
+    retry warnings, botocore) reach the terminal only with ``--verbose`` and only from
+    WARNING up: botocore's DEBUG lines would show request bodies, the Stax secret of
+    ``setup`` among them.
+    """
+    from chalicelib.logs import LOGGER_NAME
+
+    logging.getLogger(LOGGER_NAME).setLevel(logging.DEBUG if verbose else SILENT)
+    handler: logging.Handler = (
+        logging.StreamHandler(sys.stderr) if verbose else logging.NullHandler()
+    )
+    handler.setLevel(logging.WARNING)
+    handler.set_name(_ROOT_HANDLER)
+    # A root handler of our own: without one, Python's last-resort handler prints every
+    # library WARNING to stderr. One only, however often main() runs in a process.
+    root = logging.getLogger()
+    for old in [h for h in root.handlers if h.get_name() == _ROOT_HANDLER]:
+        root.removeHandler(old)
+    root.addHandler(handler)

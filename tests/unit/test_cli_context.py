@@ -1,0 +1,243 @@
+"""Where the CLI finds a stage, and how it talks to AWS: the context, on moto.
+
+A stage's state machines are found by their deterministic names in the caller's account
+(STS) and region, or in a CloudFormation stack's Outputs (``--stack-name``); nothing is
+read from a checkout (every test runs in an empty directory). A machine that is not there
+is a named error saying what was looked for, where, and what to do.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from botocore.stub import Stubber
+from moto import mock_aws
+
+from stax_orchestrator import cli
+from stax_orchestrator.commands_workload import list_rows
+from stax_orchestrator.console import EXIT_CONFIG, EXIT_INVALID, EXIT_OK
+from stax_orchestrator.context import AwsContext, Options, StateMachineNotFound
+from stax_orchestrator.deploy.names import Target
+
+REGION, ACCOUNT_ID = "us-east-1", "123456789012"  # moto's account
+ROLE = f"arn:aws:iam::{ACCOUNT_ID}:role/stax-orchestrator-unit"
+DEFINITION = json.dumps({"StartAt": "Done", "States": {"Done": {"Type": "Succeed"}}})
+
+
+@pytest.fixture()
+def aws(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
+    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    for name in ("AWS_ENDPOINT_URL", "AWS_PROFILE", "AWS_REGION"):
+        monkeypatch.delenv(name, raising=False)
+    # No checkout around: a lookup that read .chalice/deployed would find nothing here.
+    monkeypatch.chdir(tmp_path)
+    with mock_aws():
+        yield
+
+
+def machine(name: str, region: str = REGION) -> str:
+    sfn = boto3.client("stepfunctions", region_name=region)
+    arn: str = sfn.create_state_machine(name=name, definition=DEFINITION, roleArn=ROLE)[
+        "stateMachineArn"
+    ]
+    return arn
+
+
+def start(arn: str, name: str, region: str = REGION) -> str:
+    payload = {"operation": "delete", "workload_id": f"w-{name}"}
+    sfn = boto3.client("stepfunctions", region_name=region)
+    execution: str = sfn.start_execution(stateMachineArn=arn, name=name, input=json.dumps(payload))[
+        "executionArn"
+    ]
+    return execution
+
+
+def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    code = cli.main(argv)
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+# -- by name -----------------------------------------------------------------------
+def test_list_finds_the_stages_machine_by_its_name_in_the_callers_account(
+    aws: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    arn = machine(Target("unit", REGION, ACCOUNT_ID).state_machine_name("workload"))
+    start(arn, "first")
+    code, out, _ = run(["--json", "--stage", "unit", "list"], capsys)
+    assert code == EXIT_OK
+    rows = json.loads(out)
+    assert [row["name"] for row in rows] == ["first"]
+    assert rows[0]["workload"] == "w-first"
+
+
+def test_a_missing_machine_names_what_was_looked_for_where_and_what_to_do(
+    aws: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    machine(Target("unit", REGION, ACCOUNT_ID).state_machine_name("workload"))
+    code, out, _ = run(["list", "--stage", "nope"], capsys)
+    assert code == EXIT_CONFIG
+    message = " ".join(out.split())
+    assert "no workload state machine stax-orchestrator-nope-workload" in message
+    assert f"AWS account {ACCOUNT_ID}, region {REGION}" in message
+    assert "./deploy.sh --stage nope" in message
+    for flag in ("--stage", "--aws-region", "--profile", "--stack-name"):
+        assert flag in message
+
+
+def test_aws_region_moves_the_lookup_and_a_workloads_region_does_not(
+    aws: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    name = Target("unit", "eu-west-1", ACCOUNT_ID).state_machine_name("workload")
+    start(machine(name, "eu-west-1"), "in-ireland", "eu-west-1")
+    code, out, _ = run(["--json", "--stage", "unit", "--aws-region", "eu-west-1", "list"], capsys)
+    assert code == EXIT_OK
+    assert [row["name"] for row in json.loads(out)] == ["in-ireland"]
+    # Without --aws-region the session's region (us-east-1) is where it is looked for.
+    code, out, _ = run(["--stage", "unit", "list"], capsys)
+    assert code == EXIT_CONFIG
+    assert f"region {REGION}" in " ".join(out.split())
+
+
+def test_the_named_error_is_raised_by_the_context_itself(aws: None) -> None:
+    context = AwsContext(Options(stage="gone"))
+    with pytest.raises(StateMachineNotFound, match="stax-orchestrator-gone-fleet"):
+        context.state_machine_arn("fleet")
+
+
+# -- by a stack's outputs ------------------------------------------------------------
+def stack(name: str, outputs: dict[str, str]) -> None:
+    template = {
+        "Resources": {"Topic": {"Type": "AWS::SNS::Topic"}},
+        "Outputs": {key: {"Value": value} for key, value in outputs.items()},
+    }
+    boto3.client("cloudformation", region_name=REGION).create_stack(
+        StackName=name, TemplateBody=json.dumps(template)
+    )
+
+
+def test_stack_name_takes_the_machines_from_the_stacks_outputs(
+    aws: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Names no stage would have: only the outputs can lead to them.
+    workload = machine("packaged-Workload-1A2B3C")
+    fleet = machine("packaged-Fleet-4D5E6F")
+    start(workload, "packaged")
+    stack(
+        "orchestrator-prod",
+        {
+            "WorkloadStateMachineArn": workload,
+            "TaskWatcherStateMachineArn": machine("packaged-Watcher-7G8H9I"),
+            "FleetStateMachineArn": fleet,
+            "CoordinationTableName": "packaged-table",
+            "FleetBucketName": "packaged-bucket",
+            "AlertTopicArn": f"arn:aws:sns:{REGION}:{ACCOUNT_ID}:packaged-alerts",
+        },
+    )
+    code, out, _ = run(["--json", "--stack-name", "orchestrator-prod", "list"], capsys)
+    assert code == EXIT_OK, out
+    assert [row["name"] for row in json.loads(out)] == ["packaged"]
+    context = AwsContext(Options(stage="dev", stack_name="orchestrator-prod"))
+    resources = context.resources()
+    assert context.state_machine_arn("fleet") == fleet
+    assert (resources.table_name, resources.fleet_bucket) == ("packaged-table", "packaged-bucket")
+    assert resources.alert_topic_arn == f"arn:aws:sns:{REGION}:{ACCOUNT_ID}:packaged-alerts"
+
+
+def test_a_missing_stack_and_a_stack_without_the_outputs_say_so(
+    aws: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, _ = run(["list", "--stack-name", "no-such-stack"], capsys)
+    message = " ".join(out.split())
+    assert code == EXIT_CONFIG
+    assert f"no CloudFormation stack 'no-such-stack' in AWS account {ACCOUNT_ID}" in message
+    assert "--stack-name" in message and "--aws-region" in message
+    stack("something-else", {"QueueUrl": "https://example.invalid/q"})
+    code, out, _ = run(["list", "--stack-name", "something-else"], capsys)
+    message = " ".join(out.split())
+    assert code == EXIT_CONFIG
+    assert "has none of the outputs WorkloadStateMachineArn" in message
+
+
+def test_a_stack_output_that_names_a_deleted_machine_is_the_named_error(
+    aws: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    workload = machine("packaged-Workload-gone")
+    boto3.client("stepfunctions", region_name=REGION).delete_state_machine(stateMachineArn=workload)
+    stack("orchestrator-old", {"WorkloadStateMachineArn": workload})
+    code, out, _ = run(["list", "--stack-name", "orchestrator-old"], capsys)
+    message = " ".join(out.split())
+    assert code == EXIT_CONFIG
+    assert "no workload state machine packaged-Workload-gone" in message
+    assert "the outputs of stack 'orchestrator-old'" in message
+
+
+# -- one session, adaptive retries -------------------------------------------------------
+def test_every_client_comes_from_one_session_with_adaptive_retries(aws: None) -> None:
+    sessions: list[Any] = []
+
+    def session_factory(**kwargs: Any) -> Any:
+        sessions.append(kwargs)
+        return boto3.session.Session(**kwargs)
+
+    context = AwsContext(
+        Options(stage="unit", aws_region="eu-west-1"), session_factory=session_factory
+    )
+    sfn = context.client("stepfunctions")
+    assert context.client("stepfunctions") is sfn
+    for client in (sfn, context.client("sts"), context.client("dynamodb", "ap-southeast-2")):
+        assert client.meta.config.retries["mode"] == "adaptive"
+        assert "stax-orchestrator/" in client.meta.config.user_agent_extra
+    assert sfn.meta.region_name == "eu-west-1"
+    assert context.client_for("stepfunctions", "arn:aws:states:ap-south-1:1:execution:m:e")
+    assert context.client("stepfunctions", "ap-south-1").meta.region_name == "ap-south-1"
+    assert sessions == [{"profile_name": None, "region_name": "eu-west-1"}]
+
+
+def test_an_unknown_profile_is_named_and_local_refuses_a_profile(
+    aws: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, _ = run(["--profile", "no-such-profile", "list"], capsys)
+    assert code == EXIT_CONFIG
+    assert "no AWS profile 'no-such-profile'" in out
+    code, out, _ = run(["list", "--local", "--profile", "prod"], capsys)
+    assert code == EXIT_INVALID
+    assert "leave out --profile" in out
+
+
+# -- paginators ------------------------------------------------------------------------
+def test_list_reads_every_page_up_to_the_limit(aws: None) -> None:
+    """AWS may answer with fewer executions than asked and a nextToken (the harsher
+    reading of ListExecutions' paging): list goes on to the next page until it has
+    ``limit`` rows."""
+    arn = machine("paged")
+    executions = [start(arn, f"e{i}") for i in range(3)]
+    sfn = boto3.client("stepfunctions", region_name=REGION)
+    real = boto3.client("stepfunctions", region_name=REGION)
+    stubber = Stubber(sfn)
+
+    def summary(execution: str) -> dict[str, Any]:
+        return {"executionArn": execution, "stateMachineArn": arn, "name": execution[-2:],
+                "status": "RUNNING", "startDate": 1_000.0}  # fmt: skip
+
+    pages = [([executions[0]], "t1"), ([executions[1]], "t2"), ([executions[2]], None)]
+    for index, (items, token) in enumerate(pages[:2]):
+        expected: dict[str, Any] = {"stateMachineArn": arn, "maxResults": 2}
+        if index:
+            expected["nextToken"] = pages[index - 1][1]
+        page: dict[str, Any] = {"executions": [summary(e) for e in items], "nextToken": token}
+        stubber.add_response("list_executions", page, expected)
+        for execution in items:
+            described = real.describe_execution(executionArn=execution)
+            stubber.add_response("describe_execution", described, {"executionArn": execution})
+    with stubber:
+        rows = list_rows(sfn, arn, limit=2, status=None)
+    stubber.assert_no_pending_responses()
+    assert [row["execution_arn"] for row in rows] == executions[:2]
