@@ -5,7 +5,7 @@ unless ``--allow-non-loopback`` is given. One line per request goes to stderr (n
 header values). Strict realism (``staxsim.realism``) is the default; ``--lenient``
 restores the kinder answers, and ``--read-after-write-lag``, ``--null-share`` and
 ``--realism-seed`` override single settings. The TLS material (``local/tls.py``)
-defaults to the local stack's fixed folder (docs/CONVENTIONS.md).
+defaults to the local stack's fixed folder (docs/local-stack.md).
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from staxsim.models.tasks import TaskDurations
 from staxsim.realism import Realism, RealismError
 from staxsim.server import Simulator, SimulatorServer
 
-#: The local stack's TLS folder (fixed by docs/CONVENTIONS.md).
+#: The local stack's TLS folder (fixed by docs/local-stack.md).
 DEFAULT_TLS_DIR = Path("/tmp/stax-orchestrator-local/tls")  # noqa: S108 - fixed by convention
 
 

@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from staxsim.account_events import EventBusPublisher, account_events
 from staxsim.document import StaxDocument, load_document
 from staxsim.faults import FaultInjector
 from staxsim.models.accounts import AccountBackend
@@ -72,6 +73,8 @@ class SimState:
         self.connections = ConnectionCounters()
         self.realism = realism or Realism()
         self.null_dice = NullDice(self.realism.seed)
+        #: Account events to an EventBridge bus, once one is configured (PUT /_sim/events).
+        self.account_events = EventBusPublisher()
 
     # -- housekeeping ------------------------------------------------------------------
     def now(self) -> float:
@@ -201,9 +204,17 @@ class SimState:
             self.task_backend.clear_fail_rules()
 
     def seed(self, payload: Mapping[str, Any]) -> dict[str, int]:
-        """Add or replace (same ids) the organisation, accounts, catalogue and workloads."""
+        """Add or replace (same ids) the organisation, accounts, catalogue and workloads.
+
+        A new account, or one whose ``AccountType`` changed, is announced on the
+        configured event bus (after the lock is released: a slow bus holds up no call).
+        """
         with self._lock:
-            return self._seeder.load(payload, self.now())
+            before = {k: dict(v) for k, v in self.account_backend.accounts.items()}
+            counts = self._seeder.load(payload, self.now())
+            events = account_events(before, self.account_backend.accounts)
+        self.account_events.publish(events)
+        return counts
 
     # -- the API operations ----------------------------------------------------------------
     @property
@@ -279,6 +290,12 @@ class SimState:
         with self._lock:
             return self.account_backend.query(query, account_id)
 
+    def query_account_types(self, query: Mapping[str, str]) -> dict[str, Any]:
+        """``accounts.ReadAccountTypes``."""
+        with self._lock:
+            organisation_id = str(self.organisation_backend.organisation["Id"])
+            return self.account_backend.query_types(query, organisation_id)
+
     # -- request log, snapshot, stats ------------------------------------------------------
     def log_request(self, entry: dict[str, Any]) -> None:
         """Append one API call to the request log."""
@@ -309,6 +326,7 @@ class SimState:
                 "update_success_status": self.update_success_status,
                 "realism": self.realism.as_dict(),
                 "accounts": [dict(a) for a in self.accounts.values()],
+                "account_types": [dict(t) for t in self.account_backend.types.values()],
                 "catalogue": [c.serve(now, include_versions=True) for c in items],
                 "workloads": self.workload_backend.snapshot(now),
                 "tasks": self.task_backend.snapshot(now),

@@ -133,6 +133,7 @@ class SimulatorControl:
         self,
         *,
         organisation: dict[str, Any] | None = None,
+        account_types: list[dict[str, Any]] | None = None,
         accounts: list[dict[str, Any]] | None = None,
         catalogue: list[dict[str, Any]] | None = None,
         workloads: list[dict[str, Any]] | None = None,
@@ -141,6 +142,8 @@ class SimulatorControl:
         body: dict[str, Any] = {}
         if organisation is not None:
             body["organisation"] = organisation
+        if account_types is not None:
+            body["account_types"] = account_types
         if accounts is not None:
             body["accounts"] = accounts
         if catalogue is not None:
@@ -255,6 +258,25 @@ class SimulatorControl:
     def state(self) -> dict[str, Any]:
         """``GET /_sim/state``."""
         return self._call("GET", "/state")
+
+    def set_account_events(
+        self,
+        bus_name: str | None,
+        *,
+        endpoint_url: str | None = None,
+        region: str | None = None,
+        source: str | None = None,
+    ) -> dict[str, Any]:
+        """``PUT /_sim/events``: send account events to this EventBridge bus (None: stop).
+
+        ``source``: Stax's is an ``aws.partner/stax.io/...`` partner source, which
+        PutEvents refuses (on AWS and on MiniStack: only the partner delivers there), so
+        a local bus takes the events under a source of its own.
+        """
+        body = {"bus_name": bus_name, "endpoint_url": endpoint_url, "region": region,
+                "source": source}  # fmt: skip
+        sent = {k: v for k, v in body.items() if v is not None}
+        return self._call("PUT", "/events", sent if bus_name else {"bus_name": None})
 
     def stats(self, since: float | None = None) -> dict[str, Any]:
         """``GET /_sim/stats`` (task figures only for tasks created from ``since`` on)."""

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from staxsim.account_events import DEFAULT_SOURCE, BusConfig
 from staxsim.backend import SimState
 from staxsim.document import API_PREFIX
 from staxsim.exceptions import SimError
@@ -111,6 +112,33 @@ class ControlApi:
 
     def _ctl_seed(self, body: dict[str, Any], request: Request) -> tuple[int, Any]:
         return 200, self.state.seed(body)
+
+    def _ctl_get_events(self, body: dict[str, Any], request: Request) -> tuple[int, Any]:
+        return 200, self.state.account_events.stats()
+
+    def _ctl_put_events(self, body: dict[str, Any], request: Request) -> tuple[int, Any]:
+        """``{"bus_name", "endpoint_url", "region", "source"}``; ``{"bus_name": null}``
+        stops sending."""
+        _only(body, {"bus_name", "endpoint_url", "region", "source"})
+        name = body.get("bus_name")
+        if name is None:
+            self.state.account_events.configure(None)
+            return 200, self.state.account_events.stats()
+        for key in ("bus_name", "endpoint_url", "region", "source"):
+            if (
+                key in body
+                and body[key] is not None
+                and not (isinstance(body[key], str) and body[key])
+            ):
+                raise ValueError(f"{key}: must be a non-empty string")
+        config = BusConfig(
+            bus_name=name,
+            endpoint_url=body.get("endpoint_url"),
+            region=body.get("region") or "us-east-1",
+            source=body.get("source") or DEFAULT_SOURCE,
+        )
+        self.state.account_events.configure(config)
+        return 200, self.state.account_events.stats()
 
     def _ctl_get_realism(self, body: dict[str, Any], request: Request) -> tuple[int, Any]:
         return 200, self.state.realism.as_dict()

@@ -243,6 +243,9 @@ class StaxResponses:
     def _op_read_accounts(self, ctx: OperationContext) -> tuple[int, Any]:
         return 200, self.state.query_accounts(ctx.query())
 
+    def _op_read_account_types(self, ctx: OperationContext) -> tuple[int, Any]:
+        return 200, self.state.query_account_types(ctx.query())
+
     def _op_read_account(self, ctx: OperationContext) -> tuple[int, Any]:
         account_id = ctx.path_id("account_id")
         return 200, self.state.query_accounts(ctx.query(), account_id)

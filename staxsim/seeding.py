@@ -30,7 +30,7 @@ from staxsim.models.workloads import (
     parameters_object,
 )
 
-SEED_SECTIONS = ("organisation", "accounts", "catalogue", "workloads")
+SEED_SECTIONS = ("organisation", "account_types", "accounts", "catalogue", "workloads")
 
 
 def _list(payload: Mapping[str, Any], key: str) -> list[Any]:
@@ -73,6 +73,10 @@ class SeedLoader:
             raise BadRequest(f"{unknown[0]}: unknown seed section")
         organisation = self._organisation_record(payload.get("organisation"))
         org_id = organisation["Id"]
+        account_types = [
+            self._account_type(raw, f"account_types[{i}]")
+            for i, raw in enumerate(_list(payload, "account_types"))
+        ]
         accounts = [
             self._account(raw, org_id, now, f"accounts[{i}]")
             for i, raw in enumerate(_list(payload, "accounts"))
@@ -92,6 +96,8 @@ class SeedLoader:
         ]
 
         self._organisation.organisation = organisation
+        for account_type in account_types:
+            self._accounts.put_type(account_type)
         for account in accounts:
             self._accounts.put(account)
         for item in items:
@@ -100,6 +106,7 @@ class SeedLoader:
             self._workloads.put(workload)
         return {
             "accounts": len(self._accounts.accounts),
+            "account_types": len(self._accounts.types),
             "catalogue_items": len(self._catalogue.items),
             "catalogue_versions": sum(len(c.versions) for c in self._catalogue.items.values()),
             "workloads": len(self._workloads.workloads),
@@ -124,6 +131,17 @@ class SeedLoader:
         error = self._document.component_validator(schema).first_error(served, where)
         if error:
             raise BadRequest(error)
+
+    @staticmethod
+    def _account_type(raw: Any, where: str) -> dict[str, Any]:
+        """``{"Id", "Name"}``: accounts name their type by ``Name`` in ``AccountType``."""
+        raw = _object(raw, where)
+        if not is_uuid(raw.get("Id")):
+            raise BadRequest(f"{where}.Id: must be a UUID")
+        name = raw.get("Name")
+        if not isinstance(name, str) or not 3 <= len(name) <= 64:
+            raise BadRequest(f"{where}.Name: must be a string of 3-64 characters")
+        return {"Id": raw["Id"], "Name": name, "Status": str(raw.get("Status", "ACTIVE"))}
 
     def _account(self, raw: Any, org_id: str, now: float, where: str) -> dict[str, Any]:
         account = {

@@ -39,6 +39,7 @@ SERVED: dict[tuple[str, str], str] = {
     (f"{API_PREFIX}/task/{{task_id}}", "get"): "read_task",
     (f"{API_PREFIX}/accounts", "get"): "read_accounts",
     (f"{API_PREFIX}/accounts/{{account_id}}", "get"): "read_account",
+    (f"{API_PREFIX}/accounts/types", "get"): "read_account_types",
 }
 #: Served paths API Gateway lets through without a SigV4 signature.
 UNSIGNED_PATHS = {f"{API_PREFIX}/public/config"}
@@ -60,6 +61,7 @@ CONTROL_ROUTES: dict[str, dict[str, str]] = {
     f"{CONTROL_PREFIX}/requests": {"GET": "get_requests", "DELETE": "clear_requests"},
     f"{CONTROL_PREFIX}/state": {"GET": "state"},
     f"{CONTROL_PREFIX}/stats": {"GET": "stats"},
+    f"{CONTROL_PREFIX}/events": {"GET": "get_events", "PUT": "put_events"},
 }
 
 

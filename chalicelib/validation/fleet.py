@@ -39,7 +39,7 @@ from chalicelib.validation.problems import (
 )
 from chalicelib.validation.workload import load_workload_request
 
-FLEET_OPERATIONS = ("create", "rollout", "delete")
+FLEET_OPERATIONS = ("create", "rollout", "delete", "apply")
 NAME_PLACEHOLDERS = ("name", "account_short", "region", "index")
 #: ``failure_tolerance`` as a percentage ("20%", "12.5%").
 TOLERANCE_PATTERN = re.compile(r"^(\d{1,3}(?:\.\d+)?)%$")
@@ -66,6 +66,9 @@ _FIELDS: dict[str, tuple[str, ...]] = {
     ),
     "rollout": ("catalogue_id", "catalogue_version_id", "accounts", "regions"),
     "delete": ("workload_ids",),
+    # Explicit per-target workload requests (what `stax-orchestrator apply` sends for a
+    # baseline): each target is a whole create, update or delete request.
+    "apply": ("targets",),
 }
 _COMMON = ("operation", "max_concurrency", "failure_tolerance", "watch_timeout_seconds")
 _TARGET_FIELDS = (
@@ -333,7 +336,43 @@ def _delete_fleet(payload: Mapping[str, Any], fleet: dict[str, Any], problems: P
         problems.add("workload_ids", "lists a workload more than once")
 
 
-_BY_OPERATION = {"create": _create_fleet, "rollout": _rollout_fleet, "delete": _delete_fleet}
+def _apply_key(request: Mapping[str, Any]) -> tuple[str, ...]:
+    """What two requests of one apply fleet may not share: the workload they write."""
+    if request["operation"] == "create":
+        return ("name", request["aws_account_id"], request["aws_region"], request["workload_name"])
+    return ("id", request["workload_id"])
+
+
+def _apply_fleet(payload: Mapping[str, Any], fleet: dict[str, Any], problems: Problems) -> None:
+    """Each target is a whole workload request, judged by the validate_input rules."""
+    planned: list[dict[str, Any]] = []
+    seen: dict[tuple[str, ...], int] = {}
+    for index, target in enumerate(_list(payload.get("targets"), "targets", problems)):
+        path = f"targets[{index}]"
+        try:
+            normalised = load_workload_request(target)
+        except InvalidWorkloadRequest as error:
+            for field, messages in (error.details.get("errors") or {}).items():
+                where = path if field == WHOLE else f"{path}.{field}"
+                for message in messages:
+                    problems.add(where, message)
+            continue
+        key = _apply_key(normalised)
+        if key in seen:
+            problems.add(
+                path, f"writes the same workload as targets[{seen[key]}]; one request per workload"
+            )
+        seen[key] = index
+        planned.append({"index": index, "request": normalised})
+    fleet["targets"] = planned
+
+
+_BY_OPERATION = {
+    "create": _create_fleet,
+    "rollout": _rollout_fleet,
+    "delete": _delete_fleet,
+    "apply": _apply_fleet,
+}
 
 
 def validate_fleet_request(
@@ -350,7 +389,7 @@ def validate_fleet_request(
     problems = Problems("The fleet request", InvalidFleetRequest)
     if not isinstance(payload, Mapping):
         problems.refuse(
-            WHOLE, "must be a JSON object with an 'operation' of create, rollout or delete"
+            WHOLE, "must be a JSON object with an 'operation' of create, rollout, delete or apply"
         )
     # Depth before size: measuring the size walks the request recursively (json.dumps).
     too_deep = nesting_problem(payload, FLEET_SHAPE)

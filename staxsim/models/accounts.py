@@ -1,8 +1,14 @@
-"""AWS accounts of the simulated organisation (``Account`` records, read-only API).
+"""AWS accounts and account types of the simulated organisation (read-only API).
 
-Accounts only come from the seed (the orchestrator never creates one); the API lists
-and reads them (``accounts.ReadAccounts``) and workload writes check that the
-``AccountId`` they name exists.
+Accounts and account types only come from the seed (the orchestrator never creates
+one); the API lists and reads them (``accounts.ReadAccounts``,
+``accounts.ReadAccountTypes``) and workload writes check that the ``AccountId`` they
+name exists.
+
+An account's ``AccountType`` holds the type's *name* while ``account_type_filter`` takes
+type *ids* (the document: "The Account Type IDs to return"). The document types the
+field as a bare nullable string, so the harsher reading is served: a client must resolve
+names to ids through ReadAccountTypes and cannot filter with what it read on an account.
 """
 
 from __future__ import annotations
@@ -11,7 +17,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from staxsim.exceptions import NotFound
-from staxsim.queries import in_csv, paginate, paging_params
+from staxsim.queries import csv, in_csv, paginate, paging_params
 
 #: ReadAccounts filters that match one field against a comma-separated list.
 _CSV_FILTERS = (
@@ -19,7 +25,6 @@ _CSV_FILTERS = (
     ("account_names", "Name"),
     ("aws_account_id_filter", "AwsAccountId"),
     ("filter", "Status"),
-    ("account_type_filter", "AccountType"),
 )
 
 
@@ -28,10 +33,48 @@ class AccountBackend:
 
     def __init__(self) -> None:
         self.accounts: dict[str, dict[str, Any]] = {}
+        #: Account types by id: ``{"Id", "Name"}`` as seeded.
+        self.types: dict[str, dict[str, Any]] = {}
 
     def clear(self) -> None:
-        """Forget every account."""
+        """Forget every account and account type."""
         self.accounts = {}
+        self.types = {}
+
+    def put_type(self, account_type: dict[str, Any]) -> None:
+        """Add or replace (same ``Id``) a seeded account type."""
+        self.types[account_type["Id"]] = account_type
+
+    def query_types(self, query: Mapping[str, str], organisation_id: str) -> dict[str, Any]:
+        """``accounts.ReadAccountTypes`` (``id_filter``): each type with its accounts."""
+        served = []
+        for account_type in sorted(self.types.values(), key=lambda t: t["Name"]):
+            if not in_csv(query.get("id_filter"), account_type["Id"]):
+                continue
+            members = sorted(
+                a["Id"]
+                for a in self.accounts.values()
+                if a.get("AccountType") == account_type["Name"]
+            )
+            served.append(
+                {
+                    "Id": account_type["Id"],
+                    "Name": account_type["Name"],
+                    "OrganisationId": organisation_id,
+                    "Status": account_type.get("Status", "ACTIVE"),
+                    "Accounts": members,
+                    "Policies": [],
+                    "Roles": [],
+                }
+            )
+        return {"AccountTypes": served}
+
+    def _type_names(self, filter_value: str | None) -> set[str] | None:
+        """The names of the types whose ids ``account_type_filter`` lists (None: no filter)."""
+        wanted = csv(filter_value)
+        if not wanted:
+            return None
+        return {t["Name"] for i, t in self.types.items() if i in wanted}
 
     def put(self, account: dict[str, Any]) -> None:
         """Add or replace (same ``Id``) a seeded account."""
@@ -58,11 +101,13 @@ class AccountBackend:
         else:
             candidates = sorted(self.accounts.values(), key=lambda a: a.get("Name", ""))
         name_part = (query.get("name_filter") or "").lower()
+        type_names = self._type_names(query.get("account_type_filter"))
         selected = [
             dict(account)
             for account in candidates
             if all(in_csv(query.get(param), account.get(key)) for param, key in _CSV_FILTERS)
             and (not name_part or name_part in str(account.get("Name", "")).lower())
+            and (type_names is None or account.get("AccountType") in type_names)
         ]
         page, paging = paginate(selected, limit, offset)
         response: dict[str, Any] = {"Accounts": page}

@@ -97,6 +97,7 @@ def test_seed_is_idempotent_and_validated(api: StaxApi, control: SimulatorContro
     counts = control.seed(**SEED)
     assert counts == {
         "accounts": 3,
+        "account_types": 0,
         "catalogue_items": 2,
         "catalogue_versions": 4,
         "workloads": 0,

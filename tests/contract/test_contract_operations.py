@@ -42,6 +42,7 @@ CATALOGUE_VERSION = "/20190206/workload-catalogue/{catalogue_id}/{version_id}"
 TASK = "/20190206/task/{task_id}"
 ACCOUNTS = "/20190206/accounts"
 ACCOUNT = "/20190206/accounts/{account_id}"
+ACCOUNT_TYPES = "/20190206/accounts/types"
 
 
 @dataclass
@@ -172,6 +173,25 @@ def ok_read_accounts(api: StaxApi, ctx: Ctx) -> None:
     assert len(body["Accounts"]) == 3
 
 
+def ok_read_account_types(api: StaxApi, ctx: Ctx) -> None:
+    types = [{"Id": UNKNOWN_ID, "Name": "production"}]
+    with SimulatorControl(api.base_url, ca_bundle=api.ca) as control:
+        control.seed(
+            account_types=types,
+            accounts=[{"Id": ACCOUNT_DEV, "Name": "workloads-dev", "AccountType": "production"}],
+        )
+    body = api.checked("get", ACCOUNT_TYPES)
+    assert [(t["Id"], t["Name"], t["Accounts"]) for t in body["AccountTypes"]] == [
+        (UNKNOWN_ID, "production", [ACCOUNT_DEV])
+    ]
+    # account_type_filter takes type ids (the document), matched to the type's name.
+    listed = api.checked("get", ACCOUNTS, params={"account_type_filter": UNKNOWN_ID})
+    assert [a["Id"] for a in listed["Accounts"]] == [ACCOUNT_DEV]
+    assert api.checked("get", ACCOUNTS, params={"account_type_filter": "production"}) == {
+        "Accounts": []
+    }
+
+
 def ok_read_account(api: StaxApi, ctx: Ctx) -> None:
     body = api.checked("get", ACCOUNT, path_params={"account_id": ACCOUNT_DEV})
     assert body["Accounts"][0]["AwsAccountId"] == "111111111111"
@@ -192,6 +212,7 @@ SUCCESS: dict[tuple[str, str], Case] = {
     (TASK, "get"): ok_read_task,
     (ACCOUNTS, "get"): ok_read_accounts,
     (ACCOUNT, "get"): ok_read_account,
+    (ACCOUNT_TYPES, "get"): ok_read_account_types,
 }
 
 

@@ -181,6 +181,7 @@ class Driver:
         run("PUT", f"/20190206/workload-catalogue/{CATALOGUE}", {"Version": "2", **manifest})
         run("GET", "/20190206/accounts")
         run("GET", f"/20190206/accounts/{ACCOUNT}")
+        run("GET", "/20190206/accounts/types")
         return calls
 
 

@@ -1,0 +1,124 @@
+"""The baselines of one account: what a new account (or one moved to another account
+type) must get, as one ``apply`` fleet request.
+
+Role: the use case of the per-account baseline (started by a Stax account event:
+``AccountManagement: AccountCreateEvent`` / ``AccountUpdateEvent`` with status SUCCESS).
+:func:`account_event` reads the event in Stax's documented shape (``detail.accountId``,
+``detail.accountType``, ``detail.awsAccountId``, ``detail.status``);
+:func:`plan_account` plans the baselines that target the account -- by its type (name
+or id) or by its name or id -- with the same planner as ``stax-orchestrator plan``, and
+keeps that account's changes only. Nothing is pruned: an event says what an account
+*is*, not what it stopped being, so deletes stay a person's ``apply --prune``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from typing import Any
+
+from chalicelib.baselines.model import Baselines
+from chalicelib.baselines.planner import compute_plan
+from chalicelib.baselines.saved import fleets
+from chalicelib.errors import InvalidWorkloadRequest
+
+ACCOUNT_EVENT_TYPES = (
+    "AccountManagement: AccountCreateEvent",
+    "AccountManagement: AccountUpdateEvent",
+)
+
+
+class InvalidAccountEvent(InvalidWorkloadRequest):
+    """The event is not a successful Stax account event; ``details["errors"]`` as usual."""
+
+    hint = "Route only Stax AccountCreateEvent / AccountUpdateEvent with status SUCCESS here."
+
+
+@dataclass(frozen=True)
+class AccountEvent:
+    account_id: str
+    account_type: str | None
+    aws_account_id: str | None
+    event_type: str
+
+
+def account_event(event: Any) -> AccountEvent:
+    """The account an EventBridge event from Stax is about.
+
+    Stax documents the fields in camelCase under ``detail``; the type may be missing (an
+    account of no type gets no baseline by type). The harsher reading: anything but
+    ``status: SUCCESS`` is refused -- a failed creation has no account to baseline.
+
+    Raises:
+        InvalidAccountEvent: not an object, another detail-type, not SUCCESS, no accountId.
+    """
+    errors: dict[str, list[str]] = {}
+    if not isinstance(event, Mapping):
+        raise InvalidAccountEvent(
+            "The account event is not an object",
+            errors={"_schema": ["must be an EventBridge event"]},
+        )
+    detail = event.get("detail")
+    kind = event.get("detail-type")
+    if kind not in ACCOUNT_EVENT_TYPES:
+        errors["detail-type"] = [f"must be one of: {', '.join(ACCOUNT_EVENT_TYPES)}"]
+    if not isinstance(detail, Mapping):
+        errors["detail"] = ["must be an object with accountId, accountType, status"]
+        detail = {}
+    if detail.get("status") != "SUCCESS":
+        errors["detail.status"] = [
+            f"is {detail.get('status')!r}; only SUCCESS events are baselined"
+        ]
+    account_id = detail.get("accountId")
+    if not isinstance(account_id, str) or not account_id:
+        errors["detail.accountId"] = ["is required: the Stax account id"]
+    if errors:
+        raise InvalidAccountEvent(f"The account event has {len(errors)} problem(s)", errors=errors)
+    account_type = detail.get("accountType")
+    aws_account_id = detail.get("awsAccountId")
+    return AccountEvent(
+        account_id=str(account_id).lower(),
+        account_type=str(account_type) if account_type else None,
+        aws_account_id=str(aws_account_id) if aws_account_id else None,
+        event_type=str(kind),
+    )
+
+
+def _for_account(
+    baselines: Baselines, account: AccountEvent, account_name: str | None
+) -> Baselines:
+    """The baselines that can target this account: those that target account types (the
+    account's type *now*, as Stax reports it, decides -- the event may name the type by
+    name or id, or be older than a later move), and those that name it."""
+    chosen = []
+    for baseline in baselines.baselines:
+        named = [
+            a for a in baseline.accounts if a.lower() == account.account_id or a == account_name
+        ]
+        if baseline.account_types or named:
+            chosen.append(replace(baseline, accounts=named[:1]))
+    return replace(baselines, baselines=chosen)
+
+
+def plan_account(
+    stax: Any, baselines: Baselines, account: AccountEvent, account_name: str | None = None
+) -> dict[str, Any]:
+    """The plan of the baselines that target ``account``, reduced to that account, and
+    the ``apply`` fleet requests that carry it out (deletes never: no prune).
+
+    Raises:
+        InvalidBaselines, BaselineConflict, StaxApiUnavailable: as ``compute_plan``.
+    """
+    relevant = _for_account(baselines, account, account_name)
+    if not relevant.baselines:
+        return {"account_id": account.account_id, "changes": [], "fleets": [], "baselines": []}
+    plan = compute_plan(stax, relevant, prune=False)
+    changes = [c for c in plan["changes"] if c.get("account_id") == account.account_id]
+    mine = {**plan, "changes": changes}
+    return {
+        "account_id": account.account_id,
+        "baselines": [b.name for b in relevant.baselines],
+        "changes": changes,
+        "fleets": fleets(mine),
+        "fingerprint": plan["fingerprint"],
+    }

@@ -1,0 +1,456 @@
+"""The baselines planner: what each target needs so that Stax matches the file.
+
+Role: ``plan`` of ``stax-orchestrator plan|apply``. :func:`compute_plan` reads Stax
+(:mod:`chalicelib.baselines.stax_state`), resolves what the file names (catalogue items,
+versions, account types, accounts; an unknown one is an :class:`InvalidBaselines` on its
+line), expands each baseline to its targets (accounts x regions), builds each target's
+create request and judges it with the workload rules of a single operation, and
+compares it with the workload the baseline owns there (the one carrying the baseline
+tag with the target's name, account and region):
+
+* none -> ``create``;
+* ``CREATE_FAILED`` -> ``replace`` (a failed create cannot be updated: delete, then
+  create again); ``UPDATE_FAILED`` / ``DELETE_FAILED`` -> ``update`` re-sending version,
+  parameters and tags (a repair); an operation in progress -> ``wait``;
+* settled -> ``update`` naming each difference (version, parameter X, tag Y) or ``noop``;
+* a workload carrying the baseline's tag that no target matches -> ``delete`` with
+  ``prune``, else ``orphan`` (kept).
+
+Only the parameters and tags the file sets are compared: Stax may add defaults, and
+other tools may add tags. A workload that already holds a target's name without the
+baseline tag stops the plan (:class:`BaselineConflict`): taking it over silently could
+rewrite someone else's workload.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from chalicelib.baselines.errors import BaselineConflict
+from chalicelib.baselines.model import (
+    BASELINE_TAG,
+    Baseline,
+    Baselines,
+    Collector,
+    create_request,
+    is_uuid,
+    report_request_problems,
+)
+from chalicelib.baselines.source import join
+from chalicelib.baselines.stax_state import (
+    StaxState,
+    read_account_types,
+    read_accounts_of_types,
+    read_catalogue,
+    read_named_accounts,
+    read_workloads,
+)
+from chalicelib.errors import InvalidWorkloadRequest
+from chalicelib.validation import load_workload_request
+from chalicelib.validation.limits import RESERVED_TAG_KEY_PREFIXES
+
+#: Actions that change Stax (or wait for it); a plan with any of them exits 2.
+CHANGE_ACTIONS = ("create", "update", "replace", "delete", "wait")
+ACTIONS = (*CHANGE_ACTIONS, "orphan", "noop")
+PLAN_FORMAT = 1
+_IN_PROGRESS = frozenset({"NEW", "INITIALIZING", "UPDATE_IN_PROGRESS", "DELETE_IN_PROGRESS"})
+_REPAIR_BY_UPDATE = frozenset({"UPDATE_FAILED", "DELETE_FAILED"})
+
+
+def read_state(stax: Any, baselines: Baselines) -> tuple[StaxState, Collector]:
+    """Read what the file depends on; unknown names become problems (with lines)."""
+    state = StaxState()
+    problems = Collector(baselines.lines, baselines.name)
+    read_catalogue(stax, state)
+    wanted_types = [t for b in baselines.baselines for t in b.account_types]
+    if wanted_types:
+        read_account_types(stax, state)
+    type_ids: list[str] = []
+    for baseline in baselines.baselines:
+        for index, ref in enumerate(baseline.account_types):
+            found = _account_type(state, ref)
+            if found is None:
+                known = ", ".join(sorted(str(t["Name"]) for t in state.account_types.values()))
+                problems.add(
+                    join(join(join(baseline.path, "targets"), "account_types"), index),
+                    f"Stax has no account type {ref!r} (name or id); it has: {known or 'none'}",
+                )
+            else:
+                type_ids.append(found)
+    read_accounts_of_types(stax, state, type_ids)
+    named = [a for b in baselines.baselines for a in b.accounts]
+    if named:
+        read_named_accounts(stax, state, named, is_uuid)
+    catalogue_ids = []
+    for baseline in baselines.baselines:
+        item = _catalogue_item(state, baseline, problems)
+        if item is not None:
+            catalogue_ids.append(str(item["Id"]))
+    read_workloads(stax, state, catalogue_ids)
+    return state, problems
+
+
+def _account_type(state: StaxState, ref: str) -> str | None:
+    if ref in state.account_types:
+        return ref
+    matches = [i for i, t in state.account_types.items() if t.get("Name") == ref]
+    return matches[0] if len(matches) == 1 else None
+
+
+def _catalogue_item(
+    state: StaxState, baseline: Baseline, problems: Collector
+) -> dict[str, Any] | None:
+    ref = baseline.catalogue
+    if ref.lower() in state.catalogue:
+        return state.catalogue[ref.lower()]
+    named = [i for i in state.catalogue.values() if i.get("Name") == ref]
+    if len(named) == 1:
+        return named[0]
+    where = join(baseline.path, "catalogue")
+    if named:
+        problems.add(where, f"{len(named)} catalogue items are named {ref!r}: give its id")
+    else:
+        known = ", ".join(sorted(str(i.get("Name")) for i in state.catalogue.values()))
+        problems.add(where, f"Stax has no catalogue item {ref!r} (name or id); it has: {known}")
+    return None
+
+
+def _version(item: Mapping[str, Any], baseline: Baseline, problems: Collector) -> dict | None:
+    versions: list[Mapping[str, Any]] = [
+        v for v in item.get("Versions") or [] if isinstance(v, Mapping)
+    ]
+    ref = baseline.version
+    where = join(baseline.path, "version")
+    if ref == "latest":
+        active = [v for v in versions if v.get("Status") == "ACTIVE"]
+        if not active:
+            problems.add(where, f"catalogue item {item.get('Name')!r} has no ACTIVE version")
+            return None
+        # The newest by CreatedTS; equal times (versions seeded together) go by the
+        # order Stax lists them in (oldest first).
+        newest = max(
+            enumerate(active), key=lambda pair: (str(pair[1].get("CreatedTS") or ""), pair[0])
+        )
+        return dict(newest[1])
+    found = [v for v in versions if str(v.get("Id")).lower() == ref.lower()] or [
+        v for v in versions if v.get("WorkloadVersion") == ref
+    ]
+    if len(found) != 1:
+        names = ", ".join(str(v.get("WorkloadVersion")) for v in versions)
+        problems.add(
+            where,
+            f"catalogue item {item.get('Name')!r} has no version {ref!r} (id or name); "
+            f"it has: {names}, or use latest",
+        )
+        return None
+    if found[0].get("Status") != "ACTIVE":
+        problems.add(where, f"version {ref!r} is {found[0].get('Status')}, not ACTIVE")
+    return dict(found[0])
+
+
+def _targets(
+    state: StaxState, baseline: Baseline, problems: Collector
+) -> list[tuple[dict[str, Any], str, str | None]]:
+    """``(account, account id, type name)`` of every ACTIVE account the baseline targets."""
+    chosen: dict[str, tuple[dict[str, Any], str | None]] = {}
+    type_ids = {_account_type(state, ref) for ref in baseline.account_types} - {None}
+    for account_id, account in state.accounts.items():
+        if account.get("type_id") in type_ids:
+            chosen[account_id] = (account, state.account_types[account["type_id"]].get("Name"))
+    for index, ref in enumerate(baseline.accounts):
+        where = join(join(join(baseline.path, "targets"), "accounts"), index)
+        matches = [
+            (i, a) for i, a in state.accounts.items() if i == ref.lower() or a.get("Name") == ref
+        ]
+        if len(matches) != 1:
+            problems.add(
+                where,
+                f"{len(matches)} Stax accounts are named {ref!r}: give its id"
+                if matches
+                else f"Stax has no account {ref!r} (name or id)",
+            )
+            continue
+        account_id, account = matches[0]
+        type_id = account.get("type_id")
+        type_name = state.account_types.get(type_id, {}).get("Name") if type_id else None
+        chosen.setdefault(account_id, (account, type_name))
+    return [
+        (account, account_id, type_name)
+        for account_id, (account, type_name) in sorted(chosen.items())
+        if account.get("Status") == "ACTIVE"
+    ]
+
+
+def _user_tags(tags: Mapping[str, str]) -> dict[str, str]:
+    """Tags a request may carry (the orchestrator's own reserved ones left out)."""
+    return {k: v for k, v in tags.items() if not k.startswith(tuple(RESERVED_TAG_KEY_PREFIXES))}
+
+
+def _version_label(item: Mapping[str, Any], version_id: str | None) -> str:
+    for version in item.get("Versions") or []:
+        if version.get("Id") == version_id:
+            return f"{version.get('WorkloadVersion')} ({version_id})"
+    return str(version_id)
+
+
+def _diff(
+    desired: Mapping[str, Any], workload: Mapping[str, Any], item: Mapping[str, Any]
+) -> tuple[list[str], dict[str, Any]]:
+    """Reasons and the update request's changed fields (empty: nothing differs)."""
+    reasons: list[str] = []
+    changed: dict[str, Any] = {}
+    version = desired.get("catalogue_version_id")
+    if version and workload.get("CatalogueVersionId") != version:
+        reasons.append(
+            f"version {_version_label(item, workload.get('CatalogueVersionId'))} -> "
+            f"{_version_label(item, version)}"
+        )
+        changed["catalogue_version_id"] = version
+    current = workload.get("Parameters") or {}
+    params = [k for k, v in desired["workload_parameters"].items() if current.get(k) != v]
+    if params:
+        reasons += [f"parameter {k}" for k in params]
+        changed["workload_parameters"] = {**current, **desired["workload_parameters"]}
+    tags = workload.get("Tags") or {}
+    tag_keys = [k for k, v in desired["workload_tags"].items() if tags.get(k) != v]
+    if tag_keys:
+        reasons += [f"tag {k}" for k in tag_keys]
+        changed["workload_tags"] = {**_user_tags(tags), **desired["workload_tags"]}
+    return reasons, changed
+
+
+def _full_update(desired: Mapping[str, Any], workload: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "catalogue_version_id": desired.get("catalogue_version_id"),
+        "workload_parameters": {
+            **(workload.get("Parameters") or {}),
+            **desired["workload_parameters"],
+        },
+        "workload_tags": {**_user_tags(workload.get("Tags") or {}), **desired["workload_tags"]},
+    }
+
+
+def _change(baseline: Baseline, action: str, **fields: Any) -> dict[str, Any]:
+    return {"baseline": baseline.name, "action": action, **fields}
+
+
+def _update_request(workload_id: str, changed: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "operation": "update",
+        "workload_id": workload_id,
+        **{k: v for k, v in changed.items() if v is not None},
+    }
+
+
+def _existing(
+    workload_id: str,
+    workload: Mapping[str, Any],
+    desired: Mapping[str, Any],
+    item: Mapping[str, Any],
+) -> tuple[str, list[str], list[dict[str, Any]]]:
+    """The action, reasons and requests for a target whose workload exists."""
+    status = str(workload.get("Status"))
+    if status in _IN_PROGRESS:
+        return "wait", [f"{status}: in progress; plan again when it ends"], []
+    if status == "CREATE_FAILED":
+        delete = {"operation": "delete", "workload_id": workload_id}
+        return (
+            "replace",
+            ["repair: CREATE_FAILED (a failed create cannot be updated: delete, create again)"],
+            [delete, dict(desired)],
+        )
+    if status in _REPAIR_BY_UPDATE:
+        changed = _full_update(desired, workload)
+        return (
+            "update",
+            [f"repair: {status}; the update re-sends version, parameters and tags"],
+            [_update_request(workload_id, changed)],
+        )
+    reasons, changed = _diff(desired, workload, item)
+    if not reasons:
+        return "noop", [], []
+    return "update", reasons, [_update_request(workload_id, changed)]
+
+
+def plan_baseline(
+    baseline: Baseline, state: StaxState, problems: Collector, *, prune: bool
+) -> list[dict[str, Any]]:
+    """The changes of one baseline (problems are collected, not raised)."""
+    item = _catalogue_item(state, baseline, problems)
+    version = _version(item, baseline, problems) if item else None
+    targets = _targets(state, baseline, problems)
+    if item is None or version is None:
+        return []
+    owned = {
+        i: w
+        for i, w in state.workloads.items()
+        if (w.get("Tags") or {}).get(BASELINE_TAG) == baseline.name
+    }
+    changes: list[dict[str, Any]] = []
+    conflicts: list[str] = []
+    matched: set[str] = set()
+    for account, account_id, type_name in targets:
+        type_refs = (type_name, account.get("type_id"))
+        for region in baseline.regions:
+            layers = baseline.layers(
+                region=region,
+                account_type=next(
+                    (t for t in type_refs if t in baseline.overrides.get("account_types", {})), None
+                ),
+                account=(str(account.get("Name")), account_id),
+            )
+            request, origin = create_request(
+                baseline,
+                layers,
+                account_id=account_id,
+                region=region,
+                catalogue_id=str(item["Id"]),
+                version_id=str(version["Id"]),
+                name_values={
+                    "account": str(account.get("Name")),
+                    "account_short": account_id.split("-", 1)[0],
+                    "account_type": str(type_name or ""),
+                },
+            )
+            context = f" (account {account.get('Name')}, region {region})"
+            try:
+                desired = load_workload_request(request)
+            except InvalidWorkloadRequest as error:
+                report_request_problems(error, origin, problems, context)
+                continue
+            where = {
+                "account_id": account_id,
+                "account_name": account.get("Name"),
+                "region": region,
+                "workload_name": desired["workload_name"],
+            }
+            mine = [
+                (i, w)
+                for i, w in owned.items()
+                if w.get("AccountId") == account_id
+                and w.get("Region") == region
+                and w.get("Name") == desired["workload_name"]
+            ]
+            if not mine:
+                taken = [
+                    i
+                    for i, w in state.workloads.items()
+                    if i not in owned
+                    and w.get("AccountId") == account_id
+                    and w.get("Region") == region
+                    and w.get("Name") == desired["workload_name"]
+                ]
+                if taken:
+                    conflicts.append(f"{desired['workload_name']} ({taken[0]}){context}")
+                    continue
+                changes.append(
+                    _change(baseline, "create", **where, reasons=["missing"], requests=[desired])
+                )
+                continue
+            workload_id, workload = sorted(mine)[0]
+            matched.add(workload_id)
+            action, reasons, requests = _existing(workload_id, workload, desired, item)
+            changes.append(
+                _change(
+                    baseline,
+                    action,
+                    **where,
+                    workload_id=workload_id,
+                    status=workload.get("Status"),
+                    reasons=reasons,
+                    requests=requests,
+                )
+            )
+    for workload_id, workload in sorted(owned.items()):
+        if workload_id in matched:
+            continue
+        where = {
+            "account_id": workload.get("AccountId"),
+            "account_name": state.accounts.get(str(workload.get("AccountId")), {}).get("Name"),
+            "region": workload.get("Region"),
+            "workload_name": workload.get("Name"),
+            "workload_id": workload_id,
+            "status": workload.get("Status"),
+        }
+        if not prune:
+            changes.append(
+                _change(
+                    baseline,
+                    "orphan",
+                    **where,
+                    reasons=["matches no target; kept (--prune deletes it)"],
+                    requests=[],
+                )
+            )
+        elif workload.get("Status") in _IN_PROGRESS:
+            changes.append(
+                _change(
+                    baseline,
+                    "wait",
+                    **where,
+                    reasons=[f"orphan, {workload.get('Status')}: plan again"],
+                    requests=[],
+                )
+            )
+        else:
+            changes.append(
+                _change(
+                    baseline,
+                    "delete",
+                    **where,
+                    reasons=["orphan: matches no target (--prune)"],
+                    requests=[{"operation": "delete", "workload_id": workload_id}],
+                )
+            )
+    if conflicts:
+        raise BaselineConflict(
+            f"Baseline {baseline.name!r}: {len(conflicts)} workload(s) hold a target's name "
+            f"without the tag {BASELINE_TAG}={baseline.name}",
+            workloads=conflicts[:20],
+        )
+    return changes
+
+
+def totals(changes: list[dict[str, Any]]) -> dict[str, int]:
+    counts = dict.fromkeys(ACTIONS, 0)
+    for change in changes:
+        counts[change["action"]] += 1
+    return counts
+
+
+def has_changes(plan: Mapping[str, Any]) -> bool:
+    return any(plan["totals"].get(a) for a in CHANGE_ACTIONS)
+
+
+def compute_plan(stax: Any, baselines: Baselines, *, prune: bool) -> dict[str, Any]:
+    """Read Stax and plan every baseline.
+
+    Raises:
+        InvalidBaselines: the file names what Stax does not have, or a target's request
+            breaks the workload rules (each problem on its line).
+        BaselineConflict: a workload holds a target's name without the baseline tag.
+        StaxApiUnavailable, StaxAuthenticationFailed: reading Stax failed.
+    """
+    state, problems = read_state(stax, baselines)
+    changes: list[dict[str, Any]] = []
+    for baseline in baselines.baselines:
+        changes += plan_baseline(baseline, state, problems, prune=prune)
+    problems.raise_if_any()
+    records = state.records()
+    return {
+        "format": PLAN_FORMAT,
+        "created_at": datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
+        "prune": prune,
+        "source": baselines.source,
+        "source_name": baselines.name,
+        "changes": changes,
+        "totals": totals(changes),
+        "state": records,
+        "fingerprint": state.fingerprint(),
+        "baselines": {
+            b.name: {"max_concurrency": b.max_concurrency, "failure_tolerance": b.failure_tolerance}
+            for b in baselines.baselines
+        },
+    }

@@ -1,0 +1,131 @@
+"""A plan as a file (``plan --out``), its freshness check, and the fleets that apply it.
+
+Role: the bridge from a plan to ``apply``. A saved plan holds the baselines file's text,
+the changes, and the Stax state they were computed from with its fingerprint;
+:func:`check_fresh` reads Stax again for the same file and refuses the plan
+(:class:`SavedPlanStale`, naming what changed) when the state differs. :func:`fleets`
+turns a plan's changes into ``apply`` fleet requests (explicit per-target workload
+requests, the baseline's ``max_concurrency`` and ``failure_tolerance``): per baseline, a
+first round of deletes (pruned orphans, failed creates to be replaced), then a round of
+creates and updates, each split so that a request stays within the fleet input's limit.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from chalicelib.baselines.errors import InvalidBaselines, SavedPlanStale
+from chalicelib.baselines.model import load_baselines
+from chalicelib.baselines.planner import PLAN_FORMAT, read_state
+from chalicelib.baselines.stax_state import describe_changes, fingerprint
+from chalicelib.validation import MAX_FLEET_REQUEST_BYTES, json_size
+
+_PLAN_KEYS = ("format", "source", "changes", "totals", "state", "fingerprint", "baselines")
+#: Room left in a fleet request for its own fields.
+_REQUEST_MARGIN_BYTES = 4 * 1024
+
+
+def dumps(plan: Mapping[str, Any]) -> str:
+    return json.dumps(plan, indent=2, sort_keys=False, ensure_ascii=False) + "\n"
+
+
+def is_saved_plan(text: str) -> bool:
+    """Whether a file's text is a saved plan (JSON with the plan's keys), not YAML."""
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return False
+    return isinstance(data, dict) and "fingerprint" in data and "changes" in data
+
+
+def load_saved(text: str, name: str) -> dict[str, Any]:
+    """A saved plan, checked for its shape and its own fingerprint.
+
+    Raises:
+        InvalidBaselines: not a plan of this format, or edited since it was saved.
+    """
+    try:
+        plan = json.loads(text)
+    except ValueError as error:
+        raise InvalidBaselines(
+            f"{name} is not a saved plan",
+            problems=[{"path": "_file", "line": None, "message": str(error)}],
+        ) from None
+    missing = [k for k in _PLAN_KEYS if not isinstance(plan, dict) or k not in plan]
+    if missing or plan.get("format") != PLAN_FORMAT:
+        raise InvalidBaselines(
+            f"{name} is not a saved plan of format {PLAN_FORMAT}",
+            problems=[
+                {"path": "_file", "line": None, "message": f"missing: {', '.join(missing)}"}
+                if missing
+                else {"path": "format", "line": None, "message": "save the plan again"}
+            ],
+        )
+    if fingerprint(plan["state"]) != plan["fingerprint"]:
+        raise InvalidBaselines(
+            f"{name} was edited after it was saved (its state does not match its fingerprint)",
+            problems=[{"path": "state", "line": None, "message": "save the plan again"}],
+        )
+    return dict(plan)
+
+
+def check_fresh(stax: Any, plan: Mapping[str, Any]) -> None:
+    """Refuse a saved plan if Stax changed since it was computed.
+
+    Raises:
+        SavedPlanStale: the state read now differs; ``details["changes"]`` names how.
+        InvalidBaselines: the file in the plan no longer resolves against Stax.
+    """
+    baselines = load_baselines(plan["source"], str(plan.get("source_name") or "plan's file"))
+    state, problems = read_state(stax, baselines)
+    problems.raise_if_any()
+    now = state.records()
+    if fingerprint(now) != plan["fingerprint"]:
+        changes = describe_changes(plan["state"], now)
+        raise SavedPlanStale(
+            f"Stax changed since the plan was computed ({plan.get('created_at')}); "
+            "it was not applied",
+            changes=changes,
+            saved_fingerprint=plan["fingerprint"],
+            current_fingerprint=fingerprint(now),
+        )
+
+
+def _chunks(requests: list[dict[str, Any]], limit: int) -> list[list[dict[str, Any]]]:
+    chunks: list[list[dict[str, Any]]] = [[]]
+    size = 0
+    for request in requests:
+        cost = json_size(request) + 1
+        if chunks[-1] and size + cost > limit:
+            chunks.append([])
+            size = 0
+        chunks[-1].append(request)
+        size += cost
+    return [c for c in chunks if c]
+
+
+def fleets(plan: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """``[{"baseline", "round", "request"}]``: the apply fleets, in the order to run."""
+    out: list[dict[str, Any]] = []
+    limit = MAX_FLEET_REQUEST_BYTES - _REQUEST_MARGIN_BYTES
+    for name, settings in plan["baselines"].items():
+        mine = [c for c in plan["changes"] if c["baseline"] == name]
+        deletes = [r for c in mine for r in c["requests"] if r["operation"] == "delete"]
+        writes = [r for c in mine for r in c["requests"] if r["operation"] != "delete"]
+        for round_name, requests in (("delete", deletes), ("create/update", writes)):
+            for chunk in _chunks(requests, limit):
+                out.append(
+                    {
+                        "baseline": name,
+                        "round": round_name,
+                        "request": {
+                            "operation": "apply",
+                            "targets": chunk,
+                            "max_concurrency": settings["max_concurrency"],
+                            "failure_tolerance": settings["failure_tolerance"],
+                        },
+                    }
+                )
+    return out

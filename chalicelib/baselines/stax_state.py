@@ -1,0 +1,211 @@
+"""What Stax holds that a baselines plan depends on, read through ``StaxGateway``.
+
+Role: the planner's only view of Stax. :func:`read_state` reads, paged, the catalogue
+(with versions), the account types the file names (ReadAccountTypes) and their accounts
+(ReadAccounts with ``account_type_filter``, one type at a time, so an account's type is
+known from the question even when the answer's nullable ``AccountType`` is null), the
+accounts the file names, and every workload of the catalogues the file uses -- each
+read again by id with ``include_tags`` (lists carry no tags), because the baseline tag
+is how a baseline's workloads are recognised. Stax may answer a nullable field with
+null; a workload whose tags, parameters or version come back null is read again, a few
+times, before the plan gives up (a guess would plan a wrong change).
+
+:meth:`StaxState.records` is the state as plain records: the plan's fingerprint is their
+hash, and comparing two of them names what changed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from chalicelib.errors import StaxApiUnavailable
+from chalicelib.stax import is_live
+
+#: Reads of one workload before its null fields are given up on.
+FULL_READ_ATTEMPTS = 6
+#: Statuses in which a workload's version and parameters must be known.
+_SETTLED = frozenset({"ACTIVE", "UPDATE_COMPLETE", "UPDATE_FAILED", "CREATE_FAILED"})
+
+
+@dataclass
+class StaxState:
+    """The parts of Stax a plan was computed from."""
+
+    catalogue: dict[str, dict[str, Any]] = field(default_factory=dict)
+    account_types: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: Stax account id -> ``{"Id", "Name", "Status", "type_id"}`` (type_id: the type whose
+    #: listing returned it, or None for an account named directly and of unknown type).
+    accounts: dict[str, dict[str, Any]] = field(default_factory=dict)
+    workloads: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def records(self) -> dict[str, Any]:
+        """Every record, keyed ``kind:id``, as plain JSON (the fingerprint's input)."""
+        out: dict[str, Any] = {}
+        for item in self.catalogue.values():
+            out[f"catalogue:{item['Id']}"] = {
+                "Name": item.get("Name"),
+                "Versions": sorted(
+                    (
+                        {k: v.get(k) for k in ("Id", "WorkloadVersion", "Status", "CreatedTS")}
+                        for v in item.get("Versions") or []
+                    ),
+                    key=lambda v: str(v["Id"]),
+                ),
+            }
+        for kind in ("account_types", "accounts", "workloads"):
+            for key, record in getattr(self, kind).items():
+                out[f"{kind[:-1]}:{key}"] = record
+        return dict(sorted(out.items()))
+
+    def fingerprint(self) -> str:
+        return fingerprint(self.records())
+
+
+def fingerprint(records: dict[str, Any]) -> str:
+    text = json.dumps(records, sort_keys=True, separators=(",", ":"), default=str)
+    return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def describe_changes(before: dict[str, Any], after: dict[str, Any], limit: int = 20) -> list[str]:
+    """What differs between two ``records()``, in words, at most ``limit`` lines."""
+    lines: list[str] = []
+    for key in sorted(set(before) | set(after)):
+        old, new = before.get(key), after.get(key)
+        if old == new:
+            continue
+        label = _label(key, new or old)
+        if old is None:
+            lines.append(f"{label} appeared")
+        elif new is None:
+            lines.append(f"{label} is gone")
+        else:
+            fields = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
+            detail = []
+            for name in fields:
+                if isinstance(old.get(name), (dict, list)) or isinstance(
+                    new.get(name), (dict, list)
+                ):
+                    detail.append(f"{name} changed")
+                else:
+                    detail.append(f"{name} {old.get(name)} -> {new.get(name)}")
+            lines.append(f"{label}: {', '.join(detail)}")
+    if len(lines) > limit:
+        lines = [*lines[:limit], f"... and {len(lines) - limit} more"]
+    return lines
+
+
+def _label(key: str, record: Any) -> str:
+    kind, _, ident = key.partition(":")
+    name = record.get("Name") if isinstance(record, dict) else None
+    return f"{kind.replace('_', ' ')} {name!r} ({ident})" if name else f"{kind} {ident}"
+
+
+def _full_workload(stax: Any, workload_id: str) -> dict[str, Any] | None:
+    """The workload with its tags, parameters and version, re-read while any is null.
+
+    Raises:
+        StaxApiUnavailable: Stax kept answering null for one of them.
+    """
+    from chalicelib.errors import WorkloadNotFound
+
+    for _ in range(FULL_READ_ATTEMPTS):
+        try:
+            workload = stax.read_workload(workload_id, include_tags=True)
+        except WorkloadNotFound:
+            return None  # deleted between the list and this read
+        if not is_live(workload):
+            return None
+        needs_version = workload.get("Status") in _SETTLED
+        if workload.get("Tags") is not None and not (
+            needs_version
+            and (workload.get("Parameters") is None or workload.get("CatalogueVersionId") is None)
+        ):
+            return workload
+    raise StaxApiUnavailable(
+        "Stax kept answering this workload without its tags, parameters or version",
+        call="ReadWorkloads",
+        workload_id=workload_id,
+        attempts=FULL_READ_ATTEMPTS,
+        hint="Run plan again; if it persists, Stax is not serving the workload in full.",
+    )
+
+
+def _workload_record(workload: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "Name": workload.get("Name"),
+        "AccountId": workload.get("AccountId"),
+        "Region": workload.get("Region"),
+        "CatalogueId": workload.get("CatalogueId"),
+        "CatalogueVersionId": workload.get("CatalogueVersionId"),
+        "Status": workload.get("Status"),
+        "Parameters": {str(k): str(v) for k, v in (workload.get("Parameters") or {}).items()},
+        "Tags": {str(k): str(v) for k, v in (workload.get("Tags") or {}).items()},
+    }
+
+
+def _account_record(account: dict[str, Any], type_id: str | None) -> dict[str, Any]:
+    return {
+        "Name": account.get("Name"),
+        "Status": account.get("Status"),
+        "AwsAccountId": account.get("AwsAccountId"),
+        "type_id": type_id,
+    }
+
+
+def read_catalogue(stax: Any, state: StaxState) -> None:
+    for item in stax.list_catalogue(include_versions=True):
+        state.catalogue[str(item["Id"])] = dict(item)
+
+
+def read_account_types(stax: Any, state: StaxState) -> None:
+    for account_type in stax.list_account_types():
+        state.account_types[str(account_type["Id"])] = {
+            "Name": account_type.get("Name"),
+            "Status": account_type.get("Status"),
+        }
+
+
+def read_accounts_of_types(stax: Any, state: StaxState, type_ids: Iterable[str]) -> None:
+    for type_id in sorted(set(type_ids)):
+        names = {type_id, state.account_types.get(type_id, {}).get("Name")}
+        for account in stax.list_accounts(account_type_filter=type_id):
+            # An installation that ignored the filter must not make every account match:
+            # an account that says its type keeps only a matching one.
+            declared = account.get("AccountType")
+            if declared is not None and declared not in names:
+                continue
+            state.accounts[str(account["Id"])] = _account_record(account, type_id)
+
+
+def read_named_accounts(stax: Any, state: StaxState, refs: Iterable[str], is_id: Any) -> None:
+    refs = sorted(set(refs))
+    ids = [r for r in refs if is_id(r)]
+    names = [r for r in refs if not is_id(r)]
+    found: list[dict[str, Any]] = []
+    if ids:
+        found += [a for a in stax.list_accounts(id_filter=",".join(ids)) if a.get("Id") in ids]
+    if names:
+        found += [
+            a for a in stax.list_accounts(account_names=",".join(names)) if a.get("Name") in names
+        ]
+    for account in found:
+        key = str(account["Id"])
+        if key not in state.accounts:
+            state.accounts[key] = _account_record(account, None)
+
+
+def read_workloads(stax: Any, state: StaxState, catalogue_ids: Iterable[str]) -> None:
+    for catalogue_id in sorted(set(catalogue_ids)):
+        listed = [
+            w
+            for w in stax.list_workloads(catalogue_ids=catalogue_id)
+            if w.get("CatalogueId") == catalogue_id and is_live(w)
+        ]
+        for summary in listed:
+            workload = _full_workload(stax, str(summary["Id"]))
+            if workload is not None:
+                state.workloads[str(workload["Id"])] = _workload_record(workload)

@@ -1,0 +1,303 @@
+"""``stax-orchestrator plan FILE`` and ``apply FILE|PLAN``: baselines against Stax.
+
+Role: the baselines command group. ``plan`` reads a baselines file
+(:mod:`chalicelib.baselines`), reads Stax in-process with the stage's token (the
+context's Stax access) and prints what would change, target by target, with totals;
+``--out`` saves the plan with the fingerprint of the Stax state it was computed from.
+``apply`` plans a file (or takes a saved plan, refused if Stax changed since) and runs
+the changes as ``apply`` fleets on the stage's fleet machine -- per baseline, deletes
+first, then creates and updates -- following each live as ``fleet run`` does, then
+prints a summary.
+
+Exit codes. plan: 0 no change, 2 changes (``terraform plan -detailed-exitcode``), 1 an
+error (the file, Stax, a conflict; 3 for an AWS configuration problem, as every
+command). apply: 0 applied (or nothing to apply), 1 a fleet failed or an error, 2 the
+file or the saved plan was refused (nothing was started), 3 configuration.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import json
+import re
+import uuid
+from pathlib import Path
+from typing import Any
+
+from stax_orchestrator.console import (
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_INVALID,
+    EXIT_OK,
+    CliError,
+    Output,
+    literal,
+)
+from stax_orchestrator.context import AwsContext
+
+#: plan's exit code when there are changes.
+EXIT_CHANGES = 2
+_SYMBOLS = {
+    "create": "[green]+ create[/]",
+    "update": "[yellow]~ update[/]",
+    "replace": "[red]-/+ replace[/]",
+    "delete": "[red]- delete[/]",
+    "wait": "[cyan]… wait[/]",
+    "orphan": "[dim]? orphan, kept[/]",
+    "noop": "[dim]= no change[/]",
+}
+
+
+def _read(path: str) -> str:
+    try:
+        return Path(path).read_text(encoding="utf-8-sig")
+    except OSError as error:
+        raise CliError(f"cannot read {path}: {error.strerror}", EXIT_INVALID) from None
+    except UnicodeDecodeError:
+        raise CliError(f"{path} is not UTF-8 text", EXIT_INVALID) from None
+
+
+def _refused(error: Any, out: Output) -> None:
+    """An InvalidBaselines, SavedPlanStale or a Stax error, for a person or as JSON."""
+    from chalicelib.baselines import InvalidBaselines
+
+    if out.as_json:
+        out.json({"status": "ERROR", **error.as_dict()})
+        return
+    if isinstance(error, InvalidBaselines):
+        out.console.print(f"[bold red]✘[/] {literal(error.text())}")
+    else:
+        out.console.print(
+            f"[bold red]✘ {literal(type(error).__name__)}:[/] {literal(error.message)}"
+        )
+        for key in ("changes", "workloads"):
+            for line in error.details.get(key) or []:
+                out.console.print(f"  {literal(line)}")
+    if error.hint:
+        out.say(error.hint)
+
+
+def print_plan(plan: dict[str, Any], out: Output, *, all_rows: bool = False) -> None:
+    """The plan, target by target (no-ops counted, not listed), then the totals."""
+    if out.as_json:
+        out.json({k: plan[k] for k in ("prune", "changes", "totals", "fingerprint")})
+        return
+    from rich.table import Table
+
+    rows = [c for c in plan["changes"] if all_rows or c["action"] != "noop"]
+    if rows:
+        table = Table(title="baselines plan")
+        for column in ("action", "baseline", "account", "region", "workload", "why"):
+            table.add_column(column)
+        for change in rows:
+            table.add_row(
+                _SYMBOLS[change["action"]],
+                literal(change["baseline"]),
+                literal(change.get("account_name") or change.get("account_id")),
+                literal(change.get("region")),
+                literal(change.get("workload_name")),
+                literal("; ".join(change.get("reasons") or [])),
+            )
+        out.console.print(table)
+    totals = plan["totals"]
+    out.say(
+        f"Plan: {totals['create']} to create, {totals['update']} to update, "
+        f"{totals['replace']} to replace, {totals['delete']} to delete, "
+        f"{totals['wait']} in progress, {totals['orphan']} orphan(s) kept, "
+        f"{totals['noop']} unchanged."
+    )
+
+
+def _plan_file(context: AwsContext, path: str, prune: bool) -> dict[str, Any]:
+    from chalicelib.baselines import compute_plan, load_baselines
+
+    baselines = load_baselines(_read(path), path)
+    with context.stax_access().session() as stax:
+        return compute_plan(stax, baselines, prune=prune)
+
+
+def cmd_plan(args: argparse.Namespace, context: AwsContext, out: Output) -> int:
+    from chalicelib.baselines import dumps, has_changes
+    from chalicelib.errors import OrchestratorError
+
+    try:
+        plan = _plan_file(context, args.file, args.prune)
+    except OrchestratorError as error:
+        _refused(error, out)
+        return EXIT_FAILED
+    except CliError as error:
+        out.error(str(error))
+        return EXIT_FAILED
+    print_plan(plan, out)
+    if args.out:
+        Path(args.out).write_text(dumps(plan), encoding="utf-8")
+        out.say(f"Saved the plan to {args.out} (apply it with: stax-orchestrator apply {args.out})")
+    if not has_changes(plan):
+        out.say("No changes: Stax matches the baselines.")
+        return EXIT_OK
+    return EXIT_CHANGES
+
+
+def _saved_plan(context: AwsContext, path: str, text: str, prune: bool) -> dict[str, Any]:
+    from chalicelib.baselines import check_fresh, load_saved
+
+    plan = load_saved(text, path)
+    if prune and not plan.get("prune"):
+        raise CliError(
+            f"{path} was planned without --prune: plan again with --prune and apply that",
+            EXIT_INVALID,
+        )
+    with context.stax_access().session() as stax:
+        check_fresh(stax, plan)
+    return plan
+
+
+def _execution_name(baseline: str, round_name: str) -> str:
+    safe = re.sub(r"[^A-Za-z0-9_-]", "-", baseline)[:40]
+    kind = "delete" if round_name == "delete" else "write"
+    return f"baseline-{safe}-{kind}-{uuid.uuid4().hex[:8]}"
+
+
+def _run_fleet(
+    context: AwsContext, fleet: dict[str, Any], out: Output, interval: float
+) -> tuple[int, str]:
+    """Start one apply fleet and follow it to its end: its exit code and ARN."""
+    from stax_orchestrator.commands_fleet import follow_fleet, results_store
+
+    machine = context.state_machine_arn("fleet")
+    sfn = context.client_for("stepfunctions", machine)
+    body = json.dumps(fleet["request"], ensure_ascii=False, separators=(",", ":"))
+    arn = str(
+        sfn.start_execution(
+            stateMachineArn=machine,
+            name=_execution_name(fleet["baseline"], fleet["round"]),
+            input=body,
+        )["executionArn"]
+    )
+    out.say(
+        f"baseline {fleet['baseline']}: {fleet['round']} of "
+        f"{len(fleet['request']['targets'])} target(s): {arn}"
+    )
+    store = None
+    with contextlib.suppress(CliError):
+        store = results_store(context, arn)
+    code = follow_fleet(
+        sfn,
+        store,
+        arn,
+        operation=f"apply {fleet['baseline']} ({fleet['round']})",
+        out=out,
+        interval=interval,
+        results_command=f"stax-orchestrator fleet results {arn}"
+        + (" --local" if context.options.local else ""),
+    )
+    return code, arn
+
+
+def _summary(rows: list[dict[str, Any]], out: Output) -> None:
+    if out.as_json:
+        out.json({"fleets": rows})
+        return
+    from rich.table import Table
+
+    table = Table(title="apply")
+    for column in ("baseline", "round", "targets", "result", "execution"):
+        table.add_column(column)
+    for row in rows:
+        result = "[green]succeeded[/]" if row["exit_code"] == EXIT_OK else "[red]failed[/]"
+        if row.get("skipped"):
+            result = "[dim]skipped (an earlier round failed)[/]"
+        table.add_row(
+            literal(row["baseline"]),
+            literal(row["round"]),
+            str(row["targets"]),
+            result,
+            literal(row.get("execution_arn") or ""),
+        )
+    out.console.print(table)
+
+
+def cmd_apply(args: argparse.Namespace, context: AwsContext, out: Output) -> int:
+    from chalicelib.baselines import InvalidBaselines, SavedPlanStale, fleets, is_saved_plan
+    from chalicelib.errors import OrchestratorError
+    from chalicelib.validation import validate_fleet_request
+
+    text = _read(args.file)
+    try:
+        if is_saved_plan(text):
+            plan = _saved_plan(context, args.file, text, args.prune)
+        else:
+            plan = _plan_file(context, args.file, args.prune)
+        planned = fleets(plan)
+        for fleet in planned:
+            validate_fleet_request(fleet["request"])
+    except (InvalidBaselines, SavedPlanStale) as error:
+        _refused(error, out)
+        return EXIT_INVALID
+    except OrchestratorError as error:
+        _refused(error, out)
+        return EXIT_FAILED
+    if not out.as_json:
+        print_plan(plan, out)
+    if not planned:
+        out.say("Nothing to apply: Stax matches the baselines.")
+        if out.as_json:
+            _summary([], out)
+        return EXIT_OK
+    try:
+        rows = _run_fleets(context, planned, out, args.interval)
+    except KeyboardInterrupt:
+        out.error("interrupted: the running fleet goes on; plan again to see where Stax is")
+        return EXIT_INTERRUPTED
+    _summary(rows, out)
+    if plan["totals"].get("wait"):
+        out.say(f"{plan['totals']['wait']} target(s) were in progress: apply again once they end.")
+    return EXIT_FAILED if any(r["exit_code"] != EXIT_OK for r in rows) else EXIT_OK
+
+
+def _run_fleets(
+    context: AwsContext, planned: list[dict[str, Any]], out: Output, interval: float
+) -> list[dict[str, Any]]:
+    """Run the fleets in order; a baseline whose round failed runs no further round."""
+    rows: list[dict[str, Any]] = []
+    failed: set[str] = set()
+    # The live view is for a terminal: with --json only the summary is printed.
+    follow_out = Output(False, stream=io.StringIO()) if out.as_json else out
+    for fleet in planned:
+        row = {
+            "baseline": fleet["baseline"],
+            "round": fleet["round"],
+            "targets": len(fleet["request"]["targets"]),
+        }
+        if fleet["baseline"] in failed:
+            rows.append({**row, "exit_code": EXIT_FAILED, "skipped": True})
+            continue
+        code, arn = _run_fleet(context, fleet, follow_out, interval)
+        rows.append({**row, "exit_code": code, "execution_arn": arn})
+        if code != EXIT_OK:
+            failed.add(fleet["baseline"])
+    return rows
+
+
+def register(sub: Any, common: argparse.ArgumentParser) -> None:
+    """Add ``plan`` and ``apply`` to the top-level subparsers."""
+    plan = sub.add_parser(
+        "plan",
+        parents=[common],
+        help="what a baselines file would change in Stax (exit 2: changes)",
+    )
+    plan.add_argument("file", metavar="FILE", help="the baselines file (YAML)")
+    plan.add_argument("--prune", action="store_true", help="plan deletes of orphaned workloads")
+    plan.add_argument("--out", metavar="PLAN", help="save the plan (JSON) for apply")
+    plan.set_defaults(handler=cmd_plan)
+    apply = sub.add_parser(
+        "apply", parents=[common], help="make Stax match a baselines file (or a saved plan)"
+    )
+    apply.add_argument("file", metavar="FILE|PLAN", help="the baselines file, or a saved plan")
+    apply.add_argument("--prune", action="store_true", help="delete orphaned workloads too")
+    apply.add_argument(
+        "--interval", type=float, default=2.0, help="seconds between looks (default 2)"
+    )
+    apply.set_defaults(handler=cmd_apply)

@@ -1,0 +1,225 @@
+"""Baselines end to end: ``plan`` and ``apply`` as a user runs them, on the local stack.
+
+The installed console script in a subprocess (``--local``), the real SDK against the
+strict simulator (account types, tags only by id, nulls, read-after-write lag), the
+deployed fleet machine running ``apply`` fleets on MiniStack's Distributed Map. Two
+baselines over two account types and two regions: six workloads.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from chalicelib.baselines import BASELINE_TAG
+from chalicelib.stax import is_live
+from tests.e2e.conftest import ROOT, SEED, write_calls
+
+pytestmark = pytest.mark.e2e
+CLI = str(Path(sys.executable).with_name("stax-orchestrator"))
+PRODUCTION = "5a1b2c3d-0000-4000-8000-00000000a001"
+DEVELOPMENT = "5a1b2c3d-0000-4000-8000-00000000a002"
+TYPES = [{"Id": PRODUCTION, "Name": "production"}, {"Id": DEVELOPMENT, "Name": "development"}]
+ACCOUNT_TYPES = {"workloads-dev": "development", "workloads-staging": "development",
+                 "workloads-prod": "production"}  # fmt: skip
+REGIONS = ("ap-southeast-2", "us-east-1")
+VPC_V1, VPC_V2 = (v["Id"] for v in SEED["catalogue"][0]["Versions"])
+
+FILE = """\
+baselines:
+  network:
+    catalogue: baseline-vpc
+    version: "1.0.0"
+    workload_name: "{baseline}-{account}-{region}"
+    parameters: {VpcCidr: 10.0.0.0/16}
+    tags: {CostCode: "1234"}
+    targets:
+      account_types: [production]
+      regions: [ap-southeast-2, us-east-1]
+    max_concurrency: 2
+  params:
+    catalogue: ssm-parameters
+    version: latest
+    workload_name: "{baseline}-{account}-{region}"
+    targets:
+      account_types: [development]
+      regions: [ap-southeast-2, us-east-1]
+    max_concurrency: 4
+    failure_tolerance: 0
+"""
+NAMES = {f"network-workloads-prod-{r}" for r in REGIONS} | {
+    f"params-{a}-{r}" for a in ("workloads-dev", "workloads-staging") for r in REGIONS
+}
+
+
+def cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [CLI, *args, "--local"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env=dict(os.environ),
+        timeout=600,
+        check=False,
+    )
+
+
+def plan(path: Path, *flags: str, expect: int) -> dict[str, Any]:
+    run = cli("plan", str(path), "--json", *flags)
+    assert run.returncode == expect, run.stdout + run.stderr
+    return dict(json.loads(run.stdout))
+
+
+def apply(path: Path, *flags: str, expect: int = 0) -> subprocess.CompletedProcess[str]:
+    run = cli("apply", str(path), "--interval", "1", *flags)
+    assert run.returncode == expect, run.stdout + run.stderr
+    return run
+
+
+def summary(plan_body: dict[str, Any]) -> list[tuple[str, str, str]]:
+    return sorted((c["action"], c["workload_name"], c["region"]) for c in plan_body["changes"])
+
+
+def live(sim: Any) -> dict[str, dict[str, Any]]:
+    return {w["Name"]: w for w in sim.state()["workloads"] if is_live(w)}
+
+
+@pytest.fixture()
+def organisation(clean_sim: Any, deployed: dict[str, Any]) -> Any:
+    """The seed's accounts, each of an account type; no workloads."""
+    accounts = [{**a, "AccountType": ACCOUNT_TYPES[a["Name"]]} for a in SEED["accounts"]]
+    clean_sim.seed(account_types=TYPES, accounts=accounts)
+    return clean_sim
+
+
+def test_plan_apply_converge_update_recreate_and_prune(organisation: Any, tmp_path: Path) -> None:
+    path = tmp_path / "baselines.yaml"
+    path.write_text(FILE)
+
+    first = plan(path, expect=2)
+    assert summary(first) == sorted(
+        ("create", n, next(r for r in REGIONS if n.endswith(r))) for n in NAMES
+    )
+    apply(path)
+    workloads = live(organisation)
+    assert set(workloads) == NAMES, "apply created something else than the plan's creates"
+    assert {w["Status"] for w in workloads.values()} <= {"ACTIVE", "UPDATE_COMPLETE"}
+    assert plan(path, expect=0)["totals"]["noop"] == 6
+
+    path.write_text(FILE.replace('version: "1.0.0"', 'version: "1.1.0"'))
+    updates = plan(path, expect=2)
+    changed = [c for c in updates["changes"] if c["action"] == "update"]
+    assert sorted(c["workload_name"] for c in changed) == sorted(
+        n for n in NAMES if n.startswith("network-")
+    )
+    assert all(c["reasons"] == [f"version 1.0.0 ({VPC_V1}) -> 1.1.0 ({VPC_V2})"] for c in changed)
+    apply(path)
+    assert {
+        live(organisation)[n]["CatalogueVersionId"] for n in NAMES if n.startswith("network-")
+    } == {VPC_V2}
+    plan(path, expect=0)
+
+    gone = live(organisation)["params-workloads-dev-us-east-1"]
+    organisation.seed(workloads=[{**gone, "Status": "DELETED"}])  # deleted by hand in Stax
+    again = plan(path, expect=2)
+    assert [
+        (c["action"], c["workload_name"]) for c in again["changes"] if c["action"] != "noop"
+    ] == [("create", "params-workloads-dev-us-east-1")]
+    apply(path)
+    assert set(live(organisation)) == NAMES
+
+    path.write_text(
+        FILE.replace('version: "1.0.0"', 'version: "1.1.0"').replace(
+            "account_types: [development]\n      regions: [ap-southeast-2, us-east-1]",
+            "account_types: [development]\n      regions: [ap-southeast-2]",
+        )
+    )
+    kept = plan(path, expect=0)  # orphans are listed, nothing would change
+    orphans = sorted(c["workload_name"] for c in kept["changes"] if c["action"] == "orphan")
+    assert orphans == ["params-workloads-dev-us-east-1", "params-workloads-staging-us-east-1"]
+    writes = len(write_calls(organisation))
+    apply(path)
+    assert len(write_calls(organisation)) == writes and set(live(organisation)) == NAMES
+    pruning = plan(path, "--prune", expect=2)
+    assert (
+        sorted(c["workload_name"] for c in pruning["changes"] if c["action"] == "delete") == orphans
+    )
+    apply(path, "--prune")
+    assert set(live(organisation)) == NAMES - set(orphans)
+    assert all(
+        w["Tags"] is None or w["Tags"].get(BASELINE_TAG) in ("network", "params")
+        for w in live(organisation).values()
+    )
+    plan(path, "--prune", expect=0)
+
+
+def test_a_saved_plan_is_refused_when_stax_changed_since(organisation: Any, tmp_path: Path) -> None:
+    path = tmp_path / "baselines.yaml"
+    path.write_text(FILE)
+    saved = tmp_path / "plan.json"
+    run = cli("plan", str(path), "--out", str(saved))
+    assert run.returncode == 2 and "6 to create" in run.stdout, run.stdout + run.stderr
+    organisation.seed(
+        accounts=[
+            {**a, "AccountType": "production"}
+            for a in SEED["accounts"]
+            if a["Name"] == "workloads-dev"
+        ]
+    )  # workloads-dev moved to production since the plan
+    writes = len(write_calls(organisation))
+    refused = apply(saved, expect=2)
+    assert "Stax changed since the plan was computed" in refused.stdout
+    assert "account 'workloads-dev'" in refused.stdout, refused.stdout
+    assert len(write_calls(organisation)) == writes, "a stale plan wrote to Stax"
+
+
+def test_the_simulator_announces_a_new_account_on_a_ministack_event_bus(clean_sim: Any) -> None:
+    organisation = clean_sim  # no deployed stage needed: the simulator and MiniStack only
+    import time
+    import uuid
+
+    import boto3
+
+    from chalicelib.baselines.account import account_event
+
+    events, sqs = boto3.client("events"), boto3.client("sqs")
+    name = f"stax-events-{uuid.uuid4().hex[:8]}"
+    events.create_event_bus(Name=name)
+    queue = sqs.create_queue(QueueName=name)["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])
+    pattern = {"detail-type": ["AccountManagement: AccountCreateEvent",
+                               "AccountManagement: AccountUpdateEvent"],
+               "detail": {"status": ["SUCCESS"]}}  # fmt: skip
+    events.put_rule(Name=name, EventBusName=name, EventPattern=json.dumps(pattern))
+    events.put_targets(Rule=name, EventBusName=name,
+                       Targets=[{"Id": "q", "Arn": queue_arn["Attributes"]["QueueArn"]}])  # fmt: skip
+    try:
+        organisation.set_account_events(
+            name, endpoint_url="http://127.0.0.1:4566", region=events.meta.region_name,
+            source="stax.simulator",
+        )  # fmt: skip
+        new = {"Id": str(uuid.uuid4()), "Name": "workloads-new", "AwsAccountId": "444444444444",
+               "AccountType": "production"}  # fmt: skip
+        organisation.seed(accounts=[new])
+        deadline, got = time.monotonic() + 30, []
+        while not got and time.monotonic() < deadline:
+            got = sqs.receive_message(QueueUrl=queue, WaitTimeSeconds=1).get("Messages", [])
+        assert got, "no account event reached the bus's rule target"
+        event = account_event(json.loads(got[0]["Body"]))
+        assert (event.account_id, event.account_type, event.aws_account_id) == (
+            new["Id"],
+            "production",
+            "444444444444",
+        )
+    finally:
+        organisation.set_account_events(None)
+        events.remove_targets(Rule=name, EventBusName=name, Ids=["q"])
+        events.delete_rule(Name=name, EventBusName=name)
+        events.delete_event_bus(Name=name)
+        sqs.delete_queue(QueueUrl=queue)
