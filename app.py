@@ -2,9 +2,11 @@
 
 Each Lambda loads its event with ``chalicelib.validation`` (a refusal is an
 ``InvalidWorkloadRequest`` / ``InvalidFleetRequest`` naming every bad field), makes one
-call into ``chalicelib`` and returns the result. Clients are built by lazy, cached
-getters (once per container) and injected, so warm invocations reuse the SSM
-token cache, the logged-in Stax client and its HTTP connection.
+call into ``chalicelib`` and returns the result. ``lambda_function`` registers a handler
+with Chalice inside ``chalicelib.logs.invocation``: every log line of the invocation
+names the function and the execution, and a failure is logged by its error name.
+Clients are built by lazy, cached getters (once per container) and injected, so warm
+invocations reuse the SSM token cache, the logged-in Stax client and its HTTP connection.
 """
 
 from __future__ import annotations
@@ -17,10 +19,19 @@ from chalice import Chalice
 
 from chalicelib import alerts, fleet, operations, settings, validation
 from chalicelib.coordination import CoordinationStore
-from chalicelib.logs import log_event
+from chalicelib.logs import log_event, observed
 from chalicelib.stax import SsmCredentials, StaxAccess
 
 app = Chalice(app_name="stax-orchestrator")
+
+
+def lambda_function(name: str) -> Any:
+    """``app.lambda_function(name=name)`` around the handler, observed (chalicelib.logs)."""
+
+    def register(handler: Any) -> Any:
+        return app.lambda_function(name=name)(observed(name)(handler))
+
+    return register
 
 
 @functools.cache
@@ -77,32 +88,32 @@ def services(context: Any) -> operations.Services:
     )
 
 
-@app.lambda_function(name="validate_input")
+@lambda_function("validate_input")
 def validate_input(event: Any, context: Any) -> dict[str, Any]:
-    request = validation.load_workload_request(event)
+    request = validation.load_validation_event(event)
     log_event("validated", operation=request["operation"])
     return request
 
 
-@app.lambda_function(name="create_workload")
+@lambda_function("create_workload")
 def create_workload(event: Any, context: Any) -> dict[str, Any]:
     request = validation.load_operation_request("create", event)
     return operations.create_workload(request, services(context))
 
 
-@app.lambda_function(name="update_workload")
+@lambda_function("update_workload")
 def update_workload(event: Any, context: Any) -> dict[str, Any]:
     request = validation.load_operation_request("update", event)
     return operations.update_workload(request, services(context))
 
 
-@app.lambda_function(name="delete_workload")
+@lambda_function("delete_workload")
 def delete_workload(event: Any, context: Any) -> dict[str, Any]:
     request = validation.load_operation_request("delete", event)
     return operations.delete_workload(request, services(context))
 
 
-@app.lambda_function(name="get_task_status")
+@lambda_function("get_task_status")
 def get_task_status(event: Any, context: Any) -> dict[str, Any]:
     request = validation.load_task_status_request(event)
     return operations.get_task_status(
@@ -114,25 +125,25 @@ def get_task_status(event: Any, context: Any) -> dict[str, Any]:
     )
 
 
-@app.lambda_function(name="plan_fleet")
+@lambda_function("plan_fleet")
 def plan_fleet(event: Any, context: Any) -> dict[str, Any]:
     loaded = validation.load_fleet_event(event)
     return fleet.plan_event(loaded, stax_access(), coordination_store(), s3_client)
 
 
-@app.lambda_function(name="record_fleet_target")
+@lambda_function("record_fleet_target")
 def record_fleet_target(event: Any, context: Any) -> dict[str, Any]:
     outcome = validation.load_machine_event("record_fleet_target", event)
     return fleet.record_target(outcome, coordination_store())
 
 
-@app.lambda_function(name="summarise_fleet")
+@lambda_function("summarise_fleet")
 def summarise_fleet(event: Any, context: Any) -> dict[str, Any]:
     request = validation.load_machine_event("summarise_fleet", event)
     return fleet.summarise_event(request, coordination_store(), s3_client)
 
 
-@app.lambda_function(name="publish_alert")
+@lambda_function("publish_alert")
 def publish_alert(event: Any, context: Any) -> dict[str, Any]:
     if not isinstance(event, dict):
         raise TypeError("publish_alert takes an EventBridge event (a JSON object)")

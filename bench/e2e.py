@@ -179,9 +179,25 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="end to end on the deployed stage")
     parser.add_argument("--private", action="store_true", help="private stack + private deploy")
     parser.add_argument("--json", action="store_true")
+    parser.add_argument(
+        "--layer", action="store_true", help="private stack, deployed with automatic_layer"
+    )
     args = parser.parse_args(argv)
-    from bench.stack import open_stack
+    from bench.stack import deploy_private, open_stack
     from bench.table import exit_code, render
+
+    if args.layer:
+        import tempfile
+        import time
+        from pathlib import Path
+
+        with open_stack(True) as stack, tempfile.TemporaryDirectory(prefix="bench-") as tmp:
+            started = time.monotonic()
+            deploy_private(stack, Path(tmp), automatic_layer=True)
+            print(f"deployed with automatic_layer in {time.monotonic() - started:.0f} s")
+            runs = lifecycle(stack, WARMUP_SECONDS, "layer")
+            print([(r["operation"], r["status"], round(r["duration"], 1)) for r in runs])
+        return 0
 
     with open_stack(args.private, deploy=args.private) as stack:
         try:

@@ -6,6 +6,7 @@ missed (a section that cannot run counts as a missed goal). Progress goes to std
 
 Sections (modules runnable alone, see bench/README.md):
   coldstart  fresh processes: client ready, validation, first get_task_status
+  tracing    what the X-Ray SDK would add to the cold start; none is shipped
   calls      Stax/config/Cognito/SSM calls per operation, cold and warm
   polling    the schedule vs the seed's 10 s, and a scaled-time run of the deployed watcher
   e2e        create/update/delete executions with 20 s tasks: overhead, invocations
@@ -35,11 +36,11 @@ if __package__ in (None, ""):  # run as a script: python bench/run.py
     # must not shadow anything as top-level modules).
     sys.path[0] = str(Path(__file__).resolve().parent.parent)
 
-from bench import calls, coldstart, e2e, fleet, package, polling
+from bench import calls, coldstart, e2e, fleet, package, polling, tracing
 from bench.stack import open_stack
 from bench.table import Row, exit_code, guarded, render
 
-SECTIONS = ("coldstart", "calls", "polling", "e2e", "fleet", "package")
+SECTIONS = ("coldstart", "tracing", "calls", "polling", "e2e", "fleet", "package")
 
 
 def machine() -> str:
@@ -105,6 +106,10 @@ def main(argv: list[str] | None = None) -> int:
                     raw["coldstart"] = coldstart.measure(stack, args.reps, args.status_reps)
                     return list(coldstart.rows(raw["coldstart"]))
 
+                def traced() -> list[Row]:
+                    raw["tracing"] = tracing.measure(stack, min(args.reps, 5))
+                    return list(tracing.rows(raw["tracing"]))
+
                 def call_counts() -> list[Row]:
                     raw["calls"] = calls.measure(stack)
                     return list(calls.rows(raw["calls"]))
@@ -125,6 +130,7 @@ def main(argv: list[str] | None = None) -> int:
                     return list(e2e.rows(raw["e2e"]))
 
                 section("coldstart", cold)
+                section("tracing", traced)
                 section("calls", call_counts)
                 section("polling", poll)
 

@@ -425,20 +425,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="check the stack the benchmarks use")
     parser.add_argument("--private", action="store_true", help="start private instances")
     parser.add_argument("--deploy", action="store_true", help="(private) also deploy a copy")
-    parser.add_argument(
-        "--layer", action="store_true", help="(private) deploy with automatic_layer, run e2e"
-    )
     args = parser.parse_args(argv)
-    if args.layer:
-        with open_stack(True) as stack, tempfile.TemporaryDirectory(prefix="bench-") as tmp:
-            started = time.monotonic()
-            deploy_private(stack, Path(tmp), automatic_layer=True)
-            print(f"deployed with automatic_layer in {time.monotonic() - started:.0f} s")
-            from bench import e2e
-
-            runs = e2e.lifecycle(stack, e2e.WARMUP_SECONDS, "layer")
-            print([(r["operation"], r["status"], round(r["duration"], 1)) for r in runs])
-        return 0
     with open_stack(args.private, deploy=args.deploy) as stack:
         print(stack)
         access_key, _ = stack.api_token()

@@ -77,6 +77,21 @@ class WorkloadNotFound(OrchestratorError):
     hint = "Check the workload_id; list workloads with the CLI or the Stax console."
 
 
+class AwsAccountNotFound(OrchestratorError):
+    """No Stax account carries the 12-digit AWS account number the request names."""
+
+    hint = (
+        "Check the number (12 digits, leading zeros included) and that the account is in "
+        "this Stax organisation, or pass the Stax account id (a UUID) instead."
+    )
+
+
+class AwsAccountAmbiguous(OrchestratorError):
+    """More than one Stax account carries the AWS account number the request names."""
+
+    hint = "Pass the Stax account id (a UUID) of the account you mean (see 'stax_account_ids')."
+
+
 class StaxRequestRejected(OrchestratorError):
     """Stax refused the request (HTTP 4xx other than auth/not found): a bad id or value."""
 

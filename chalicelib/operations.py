@@ -26,6 +26,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from chalicelib.accounts import is_aws_account_number, resolve_account_ids
 from chalicelib.coordination import (
     CLAIMED,
     CREATED,
@@ -84,6 +85,8 @@ TASK_STATUS_FIELDS = (
     "workload_name",
     "operation",
     "execution_id",
+    "execution_arn",
+    "parent_execution_arn",
     "started_at",
     "watch_timeout_seconds",
     "status",
@@ -199,11 +202,23 @@ def _create_body(request: Mapping[str, Any], owner: str) -> dict[str, Any]:
     return body
 
 
+def _with_stax_account(request: Mapping[str, Any], stax: Any) -> Mapping[str, Any]:
+    """The request with ``aws_account_id`` as a Stax account id (a number is resolved)."""
+    ref = request["aws_account_id"]
+    if not is_aws_account_number(ref):
+        return request
+    return {**request, "aws_account_id": resolve_account_ids(stax, [ref])[ref]}
+
+
 def create_workload(request: Mapping[str, Any], services: Services) -> dict[str, Any]:
     """Create the workload, once, unless a live one has the name already.
 
+    ``aws_account_id`` may be a 12-digit AWS account number: it is resolved to the Stax
+    account id first (one ReadAccounts call).
+
     Raises:
-        WorkloadAlreadyExists, WorkloadWriteInDoubt (retried), StaxRequestRejected,
+        AwsAccountNotFound, AwsAccountAmbiguous, WorkloadAlreadyExists,
+        WorkloadWriteInDoubt (retried), StaxRequestRejected,
         StaxAuthenticationFailed, StaxApiUnavailable, StaxCredentialsMissing,
         CoordinationUnavailable.
     """
@@ -211,6 +226,8 @@ def create_workload(request: Mapping[str, Any], services: Services) -> dict[str,
     owner = _owner(request)
     store, grace = services.store, services.settings.visibility_grace_seconds
     with services.access.session() as stax:
+        # Before the name is claimed: an unknown account number leaves nothing behind.
+        request = _with_stax_account(request, stax)
         claim = claim_name(store, stax, name, owner, grace)
         if claim.state == CREATED:
             _log("create_adopted", workload_id=claim.workload_id, workload_name=name)

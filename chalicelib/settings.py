@@ -27,6 +27,7 @@ COORDINATION_TABLE = "STAX_COORDINATION_TABLE"
 WRITE_SETTLE = "STAX_WRITE_SETTLE_SECONDS"
 VISIBILITY_GRACE = "STAX_VISIBILITY_GRACE_SECONDS"
 ALERT_TOPIC_NAME = "STAX_ALERT_TOPIC_NAME"
+LOG_LEVEL = "LOG_LEVEL"
 
 # Defaults.
 DEFAULT_STAX_REGION = "au1.staxapp.cloud"
@@ -51,6 +52,8 @@ DEFAULT_WRITE_SETTLE = 60.0
 # How long a workload or task Stax just created may answer 404 (read-after-write lag)
 # before the 404 is believed.
 DEFAULT_VISIBILITY_GRACE = 120.0
+DEFAULT_LOG_LEVEL = "INFO"
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
 @dataclass(frozen=True)
@@ -160,3 +163,18 @@ def artifact_bucket_parameter(environ: Mapping[str, str] | None = None) -> str:
 def poll_schedule(environ: Mapping[str, str] | None = None) -> PollSchedule:
     """The task watcher's polling schedule (see ``chalicelib.polling``)."""
     return PollSchedule.from_env(os.environ if environ is None else environ)
+
+
+def log_level(environ: Mapping[str, str] | None = None) -> str:
+    """``LOG_LEVEL`` (case-insensitive), default INFO.
+
+    Raises:
+        ValueError: the value names no level (a typo would otherwise silence the logs).
+    """
+    environ = os.environ if environ is None else environ
+    value = (environ.get(LOG_LEVEL) or DEFAULT_LOG_LEVEL).strip().upper()
+    if value not in LOG_LEVELS:
+        raise ValueError(
+            f"{LOG_LEVEL}={value!r} is not a level: use one of {', '.join(LOG_LEVELS)}"
+        )
+    return value

@@ -4,7 +4,7 @@ Role: everything about ``staxapp`` lives here, so the rest of the orchestrator
 deals in plain dicts and the named errors of ``chalicelib.errors``.
 
 - The API token comes from two SSM SecureString parameters, read with
-  decryption and cached per container for a TTL (``SsmCredentials``).
+  decryption and cached per container for a TTL (``chalicelib.credentials``).
 - One ``StaxGateway`` per container: the SDK client is built once and reused
   by warm invocations, so the SDK keeps its Cognito session until it nears
   expiry; the workloads and tasks clients share one login.
@@ -26,18 +26,15 @@ from __future__ import annotations
 import functools
 import json
 import threading
-import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from typing import Any
 
+from chalicelib.credentials import SsmCredentials, StaxCredentials
 from chalicelib.errors import (
     StaxApiUnavailable,
     StaxAuthenticationFailed,
     StaxConfigurationInvalid,
-    StaxCredentialsMissing,
-    StaxCredentialsUnavailable,
     StaxRequestRejected,
     WorkloadNotFound,
 )
@@ -57,11 +54,7 @@ WRITE_COMPONENTS = (
 )
 
 _RETRYABLE_STATUSES = (429, 500, 502, 503, 504)
-#: SSM error codes that say "not now" rather than "not there" (retried).
-_SSM_TRANSIENT_CODES = frozenset(
-    {"ThrottlingException", "InternalServerError", "InternalFailure", "ServiceUnavailable",
-     "RequestTimeout", "RequestTimeoutException", "TooManyUpdates"}
-)  # fmt: skip
+_ACCOUNT_FILTER_CHUNK = 50
 #: What the SDK's InvalidCredentialsException says when the token itself is refused.
 _REFUSED_TOKEN = ("NotAuthorizedException", "UserNotFoundException", "Please provide")
 
@@ -69,88 +62,6 @@ _REFUSED_TOKEN = ("NotAuthorizedException", "UserNotFoundException", "Please pro
 def is_live(workload: Mapping[str, Any]) -> bool:
     """A workload is live unless Stax reports it DELETED (a missing status counts as live)."""
     return str(workload.get("Status") or "") not in NOT_LIVE_STATUSES
-
-
-@dataclass(frozen=True)
-class StaxCredentials:
-    """A Stax API token. The secret never shows in ``repr`` or logs."""
-
-    access_key: str
-    secret_key: str = field(repr=False)
-
-
-class SsmCredentials:
-    """Reads the API token from SSM SecureString parameters, cached for a TTL."""
-
-    def __init__(
-        self,
-        ssm_client_factory: Callable[[], Any],
-        access_key_parameter: str,
-        secret_key_parameter: str,
-        ttl_seconds: float,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self._ssm_client_factory = ssm_client_factory
-        self._names = (access_key_parameter, secret_key_parameter)
-        self._ttl = ttl_seconds
-        self._clock = clock
-        self._cached: StaxCredentials | None = None
-        self._read_at = 0.0
-        self.reads = 0
-
-    def get(self) -> StaxCredentials:
-        """The token, from cache while fresh.
-
-        Raises:
-            StaxCredentialsMissing: a parameter is missing, empty or unreadable.
-        """
-        now = self._clock()
-        if self._cached is not None and now - self._read_at < self._ttl:
-            return self._cached
-        self._cached = self._read()
-        self._read_at = now
-        return self._cached
-
-    def _read(self) -> StaxCredentials:
-        from botocore.exceptions import BotoCoreError, ClientError
-
-        self.reads += 1
-        try:
-            response = self._ssm_client_factory().get_parameters(
-                Names=list(self._names), WithDecryption=True
-            )
-        except ClientError as error:
-            code = str(error.response.get("Error", {}).get("Code", ""))
-            if code in _SSM_TRANSIENT_CODES or code.startswith("Throttl"):
-                raise StaxCredentialsUnavailable(
-                    "SSM could not be asked for the Stax API token right now",
-                    parameters=list(self._names),
-                    aws_error=code,
-                ) from None
-            # Access denied, a key SSM may not use, an invalid name: a person must act.
-            raise StaxCredentialsMissing(
-                "Could not read the Stax API token from SSM",
-                parameters=list(self._names),
-                aws_error=code or type(error).__name__,
-            ) from None
-        except BotoCoreError as error:
-            # No answer (endpoint unreachable, a timeout): nothing says the token is missing.
-            raise StaxCredentialsUnavailable(
-                "SSM could not be reached for the Stax API token",
-                parameters=list(self._names),
-                aws_error=type(error).__name__,
-            ) from None
-        values = {p["Name"]: p.get("Value", "") for p in response.get("Parameters", [])}
-        missing = [name for name in self._names if not values.get(name)]
-        if missing:
-            raise StaxCredentialsMissing(
-                "The Stax API token is not stored in SSM", missing_parameters=missing
-            )
-        return StaxCredentials(values[self._names[0]], values[self._names[1]])
-
-    def clear(self) -> None:
-        """Forget the cached token: the next ``get`` reads SSM again."""
-        self._cached = None
 
 
 class _RetryConfig:
@@ -302,6 +213,7 @@ class StaxGateway:
             self._tasks = StaxClient("tasks", config=config)
         # One login for both clients: the SDK caches the Cognito session on the config.
         self._tasks._config = self._workloads._config
+        self._accounts: Any = None  # built on first use: most containers never need it
         # The SDK's own Cognito clients have botocore's 60 s timeouts; ours are bounded.
         self._workloads._config._requests_auth = _bounded_login(
             api_config, settings.http_connect_timeout_seconds, settings.http_timeout_seconds
@@ -381,6 +293,64 @@ class StaxGateway:
     def create_catalogue_version(self, catalogue_id: str, body: dict[str, Any]) -> dict[str, Any]:
         with translate_errors("CreateCatalogueVersion", catalogue_id=catalogue_id):
             return dict(self._workloads.CreateCatalogueVersion(catalogue_id=catalogue_id, **body))
+
+    # -- accounts ----------------------------------------------------------------
+    def accounts_with_aws_numbers(
+        self, numbers: Iterable[str], page_size: int = 100
+    ) -> list[dict[str, Any]]:
+        """Stax accounts whose ``AwsAccountId`` is one of ``numbers`` (ReadAccounts with
+        ``aws_account_id_filter``, every page).
+
+        Only accounts that carry the number themselves count: the document leaves
+        ``AwsAccountId`` optional, and an installation that ignored the filter must not
+        make every account match.
+        """
+        wanted = sorted(set(numbers))
+        found: list[dict[str, Any]] = []
+        # A few dozen numbers per call keep the query string far below URL length limits.
+        for start in range(0, len(wanted), _ACCOUNT_FILTER_CHUNK):
+            chunk = wanted[start : start + _ACCOUNT_FILTER_CHUNK]
+            offset: int | None = 0
+            while offset is not None:
+                with translate_errors("ReadAccounts"):
+                    response = self._accounts_client().ReadAccounts(
+                        aws_account_id_filter=",".join(chunk), limit=page_size, offset=offset
+                    )
+                accounts = response.get("Accounts") or []
+                found.extend(a for a in accounts if a.get("AwsAccountId") in chunk)
+                next_offset = (response.get("Paging") or {}).get("NextOffset")
+                offset = int(next_offset) if next_offset not in (None, "", 0) else None
+        return found
+
+    def list_accounts(self, page_size: int = 100, **filters: str) -> Iterator[dict[str, Any]]:
+        """Every Stax account matching ``filters`` (ReadAccounts: ``account_type_filter``,
+        ``account_names``, ``id_filter``, ``filter`` for statuses), following
+        ``Paging.NextOffset``."""
+        offset: int | None = 0
+        while offset is not None:
+            with translate_errors("ReadAccounts"):
+                response = self._accounts_client().ReadAccounts(
+                    **filters, limit=page_size, offset=offset
+                )
+            yield from response.get("Accounts") or []
+            next_offset = (response.get("Paging") or {}).get("NextOffset")
+            offset = int(next_offset) if next_offset not in (None, "", 0) else None
+
+    def list_account_types(self) -> list[dict[str, Any]]:
+        """The organisation's account types (ReadAccountTypes: ``Id``, ``Name``, ``Status``)."""
+        with translate_errors("ReadAccountTypes"):
+            response = self._accounts_client().ReadAccountTypes()
+        return [dict(t) for t in response.get("AccountTypes") or []]
+
+    def _accounts_client(self) -> Any:
+        if self._accounts is None:
+            from staxapp.openapi import StaxClient
+
+            with translate_errors("connect"):
+                client = StaxClient("accounts", config=self._workloads._config)
+            client._config = self._workloads._config  # the same login
+            self._accounts = client
+        return self._accounts
 
     # -- tasks -------------------------------------------------------------------
     def read_task(self, task_id: str) -> dict[str, Any]:

@@ -5,7 +5,7 @@ template in ``statemachines/`` it proves three things:
 
 1. every error name in a ``Retry``/``Catch`` ``ErrorEquals`` or a Fail ``Error`` that is
    not Step Functions' own (``States.*``, ``Lambda.*``, ``Sandbox.*``,
-   ``StepFunctions.*``) is a class in ``chalicelib.errors``;
+   ``StepFunctions.*``, ``DynamoDB.*``) is a class in ``chalicelib.errors``;
 2. every ``${...}`` placeholder is a Chalice function of ``app.py`` (``${CreateWorkloadArn}``
    for ``create_workload``), a state machine the deploy creates, or a deploy value;
 3. every JSONPath a state reads (``InputPath``, ``Parameters``/``ItemSelector``,
@@ -35,7 +35,9 @@ ANY: Any = "<any>"
 VALUE: Any = "<value>"
 _TOP: Any = "<not reached>"
 
-_AWS_ERROR_PREFIXES = ("States.", "Lambda.", "Sandbox.", "StepFunctions.")
+#: Step Functions' own errors and its service integrations' (``DynamoDB.*`` from the
+#: fleet's dynamodb:putItem task).
+_AWS_ERROR_PREFIXES = ("States.", "Lambda.", "Sandbox.", "StepFunctions.", "DynamoDB.")
 _PLACEHOLDER = re.compile(r"\$\{([A-Za-z0-9]+)\}")
 _INTRINSIC = re.compile(r"^States\.(\w+)\((.*)\)$", re.DOTALL)
 _PATH_ARG = re.compile(r"(?<![\w'])(\$\$?(?:\.[A-Za-z0-9_]+|\[\d+\])*)")

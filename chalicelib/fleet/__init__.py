@@ -29,6 +29,8 @@ PLAN_FIELDS = (
     "max_concurrency",
     "failure_tolerance",
     "tolerated_failures",
+    "table",
+    "results_expire_at",
 )
 OUTPUT_SHAPES: dict[str, Any] = {
     "plan_fleet": dict.fromkeys(PLAN_FIELDS, _VALUE),

@@ -14,14 +14,16 @@ from __future__ import annotations
 
 import json
 import math
+import time
 import uuid
 from collections.abc import Callable, Mapping
 from fractions import Fraction
 from typing import Any
 
+from chalicelib.accounts import resolve_account_ids
 from chalicelib.coordination import CoordinationStore
-from chalicelib.errors import InvalidFleetRequest
-from chalicelib.fleet.results import ALREADY_DONE, put_results, result_item
+from chalicelib.errors import AwsAccountAmbiguous, AwsAccountNotFound, InvalidFleetRequest
+from chalicelib.fleet.results import ALREADY_DONE, RESULT_DAYS, put_results, result_item
 from chalicelib.logs import log_event
 from chalicelib.stax import StaxAccess, is_live
 from chalicelib.validation import (
@@ -85,11 +87,11 @@ def _plan_create(
         else {}
     )
     runnable, done = [], []
-    for item in fleet["targets"]:
+    for item in _with_stax_accounts(fleet["targets"], stax):
         existing = live.get(item["target"]["workload_name"])
         if (
             existing
-            and existing.get("AccountId") == item["target"]["aws_account_id"]
+            and existing.get("AccountId") == item["request"]["aws_account_id"]
             and existing.get("Region") == item["target"]["aws_region"]
             and existing.get("Status") in CREATED_STATUSES
         ):
@@ -99,6 +101,40 @@ def _plan_create(
         else:
             runnable.append(item)
     return runnable, done
+
+
+#: How many targets a refusal names one by one (the count says how many there are).
+_NAMED_TARGETS = 20
+
+
+def _with_stax_accounts(targets: list[dict[str, Any]], stax: Any) -> list[dict[str, Any]]:
+    """The targets with each request's account as a Stax id: numbers resolved in one go
+    (a handful of ReadAccounts calls for any fleet), so the done check compares ids and no
+    workload execution resolves again. A target keeps the account as it was given.
+
+    Raises:
+        InvalidFleetRequest: a number no Stax account (or more than one) carries, naming
+            the targets that use it; nothing has run.
+    """
+    refs = {t["request"]["aws_account_id"] for t in targets}
+    try:
+        ids = resolve_account_ids(stax, refs)
+    except (AwsAccountNotFound, AwsAccountAmbiguous) as error:
+        bad = set(error.details.get("aws_account_ids") or [error.details.get("aws_account_id")])
+        using = [t for t in targets if t["request"]["aws_account_id"] in bad]
+        errors = {
+            f"targets[{t['index']}].aws_account_id": [f"{error.message}. {error.hint}"]
+            for t in using[:_NAMED_TARGETS]
+        }
+        raise InvalidFleetRequest(
+            f"{len(using)} target(s) name an AWS account number Stax cannot resolve",
+            errors=errors,
+            targets_affected=len(using),
+        ) from error
+    return [
+        {**t, "request": {**t["request"], "aws_account_id": ids[t["request"]["aws_account_id"]]}}
+        for t in targets
+    ]
 
 
 def _plan_rollout(
@@ -196,9 +232,21 @@ def load_targets(fleet: Mapping[str, Any], read_object: Callable[[str, str], str
     return validate_fleet_request(request, max_bytes=MAX_TARGETS_FILE_BYTES)
 
 
+def _plan_apply(fleet: Mapping[str, Any]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    # The caller (a baseline's plan) decided each request from Stax a moment ago; a
+    # re-run re-plans rather than re-sends, so nothing is looked up here. A create re-sent
+    # is refused by name, an update or delete of a settled workload is adopted.
+    return [
+        {"index": item["index"], "target": target_of(item["request"]), "request": item["request"]}
+        for item in fleet["targets"]
+    ], []
+
+
 def _runnable_and_done(fleet: Mapping[str, Any], access: StaxAccess) -> tuple[list, list]:
     if fleet["operation"] == "delete":
         return _plan_delete(fleet)
+    if fleet["operation"] == "apply":
+        return _plan_apply(fleet)
     with access.session() as stax:
         planner = _plan_create if fleet["operation"] == "create" else _plan_rollout
         return planner(fleet, stax)
@@ -225,7 +273,8 @@ def plan(
     grow with the number of targets).
 
     Raises:
-        InvalidFleetRequest: a rollout would update more than ``MAX_TARGETS`` workloads.
+        InvalidFleetRequest: a rollout would update more than ``MAX_TARGETS`` workloads, or
+            a create target names an AWS account number Stax cannot resolve.
         StaxAuthenticationFailed, StaxApiUnavailable, StaxCredentialsMissing: looking up
             the workloads of a create or rollout failed.
         CoordinationUnavailable: the results of done targets could not be recorded.
@@ -261,6 +310,11 @@ def plan(
         "max_concurrency": fleet["max_concurrency"],
         "failure_tolerance": fleet["failure_tolerance"],
         "tolerated_failures": tolerated_failures(fleet["failure_tolerance"], len(runnable)),
+        # The fleet machine marks each target started in the results table itself (a
+        # DynamoDB PutItem before the target runs): where, and when the marks expire (a
+        # string, as DynamoDB's N takes it).
+        "table": store.table_name,
+        "results_expire_at": str(int(time.time()) + RESULT_DAYS * 86_400),
     }
     store.put_item(
         f"fleet#{fleet_id}",

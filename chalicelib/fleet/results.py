@@ -6,8 +6,13 @@ state, in the stage's coordination table: partition ``fleet#<fleet id>``, sort k
 ``target#<index>`` (and, for a failed target, a copy under ``failed#<index>`` so the
 failures can be read alone while a fleet runs), expiring after ``RESULT_DAYS``.
 
-A result holds the target, its status (SUCCEEDED, FAILED, ALREADY_DONE, NOT_STARTED), the
-workload and task ids, the error and a cause cut to ``MAX_CAUSE_BYTES``, and the duration.
+A result holds the target, its status (SUCCEEDED, FAILED, ALREADY_DONE, NOT_STARTED,
+ABORTED), the workload and task ids, the error and a cause cut to ``MAX_CAUSE_BYTES``, and
+the duration. The fleet machine marks each target ``started#<index>`` (a DynamoDB PutItem
+of its own) before the target's workload operation starts, so a fleet the Map stopped --
+the tolerance crossed, targets still running are aborted -- tells a target that never
+started (NOT_STARTED) from one stopped while it ran (ABORTED: its workload operation may
+have reached Stax; re-running the fleet is safe, creates are exactly-once).
 """
 
 from __future__ import annotations
@@ -21,8 +26,15 @@ from typing import Any
 from chalicelib.coordination import CoordinationStore
 from chalicelib.logs import log_event
 
-SUCCEEDED, FAILED, ALREADY_DONE, NOT_STARTED = "SUCCEEDED", "FAILED", "ALREADY_DONE", "NOT_STARTED"
-STATUSES = (SUCCEEDED, FAILED, ALREADY_DONE, NOT_STARTED)
+SUCCEEDED, FAILED, ALREADY_DONE = "SUCCEEDED", "FAILED", "ALREADY_DONE"
+NOT_STARTED, ABORTED = "NOT_STARTED", "ABORTED"
+STATUSES = (SUCCEEDED, FAILED, ALREADY_DONE, NOT_STARTED, ABORTED)
+#: The detail an ABORTED result carries.
+ABORTED_DETAIL = (
+    "stopped while it ran (the fleet ended); its workload operation may have reached Stax: "
+    "run the same fleet request again to finish it (done targets are skipped, creates are "
+    "exactly-once)"
+)
 #: A target's cause, as kept: UTF-8 bytes of its JSON.
 MAX_CAUSE_BYTES = 4096
 LOG_LINES_KEPT = 5
@@ -114,6 +126,17 @@ def put_results(store: CoordinationStore, fleet_id: str, items: Iterable[Mapping
     store.put_items(partition(fleet_id), rows)
 
 
+def started_indexes(store: CoordinationStore, fleet_id: str) -> set[int]:
+    """The targets the fleet machine marked started (``started#<index>``)."""
+    found = set()
+    for row in store.query(partition(fleet_id), sort_prefix="started#"):
+        try:
+            found.add(int(str(row["sk"]).split("#", 1)[1]))
+        except (KeyError, IndexError, ValueError):
+            continue  # not a marker of ours
+    return found
+
+
 def _seconds(started: Any, finished: float) -> float | None:
     from chalicelib.ownership import timestamp
 
@@ -175,7 +198,8 @@ def read_results(
 def summarise(
     event: Mapping[str, Any], store: CoordinationStore, read_object: Callable[[str, str], str]
 ) -> dict[str, Any]:
-    """Count the fleet's results; mark the targets the Map never ran as NOT_STARTED.
+    """Count the fleet's results; mark the targets without a result ABORTED when the
+    fleet machine had started them, NOT_STARTED when it had not.
 
     ``event``: ``{"plan": <plan_fleet's output>, "map_failure": {"Error", "Cause"}}``
     (``Error`` null when the Map ended normally). Returns ``{"summary", "exceeded",
@@ -190,13 +214,19 @@ def summarise(
     map_error = (event.get("map_failure") or {}).get("Error")
     results = {r["index"]: r for r in read_results(store, fleet_id)}
     if map_error and plan["to_run"]:
-        missing = []
+        missing, started = [], started_indexes(store, fleet_id)
         for line in read_object(plan["bucket"], plan["key"]).splitlines():
             if line.strip():
                 planned = json.loads(line)
-                if planned["index"] not in results:
-                    missing.append({"index": planned["index"], "target": planned["target"],
-                                    "status": NOT_STARTED})  # fmt: skip
+                if planned["index"] in results:
+                    continue
+                missing.append({"index": planned["index"], "target": planned["target"],
+                                "execution_name": planned.get("execution_name")})  # fmt: skip
+                if planned["index"] in started:
+                    missing[-1].update(status=ABORTED, error="FleetTargetAborted",
+                                       cause={"message": ABORTED_DETAIL})  # fmt: skip
+                else:
+                    missing[-1]["status"] = NOT_STARTED
         put_results(store, fleet_id, [result_item(m) for m in missing])
         results.update({m["index"]: m for m in missing})
     counts = Counter(r["status"] for r in results.values())
@@ -208,6 +238,7 @@ def summarise(
         "succeeded": counts[SUCCEEDED],
         "failed": counts[FAILED],
         "not_started": counts[NOT_STARTED],
+        "aborted": counts[ABORTED],
         "max_concurrency": plan["max_concurrency"],
         "failure_tolerance": plan["failure_tolerance"],
         "tolerated_failures": plan["tolerated_failures"],
@@ -216,7 +247,7 @@ def summarise(
     exceeded = map_error == TOLERANCE_ERROR or counts[FAILED] > plan["tolerated_failures"]
     failing = exceeded or bool(map_error)
     log_event("fleet_summarised", fleet_id=fleet_id, **{k: summary[k] for k in
-              ("succeeded", "failed", "not_started", "already_done")})  # fmt: skip
+              ("succeeded", "failed", "not_started", "aborted", "already_done")})  # fmt: skip
     return {
         "summary": summary,
         "exceeded": exceeded,

@@ -9,6 +9,7 @@ tests import from here. The modules:
   bad field, and the whole-payload checks (nesting depth, size in UTF-8 bytes);
 * ``fields`` -- the marshmallow fields and the text rules;
 * ``workload`` -- workload requests: :func:`load_workload_request`,
+  :func:`load_validation_event`,
   :func:`load_operation_request`, :func:`load_task_status_request`;
 * ``fleet`` -- fleet requests: :func:`validate_fleet_request`, :func:`load_fleet_event`;
 * ``targets`` -- fleet targets from a CSV, JSON Lines or JSON file: :func:`parse_targets`.
@@ -60,6 +61,7 @@ from chalicelib.validation.workload import (
     FIELDS_BY_OPERATION,
     load_operation_request,
     load_task_status_request,
+    load_validation_event,
     load_workload_request,
 )
 
@@ -95,6 +97,7 @@ __all__ = [
     "load_machine_event",
     "load_operation_request",
     "load_task_status_request",
+    "load_validation_event",
     "load_workload_request",
     "parse_targets",
     "render_name",

@@ -175,6 +175,37 @@ class UuidText(Text):
         return value.lower()
 
 
+#: An AWS account number: exactly 12 ASCII digits (leading zeros are part of it).
+AWS_ACCOUNT_NUMBER_PATTERN = re.compile(r"[0-9]{12}")
+
+
+class AccountRef(UuidText):
+    """The account a workload goes to: the Stax account id (a UUID, lower-cased) or the
+    12-digit AWS account number as a string (resolved through ReadAccounts when written).
+    """
+
+    default_error_messages = {
+        "invalid": (
+            "must be a string (text in double quotes), not {got}: the Stax account id (a UUID) "
+            'or the 12-digit AWS account number in quotes, e.g. "012345678901" (leading '
+            "zeros are part of it)"
+        )
+    }
+
+    def _check(self, value: str) -> list[str]:
+        if AWS_ACCOUNT_NUMBER_PATTERN.fullmatch(value):
+            return []
+        if value.isascii() and value.isdigit():
+            return [f"is {len(value)} digits long; an AWS account number has exactly 12"]
+        problems = super()._check(value)
+        if not problems:
+            return []
+        uuid_rule, _, found = problems[0].partition("; found")
+        return [
+            f"{uuid_rule}, or a 12-digit AWS account number" + (f"; found{found}" if found else "")
+        ]
+
+
 class WorkloadName(Text):
     """A Stax workload name: 2-64 characters, ``^[a-zA-Z][-a-zA-Z0-9]*$``."""
 

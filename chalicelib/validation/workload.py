@@ -3,7 +3,7 @@
 Role: three entry points, one per kind of event:
 
 * :func:`load_workload_request` -- ``validate_input``: the user's payload (the shapes of
-  the seed README) becomes the normalised request of docs/CONVENTIONS.md.
+  the seed README) becomes the normalised request of docs/operations.md.
 * :func:`load_operation_request` -- ``create_workload`` / ``update_workload`` /
   ``delete_workload``: the normalised request again (same rules), plus the
   ``orchestration`` object the state machine adds.
@@ -28,6 +28,7 @@ from marshmallow import EXCLUDE, Schema, ValidationError, missing, post_load, va
 
 from chalicelib.validation.fields import (
     OPERATIONS,
+    AccountRef,
     Operation,
     Orchestration,
     Region,
@@ -127,7 +128,7 @@ class _RequestSchema(Schema):
 class CreateWorkloadSchema(_RequestSchema):
     """create: where, what and how to deploy a new workload."""
 
-    aws_account_id = UuidText(required=True)
+    aws_account_id = AccountRef(required=True)
     aws_region = Region(required=True)
     catalogue_id = UuidText(required=True)
     catalogue_version_id = UuidText()
@@ -166,7 +167,7 @@ class DeleteWorkloadSchema(_RequestSchema):
 
 
 class TaskStatusSchema(Schema):
-    """get_task_status input (docs/CONVENTIONS.md)."""
+    """get_task_status input (docs/operations.md)."""
 
     class Meta:
         unknown = EXCLUDE
@@ -176,6 +177,9 @@ class TaskStatusSchema(Schema):
     workload_name = Text(min_length=1, max_length=MAX_LABEL_LENGTH, allow_none=True)
     operation = Operation(allow_none=True)
     execution_id = Text(min_length=1, max_length=MAX_EXECUTION_ID_LENGTH, allow_none=True)
+    # The watcher's own ARN and the workload execution's, for the log lines.
+    execution_arn = Text(min_length=1, max_length=MAX_EXECUTION_ID_LENGTH, allow_none=True)
+    parent_execution_arn = Text(min_length=1, max_length=MAX_EXECUTION_ID_LENGTH, allow_none=True)
     polls = StrictInteger(minimum=0, maximum=MAX_POLLS, load_default=0)
     started_at = Timestamp(allow_none=True)
     watch_timeout_seconds = StrictInteger(
@@ -308,7 +312,7 @@ def _load_request(
 def load_workload_request(payload: object) -> dict[str, Any]:
     """Validate and normalise a user's workload request (the validate_input Lambda).
 
-    Returns the normalised request of docs/CONVENTIONS.md: UUIDs lower-cased; for create,
+    Returns the normalised request of docs/operations.md: UUIDs lower-cased; for create,
     ``workload_parameters`` (values as strings) and ``workload_tags`` always present; for
     update, only the optional fields that were given.
 
@@ -325,6 +329,26 @@ def load_workload_request(payload: object) -> dict[str, Any]:
         allow_orchestration=False,
         what="The workload request",
     )
+
+
+#: The workload machine's envelope around a request for validate_input.
+_VALIDATION_ENVELOPE = frozenset({"request", "execution_arn"})
+
+
+def load_validation_event(event: object) -> dict[str, Any]:
+    """The validate_input Lambda's event, validated: ``{"request", "execution_arn"}`` from
+    the workload machine (the ARN is for the log lines), or a bare request (``chalice
+    invoke``, the CLI's ``invoke``).
+
+    The machine always sends the envelope, so a user's payload shaped like one is still
+    judged as a payload there (it arrives inside ``request`` and is refused).
+
+    Raises:
+        InvalidWorkloadRequest: as for :func:`load_workload_request`.
+    """
+    if isinstance(event, Mapping) and "request" in event and set(event) <= _VALIDATION_ENVELOPE:
+        return load_workload_request(event["request"])
+    return load_workload_request(event)
 
 
 def load_operation_request(operation: str, payload: object) -> dict[str, Any]:

@@ -17,8 +17,10 @@ import boto3
 import pytest
 
 from chalicelib import operations
+from chalicelib.accounts import resolve_account_ids
 from chalicelib.coordination import CoordinationStore
 from chalicelib.errors import (
+    AwsAccountNotFound,
     StaxApiUnavailable,
     StaxRequestRejected,
     WorkloadAlreadyExists,
@@ -258,3 +260,45 @@ def test_a_held_connection_fails_by_name_within_the_timeout(clean_sim: Any) -> N
         clean_sim.clear_faults()
     assert raised.value.details["reason"] in ("ReadTimeout", "ConnectionError")
     assert 1.9 <= elapsed < 4, elapsed
+
+
+# -- AWS account numbers -------------------------------------------------------------------
+def test_a_create_by_aws_account_number_lands_in_that_stax_account(
+    services: operations.Services, clean_sim: Any
+) -> None:
+    dev = next(a for a in clean_sim.state()["accounts"] if a.get("AwsAccountId") == "111111111111")
+    name = f"bynumber-{uuid.uuid4().hex[:8]}"
+    payload = create_payload(name, aws_account_id="111111111111")
+    result = operations.create_workload(_request("create", payload, _execution()), services)
+    [workload] = workloads_named(clean_sim, name)
+    assert workload["AccountId"] == dev["Id"]
+    assert result["workload_id"] == workload["Id"]
+    reads = [r for r in clean_sim.requests() if r.get("operation") == "accounts.ReadAccounts"]
+    assert [r["query"].get("aws_account_id_filter") for r in reads] == ["111111111111"]
+
+
+def test_an_unknown_aws_account_number_fails_by_name_and_claims_nothing(
+    services: operations.Services, clean_sim: Any
+) -> None:
+    name = f"nobody-{uuid.uuid4().hex[:8]}"
+    payload = create_payload(name, aws_account_id="999999999999")
+    with pytest.raises(AwsAccountNotFound) as raised:
+        operations.create_workload(_request("create", payload, _execution()), services)
+    assert raised.value.details["aws_account_ids"] == ["999999999999"]
+    assert "UUID" in raised.value.hint
+    assert not [r for r in clean_sim.requests() if r["method"] == "POST"]
+    # The name was never claimed: another execution may use it straight away.
+    operations.create_workload(_request("create", create_payload(name), _execution()), services)
+
+
+def test_an_account_without_its_number_in_the_answer_is_never_matched(
+    access: StaxAccess, clean_sim: Any
+) -> None:
+    # The document leaves AwsAccountId optional: an account that does not show it cannot be
+    # told apart, so a number is not guessed onto it.
+    bare = {"Id": str(uuid.uuid4()), "Name": "no-number"}
+    clean_sim.seed(accounts=[bare])
+    with access.session() as stax, pytest.raises(AwsAccountNotFound):
+        resolve_account_ids(stax, ["444444444444"])
+    with access.session() as stax:
+        assert resolve_account_ids(stax, ["222222222222", bare["Id"]])[bare["Id"]] == bare["Id"]

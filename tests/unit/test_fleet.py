@@ -222,6 +222,31 @@ def test_the_summary_counts_results_and_names_targets_the_map_never_ran(aws: Aws
                         4: "NOT_STARTED"}  # fmt: skip
 
 
+def test_a_stopped_fleet_reports_targets_it_had_started_as_aborted_not_as_never_started(
+    aws: Aws,
+) -> None:
+    plan = fleet.plan(validate_fleet_request(create_request(4)), Access(Stax([])), aws.store,
+                      aws.write, bucket=BUCKET, fleet_id="s")  # fmt: skip
+    assert plan["table"] == aws.store.table_name and int(plan["results_expire_at"]) > 0
+    # What the fleet machine's Record Start state writes, for targets 0, 1 and 2.
+    for index in (0, 1, 2):
+        aws.store.put_item("fleet#s", f"started#{index}", {"execution_name": f"s-{index}"})
+    failure = {"Error": "WorkloadTaskFailed", "Cause": json.dumps({"message": "quota"})}
+    results.record_target({**_event("FAILED", 0, failure=failure), "fleet_id": "s"}, aws.store)
+    outcome = results.summarise(
+        {"plan": plan, "map_failure": {"Error": results.TOLERANCE_ERROR, "Cause": "stopped"}},
+        aws.store,
+        aws.read,
+    )
+    summary = outcome["summary"]
+    assert (summary["failed"], summary["aborted"], summary["not_started"]) == (1, 2, 1)
+    rows = {r["index"]: r for r in fleet.read_results(aws.store, "s")}
+    assert {i: r["status"] for i, r in rows.items()} == {
+        0: "FAILED", 1: "ABORTED", 2: "ABORTED", 3: "NOT_STARTED"}  # fmt: skip
+    assert rows[1]["error"] == "FleetTargetAborted"
+    assert "run the same fleet request again" in rows[1]["cause"]["message"]
+
+
 def test_a_fleet_within_tolerance_is_not_exceeded(aws: Aws) -> None:
     plan = fleet.plan(validate_fleet_request(create_request(3, failure_tolerance=1)),
                       Access(Stax([])), aws.store, aws.write, bucket=BUCKET, fleet_id="g")  # fmt: skip

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import pathlib
+from pathlib import Path
 
 import pytest
 import staxapp
@@ -1136,3 +1137,33 @@ def test_clean_text(text):
 @pytest.mark.parametrize("text", ["\x00", "\x1b[31m", "\r", "\x9b", "\u200e", "\u2069", "\udfff"])
 def test_unclean_text(text):
     assert validation.text_problem(text)
+
+
+# -- AWS account numbers -----------------------------------------------------------------------
+@pytest.mark.parametrize("number", ["012345678901", "123456789012", "000000000000"])
+def test_a_twelve_digit_aws_account_number_is_accepted_as_given(number):
+    assert load_workload_request(create(aws_account_id=number))["aws_account_id"] == number
+
+
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [
+        ("12345678901", "is 11 digits long; an AWS account number has exactly 12"),
+        ("1234567890123", "is 13 digits long; an AWS account number has exactly 12"),
+        ("1234-5678-9012", "(8-4-4-4-12 hexadecimal digits), or a 12-digit AWS account number"),
+        ("１２３４５６７８９０１２", "or a 12-digit AWS account number; found U+FF11"),
+    ],
+)
+def test_a_near_miss_account_number_says_what_an_account_is(value, text):
+    assert text in only_error(create(aws_account_id=value), "aws_account_id")
+
+
+def test_an_account_number_sent_as_a_json_number_says_to_quote_it():
+    message = only_error(create(aws_account_id=12345678901), "aws_account_id")
+    assert 'in quotes, e.g. "012345678901" (leading zeros are part of it)' in message
+
+
+def test_the_sample_create_by_account_number_is_valid():
+    sample = Path(__file__).resolve().parents[2] / "events/validate_input"
+    payload = json.loads((sample / "create_by_aws_account_number.json").read_text())
+    assert load_workload_request(payload)["aws_account_id"] == "012345678901"
