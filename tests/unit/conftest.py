@@ -26,3 +26,12 @@ def deployment_records_untouched() -> Iterator[None]:
     before = _snapshot()
     yield
     assert _snapshot() == before, "a unit test changed .chalice/deployed"
+
+
+@pytest.fixture(autouse=True)
+def no_local_stack_endpoint(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The unit tier never reaches the local stack: ``make test`` runs it with the stack's
+    environment, and moto only intercepts calls to AWS's own endpoints (a call to
+    ``AWS_ENDPOINT_URL`` would go to MiniStack instead)."""
+    for name in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL_STS"):
+        monkeypatch.delenv(name, raising=False)

@@ -1,0 +1,119 @@
+"""Both deploy paths make the same resources from the same code.
+
+The CloudFormation package (``stax_orchestrator.deploy.package``) is evaluated here the way
+CloudFormation would evaluate it for one account and region -- ``Fn::Sub`` with the pseudo
+parameters, ``Fn::GetAtt`` of a function's ``Arn``, ``Ref`` of a state machine (its ARN),
+``Fn::If`` of the key conditions -- and compared with what the ``deploy.sh`` path renders
+and writes for that account and region: the state machine definitions, every function's
+policy, the states role's policy, the logging configuration.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import pytest
+
+from stax_orchestrator.deploy import observability, package
+from stax_orchestrator.deploy.names import FUNCTIONS, STATE_MACHINES, Target
+from stax_orchestrator.deploy.observability import Observability
+from stax_orchestrator.deploy.policies import lambda_policy, states_policy
+from stax_orchestrator.deploy.stage import load_stage
+from stax_orchestrator.deploy.templates import load_template, render, template_values
+
+REGION, ACCOUNT = "eu-west-1", "123456789012"
+CONCRETE = Target("local", REGION, ACCOUNT, "aws")
+TOKEN_KEY = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/1b7e0c8e-1111-4222-8333-944445555666"
+TIMEOUT = 3600
+OBS = Observability(sfn_log_level="ERROR", include_execution_data=False,
+                    log_retention_days=60, xray=True, dashboard=False)  # fmt: skip
+
+
+def _refs(parameters: dict[str, str]) -> dict[str, str]:
+    refs = {
+        "AWS::Region": REGION,
+        "AWS::AccountId": ACCOUNT,
+        "AWS::Partition": "aws",
+        "FleetBucket": CONCRETE.fleet_bucket,
+        **{package.machine_id(k): CONCRETE.state_machine_arn(k) for k in STATE_MACHINES},
+        **{package.function_id(f): CONCRETE.function_name(f) for f in FUNCTIONS},
+    }
+    refs.update(parameters)
+    return refs
+
+
+def evaluate(node: Any, refs: dict[str, str], conditions: dict[str, bool]) -> Any:
+    """A template fragment as CloudFormation resolves it (the functions the package uses)."""
+    if isinstance(node, list):
+        items = [evaluate(item, refs, conditions) for item in node]
+        return [item for item in items if item is not _NO_VALUE]
+    if not isinstance(node, dict):
+        return node
+    if set(node) == {"Ref"}:
+        return _NO_VALUE if node["Ref"] == "AWS::NoValue" else refs[node["Ref"]]
+    if set(node) == {"Fn::GetAtt"}:
+        logical, attribute = node["Fn::GetAtt"]
+        assert attribute == "Arn"
+        function = next(f for f in FUNCTIONS if package.function_id(f) == logical)
+        return CONCRETE.function_arn(function)
+    if set(node) == {"Fn::If"}:
+        condition, then, otherwise = node["Fn::If"]
+        return evaluate(then if conditions[condition] else otherwise, refs, conditions)
+    if set(node) == {"Fn::Sub"}:
+        text, variables = (
+            (node["Fn::Sub"], {}) if isinstance(node["Fn::Sub"], str) else node["Fn::Sub"]
+        )
+        values = {**refs, **{k: evaluate(v, refs, conditions) for k, v in variables.items()}}
+        return re.sub(r"\$\{([^}]+)\}", lambda m: str(values[m.group(1)]), text)
+    return {key: evaluate(value, refs, conditions) for key, value in node.items()}
+
+
+_NO_VALUE = object()
+
+
+@pytest.fixture(scope="module")
+def template() -> dict[str, Any]:
+    return package.merge_template(load_stage("local"), OBS, watch_timeout=TIMEOUT,
+                                  token_key_arn=TOKEN_KEY)  # fmt: skip
+
+
+@pytest.mark.parametrize("kind", STATE_MACHINES)
+def test_a_packaged_state_machine_is_the_definition_deploy_sh_renders(
+    template: dict[str, Any], kind: str
+) -> None:
+    arns = {f: CONCRETE.function_arn(f) for f in FUNCTIONS}
+    expected = render(load_template(kind), template_values(arns, CONCRETE, TIMEOUT))
+    machine = template["Resources"][package.machine_id(kind)]["Properties"]
+    refs = _refs({"WatchTimeoutSeconds": str(TIMEOUT)})
+    assert json.loads(evaluate(machine["DefinitionString"], refs, {})) == expected
+    assert machine["StateMachineName"] == CONCRETE.state_machine_name(kind)
+    logging = observability.logging_configuration(CONCRETE, kind, OBS)
+    assert evaluate(machine["LoggingConfiguration"], refs, {}) == package.pascal(logging)
+
+
+@pytest.mark.parametrize("with_key", [False, True], ids=["no token key", "a token key"])
+def test_every_packaged_function_role_holds_the_policy_deploy_sh_writes(
+    template: dict[str, Any], with_key: bool
+) -> None:
+    stage = load_stage("local")
+    refs = _refs({package.TOKEN_KEY_PARAMETER: TOKEN_KEY if with_key else ""})
+    conditions = {"HasTokenKey": with_key, "HasAlertKey": False}
+    for function in FUNCTIONS:
+        shared = [f for f, file in stage.policy_files.items()
+                  if file == stage.policy_files[function]]  # fmt: skip
+        expected = lambda_policy(CONCRETE, shared, stage.token_parameters,
+                                 TOKEN_KEY if with_key else None)  # fmt: skip
+        role = template["Resources"][package.function_id(function) + "Role"]["Properties"]
+        [policy] = role["Policies"]
+        assert evaluate(policy["PolicyDocument"], refs, conditions) == expected, function
+
+
+def test_the_packaged_states_role_holds_the_policy_deploy_sh_writes(
+    template: dict[str, Any],
+) -> None:
+    arns = {f: CONCRETE.function_arn(f) for f in FUNCTIONS}
+    expected = states_policy(CONCRETE, arns, log_delivery=True, xray=True)
+    [policy] = template["Resources"]["StatesRole"]["Properties"]["Policies"]
+    assert evaluate(policy["PolicyDocument"], _refs({}), {}) == expected
