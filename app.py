@@ -18,6 +18,7 @@ from typing import Any
 from chalice import Chalice
 
 from chalicelib import alerts, fleet, operations, settings, validation
+from chalicelib.baselines import automatic
 from chalicelib.coordination import CoordinationStore
 from chalicelib.logs import log_event, observed
 from chalicelib.stax import SsmCredentials, StaxAccess
@@ -149,3 +150,18 @@ def publish_alert(event: Any, context: Any) -> dict[str, Any]:
         raise TypeError("publish_alert takes an EventBridge event (a JSON object)")
     topic = alerts.topic_arn(context.invoked_function_arn, settings.alert_topic_name())
     return alerts.publish_alert(event, sns_client().publish, topic)
+
+
+@lambda_function("plan_account_baselines")
+def plan_account_baselines(event: Any, context: Any) -> dict[str, Any]:
+    if not isinstance(event, dict):
+        raise TypeError("plan_account_baselines takes {account_event, bucket} (a JSON object)")
+    return automatic.plan_account_event(event, stax_access(), s3_client())
+
+
+@lambda_function("check_baseline_drift")
+def check_baseline_drift(event: Any, context: Any) -> dict[str, Any]:
+    if not isinstance(event, dict):
+        raise TypeError("check_baseline_drift takes {bucket} (a JSON object)")
+    topic = alerts.topic_arn(context.invoked_function_arn, settings.alert_topic_name())
+    return automatic.check_drift(event, stax_access(), s3_client(), sns_client().publish, topic)

@@ -5,6 +5,8 @@
 #               [--alert-email ADDRESS]... [--alert-https URL]... [--alert-kms-key-id KEY]
 #               [--sfn-log-level ALL|ERROR|FATAL|OFF] [--sfn-include-execution-data]
 #               [--log-retention-days DAYS] [--dashboard]
+#               [--baselines FILE --stax-event-bus NAME [--stax-event-source PREFIX]
+#                [--baseline-drift-schedule 'rate(1 day)']]
 #   ./deploy.sh --stage S --package DIR [same options] [--sar-source-url URL]
 #   ./deploy.sh --stage S --delete [--force]
 #
@@ -18,12 +20,16 @@
 # --dashboard adds a CloudWatch dashboard and alarms to the alert topic; without it they
 # are removed. --package writes a CloudFormation template and its artifacts into DIR for
 # `aws cloudformation package` / `deploy` (docs/cloudformation.md); it creates nothing.
+# --baselines stores FILE with the stage and applies its baselines to every account Stax
+# creates or moves to another type, on the events of --stax-event-bus (source prefix
+# aws.partner/stax.io unless --stax-event-source); --baseline-drift-schedule alerts when
+# Stax drifts from the file (docs/baselines.md). Without --baselines the rules go.
 # --delete removes every resource of the stage, found by name (any clone, any machine);
 # it refuses while executions of the stage run, unless --force.
 set -euo pipefail
 
 usage() {
-  sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'
+  sed -n '2,28p' "$0" | sed 's/^# \{0,1\}//'
   exit "${1:-0}"
 }
 
@@ -36,6 +42,7 @@ ALERTS=()
 OBSERVE=()
 PACKAGE=""
 SAR=()
+BASELINES=()
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --stage) STAGE=${2:?--stage needs a value}; shift 2 ;;
@@ -50,6 +57,11 @@ while [[ $# -gt 0 ]]; do
     --dashboard) OBSERVE+=(--dashboard); shift ;;
     --package) PACKAGE=${2:?--package needs a folder}; shift 2 ;;
     --sar-source-url) SAR=(--sar-source-url "${2:?--sar-source-url needs a URL}"); shift 2 ;;
+    --baselines) FILE=${2:?--baselines needs a file}; [[ "$FILE" == /* ]] || FILE="$PWD/$FILE"
+      BASELINES+=(--baselines "$FILE"); shift 2 ;;
+    --stax-event-bus) BASELINES+=(--stax-event-bus "${2:?--stax-event-bus needs a bus name}"); shift 2 ;;
+    --stax-event-source) BASELINES+=(--stax-event-source "${2:?--stax-event-source needs a source}"); shift 2 ;;
+    --baseline-drift-schedule) BASELINES+=(--baseline-drift-schedule "${2:?--baseline-drift-schedule needs a schedule}"); shift 2 ;;
     --delete) DELETE=1; shift ;;
     --force) FORCE=(--force); shift ;;
     -h|--help) usage 0 ;;
@@ -83,7 +95,7 @@ fi
 mkdir -p .chalice/deployed
 # Credentials, the Stax token in SSM and its key are checked before anything is created.
 step preflight --stage "$STAGE" ${KMS[@]+"${KMS[@]}"} ${ALERTS[@]+"${ALERTS[@]}"} \
-  ${OBSERVE[@]+"${OBSERVE[@]}"}
+  ${OBSERVE[@]+"${OBSERVE[@]}"} ${BASELINES[@]+"${BASELINES[@]}"}
 "$CHALICE" deploy --stage "$STAGE"
 step post-deploy --stage "$STAGE" --watch-timeout "$WATCH_TIMEOUT" ${ALERTS[@]+"${ALERTS[@]}"} \
-  ${OBSERVE[@]+"${OBSERVE[@]}"}
+  ${OBSERVE[@]+"${OBSERVE[@]}"} ${BASELINES[@]+"${BASELINES[@]}"}

@@ -167,3 +167,31 @@ class WorkloadTaskTimedOut(OrchestratorError):
     """The Stax task did not finish within the watch timeout."""
 
     hint = "The task may still finish in Stax; check it before retrying."
+
+
+class BaselinesNotStored(OrchestratorError):
+    """The stage holds no baselines file (automatic baselining reads it from S3)."""
+
+    hint = "Deploy the stage with `./deploy.sh --baselines FILE --stax-event-bus NAME`."
+
+
+class BaselineAccountNotVisible(OrchestratorError):
+    """Stax announced an account of a baselined type, but does not list it there (yet).
+
+    Stax may list a new account, or an account's new type, only some time after its
+    event (read-after-write lag); the state machine retries this error with backoff.
+    """
+
+    hint = (
+        "If the account was moved to another type since, nothing is wrong; otherwise run "
+        "`stax-orchestrator plan FILE` and `apply` once Stax lists it."
+    )
+
+
+class AccountBaselineFailed(OrchestratorError):
+    """A baseline fleet of one account failed (or some of its targets did)."""
+
+    hint = (
+        "Read each failed fleet's results (`stax-orchestrator fleet results EXECUTION`), fix "
+        "them, then `stax-orchestrator apply FILE` converges the account."
+    )

@@ -25,14 +25,15 @@ less.
 from __future__ import annotations
 
 import re
+import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 #: Anything may be here (content unknown); reads below it cannot be checked.
-ANY: Any = "<any>"
+ANY: Any = sys.intern("<any>")
 #: A present value with no known keys (a string, a number, a list).
-VALUE: Any = "<value>"
+VALUE: Any = sys.intern("<value>")
 _TOP: Any = "<not reached>"
 
 #: Step Functions' own errors and its service integrations' (``DynamoDB.*`` from the
@@ -84,10 +85,14 @@ def _segments(path: str) -> list[str]:
 
 
 def resolve(shape: Any, path: str) -> tuple[Any, str | None]:
-    """The shape at ``path`` and, when it may be missing, why."""
+    """The shape at ``path`` and, when it may be missing, why. A wildcard (``[*]``) reads
+    every item of a list: what is below it is not known (``ANY``) once its list is."""
     current = shape
     walked = "$"
     for segment in _segments(path):
+        if segment.endswith("[*]"):
+            _, why = resolve(current, "$." + segment[:-3]) if segment[:-3] else (current, None)
+            return ANY, why
         if current is ANY:
             return ANY, None
         if not isinstance(current, dict):

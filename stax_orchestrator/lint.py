@@ -31,8 +31,8 @@ from stax_orchestrator.deploy import (
 
 #: Placeholders the deploy fills with values, not ARNs.
 DEPLOY_VALUES = frozenset({"WatchTimeoutSeconds", "WatcherExecutionTimeoutSeconds", "FleetBucket"})
-#: Machines people (or the CLI) start with their own payloads.
-ENTRY_MACHINES = ("workload", "fleet")
+#: Machines people (or the CLI, or an EventBridge rule) start with their own payloads.
+ENTRY_MACHINES = ("workload", "fleet", "account_baseline")
 
 
 def _fields(names: tuple[str, ...]) -> dict[str, Any]:
@@ -42,6 +42,7 @@ def _fields(names: tuple[str, ...]) -> dict[str, Any]:
 def lambda_outputs() -> dict[str, Any]:
     """What each Lambda returns, as declared next to it in ``chalicelib``."""
     from chalicelib import fleet, operations
+    from chalicelib.baselines import automatic
 
     outputs = {
         # The normalised request: its fields depend on the operation; only this is sure.
@@ -50,8 +51,10 @@ def lambda_outputs() -> dict[str, Any]:
         "update_workload": _fields(operations.RESULT_FIELDS),
         "delete_workload": _fields(operations.RESULT_FIELDS),
         "get_task_status": _fields(operations.TASK_STATUS_FIELDS),
-        # Invoked by the alert rule, not by a state machine.
+        # Invoked by the alert rule and the drift schedule, not by a state machine.
         "publish_alert": {},
+        "check_baseline_drift": {},
+        "plan_account_baselines": _fields(automatic.PLAN_FIELDS),
         **fleet.OUTPUT_SHAPES,
     }
     return {placeholder(name): shape for name, shape in outputs.items()}
@@ -90,6 +93,7 @@ def contract_problems() -> list[str]:
         "TaskWatcherArn": "task_watcher",
         "WorkloadArn": "workload",
         "FleetArn": "fleet",
+        "AccountBaselineArn": "account_baseline",
     }
     problems += check_templates(
         templates,

@@ -20,7 +20,7 @@ from typing import Any
 from chalicelib.baselines.model import Baselines
 from chalicelib.baselines.planner import compute_plan
 from chalicelib.baselines.saved import fleets
-from chalicelib.errors import InvalidWorkloadRequest
+from chalicelib.errors import BaselineAccountNotVisible, InvalidWorkloadRequest
 
 ACCOUNT_EVENT_TYPES = (
     "AccountManagement: AccountCreateEvent",
@@ -40,6 +40,7 @@ class AccountEvent:
     account_type: str | None
     aws_account_id: str | None
     event_type: str
+    account_name: str | None = None
 
 
 def account_event(event: Any) -> AccountEvent:
@@ -76,11 +77,13 @@ def account_event(event: Any) -> AccountEvent:
         raise InvalidAccountEvent(f"The account event has {len(errors)} problem(s)", errors=errors)
     account_type = detail.get("accountType")
     aws_account_id = detail.get("awsAccountId")
+    account_name = detail.get("accountName")
     return AccountEvent(
         account_id=str(account_id).lower(),
         account_type=str(account_type) if account_type else None,
         aws_account_id=str(aws_account_id) if aws_account_id else None,
         event_type=str(kind),
+        account_name=str(account_name) if account_name else None,
     )
 
 
@@ -100,6 +103,24 @@ def _for_account(
     return replace(baselines, baselines=chosen)
 
 
+def _expected(plan: Mapping[str, Any], relevant: Baselines, account: AccountEvent) -> bool:
+    """Whether Stax should list the account for these baselines: it is named by one, or
+    the event's type (a name or an id) is one the baselines target."""
+    if any(b.accounts for b in relevant.baselines):
+        return True
+    if not account.account_type:
+        return False
+    wanted = {t for b in relevant.baselines for t in b.account_types}
+    for key, record in plan["state"].items():
+        if key.startswith("account_type:"):
+            type_id = key.removeprefix("account_type:")
+            if account.account_type in (type_id, record.get("Name")) and (
+                type_id in wanted or record.get("Name") in wanted
+            ):
+                return True
+    return account.account_type in wanted
+
+
 def plan_account(
     stax: Any, baselines: Baselines, account: AccountEvent, account_name: str | None = None
 ) -> dict[str, Any]:
@@ -107,12 +128,26 @@ def plan_account(
     the ``apply`` fleet requests that carry it out (deletes never: no prune).
 
     Raises:
+        BaselineAccountNotVisible: the event's type is baselined (or the account is
+            named) but Stax does not list the account there: read-after-write lag, or
+            the account moved on. Retried by the state machine.
         InvalidBaselines, BaselineConflict, StaxApiUnavailable: as ``compute_plan``.
     """
-    relevant = _for_account(baselines, account, account_name)
+    name = account_name or account.account_name
+    relevant = _for_account(baselines, account, name)
+    empty = {"account_id": account.account_id, "changes": [], "fleets": [], "baselines": []}
     if not relevant.baselines:
-        return {"account_id": account.account_id, "changes": [], "fleets": [], "baselines": []}
+        return empty
     plan = compute_plan(stax, relevant, prune=False)
+    if f"account:{account.account_id}" not in {k.lower() for k in plan["state"]}:
+        if _expected(plan, relevant, account):
+            raise BaselineAccountNotVisible(
+                f"Stax announced account {account.account_id} ({account.event_type}, type "
+                f"{account.account_type!r}) but does not list it for the baselines",
+                account_id=account.account_id,
+                account_type=account.account_type,
+            )
+        return {**empty, "fingerprint": plan["fingerprint"]}
     changes = [c for c in plan["changes"] if c.get("account_id") == account.account_id]
     mine = {**plan, "changes": changes}
     return {

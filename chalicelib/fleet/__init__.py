@@ -9,6 +9,7 @@ what those Lambdas return, as the machine reads it (``make check`` holds them to
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -17,7 +18,14 @@ from chalicelib.fleet.planning import load_targets, plan, target_of, tolerated_f
 from chalicelib.fleet.results import read_results, record_target, summarise
 from chalicelib.stax import StaxAccess
 
-_ANY, _VALUE = "<any>", "<value>"
+# The contract check's sentinels (``stax_orchestrator.asl_contract``), interned: it
+# compares them by identity.
+_ANY, _VALUE = sys.intern("<any>"), sys.intern("<value>")
+#: The fleet summary's fields (the fleet machine's output; the account baseline machine
+#: reads some of them).
+SUMMARY_FIELDS = ("operation", "total", "to_run", "already_done", "succeeded", "failed",
+                  "not_started", "aborted", "max_concurrency", "failure_tolerance",
+                  "tolerated_failures", "results")  # fmt: skip
 PLAN_FIELDS = (
     "fleet_id",
     "operation",
@@ -35,7 +43,12 @@ PLAN_FIELDS = (
 OUTPUT_SHAPES: dict[str, Any] = {
     "plan_fleet": dict.fromkeys(PLAN_FIELDS, _VALUE),
     "record_fleet_target": {},
-    "summarise_fleet": {"summary": _ANY, "exceeded": _VALUE, "error": _VALUE, "cause": _VALUE},
+    "summarise_fleet": {
+        "summary": dict.fromkeys(SUMMARY_FIELDS, _VALUE),
+        "exceeded": _VALUE,
+        "error": _VALUE,
+        "cause": _VALUE,
+    },
 }
 
 

@@ -28,6 +28,7 @@ from chalicelib.validation.limits import (
     MAX_FLEET_REQUEST_BYTES,
     MAX_TARGETS,
     MAX_WATCH_TIMEOUT_SECONDS,
+    STARTED_BY_FIELD,
 )
 from chalicelib.validation.problems import (
     WHOLE,
@@ -154,7 +155,8 @@ def _unknown_fields(
     request: Mapping[str, Any], allowed: tuple[str, ...], problems: Problems
 ) -> None:
     for key in request:
-        if key not in allowed:
+        # STARTED_BY_FIELD: how Step Functions links a fleet to the execution that started it.
+        if key not in allowed and key != STARTED_BY_FIELD:
             problems.add(
                 str(key),
                 f"unknown field; a fleet {request.get('operation')!r} accepts: "

@@ -92,34 +92,54 @@ def reconcile_subscriptions(
     return report
 
 
-def _ensure_rule(events: Any, lam: Any, target: Target, function_arn: str) -> None:
-    events.put_rule(
-        Name=target.alert_rule_name,
-        EventPattern=json.dumps(alert_event_pattern(target)),
-        State="ENABLED",
-        Description=f"Alerts on failed, timed-out or aborted executions of {target.prefix}",
-    )
+def ensure_lambda_rule(
+    events: Any,
+    lam: Any,
+    target: Target,
+    *,
+    rule: dict[str, Any],
+    rule_arn: str,
+    function_arn: str,
+    permission_id: str,
+    target_id: str,
+    target_input: str | None = None,
+) -> None:
+    """A default-bus rule (``rule``: PutRule's arguments) whose one target is a function,
+    with the permission for this rule only; other targets of it are removed."""
+    events.put_rule(State="ENABLED", **rule)
     with contextlib.suppress(lam.exceptions.ResourceNotFoundException):
-        lam.remove_permission(FunctionName=function_arn, StatementId=PERMISSION_ID)
+        lam.remove_permission(FunctionName=function_arn, StatementId=permission_id)
     lam.add_permission(
         FunctionName=function_arn,
-        StatementId=PERMISSION_ID,
+        StatementId=permission_id,
         Action="lambda:InvokeFunction",
         Principal="events.amazonaws.com",
-        SourceArn=target.alert_rule_arn,
+        SourceArn=rule_arn,
         SourceAccount=target.account,
     )
-    events.put_targets(
-        Rule=target.alert_rule_name, Targets=[{"Id": TARGET_ID, "Arn": function_arn}]
-    )
-    # An earlier deploy fed the topic straight from the rule: drop that target.
+    wanted = {"Id": target_id, "Arn": function_arn,
+              **({"Input": target_input} if target_input is not None else {})}  # fmt: skip
+    events.put_targets(Rule=rule["Name"], Targets=[wanted])
+    # An earlier deploy fed the topic straight from the alert rule: drop such targets.
     stale = [
         t["Id"]
-        for t in events.list_targets_by_rule(Rule=target.alert_rule_name).get("Targets", [])
-        if t["Id"] != TARGET_ID
+        for t in events.list_targets_by_rule(Rule=rule["Name"]).get("Targets", [])
+        if t["Id"] != target_id
     ]
     if stale:
-        events.remove_targets(Rule=target.alert_rule_name, Ids=stale)
+        events.remove_targets(Rule=rule["Name"], Ids=stale)
+
+
+def _ensure_rule(events: Any, lam: Any, target: Target, function_arn: str) -> None:
+    ensure_lambda_rule(
+        events, lam, target,
+        rule={"Name": target.alert_rule_name,
+              "EventPattern": json.dumps(alert_event_pattern(target)),
+              "Description": "Alerts on failed, timed-out or aborted executions of "
+                             f"{target.prefix}"},
+        rule_arn=target.alert_rule_arn, function_arn=function_arn,
+        permission_id=PERMISSION_ID, target_id=TARGET_ID,
+    )  # fmt: skip
 
 
 def ensure_alerts(

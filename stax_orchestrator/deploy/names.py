@@ -26,6 +26,8 @@ FUNCTIONS = (
     "record_fleet_target",
     "summarise_fleet",
     "publish_alert",
+    "plan_account_baselines",
+    "check_baseline_drift",
 )
 #: The functions that read the Stax API token (and use the coordination table).
 TOKEN_FUNCTIONS = (
@@ -34,13 +36,19 @@ TOKEN_FUNCTIONS = (
     "delete_workload",
     "get_task_status",
     "plan_fleet",
+    "plan_account_baselines",
+    "check_baseline_drift",
 )
 #: The function that turns a failed execution's event into an alert.
 ALERT_FUNCTION = "publish_alert"
+#: The function the drift schedule invokes (not a state machine's).
+DRIFT_FUNCTION = "check_baseline_drift"
+#: Functions no state machine invokes (EventBridge does).
+EVENT_FUNCTIONS = (ALERT_FUNCTION, DRIFT_FUNCTION)
 #: State machines in deployment order: each may run the ones before it.
-STATE_MACHINES = ("task_watcher", "workload", "fleet")
+STATE_MACHINES = ("task_watcher", "workload", "fleet", "account_baseline")
 #: The machines whose failed, timed-out or aborted executions raise an alert.
-ALERTED_MACHINES = ("workload", "fleet")
+ALERTED_MACHINES = ("workload", "fleet", "account_baseline")
 
 
 def placeholder(function: str) -> str:
@@ -148,3 +156,26 @@ class Target:
     @property
     def stax_unavailable_filter_name(self) -> str:
         return f"{self.prefix}-stax-api-unavailable"
+
+    # -- automatic baselining (``deploy.sh --baselines``) ----------------------------
+    @property
+    def account_events_rule_name(self) -> str:
+        """The rule on the Stax event bus that starts the account baseline machine."""
+        return f"{self.prefix}-account-baselines"
+
+    def account_events_rule_arn(self, bus: str) -> str:
+        return self.arn("events", f"rule/{bus}/{self.account_events_rule_name}")
+
+    @property
+    def drift_rule_name(self) -> str:
+        """The schedule of the drift check (on the default bus)."""
+        return f"{self.prefix}-baseline-drift"
+
+    @property
+    def drift_rule_arn(self) -> str:
+        return self.arn("events", f"rule/{self.drift_rule_name}")
+
+    @property
+    def events_role_name(self) -> str:
+        """The role EventBridge assumes to start the account baseline machine."""
+        return f"{self.prefix}-events"

@@ -1,11 +1,13 @@
 """The CloudFormation package: ``deploy.sh --stage S --package DIR``.
 
 Role: the second deploy path. ``merge_template`` builds what Chalice merges into its own
-template (``chalice package --merge-template``): the three state machines (their
+template (``chalice package --merge-template``): the four state machines (their
 ``DefinitionString`` is ``Fn::Sub`` of the ASL files, the ASL placeholders mapped to
 ``Fn::GetAtt`` of Chalice's functions and ``Ref`` of our resources), their role and log
 groups, the coordination table, the fleet bucket, the alert topic, rule and permission,
-the dashboard and alarms when asked, ``AWS::ServerlessRepo::Application`` metadata and
+the dashboard and alarms when asked, the account events rule and drift schedule of
+automatic baselining when their parameters are set (both in ``cfn``),
+``AWS::ServerlessRepo::Application`` metadata and
 Outputs for every ARN. It also names Chalice's functions as ``deploy.sh`` names them and
 replaces their roles' documents. Every document comes from the functions the
 ``deploy.sh`` path calls (``policies``, ``templates``, ``observability``, ``resources``,
@@ -32,10 +34,21 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from chalicelib.baselines.automatic import STORED_KEY
 from chalicelib.validation import MAX_WATCH_TIMEOUT_SECONDS
 from stax_orchestrator import __version__
 from stax_orchestrator.deploy import observability
 from stax_orchestrator.deploy.alerts import TARGET_ID, alert_event_pattern
+from stax_orchestrator.deploy.baselining import DEFAULT_EVENT_SOURCE
+from stax_orchestrator.deploy.cfn import (
+    baselining_resources,
+    dashboard_resources,
+    function_id,
+    machine_id,
+    pascal,
+    sub,
+    symbolic_target,
+)
 from stax_orchestrator.deploy.names import (
     ALERT_FUNCTION,
     APP_NAME,
@@ -79,48 +92,15 @@ OUTPUT_KEYS = {
     "workload": "WorkloadStateMachineArn",
     "task_watcher": "TaskWatcherStateMachineArn",
     "fleet": "FleetStateMachineArn",
+    "account_baseline": "AccountBaselineStateMachineArn",
 }
 TOKEN_KEY_PARAMETER = "TokenKmsKeyArn"  # noqa: S105 - a parameter name
 ALERT_KEY_PARAMETER = "AlertKmsKeyArn"
 _KEY_ARN = r"arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/[A-Za-z0-9-]+"
 _CONDITIONS = {TOKEN_KEY_PARAMETER: "HasTokenKey", ALERT_KEY_PARAMETER: "HasAlertKey"}
+_BASELINE_CONDITIONS = {"StaxEventBusName": "HasStaxEventBus",
+                        "BaselineDriftSchedule": "HasDriftSchedule"}  # fmt: skip
 _NO_VALUE = {"Ref": "AWS::NoValue"}
-
-
-def symbolic_target(stage: str) -> Target:
-    """The stage's names with CloudFormation's pseudo parameters for account and region."""
-    return Target(stage, "${AWS::Region}", "${AWS::AccountId}", "${AWS::Partition}")
-
-
-def sub(value: Any) -> Any:
-    """Every string that holds a ``${...}`` under ``Fn::Sub`` (the rest as it is)."""
-    if isinstance(value, dict):
-        return {key: sub(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [sub(item) for item in value]
-    if isinstance(value, str) and "${" in value:
-        return {"Fn::Sub": value}
-    return value
-
-
-def pascal(value: Any) -> Any:
-    """An API-shaped document (``loggingConfiguration``) in CloudFormation's key case."""
-    if isinstance(value, dict):
-        return {key[:1].upper() + key[1:]: pascal(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [pascal(item) for item in value]
-    return value
-
-
-def function_id(function: str) -> str:
-    """Chalice's logical id of a function (its own rule)."""
-    from chalice.utils import to_cfn_resource_name
-
-    return str(to_cfn_resource_name(function))
-
-
-def machine_id(kind: str) -> str:
-    return function_id(kind) + "StateMachine"
 
 
 # -- the state machines -------------------------------------------------------------------
@@ -256,9 +236,11 @@ def _stage_resources(
                 "PublicAccessBlockConfiguration": dict(BUCKET_PUBLIC_ACCESS_BLOCK),
                 "BucketEncryption": {"ServerSideEncryptionConfiguration": [
                     {"ServerSideEncryptionByDefault": {"SSEAlgorithm": BUCKET_SSE}}]},
+                "VersioningConfiguration": {"Status": "Enabled"},
                 "LifecycleConfiguration": {"Rules": [
                     {"Id": f"expire-{prefix}", "Status": "Enabled", "Prefix": f"{prefix}/",
-                     "ExpirationInDays": BUCKET_EXPIRY_DAYS}
+                     "ExpirationInDays": BUCKET_EXPIRY_DAYS,
+                     "NoncurrentVersionExpiration": {"NoncurrentDays": BUCKET_EXPIRY_DAYS}}
                     for prefix in BUCKET_EXPIRING_PREFIXES]},
                 "Tags": tags,
             },
@@ -318,44 +300,8 @@ def _stage_resources(
         }
         resources[machine_id(kind)] = _machine(kind, target, obs)
     if obs.dashboard:
-        resources.update(_dashboard(target))
-    return resources
-
-
-def _dashboard(target: Target) -> dict[str, Any]:
-    resources: dict[str, Any] = {
-        "Dashboard": {
-            "Type": "AWS::CloudWatch::Dashboard",
-            "Properties": {
-                "DashboardName": target.dashboard_name,
-                "DashboardBody": {"Fn::Sub": json.dumps(observability.dashboard_body(target))},
-            },
-        }
-    }
-    for alarm in observability.alarms(target):
-        suffix = alarm["AlarmName"].removeprefix(target.prefix + "-")
-        resources["Alarm" + function_id(suffix)] = {
-            "Type": "AWS::CloudWatch::Alarm",
-            "Properties": sub(alarm),
-        }
-    for function in observability.STAX_FUNCTIONS:
-        arguments = observability.metric_filter(target, function)
-        [metric] = arguments["metricTransformations"]
-        resources["StaxApiUnavailableFilter" + function_id(function)] = {
-            "Type": "AWS::Logs::MetricFilter",
-            "Properties": {
-                "LogGroupName": {"Ref": function_id(function) + "LogGroup"},
-                "FilterName": arguments["filterName"],
-                "FilterPattern": arguments["filterPattern"],
-                "MetricTransformations": [{
-                    "MetricName": metric["metricName"],
-                    "MetricNamespace": metric["metricNamespace"],
-                    "MetricValue": metric["metricValue"],
-                    "Unit": metric["unit"],
-                    "Dimensions": [{"Key": k, "Value": v} for k, v in metric["dimensions"].items()],
-                }],
-            },
-        }  # fmt: skip
+        resources.update(dashboard_resources(target))
+    resources.update(baselining_resources(target))
     return resources
 
 
@@ -377,6 +323,10 @@ def _outputs(obs: Observability) -> dict[str, Any]:
         AlertTopicArn=output("Alerts of failed executions", {"Ref": "AlertTopic"}),
         AlertRuleArn=output("The alert rule", {"Fn::GetAtt": ["AlertRule", "Arn"]}),
         StatesRoleArn=output("The state machines' role", {"Fn::GetAtt": ["StatesRole", "Arn"]}),
+        BaselinesObjectUri=output(
+            "Where the account baselines read the baselines file (aws s3 cp FILE here)",
+            {"Fn::Sub": "s3://${FleetBucket}/" + STORED_KEY},
+        ),
     )
     for kind in STATE_MACHINES:
         outputs[machine_id(kind) + "LogGroupArn"] = output(
@@ -455,10 +405,27 @@ def merge_template(
                 "Default": alert_key_arn or "",
                 "Description": "The key that encrypts the alert topic (empty: not encrypted)",
             },
+            "StaxEventBusName": {
+                "Type": "String",
+                "Default": "",
+                "Description": "The event bus Stax's account events arrive on (empty: no "
+                "automatic baselining of new accounts)",
+            },
+            "StaxEventSource": {
+                "Type": "String",
+                "Default": DEFAULT_EVENT_SOURCE,
+                "Description": "The prefix of the source of Stax's account events",
+            },
+            "BaselineDriftSchedule": {
+                "Type": "String",
+                "Default": "",
+                "Description": "When to check Stax against the baselines file, e.g. "
+                "rate(1 day) (empty: never)",
+            },
         },
         "Conditions": {
             condition: {"Fn::Not": [{"Fn::Equals": [{"Ref": parameter}, ""]}]}
-            for parameter, condition in _CONDITIONS.items()
+            for parameter, condition in {**_CONDITIONS, **_BASELINE_CONDITIONS}.items()
         },
         "Resources": {
             **_function_overrides(target, stage, obs),

@@ -10,6 +10,9 @@ Least privilege, function by function:
   SSM only) and use single items of the coordination table;
 - ``validate_input`` and ``record_fleet_wave`` touch no secret: their own logs only;
 - ``publish_alert`` may publish to the alert topic only (and use its key);
+- the baseline functions read Stax (the token) and the stage's baselines file only
+  (``s3:GetObject`` on that one key, any version); the drift check also publishes to
+  the alert topic;
 - every function writes its own log group only, named exactly (a wildcard on the stage
   prefix would match the functions of a stage whose name starts the same);
 - every role trusts its service only for this account (``aws:SourceAccount``), the
@@ -23,6 +26,8 @@ from typing import Any
 
 from stax_orchestrator.deploy.names import (
     ALERT_FUNCTION,
+    DRIFT_FUNCTION,
+    EVENT_FUNCTIONS,
     FUNCTIONS,
     STATE_MACHINES,
     TOKEN_FUNCTIONS,
@@ -122,6 +127,59 @@ def _fleet_statements(
     return statements
 
 
+#: The baseline functions: the stored baselines file is all they read besides Stax.
+BASELINE_FUNCTIONS = ("plan_account_baselines", DRIFT_FUNCTION)
+
+
+def baselines_object_arn(target: Target) -> str:
+    from chalicelib.baselines.automatic import STORED_KEY
+
+    return f"arn:{target.partition}:s3:::{target.fleet_bucket}/{STORED_KEY}"
+
+
+def _publish_statements(target: Target, alert_key_arn: str | None) -> list[dict[str, Any]]:
+    statements: list[dict[str, Any]] = [
+        {
+            "Sid": "PublishAlerts",
+            "Effect": "Allow",
+            "Action": "sns:Publish",
+            "Resource": target.alert_topic_arn,
+        }
+    ]
+    if alert_key_arn:
+        statements.append(
+            kms_statement(
+                "EncryptAlerts",
+                ["kms:GenerateDataKey*", "kms:Decrypt"],
+                alert_key_arn,
+                f"sns.{target.region}.amazonaws.com",
+            )
+        )
+    return statements
+
+
+def _baseline_statements(
+    target: Target,
+    function: str,
+    parameters: tuple[str, str],
+    token_key_arn: str | None,
+    alert_key_arn: str | None,
+) -> list[dict[str, Any]]:
+    statements = _token_statements(target, parameters, token_key_arn)
+    statements.append(
+        {
+            # GetObjectVersion too: a plan names the version it read, and may be re-read.
+            "Sid": "ReadStoredBaselines",
+            "Effect": "Allow",
+            "Action": ["s3:GetObject", "s3:GetObjectVersion"],
+            "Resource": baselines_object_arn(target),
+        }
+    )
+    if function == DRIFT_FUNCTION:
+        statements += _publish_statements(target, alert_key_arn)
+    return statements
+
+
 def function_statements(
     target: Target,
     function: str,
@@ -132,6 +190,8 @@ def function_statements(
     """What one function needs besides its logs."""
     if function in FLEET_TABLE_ACTIONS:
         return _fleet_statements(target, function, parameters, token_key_arn)
+    if function in BASELINE_FUNCTIONS:
+        return _baseline_statements(target, function, parameters, token_key_arn, alert_key_arn)
     if function in TOKEN_FUNCTIONS:
         statements = _token_statements(target, parameters, token_key_arn)
         statements.append(
@@ -144,24 +204,7 @@ def function_statements(
         )
         return statements
     if function == ALERT_FUNCTION:
-        statements = [
-            {
-                "Sid": "PublishAlerts",
-                "Effect": "Allow",
-                "Action": "sns:Publish",
-                "Resource": target.alert_topic_arn,
-            }
-        ]
-        if alert_key_arn:
-            statements.append(
-                kms_statement(
-                    "EncryptAlerts",
-                    ["kms:GenerateDataKey*", "kms:Decrypt"],
-                    alert_key_arn,
-                    f"sns.{target.region}.amazonaws.com",
-                )
-            )
-        return statements
+        return _publish_statements(target, alert_key_arn)
     return []
 
 
@@ -278,7 +321,7 @@ def states_policy(
 
 
 def _states_statements(target: Target, function_arns: Mapping[str, str]) -> list[dict[str, Any]]:
-    in_machines = [name for name in FUNCTIONS if name != ALERT_FUNCTION]
+    in_machines = [name for name in FUNCTIONS if name not in EVENT_FUNCTIONS]
     return [
         {
             "Sid": "InvokeOrchestratorFunctions",
@@ -288,7 +331,8 @@ def _states_statements(target: Target, function_arns: Mapping[str, str]) -> list
         },
         {
             # The workload machine runs the task watcher; the fleet machine runs the
-            # workload machine.
+            # workload machine (and the account baseline machine the fleet machine:
+            # RunFleetMapChildren allows that start).
             "Sid": "StartOwnStateMachines",
             "Effect": "Allow",
             "Action": "states:StartExecution",
@@ -304,6 +348,7 @@ def _states_statements(target: Target, function_arns: Mapping[str, str]) -> list
             "Resource": [
                 target.execution_arns("task_watcher"),
                 target.execution_arns("workload"),
+                target.execution_arns("fleet"),
             ],
         },
         {
@@ -354,6 +399,36 @@ def _states_statements(target: Target, function_arns: Mapping[str, str]) -> list
             ),
         },
     ]
+
+
+def events_trust_policy(target: Target) -> dict[str, Any]:
+    """EventBridge may assume the events role, for this account's rules only."""
+    return {
+        "Version": VERSION,
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": "events.amazonaws.com"},
+                "Action": "sts:AssumeRole",
+                "Condition": {"StringEquals": {"aws:SourceAccount": target.account}},
+            }
+        ],
+    }
+
+
+def events_policy(target: Target) -> dict[str, Any]:
+    """The account events rule starts the account baseline machine, nothing else."""
+    return {
+        "Version": VERSION,
+        "Statement": [
+            {
+                "Sid": "StartAccountBaselines",
+                "Effect": "Allow",
+                "Action": "states:StartExecution",
+                "Resource": target.state_machine_arn("account_baseline"),
+            }
+        ],
+    }
 
 
 def alert_topic_policy(target: Target) -> dict[str, Any]:

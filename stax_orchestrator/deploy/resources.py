@@ -234,7 +234,9 @@ BUCKET_EXPIRY_DAYS = 30
 
 
 def ensure_bucket(s3: Any, target: Target) -> str:
-    """The stage's fleet bucket: private, encrypted, plans expire after 30 days."""
+    """The stage's bucket: private, encrypted, versioned (the stored baselines file keeps
+    its history); fleet plans and target lists, and their old versions, expire after 30
+    days."""
     from botocore.exceptions import ClientError
 
     name = target.fleet_bucket
@@ -261,12 +263,14 @@ def ensure_bucket(s3: Any, target: Target) -> str:
             "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": BUCKET_SSE}}]
         },
     )
+    s3.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Enabled"})
     s3.put_bucket_lifecycle_configuration(
         Bucket=name,
         LifecycleConfiguration={
             "Rules": [
                 {"ID": f"expire-{prefix}", "Status": "Enabled",
-                 "Filter": {"Prefix": f"{prefix}/"}, "Expiration": {"Days": BUCKET_EXPIRY_DAYS}}
+                 "Filter": {"Prefix": f"{prefix}/"}, "Expiration": {"Days": BUCKET_EXPIRY_DAYS},
+                 "NoncurrentVersionExpiration": {"NoncurrentDays": BUCKET_EXPIRY_DAYS}}
                 for prefix in BUCKET_EXPIRING_PREFIXES
             ]
         },

@@ -7,7 +7,9 @@ Role: ``python -m stax_orchestrator.deploy STEP --stage S``:
   only; the coordination table; the state machines' role, log groups and the state
   machines (rendered from ``statemachines/`` with the ARNs Chalice recorded, updated in
   place, with their logging and tracing); the alert topic, rule and subscriptions; the
-  dashboard and alarms (``--dashboard``; removed without it); the ARNs go to
+  dashboard and alarms (``--dashboard``; removed without it); the stored baselines
+  file, the rule on the Stax event bus and the drift schedule (``--baselines``; the
+  rules removed without it); the ARNs go to
   ``.chalice/deployed/<stage>-statemachines.json``;
 - ``package`` — the CloudFormation package (``package``);
 - ``delete`` — every resource of the stage, found by name;
@@ -22,7 +24,15 @@ import json
 import sys
 from typing import Any
 
-from stax_orchestrator.deploy import alerts, observability, preflight, resources, teardown
+from stax_orchestrator.deploy import (
+    alerts,
+    baselining,
+    observability,
+    preflight,
+    resources,
+    teardown,
+)
+from stax_orchestrator.deploy.baselining import Baselining
 from stax_orchestrator.deploy.names import CHALICE_DIR, STATE_MACHINES
 from stax_orchestrator.deploy.observability import Observability
 from stax_orchestrator.deploy.policies import states_policy
@@ -46,6 +56,7 @@ def post_deploy(
     https: tuple[str, ...] = (),
     alert_kms_key_id: str | None = None,
     obs: Observability | None = None,
+    baselines: Baselining | None = None,
 ) -> dict[str, str]:
     """Everything after ``chalice deploy``; returns the stage's ARNs.
 
@@ -82,6 +93,10 @@ def post_deploy(
         print(("" if obs.dashboard else "removed ") + line, file=sys.stderr)
     if obs.dashboard:
         result["dashboard"] = target.dashboard_name
+    for line in baselining.ensure_baselining(aws, target, baselines, arns):
+        print(line, file=sys.stderr)
+    if baselines:
+        result["account_events_rule"] = target.account_events_rule_arn(baselines.bus)
     out = CHALICE_DIR / "deployed" / f"{stage}-statemachines.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2) + "\n")
@@ -154,7 +169,18 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--dashboard", action="store_true")
     parser.add_argument("--package-dir", help="where `package` writes the template")
     parser.add_argument("--sar-source-url", help="SAR HomePageUrl and SourceCodeUrl")
+    parser.add_argument("--baselines", help="baseline new accounts with this file")
+    parser.add_argument("--stax-event-bus", help="the bus Stax's account events arrive on")
+    parser.add_argument("--stax-event-source", help="their source (a prefix)")
+    parser.add_argument("--baseline-drift-schedule", help="e.g. 'rate(1 day)'")
     return parser
+
+
+def baselines_of(args: argparse.Namespace) -> Baselining | None:
+    """Raises DeployError: as ``baselining.parse_options``."""
+    return baselining.parse_options(
+        args.baselines, args.stax_event_bus, args.stax_event_source, args.baseline_drift_schedule
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -167,7 +193,10 @@ def main(argv: list[str] | None = None) -> int:
             # The observability flags are refused here, before anything is created.
             observability_of(args.stage, args.sfn_log_level, args.sfn_include_execution_data,
                              args.log_retention_days, args.dashboard)  # fmt: skip
+            options = baselines_of(args)
             target = preflight.preflight(args.stage, args.kms_key_id, args.alert_kms_key_id)
+            if options:
+                baselining.check_bus(preflight.session().client("events"), options.bus)
             print(f"deploying stage {args.stage} to account {target.account} in {target.region}")
         elif args.step in ("post-deploy", "package"):
             obs = observability_of(
@@ -200,6 +229,7 @@ def main(argv: list[str] | None = None) -> int:
                 https=tuple(args.alert_https),
                 alert_kms_key_id=args.alert_kms_key_id,
                 obs=obs,
+                baselines=baselines_of(args),
             )
             print(json.dumps(deployed, indent=2))
         elif args.step == "delete":

@@ -18,7 +18,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from stax_orchestrator.deploy import observability
+from stax_orchestrator.deploy import baselining, observability
 from stax_orchestrator.deploy.names import (
     CHALICE_DIR,
     FUNCTIONS,
@@ -100,7 +100,14 @@ def _delete_bucket(s3: Any, name: str) -> None:
         s3.head_bucket(Bucket=name)
     except ClientError:
         raise _Missing(name) from None
-    paginator = s3.get_paginator("list_objects_v2")
+    # The bucket is versioned: every version and delete marker goes, or S3 refuses.
+    paginator = s3.get_paginator("list_object_versions")
+    for page in paginator.paginate(Bucket=name):
+        keys = [{"Key": o["Key"], "VersionId": o["VersionId"]}
+                for o in (*page.get("Versions", []), *page.get("DeleteMarkers", []))]  # fmt: skip
+        if keys:
+            s3.delete_objects(Bucket=name, Delete={"Objects": keys})
+    paginator = s3.get_paginator("list_objects_v2")  # an unversioned bucket of an older deploy
     for page in paginator.paginate(Bucket=name):
         keys = [{"Key": o["Key"]} for o in page.get("Contents", [])]
         if keys:
@@ -152,6 +159,7 @@ def delete_stage(
     report.attempt(f"role {target.role_name}", lambda: _delete_role(iam, target.role_name),
                    iam.exceptions.NoSuchEntityException)  # fmt: skip
     report.deleted += observability.delete_dashboard(aws, target)
+    report.deleted += baselining.remove_baselining(aws, target)
     report.attempt(f"rule {target.alert_rule_name}",
                    lambda: _delete_rule(events, target.alert_rule_name),
                    events.exceptions.ResourceNotFoundException)  # fmt: skip

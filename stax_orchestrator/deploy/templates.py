@@ -81,6 +81,7 @@ def template_values(
         TaskWatcherArn=target.state_machine_arn("task_watcher"),
         WorkloadArn=target.state_machine_arn("workload"),
         FleetArn=target.state_machine_arn("fleet"),
+        AccountBaselineArn=target.state_machine_arn("account_baseline"),
         FleetBucket=target.fleet_bucket,
         WatchTimeoutSeconds=watch_timeout,
         # The watcher's own Choice reports WorkloadTaskTimedOut (after the request's

@@ -129,3 +129,17 @@ def test_a_field_present_on_only_one_way_into_a_state_is_caught() -> None:
     )
     found = problems(templates={"workload": machine})
     assert len(found) == 1 and "$.y may be missing" in found[0]
+
+
+def test_the_account_baseline_machine_passes_every_field_of_an_apply_fleet_request() -> None:
+    from chalicelib.baselines.saved import fleets
+
+    request = {"operation": "create", "catalogue_id": "c", "aws_account_id": "a",
+               "region": "ap-southeast-2", "workload_name": "w"}  # fmt: skip
+    plan = {"baselines": {"b": {"max_concurrency": 2, "failure_tolerance": 0}},
+            "changes": [{"baseline": "b", "requests": [request]}]}  # fmt: skip
+    (fleet,) = fleets(plan)
+    machine = load_template("account_baseline")
+    run = machine["States"]["Apply Fleets"]["ItemProcessor"]["States"]["Run Fleet"]
+    passed = {key.removesuffix(".$") for key in run["Parameters"]["Input"]}
+    assert passed == set(fleet["request"]) | {"AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID"}

@@ -169,7 +169,10 @@ def test_states_policy_names_every_resource_and_never_the_alert_function() -> No
     policy = policies.states_policy(TARGET, ARNS, log_delivery=False)
     by_sid = {s["Sid"]: s for s in policy["Statement"]}
     invoked = by_sid["InvokeOrchestratorFunctions"]["Resource"]
-    assert invoked == [ARNS[n] for n in deploy.FUNCTIONS if n != "publish_alert"]
+    # The alert and drift functions are EventBridge's to invoke, never a state machine's.
+    assert invoked == [
+        ARNS[n] for n in deploy.FUNCTIONS if n not in ("publish_alert", "check_baseline_drift")
+    ]
     assert by_sid["StartOwnStateMachines"]["Resource"] == [
         "arn:aws:states:us-east-1:000000000000:stateMachine:stax-orchestrator-local-task-watcher",
         "arn:aws:states:us-east-1:000000000000:stateMachine:stax-orchestrator-local-workload",
@@ -180,14 +183,17 @@ def test_states_policy_names_every_resource_and_never_the_alert_function() -> No
             assert resource != "*"
 
 
-def test_alerts_cover_failed_timed_out_and_aborted_workload_and_fleet_executions() -> None:
+def test_alerts_cover_failed_timed_out_and_aborted_operations_fleets_and_account_baselines() -> (
+    None
+):
     assert alert_event_pattern(TARGET) == {
         "source": ["aws.states"],
         "detail-type": ["Step Functions Execution Status Change"],
         "detail": {
             "status": ["FAILED", "TIMED_OUT", "ABORTED"],
             "stateMachineArn": [TARGET.state_machine_arn("workload"),
-                                TARGET.state_machine_arn("fleet")],
+                                TARGET.state_machine_arn("fleet"),
+                                TARGET.state_machine_arn("account_baseline")],
         },
     }  # fmt: skip
 

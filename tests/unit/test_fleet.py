@@ -257,3 +257,5 @@ def test_a_fleet_within_tolerance_is_not_exceeded(aws: Aws) -> None:
                                 aws.store, aws.read)  # fmt: skip
     assert outcome["exceeded"] is False and outcome["error"] is None
     assert outcome["summary"]["results"]["partition"] == "fleet#g"
+    # The fields the machines that run fleets read (the contract check relies on them).
+    assert tuple(outcome["summary"]) == fleet.SUMMARY_FIELDS

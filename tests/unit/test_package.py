@@ -117,3 +117,28 @@ def test_the_packaged_states_role_holds_the_policy_deploy_sh_writes(
     expected = states_policy(CONCRETE, arns, log_delivery=True, xray=True)
     [policy] = template["Resources"]["StatesRole"]["Properties"]["Policies"]
     assert evaluate(policy["PolicyDocument"], _refs({}), {}) == expected
+
+
+def test_the_packaged_account_events_rule_and_drift_schedule_match_deploy_sh(
+    template: dict[str, Any],
+) -> None:
+    from stax_orchestrator.deploy.baselining import account_event_pattern
+    from stax_orchestrator.deploy.policies import events_policy
+
+    resources = template["Resources"]
+    assert {resources[n]["Condition"] for n in ("EventsRole", "AccountEventsRule")} == {
+        "HasStaxEventBus"
+    }
+    refs = _refs({"StaxEventBusName": "stax", "StaxEventSource": "aws.partner/stax.io/au1",
+                  "BaselineDriftSchedule": "rate(1 day)"})  # fmt: skip
+    properties = json.loads(json.dumps(resources["AccountEventsRule"]["Properties"]))
+    assert properties["Targets"][0].pop("RoleArn") == {"Fn::GetAtt": ["EventsRole", "Arn"]}
+    rule = evaluate(properties, refs, {})
+    assert json.loads(rule["EventPattern"]) == account_event_pattern("aws.partner/stax.io/au1")
+    assert rule["Name"] == CONCRETE.account_events_rule_name and rule["EventBusName"] == "stax"
+    assert rule["Targets"][0]["Arn"] == CONCRETE.state_machine_arn("account_baseline")
+    role = evaluate(resources["EventsRole"]["Properties"]["Policies"][0], refs, {})
+    assert role["PolicyDocument"] == events_policy(CONCRETE)
+    drift = evaluate(resources["DriftRule"]["Properties"], refs, {})
+    assert drift["Targets"][0]["Arn"] == CONCRETE.function_arn("check_baseline_drift")
+    assert json.loads(drift["Targets"][0]["Input"]) == {"bucket": CONCRETE.fleet_bucket}

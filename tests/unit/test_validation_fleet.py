@@ -278,3 +278,13 @@ def test_a_non_object_request_inside_the_event_is_refused_as_a_whole() -> None:
             {"request": "create", "execution_id": EXECUTION_ARN, "bucket": BUCKET}, load_fleet_event
         )
     ) == ["_schema"]
+
+
+def test_a_fleet_started_by_another_execution_accepts_the_link_step_functions_adds() -> None:
+    """A parent's startExecution passes AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID (the
+    account baseline machine does): it links the executions, it is not the user's field."""
+    request = {"operation": "apply", "targets": [{"operation": "delete",
+               "workload_id": "0f8b6a9e-2a1c-4b7e-9d3f-5e6a7b8c9d0e"}],
+               "AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID": "arn:aws:states:::execution:p:1"}  # fmt: skip
+    fleet = validate_fleet_request(request)
+    assert "AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID" not in fleet

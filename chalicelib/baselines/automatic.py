@@ -1,0 +1,149 @@
+"""Automatic baselining: the stage's stored baselines file applied to one account when
+Stax announces it, and the scheduled drift check of the whole file.
+
+Role: the use cases behind the ``plan_account_baselines`` Lambda (the first state of the
+account baseline machine, started by the stage's EventBridge rule on the Stax event
+bus) and the ``check_baseline_drift`` Lambda (the optional schedule). ``deploy.sh
+--baselines FILE`` stores the file at :data:`STORED_KEY` in the stage's bucket, which is
+versioned: each plan names the file version it read, so an alert or a log line says which
+file decided. The file was validated when it was deployed; it is validated again here
+(a hand upload must not half-apply).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from chalicelib.baselines.account import account_event, plan_account
+from chalicelib.baselines.model import Baselines, load_baselines
+from chalicelib.baselines.planner import compute_plan, has_changes
+from chalicelib.errors import BaselinesNotStored
+from chalicelib.logs import log_event
+
+#: Where the stage keeps its baselines file (in the stage's bucket, versioned).
+STORED_KEY = "baselines/baselines.yaml"
+#: How many drifted targets an alert names (the counts are always complete).
+DRIFT_EXAMPLES = 20
+DRIFT_TITLE = "Stax Orchestrator: Stax has drifted from the baselines"
+#: What plan_account_baselines returns (the account baseline machine reads these).
+PLAN_FIELDS = ("account_id", "baselines", "changes", "fleets", "event_id", "run_prefix",
+               "file_version")  # fmt: skip
+
+
+def read_stored(s3: Any, bucket: str, key: str = STORED_KEY) -> tuple[Baselines, str | None]:
+    """The stored baselines and the S3 version they were read at.
+
+    Raises:
+        BaselinesNotStored: no file at ``key`` (or no such bucket).
+        InvalidBaselines: the stored file is not a valid baselines file.
+    """
+    from botocore.exceptions import ClientError
+
+    try:
+        got = s3.get_object(Bucket=bucket, Key=key)
+    except ClientError as error:
+        code = error.response.get("Error", {}).get("Code")
+        if code in ("NoSuchKey", "NoSuchBucket", "404"):
+            raise BaselinesNotStored(
+                f"s3://{bucket}/{key} does not exist", bucket=bucket, key=key
+            ) from None
+        raise
+    text = got["Body"].read().decode("utf-8")
+    return load_baselines(text, f"s3://{bucket}/{key}"), got.get("VersionId")
+
+
+def plan_account_event(event: Mapping[str, Any], access: Any, s3: Any) -> dict[str, Any]:
+    """plan_account_baselines: the fleets that give the announced account its baselines.
+
+    ``event``: ``{"account_event": <the EventBridge event>, "bucket", "execution_name"}``.
+    Returns ``{"account_id", "baselines", "changes", "fleets", "event_id", "run_prefix",
+    "file_version"}`` (:data:`PLAN_FIELDS`);
+    ``fleets`` is empty when the account has every baseline (or none targets it).
+
+    Raises:
+        InvalidAccountEvent: not a successful Stax account event.
+        BaselinesNotStored, InvalidBaselines: as :func:`read_stored`.
+        BaselineAccountNotVisible, BaselineConflict, StaxApiUnavailable: as
+            :func:`~chalicelib.baselines.account.plan_account`.
+    """
+    source = event.get("account_event")
+    account = account_event(source)
+    baselines, version = read_stored(s3, str(event.get("bucket") or ""))
+    with access.session() as stax:
+        planned = plan_account(stax, baselines, account)
+    log_event(
+        "account_baselines_planned",
+        account_id=account.account_id,
+        event_type=account.event_type,
+        baselines=planned["baselines"],
+        changes=len(planned["changes"]),
+        fleets=len(planned["fleets"]),
+        file_version=version,
+    )
+    return {
+        "account_id": planned["account_id"],
+        "baselines": planned["baselines"],
+        # The changes without their requests: the fleets carry those (and parameters).
+        "changes": [{k: v for k, v in c.items() if k != "requests"} for c in planned["changes"]],
+        "fleets": planned["fleets"],
+        "event_id": str((source or {}).get("id") or "") or None,
+        "run_prefix": run_prefix(source, event.get("execution_name")),
+        "file_version": version,
+    }
+
+
+def run_prefix(source: Any, execution_name: Any) -> str:
+    """The prefix of the fleets' execution names: the event's id (EventBridge may deliver
+    an event twice; the same names make the second start join the first), else this
+    execution's name. Only the characters execution names allow, short enough for 80."""
+    raw = str((source or {}).get("id") or execution_name or "")
+    cleaned = re.sub(r"[^A-Za-z0-9_-]", "-", raw)[:60]
+    return f"baseline-{cleaned or 'event'}"
+
+
+def drift_message(plan: Mapping[str, Any], file_version: str | None) -> dict[str, Any]:
+    """The drift alert: totals and the first drifted targets, never a parameter value."""
+    drifted = [c for c in plan["changes"] if c["action"] != "noop"]
+    examples = [
+        {k: c.get(k) for k in ("baseline", "action", "account", "region", "workload_name",
+                               "reasons") if c.get(k) is not None}
+        for c in drifted[:DRIFT_EXAMPLES]
+    ]  # fmt: skip
+    return {
+        "title": DRIFT_TITLE,
+        "totals": dict(plan["totals"]),
+        "drifted": len(drifted),
+        "examples": examples,
+        "file_version": file_version,
+        "hint": "Run `stax-orchestrator plan FILE --prune` to review, then `apply`.",
+    }
+
+
+def check_drift(
+    event: Mapping[str, Any], access: Any, s3: Any, publish: Callable[..., Any], topic_arn: str
+) -> dict[str, Any]:
+    """check_baseline_drift: plan the whole stored file (orphans included); alert when
+    Stax differs from it.
+
+    Raises:
+        BaselinesNotStored, InvalidBaselines: as :func:`read_stored`.
+        BaselineConflict, StaxApiUnavailable: as ``compute_plan``.
+    """
+    import json
+
+    baselines, version = read_stored(s3, str(event.get("bucket") or ""))
+    with access.session() as stax:
+        plan = compute_plan(stax, baselines, prune=True)
+    drifted = has_changes(plan)
+    log_event("baseline_drift_checked", drifted=drifted, totals=plan["totals"],
+              file_version=version)  # fmt: skip
+    if drifted:
+        message = drift_message(plan, version)
+        publish(
+            TopicArn=topic_arn,
+            Subject=DRIFT_TITLE[:100],
+            Message=json.dumps(message, indent=2, default=str),
+        )
+    return {"drifted": drifted, "totals": plan["totals"], "file_version": version}

@@ -1,0 +1,155 @@
+"""CloudFormation vocabulary of the package, and its optional parts.
+
+Role: the helpers every part of the template uses (:func:`symbolic_target`, :func:`sub`,
+:func:`pascal`, Chalice's logical ids) and the resources of the features a stage may
+switch on -- the dashboard and alarms (``--dashboard``) and automatic baselining (the
+``StaxEventBusName`` / ``BaselineDriftSchedule`` parameters) -- built from the same
+functions ``deploy.sh`` calls. ``package`` assembles the whole template.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from stax_orchestrator.deploy import observability
+from stax_orchestrator.deploy.baselining import (
+    ACCOUNT_TARGET_ID,
+    DRIFT_TARGET_ID,
+    account_event_pattern,
+)
+from stax_orchestrator.deploy.names import DRIFT_FUNCTION, Target
+from stax_orchestrator.deploy.policies import events_policy, events_trust_policy
+
+
+def symbolic_target(stage: str) -> Target:
+    """The stage's names with CloudFormation's pseudo parameters for account and region."""
+    return Target(stage, "${AWS::Region}", "${AWS::AccountId}", "${AWS::Partition}")
+
+
+def sub(value: Any) -> Any:
+    """Every string that holds a ``${...}`` under ``Fn::Sub`` (the rest as it is)."""
+    if isinstance(value, dict):
+        return {key: sub(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [sub(item) for item in value]
+    if isinstance(value, str) and "${" in value:
+        return {"Fn::Sub": value}
+    return value
+
+
+def pascal(value: Any) -> Any:
+    """An API-shaped document (``loggingConfiguration``) in CloudFormation's key case."""
+    if isinstance(value, dict):
+        return {key[:1].upper() + key[1:]: pascal(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [pascal(item) for item in value]
+    return value
+
+
+def function_id(function: str) -> str:
+    """Chalice's logical id of a function (its own rule)."""
+    from chalice.utils import to_cfn_resource_name
+
+    return str(to_cfn_resource_name(function))
+
+
+def machine_id(kind: str) -> str:
+    return function_id(kind) + "StateMachine"
+
+
+# -- optional parts ---------------------------------------------------------------------
+def baselining_resources(target: Target) -> dict[str, Any]:
+    """The account events rule (with ``StaxEventBusName``) and the drift schedule (with
+    ``BaselineDriftSchedule``), as ``deploy.sh --baselines`` makes them. The file itself
+    is the pipeline's to upload: ``aws s3 cp FILE`` to the ``BaselinesObjectUri`` output."""
+    drift = {"Fn::GetAtt": [function_id(DRIFT_FUNCTION), "Arn"]}
+    return {
+        "EventsRole": {
+            "Type": "AWS::IAM::Role",
+            "Condition": "HasStaxEventBus",
+            "Properties": {
+                "RoleName": target.events_role_name,
+                "Description": f"EventBridge starts the account baselines of {target.prefix}",
+                "AssumeRolePolicyDocument": sub(events_trust_policy(target)),
+                "Policies": [{"PolicyName": target.events_role_name,
+                              "PolicyDocument": sub(events_policy(target))}],
+            },
+        },
+        "AccountEventsRule": {
+            "Type": "AWS::Events::Rule",
+            "Condition": "HasStaxEventBus",
+            "Properties": {
+                "Name": target.account_events_rule_name,
+                "EventBusName": {"Ref": "StaxEventBusName"},
+                "Description": "Stax account events start the account baselines of "
+                f"{target.prefix}",
+                "EventPattern": {"Fn::Sub": json.dumps(
+                    account_event_pattern("${StaxEventSource}"))},
+                "State": "ENABLED",
+                "Targets": [{"Id": ACCOUNT_TARGET_ID,
+                             "Arn": {"Ref": machine_id("account_baseline")},
+                             "RoleArn": {"Fn::GetAtt": ["EventsRole", "Arn"]}}],
+            },
+        },
+        "DriftRule": {
+            "Type": "AWS::Events::Rule",
+            "Condition": "HasDriftSchedule",
+            "Properties": {
+                "Name": target.drift_rule_name,
+                "Description": f"Checks Stax against the baselines of {target.prefix}",
+                "ScheduleExpression": {"Ref": "BaselineDriftSchedule"},
+                "State": "ENABLED",
+                "Targets": [{"Id": DRIFT_TARGET_ID, "Arn": drift, "Input": {"Fn::Sub": json.dumps(
+                    {"bucket": "${FleetBucket}"})}}],
+            },
+        },
+        "DriftRulePermission": {
+            "Type": "AWS::Lambda::Permission",
+            "Condition": "HasDriftSchedule",
+            "Properties": {
+                "FunctionName": drift,
+                "Action": "lambda:InvokeFunction",
+                "Principal": "events.amazonaws.com",
+                "SourceArn": {"Fn::GetAtt": ["DriftRule", "Arn"]},
+                "SourceAccount": {"Ref": "AWS::AccountId"},
+            },
+        },
+    }  # fmt: skip
+
+
+def dashboard_resources(target: Target) -> dict[str, Any]:
+    resources: dict[str, Any] = {
+        "Dashboard": {
+            "Type": "AWS::CloudWatch::Dashboard",
+            "Properties": {
+                "DashboardName": target.dashboard_name,
+                "DashboardBody": {"Fn::Sub": json.dumps(observability.dashboard_body(target))},
+            },
+        }
+    }
+    for alarm in observability.alarms(target):
+        suffix = alarm["AlarmName"].removeprefix(target.prefix + "-")
+        resources["Alarm" + function_id(suffix)] = {
+            "Type": "AWS::CloudWatch::Alarm",
+            "Properties": sub(alarm),
+        }
+    for function in observability.STAX_FUNCTIONS:
+        arguments = observability.metric_filter(target, function)
+        [metric] = arguments["metricTransformations"]
+        resources["StaxApiUnavailableFilter" + function_id(function)] = {
+            "Type": "AWS::Logs::MetricFilter",
+            "Properties": {
+                "LogGroupName": {"Ref": function_id(function) + "LogGroup"},
+                "FilterName": arguments["filterName"],
+                "FilterPattern": arguments["filterPattern"],
+                "MetricTransformations": [{
+                    "MetricName": metric["metricName"],
+                    "MetricNamespace": metric["metricNamespace"],
+                    "MetricValue": metric["metricValue"],
+                    "Unit": metric["unit"],
+                    "Dimensions": [{"Key": k, "Value": v} for k, v in metric["dimensions"].items()],
+                }],
+            },
+        }  # fmt: skip
+    return resources

@@ -1,0 +1,165 @@
+"""Automatic baselining end to end: ``deploy.sh --baselines`` on the local stack, then
+accounts created and moved in the simulator get their baselines with no command run.
+
+The simulator sends Stax's account events (its documented shape) to a MiniStack event
+bus; the stage's rule starts the account baseline machine, which plans the stored file
+for that account (real SDK, strict simulator with read-after-write lag) and runs the
+apply fleets on the deployed fleet machine. Measured: seconds from the event to the
+account's baseline workloads ACTIVE (printed; docs/baselines.md quotes a run).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+
+from tests.e2e.conftest import ROOT, SEED
+from tests.e2e.test_baselines import ACCOUNT_TYPES, FILE, REGIONS, TYPES, live
+
+pytestmark = pytest.mark.e2e
+MACHINE = "stax-orchestrator-local-account-baseline"
+
+
+def _post_deploy(*flags: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "stax_orchestrator.deploy", "post-deploy", "--stage", "local",
+         *flags],
+        cwd=ROOT, capture_output=True, text=True, timeout=600, check=False,
+    )  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def baselining_bus(
+    deployed: dict[str, Any], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """The stage deployed (once for the module) with the two baselines of
+    ``test_baselines`` on a fresh bus; afterwards as the session deployed it."""
+    events = boto3.client("events")
+    bus = f"stax-{uuid.uuid4().hex[:8]}"
+    events.create_event_bus(Name=bus)
+    path = tmp_path_factory.mktemp("baselines") / "baselines.yaml"
+    path.write_text(FILE)
+    run = subprocess.run(
+        ["./deploy.sh", "--stage", "local", "--baselines", str(path), "--stax-event-bus", bus,
+         "--stax-event-source", "stax.simulator"],
+        cwd=ROOT, capture_output=True, text=True, timeout=900, check=False,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert f"rule stax-orchestrator-local-account-baselines on bus {bus}" in run.stderr
+    try:
+        yield bus
+    finally:
+        restored = _post_deploy()  # no baselining
+        assert restored.returncode == 0, restored.stderr
+        assert "removed rule stax-orchestrator-local-account-baselines" in restored.stderr
+        events.delete_event_bus(Name=bus)
+
+
+@pytest.fixture()
+def baselined(clean_sim: Any, baselining_bus: str) -> Iterator[Any]:
+    """The seed's accounts (typed, no workloads); the simulator sends its account events
+    to the stage's Stax bus."""
+    accounts = [{**a, "AccountType": ACCOUNT_TYPES[a["Name"]]} for a in SEED["accounts"]]
+    clean_sim.seed(account_types=TYPES, accounts=accounts)
+    clean_sim.set_account_events(
+        baselining_bus, endpoint_url=os.environ.get("AWS_ENDPOINT_URL"),
+        region=boto3.client("events").meta.region_name, source="stax.simulator",
+    )  # fmt: skip
+    try:
+        yield clean_sim
+    finally:
+        clean_sim.set_account_events(None)
+
+
+def wait_for(sim: Any, names: set[str], timeout: float = 240.0) -> float:
+    """Seconds until every workload in ``names`` is live and ACTIVE."""
+    start = time.monotonic()
+    while time.monotonic() - start < timeout:
+        workloads = live(sim)
+        if names <= set(workloads) and all(
+            workloads[n]["Status"] in ("ACTIVE", "UPDATE_COMPLETE") for n in names
+        ):
+            return time.monotonic() - start
+        time.sleep(0.5)
+    raise AssertionError(f"not ACTIVE after {timeout} s: {sorted(names - set(live(sim)))}")
+
+
+def executions(sfn: Any, arn: str) -> set[str]:
+    return {e["executionArn"] for e in sfn.list_executions(stateMachineArn=arn)["executions"]}
+
+
+def wait_ended(
+    sfn: Any, arn: str, before: set[str], count: int, timeout: float = 120.0
+) -> list[dict[str, Any]]:
+    """The ``count`` executions started since ``before``, once all of them ended."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        new = executions(sfn, arn) - before
+        described = [sfn.describe_execution(executionArn=e) for e in sorted(new)]
+        if len(new) >= count and all(d["status"] != "RUNNING" for d in described):
+            return described
+        time.sleep(0.5)
+    raise AssertionError(f"fewer than {count} ended executions of {arn}")
+
+
+def test_a_new_account_gets_its_baselines_without_a_command_and_a_moved_one_its_new_type(
+    baselined: Any, deployed: dict[str, Any], sfn: Any
+) -> None:
+    machine = deployed["account_baseline"]
+    before = executions(sfn, machine)
+    new = {"Id": str(uuid.uuid4()), "Name": "workloads-new", "AwsAccountId": "444444444444",
+           "AccountType": "production"}  # fmt: skip
+    baselined.seed(accounts=[new])  # Stax creates an account: an AccountCreateEvent
+    seconds = wait_for(baselined, {f"network-workloads-new-{r}" for r in REGIONS})
+    print(f"\naccount event -> 2 baseline workloads ACTIVE: {seconds:.1f} s", file=sys.stderr)
+    (done,) = wait_ended(sfn, machine, before, 1)
+    assert done["status"] == "SUCCEEDED", done
+    others = {n for n in live(baselined) if "workloads-new" not in n}
+    assert others == set(), f"another account was touched: {others}"
+
+    # Moved to another type: an AccountUpdateEvent; its new type's baseline is applied,
+    # the old one's workloads stay (an event never deletes: `apply --prune` does).
+    baselined.seed(accounts=[{**new, "AccountType": "development"}])
+    seconds = wait_for(baselined, {f"params-workloads-new-{r}" for r in REGIONS})
+    print(f"account type change -> 2 baseline workloads ACTIVE: {seconds:.1f} s", file=sys.stderr)
+    assert {f"network-workloads-new-{r}" for r in REGIONS} <= set(live(baselined))
+    ended = wait_ended(sfn, machine, before, 2)
+    assert [e["status"] for e in ended] == ["SUCCEEDED"] * 2, ended
+
+    # The drift check (the schedule's Lambda) sees the network workloads as orphans now.
+    answer = boto3.client("lambda").invoke(
+        FunctionName="stax-orchestrator-local-check_baseline_drift",
+        Payload=json.dumps({"bucket": deployed["fleet_bucket"]}),
+    )
+    drift = json.loads(answer["Payload"].read())
+    assert drift["drifted"] is True and drift["totals"]["delete"] == 2, drift
+
+
+def test_a_baseline_that_fails_for_a_new_account_fails_the_execution_by_name(
+    baselined: Any, deployed: dict[str, Any], sfn: Any
+) -> None:
+    machine = deployed["account_baseline"]
+    before = executions(sfn, machine)
+    baselined.fail_next_tasks(None, name_regex="^network-workloads-broken-")
+    try:
+        baselined.seed(accounts=[{"Id": str(uuid.uuid4()), "Name": "workloads-broken",
+                                  "AwsAccountId": "555555555555",
+                                  "AccountType": "production"}])  # fmt: skip
+        ended = wait_ended(sfn, machine, before, 1, timeout=240)
+    finally:
+        baselined.clear_task_failures()
+    (failed,) = [e for e in ended if e["status"] == "FAILED"]
+    assert failed.get("error") == "AccountBaselineFailed", failed
+    cause = json.loads(failed["cause"])
+    assert [r["baseline"] for r in cause["results"]] == ["network"]
+    assert cause["results"][0]["ok"] is False
+    assert "VpcCidr" not in failed["cause"]  # no workload parameter in what alerts carry
