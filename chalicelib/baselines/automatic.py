@@ -12,6 +12,7 @@ file decided. The file was validated when it was deployed; it is validated again
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -131,8 +132,6 @@ def check_drift(
         BaselinesNotStored, InvalidBaselines: as :func:`read_stored`.
         BaselineConflict, StaxApiUnavailable: as ``compute_plan``.
     """
-    import json
-
     baselines, version = read_stored(s3, str(event.get("bucket") or ""))
     with access.session() as stax:
         plan = compute_plan(stax, baselines, prune=True)

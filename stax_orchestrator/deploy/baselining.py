@@ -24,18 +24,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from chalicelib.baselines.account import ACCOUNT_EVENT_TYPES
 from stax_orchestrator.deploy.alerts import ensure_lambda_rule
 from stax_orchestrator.deploy.names import DRIFT_FUNCTION, Target
 from stax_orchestrator.deploy.policies import events_policy, events_trust_policy
+from stax_orchestrator.deploy.resources import delete_role, delete_rule, ensure_service_role
 from stax_orchestrator.deploy.templates import DeployError
 
 #: Stax's partner event sources all start so (the harsher reading of its documentation:
 #: the rest of the name is the installation's and the organisation's, not fixed).
 DEFAULT_EVENT_SOURCE = "aws.partner/stax.io"
-ACCOUNT_EVENT_TYPES = (
-    "AccountManagement: AccountCreateEvent",
-    "AccountManagement: AccountUpdateEvent",
-)
 ACCOUNT_TARGET_ID = "account-baseline"
 DRIFT_TARGET_ID = "baseline-drift"
 DRIFT_PERMISSION_ID = "drift-schedule-invokes"
@@ -110,21 +108,10 @@ def check_bus(events: Any, bus: str) -> None:
 
 
 def _ensure_events_role(iam: Any, target: Target) -> str:
-    trust = json.dumps(events_trust_policy(target))
-    name = target.events_role_name
-    try:
-        role = iam.get_role(RoleName=name)["Role"]
-        iam.update_assume_role_policy(RoleName=name, PolicyDocument=trust)
-    except iam.exceptions.NoSuchEntityException:
-        role = iam.create_role(
-            RoleName=name,
-            AssumeRolePolicyDocument=trust,
-            Description=f"EventBridge starts the account baselines of {target.prefix}",
-        )["Role"]
-    iam.put_role_policy(
-        RoleName=name, PolicyName=name, PolicyDocument=json.dumps(events_policy(target))
-    )
-    return str(role["Arn"])
+    return ensure_service_role(
+        iam, target.events_role_name, events_trust_policy(target), events_policy(target),
+        f"EventBridge starts the account baselines of {target.prefix}",
+    )  # fmt: skip
 
 
 def account_rules(events: Any, target: Target) -> list[tuple[str, str]]:
@@ -138,16 +125,6 @@ def account_rules(events: Any, target: Target) -> list[tuple[str, str]]:
             names = events.list_rule_names_by_target(TargetArn=machine, EventBusName=bus)
             found += [(bus, n) for n in names.get("RuleNames", [])]
     return found
-
-
-def _remove_rule(events: Any, name: str, bus: str = "default") -> None:
-    """Raises ResourceNotFoundException when the rule is not there (DeleteRule itself
-    answers success for a rule that does not exist: ask first)."""
-    events.describe_rule(Name=name, EventBusName=bus)
-    targets = events.list_targets_by_rule(Rule=name, EventBusName=bus).get("Targets", [])
-    if targets:
-        events.remove_targets(Rule=name, EventBusName=bus, Ids=[t["Id"] for t in targets])
-    events.delete_rule(Name=name, EventBusName=bus)
 
 
 def _store_file(s3: Any, target: Target, path: Path) -> str | None:
@@ -178,15 +155,13 @@ def remove_baselining(aws: Any, target: Target) -> list[str]:
     events, iam = aws.client("events"), aws.client("iam")
     removed = []
     for bus, name in account_rules(events, target):
-        _remove_rule(events, name, bus)
+        delete_rule(events, name, bus)
         removed.append(f"rule {name} on bus {bus}")
     with contextlib.suppress(events.exceptions.ResourceNotFoundException):
-        _remove_rule(events, target.drift_rule_name)
+        delete_rule(events, target.drift_rule_name)
         removed.append(f"rule {target.drift_rule_name}")
     with contextlib.suppress(iam.exceptions.NoSuchEntityException):
-        for policy in iam.list_role_policies(RoleName=target.events_role_name)["PolicyNames"]:
-            iam.delete_role_policy(RoleName=target.events_role_name, PolicyName=policy)
-        iam.delete_role(RoleName=target.events_role_name)
+        delete_role(iam, target.events_role_name)
         removed.append(f"role {target.events_role_name}")
     return removed
 
@@ -210,7 +185,7 @@ def ensure_baselining(
     role_arn = _ensure_events_role(aws.client("iam"), target)
     for bus, name in account_rules(events, target):
         if (bus, name) != (options.bus, target.account_events_rule_name):
-            _remove_rule(events, name, bus)
+            delete_rule(events, name, bus)
             lines.append(f"removed rule {name} on bus {bus}")
     events.put_rule(
         Name=target.account_events_rule_name,
@@ -231,6 +206,6 @@ def ensure_baselining(
         lines.append(f"rule {target.drift_rule_name}: {options.drift_schedule}")
     else:
         with contextlib.suppress(events.exceptions.ResourceNotFoundException):
-            _remove_rule(events, target.drift_rule_name)
+            delete_rule(events, target.drift_rule_name)
             lines.append(f"removed rule {target.drift_rule_name}")
     return lines

@@ -78,24 +78,48 @@ def ensure_table(dynamodb: Any, target: Target) -> str:
     return str(table["TableArn"])
 
 
-def ensure_role(iam: Any, target: Target, policy: dict[str, Any]) -> str:
-    """Create or update the state machines' role; return its ARN."""
-    trust = json.dumps(states_trust_policy(target))
+def ensure_service_role(
+    iam: Any, name: str, trust: dict[str, Any], policy: dict[str, Any], description: str
+) -> str:
+    """Create or update a role that a service assumes (its trust and its one inline
+    policy, named as the role); return its ARN."""
+    trust_text = json.dumps(trust)
     try:
-        role = iam.get_role(RoleName=target.role_name)["Role"]
-        iam.update_assume_role_policy(RoleName=target.role_name, PolicyDocument=trust)
+        role = iam.get_role(RoleName=name)["Role"]
+        iam.update_assume_role_policy(RoleName=name, PolicyDocument=trust_text)
     except iam.exceptions.NoSuchEntityException:
         role = iam.create_role(
-            RoleName=target.role_name,
-            AssumeRolePolicyDocument=trust,
-            Description=f"Step Functions role of {target.prefix}",
+            RoleName=name, AssumeRolePolicyDocument=trust_text, Description=description
         )["Role"]
-    iam.put_role_policy(
-        RoleName=target.role_name,
-        PolicyName=f"{target.prefix}-states",
-        PolicyDocument=json.dumps(policy),
-    )
+    iam.put_role_policy(RoleName=name, PolicyName=name, PolicyDocument=json.dumps(policy))
     return str(role["Arn"])
+
+
+def ensure_role(iam: Any, target: Target, policy: dict[str, Any]) -> str:
+    """Create or update the state machines' role; return its ARN."""
+    return ensure_service_role(
+        iam, target.role_name, states_trust_policy(target), policy,
+        f"Step Functions role of {target.prefix}",
+    )  # fmt: skip
+
+
+def delete_role(iam: Any, name: str) -> None:
+    """Its inline and attached policies, then the role (NoSuchEntity when it is not there)."""
+    for policy in iam.list_role_policies(RoleName=name).get("PolicyNames", []):
+        iam.delete_role_policy(RoleName=name, PolicyName=policy)
+    for attached in iam.list_attached_role_policies(RoleName=name).get("AttachedPolicies", []):
+        iam.detach_role_policy(RoleName=name, PolicyArn=attached["PolicyArn"])
+    iam.delete_role(RoleName=name)
+
+
+def delete_rule(events: Any, name: str, bus: str = "default") -> None:
+    """Its targets, then the rule. Raises ResourceNotFoundException when the rule is not
+    there (DeleteRule itself answers success for a rule that does not exist: ask first)."""
+    events.describe_rule(Name=name, EventBusName=bus)
+    targets = events.list_targets_by_rule(Rule=name, EventBusName=bus).get("Targets", [])
+    if targets:
+        events.remove_targets(Rule=name, EventBusName=bus, Ids=[t["Id"] for t in targets])
+    events.delete_rule(Name=name, EventBusName=bus)
 
 
 def tighten_function_roles(iam: Any, target: Target) -> list[str]:

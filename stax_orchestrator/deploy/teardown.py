@@ -25,6 +25,7 @@ from stax_orchestrator.deploy.names import (
     STATE_MACHINES,
     Target,
 )
+from stax_orchestrator.deploy.resources import delete_role, delete_rule
 from stax_orchestrator.deploy.templates import DeployError
 
 
@@ -67,14 +68,6 @@ def running_executions(sfn: Any, target: Target) -> list[str]:
     return running
 
 
-def _delete_role(iam: Any, name: str) -> None:
-    for policy in iam.list_role_policies(RoleName=name).get("PolicyNames", []):
-        iam.delete_role_policy(RoleName=name, PolicyName=policy)
-    for attached in iam.list_attached_role_policies(RoleName=name).get("AttachedPolicies", []):
-        iam.detach_role_policy(RoleName=name, PolicyArn=attached["PolicyArn"])
-    iam.delete_role(RoleName=name)
-
-
 def _delete_layer(lam: Any, name: str) -> None:
     versions = lam.list_layer_versions(LayerName=name).get("LayerVersions", [])
     if not versions:
@@ -115,13 +108,6 @@ def _delete_bucket(s3: Any, name: str) -> None:
     s3.delete_bucket(Bucket=name)
 
 
-def _delete_rule(events: Any, name: str) -> None:
-    targets = events.list_targets_by_rule(Rule=name).get("Targets", [])
-    if targets:
-        events.remove_targets(Rule=name, Ids=[t["Id"] for t in targets])
-    events.delete_rule(Name=name)
-
-
 def _delete_topic(sns: Any, arn: str) -> None:
     sns.get_topic_attributes(TopicArn=arn)  # NotFound when it is not there
     sns.delete_topic(TopicArn=arn)
@@ -156,12 +142,12 @@ def delete_stage(
         report.attempt(f"log group {group}",
                        partial(logs.delete_log_group, logGroupName=group),
                        logs.exceptions.ResourceNotFoundException)  # fmt: skip
-    report.attempt(f"role {target.role_name}", lambda: _delete_role(iam, target.role_name),
+    report.attempt(f"role {target.role_name}", lambda: delete_role(iam, target.role_name),
                    iam.exceptions.NoSuchEntityException)  # fmt: skip
     report.deleted += observability.delete_dashboard(aws, target)
     report.deleted += baselining.remove_baselining(aws, target)
     report.attempt(f"rule {target.alert_rule_name}",
-                   lambda: _delete_rule(events, target.alert_rule_name),
+                   lambda: delete_rule(events, target.alert_rule_name),
                    events.exceptions.ResourceNotFoundException)  # fmt: skip
     report.attempt(f"topic {target.alert_topic_name}",
                    lambda: _delete_topic(sns, target.alert_topic_arn),
@@ -181,7 +167,7 @@ def delete_stage(
                        partial(logs.delete_log_group, logGroupName=group),
                        logs.exceptions.ResourceNotFoundException)  # fmt: skip
     for role in sorted(roles):
-        report.attempt(f"role {role}", partial(_delete_role, iam, role),
+        report.attempt(f"role {role}", partial(delete_role, iam, role),
                        iam.exceptions.NoSuchEntityException)  # fmt: skip
     report.attempt(f"layer {target.layer_name}", lambda: _delete_layer(lam, target.layer_name),
                    _Missing, lam.exceptions.ResourceNotFoundException)  # fmt: skip

@@ -4,18 +4,16 @@ events role, the drift schedule; moved, removed and deleted with the stage."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
-from moto import mock_aws
 
 from chalicelib.baselines.automatic import STORED_KEY
 from stax_orchestrator.deploy import baselining, preflight, resources, teardown
 from stax_orchestrator.deploy.names import FUNCTIONS, Target
 from stax_orchestrator.deploy.templates import DeployError
+from tests.unit import test_deploy_steps
 from tests.unit.test_deploy_steps import _function as deployed_function
 
 REGION = "us-east-1"
@@ -31,15 +29,8 @@ baselines:
 """
 
 
-@pytest.fixture()
-def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    for name in ("AWS_ENDPOINT_URL", "AWS_PROFILE"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    with mock_aws():
-        yield boto3.session.Session(region_name=REGION)
+#: The deploy steps' moto session (AWS_ENDPOINT_URL and AWS_PROFILE unset).
+aws = test_deploy_steps.aws
 
 
 @pytest.fixture()
