@@ -9,11 +9,10 @@ would get.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
-import boto3
 import pytest
-from moto import mock_aws
 
 from chalicelib.baselines.account import InvalidAccountEvent, account_event
 from staxsim.account_events import BusConfig
@@ -27,33 +26,32 @@ TYPES = [{"Id": "5a1b2c3d-0000-4000-8000-00000000a001", "Name": "production"},
 
 
 @pytest.fixture
-def bus() -> Any:
-    with mock_aws():
-        events = boto3.client("events", region_name="us-east-1")
-        sqs = boto3.client("sqs", region_name="us-east-1")
-        events.create_event_bus(Name="stax-partner-bus")
-        queue = sqs.create_queue(QueueName="account-events")["QueueUrl"]
-        arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])
-        events.put_rule(
-            Name="stax-accounts",
-            EventBusName="stax-partner-bus",
-            EventPattern=json.dumps({
-                "detail-type": ["AccountManagement: AccountCreateEvent",
-                                "AccountManagement: AccountUpdateEvent"],
-                "detail": {"status": ["SUCCESS"]},
-            }),
-        )  # fmt: skip
-        events.put_targets(
-            Rule="stax-accounts",
-            EventBusName="stax-partner-bus",
-            Targets=[{"Id": "q", "Arn": arn["Attributes"]["QueueArn"]}],
-        )
+def bus(aws: Any) -> Callable[[], list[dict[str, Any]]]:
+    events = aws.client("events")
+    sqs = aws.client("sqs")
+    events.create_event_bus(Name="stax-partner-bus")
+    queue = sqs.create_queue(QueueName="account-events")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])
+    events.put_rule(
+        Name="stax-accounts",
+        EventBusName="stax-partner-bus",
+        EventPattern=json.dumps({
+            "detail-type": ["AccountManagement: AccountCreateEvent",
+                            "AccountManagement: AccountUpdateEvent"],
+            "detail": {"status": ["SUCCESS"]},
+        }),
+    )  # fmt: skip
+    events.put_targets(
+        Rule="stax-accounts",
+        EventBusName="stax-partner-bus",
+        Targets=[{"Id": "q", "Arn": arn["Attributes"]["QueueArn"]}],
+    )
 
-        def received() -> list[dict[str, Any]]:
-            out = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10)
-            return [json.loads(m["Body"]) for m in out.get("Messages", [])]
+    def received() -> list[dict[str, Any]]:
+        out = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10)
+        return [json.loads(m["Body"]) for m in out.get("Messages", [])]
 
-        yield received
+    return received
 
 
 def sim() -> SimState:

@@ -9,37 +9,29 @@ is a named error saying what was looked for, where, and what to do.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
 from botocore.stub import Stubber
-from moto import mock_aws
 
 from stax_orchestrator import cli
 from stax_orchestrator.commands_workload import list_rows
 from stax_orchestrator.console import EXIT_CONFIG, EXIT_INVALID, EXIT_OK
 from stax_orchestrator.context import AwsContext, Options, StateMachineNotFound
 from stax_orchestrator.deploy.names import Target
+from tests.unit.support import REGION
 
-REGION, ACCOUNT_ID = "us-east-1", "123456789012"  # moto's account
+ACCOUNT_ID = "123456789012"  # moto's account
 ROLE = f"arn:aws:iam::{ACCOUNT_ID}:role/stax-orchestrator-unit"
 DEFINITION = json.dumps({"StartAt": "Done", "States": {"Done": {"Type": "Succeed"}}})
 
 
-@pytest.fixture()
-def aws(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
-    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    for name in ("AWS_ENDPOINT_URL", "AWS_PROFILE", "AWS_REGION"):
-        monkeypatch.delenv(name, raising=False)
-    # No checkout around: a lookup that read .chalice/deployed would find nothing here.
+@pytest.fixture(autouse=True)
+def outside_a_checkout(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """No checkout around: a lookup that read .chalice/deployed would find nothing here."""
     monkeypatch.chdir(tmp_path)
-    with mock_aws():
-        yield
 
 
 def machine(name: str, region: str = REGION) -> str:
@@ -67,7 +59,7 @@ def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, 
 
 # -- by name -----------------------------------------------------------------------
 def test_list_finds_the_stages_machine_by_its_name_in_the_callers_account(
-    aws: None, capsys: pytest.CaptureFixture[str]
+    aws: Any, capsys: pytest.CaptureFixture[str]
 ) -> None:
     arn = machine(Target("unit", REGION, ACCOUNT_ID).state_machine_name("workload"))
     start(arn, "first")
@@ -79,7 +71,7 @@ def test_list_finds_the_stages_machine_by_its_name_in_the_callers_account(
 
 
 def test_a_missing_machine_names_what_was_looked_for_where_and_what_to_do(
-    aws: None, capsys: pytest.CaptureFixture[str]
+    aws: Any, capsys: pytest.CaptureFixture[str]
 ) -> None:
     machine(Target("unit", REGION, ACCOUNT_ID).state_machine_name("workload"))
     code, out, _ = run(["list", "--stage", "nope"], capsys)
@@ -93,7 +85,7 @@ def test_a_missing_machine_names_what_was_looked_for_where_and_what_to_do(
 
 
 def test_aws_region_moves_the_lookup_and_a_workloads_region_does_not(
-    aws: None, capsys: pytest.CaptureFixture[str]
+    aws: Any, capsys: pytest.CaptureFixture[str]
 ) -> None:
     name = Target("unit", "eu-west-1", ACCOUNT_ID).state_machine_name("workload")
     start(machine(name, "eu-west-1"), "in-ireland", "eu-west-1")
@@ -106,7 +98,7 @@ def test_aws_region_moves_the_lookup_and_a_workloads_region_does_not(
     assert f"region {REGION}" in " ".join(out.split())
 
 
-def test_the_named_error_is_raised_by_the_context_itself(aws: None) -> None:
+def test_the_named_error_is_raised_by_the_context_itself(aws: Any) -> None:
     context = AwsContext(Options(stage="gone"))
     with pytest.raises(StateMachineNotFound, match="stax-orchestrator-gone-fleet"):
         context.state_machine_arn("fleet")
@@ -124,7 +116,7 @@ def stack(name: str, outputs: dict[str, str]) -> None:
 
 
 def test_stack_name_takes_the_machines_from_the_stacks_outputs(
-    aws: None, capsys: pytest.CaptureFixture[str]
+    aws: Any, capsys: pytest.CaptureFixture[str]
 ) -> None:
     # Names no stage would have: only the outputs can lead to them.
     workload = machine("packaged-Workload-1A2B3C")
@@ -152,7 +144,7 @@ def test_stack_name_takes_the_machines_from_the_stacks_outputs(
 
 
 def test_a_missing_stack_and_a_stack_without_the_outputs_say_so(
-    aws: None, capsys: pytest.CaptureFixture[str]
+    aws: Any, capsys: pytest.CaptureFixture[str]
 ) -> None:
     code, out, _ = run(["list", "--stack-name", "no-such-stack"], capsys)
     message = " ".join(out.split())
@@ -167,7 +159,7 @@ def test_a_missing_stack_and_a_stack_without_the_outputs_say_so(
 
 
 def test_a_stack_output_that_names_a_deleted_machine_is_the_named_error(
-    aws: None, capsys: pytest.CaptureFixture[str]
+    aws: Any, capsys: pytest.CaptureFixture[str]
 ) -> None:
     workload = machine("packaged-Workload-gone")
     boto3.client("stepfunctions", region_name=REGION).delete_state_machine(stateMachineArn=workload)
@@ -180,7 +172,7 @@ def test_a_stack_output_that_names_a_deleted_machine_is_the_named_error(
 
 
 # -- one session, adaptive retries -------------------------------------------------------
-def test_every_client_comes_from_one_session_with_adaptive_retries(aws: None) -> None:
+def test_every_client_comes_from_one_session_with_adaptive_retries(aws: Any) -> None:
     sessions: list[Any] = []
 
     def session_factory(**kwargs: Any) -> Any:
@@ -202,7 +194,7 @@ def test_every_client_comes_from_one_session_with_adaptive_retries(aws: None) ->
 
 
 def test_an_unknown_profile_is_named_and_local_refuses_a_profile(
-    aws: None, capsys: pytest.CaptureFixture[str]
+    aws: Any, capsys: pytest.CaptureFixture[str]
 ) -> None:
     code, out, _ = run(["--profile", "no-such-profile", "list"], capsys)
     assert code == EXIT_CONFIG
@@ -213,7 +205,7 @@ def test_an_unknown_profile_is_named_and_local_refuses_a_profile(
 
 
 # -- paginators ------------------------------------------------------------------------
-def test_list_reads_every_page_up_to_the_limit(aws: None) -> None:
+def test_list_reads_every_page_up_to_the_limit(aws: Any) -> None:
     """AWS may answer with fewer executions than asked and a nextToken (the harsher
     reading of ListExecutions' paging): list goes on to the next page until it has
     ``limit`` rows."""

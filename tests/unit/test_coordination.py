@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-import boto3
 import pytest
-from moto import mock_aws
 
 from chalicelib.coordination import CLAIMED, CREATED, POSTING, CoordinationStore
 from chalicelib.errors import CoordinationUnavailable
 from stax_orchestrator.deploy import Target, ensure_table
+from tests.unit.support import REGION
 
-TARGET = Target("unit", "us-east-1", "123456789012")
+TARGET = Target("unit", REGION, "123456789012")
 
 
 class Clock:
@@ -31,15 +29,10 @@ def clock() -> Clock:
 
 
 @pytest.fixture()
-def store(clock: Clock, monkeypatch: pytest.MonkeyPatch) -> Iterator[CoordinationStore]:
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
-    with mock_aws():
-        client = boto3.client("dynamodb", region_name="us-east-1")
-        ensure_table(client, TARGET)
-        yield CoordinationStore(lambda: client, TARGET.table_name, clock=clock)
+def store(clock: Clock, aws: Any) -> CoordinationStore:
+    client = aws.client("dynamodb")
+    ensure_table(client, TARGET)
+    return CoordinationStore(lambda: client, TARGET.table_name, clock=clock)
 
 
 def test_only_one_of_many_concurrent_claims_of_a_name_wins(store: CoordinationStore) -> None:

@@ -13,10 +13,8 @@ from chalicelib.baselines.automatic import STORED_KEY
 from stax_orchestrator.deploy import baselining, preflight, resources, teardown
 from stax_orchestrator.deploy.names import FUNCTIONS, Target
 from stax_orchestrator.deploy.templates import DeployError
-from tests.unit import test_deploy_steps
-from tests.unit.test_deploy_steps import _function as deployed_function
+from tests.unit.support import deployed_function
 
-REGION = "us-east-1"
 FILE = """\
 baselines:
   guard:
@@ -27,10 +25,6 @@ baselines:
       account_types: [sandbox]
       regions: [ap-southeast-2]
 """
-
-
-#: The deploy steps' moto session (AWS_ENDPOINT_URL and AWS_PROFILE unset).
-aws = test_deploy_steps.aws
 
 
 @pytest.fixture()

@@ -7,35 +7,18 @@ themselves are the e2e tier's, on MiniStack.
 
 from __future__ import annotations
 
-import io
 import json
 import shutil
-import zipfile
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
-from moto import mock_aws
 
 from stax_orchestrator import deploy
 from stax_orchestrator.deploy import alerts, preflight, resources, stage, teardown
 from stax_orchestrator.deploy.names import CHALICE_DIR
 from stax_orchestrator.deploy.policies import states_policy
-
-REGION = "us-east-1"
-
-
-@pytest.fixture()
-def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    for name in ("AWS_ENDPOINT_URL", "AWS_PROFILE"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    with mock_aws():
-        yield boto3.session.Session(region_name=REGION)
+from tests.unit.support import REGION, deployed_function
 
 
 @pytest.fixture()
@@ -162,32 +145,11 @@ def test_function_roles_made_by_chalice_are_tightened_to_this_account(
     assert condition == {"StringEquals": {"aws:SourceAccount": target.account}}
 
 
-def _function(aws: Any, target: deploy.Target, function: str) -> str:
-    iam, lam = aws.client("iam"), aws.client("lambda")
-    role = iam.create_role(
-        RoleName=target.function_role_name(function),
-        AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": []}),
-    )["Role"]["Arn"]
-    statement = {"Effect": "Allow", "Action": "logs:PutLogEvents", "Resource": "*"}
-    iam.put_role_policy(RoleName=target.function_role_name(function), PolicyName="p",
-                        PolicyDocument=json.dumps({"Version": "2012-10-17",
-                                                   "Statement": [statement]}))  # fmt: skip
-    archive = io.BytesIO()
-    with zipfile.ZipFile(archive, "w") as handle:
-        handle.writestr("app.py", "def handler(event, context):\n    return event\n")
-    return str(
-        lam.create_function(
-            FunctionName=target.function_name(function), Runtime="python3.11", Role=role,
-            Handler="app.handler", Code={"ZipFile": archive.getvalue()},
-        )["FunctionArn"]
-    )  # fmt: skip
-
-
 def test_a_redeploy_with_fewer_alert_flags_removes_the_dropped_subscriptions(
     aws: Any, target: deploy.Target
 ) -> None:
     arns = {f: target.function_arn(f) for f in deploy.FUNCTIONS}
-    arns["publish_alert"] = _function(aws, target, "publish_alert")
+    arns["publish_alert"] = deployed_function(aws, target, "publish_alert")
     sns = aws.client("sns")
     topic = alerts.ensure_alerts(aws, target, arns, emails=("a@example.com", "b@example.com"),
                                  https=("https://hooks.example.com/x",))  # fmt: skip
@@ -209,7 +171,7 @@ def test_an_alert_key_encrypts_the_topic_and_dropping_it_decrypts_it(
     aws: Any, target: deploy.Target
 ) -> None:
     arns = {f: target.function_arn(f) for f in deploy.FUNCTIONS}
-    arns["publish_alert"] = _function(aws, target, "publish_alert")
+    arns["publish_alert"] = deployed_function(aws, target, "publish_alert")
     key = aws.client("kms").create_key()["KeyMetadata"]["Arn"]
     topic = alerts.ensure_alerts(aws, target, arns, kms_key_arn=key)
     sns = aws.client("sns")
@@ -220,7 +182,7 @@ def test_an_alert_key_encrypts_the_topic_and_dropping_it_decrypts_it(
 
 # -- delete by name ------------------------------------------------------------------------
 def _deploy_everything(aws: Any, target: deploy.Target) -> None:
-    arns = {f: _function(aws, target, f) for f in deploy.FUNCTIONS}
+    arns = {f: deployed_function(aws, target, f) for f in deploy.FUNCTIONS}
     aws.client("logs").create_log_group(logGroupName=target.log_group("create_workload"))
     resources.ensure_table(aws.client("dynamodb"), target)
     role = resources.ensure_role(aws.client("iam"), target, states_policy(target, arns))
@@ -236,7 +198,7 @@ def test_delete_from_a_clone_without_state_files_removes_every_resource_of_the_s
 ) -> None:
     _deploy_everything(aws, target)
     other = deploy.Target("local-2", target.region, target.account)
-    _function(aws, other, "validate_input")  # a stage whose name starts the same
+    deployed_function(aws, other, "validate_input")  # a stage whose name starts the same
     report = teardown.delete_stage(aws, target, chalice_dir=tmp_path)
     assert {f"function {target.function_name(f)}" for f in deploy.FUNCTIONS} <= set(report.deleted)
     assert f"table {target.table_name}" in report.deleted

@@ -11,9 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-import boto3
 import pytest
-from moto import mock_aws
 
 from chalicelib import fleet
 from chalicelib.coordination import CoordinationStore
@@ -21,18 +19,21 @@ from chalicelib.errors import InvalidFleetRequest
 from chalicelib.fleet import results
 from chalicelib.validation import validate_fleet_request
 from stax_orchestrator.deploy import Target, ensure_table
+from tests.unit.support import REGION
 
 ACCOUNTS = ["6d2e6c4b-1c9a-4e29-9a57-0b7e7f9c2a11", "7e3f7d5c-2dab-4f3a-8b68-1c8f8a0d3b22"]
 CATALOGUE = "2b9a7f0e-5c1d-4f3e-8a6b-9d4c3e2f1a00"
 BUCKET = "fleet-bucket"
-TARGET = Target("unit", "us-east-1", "123456789012")
+TARGET = Target("unit", REGION, "123456789012")
 
 
-class Aws:
-    def __init__(self) -> None:
-        self.s3 = boto3.client("s3", region_name="us-east-1")
+class Cloud:
+    """The fleet's bucket and coordination table, on the ``aws`` fixture's moto."""
+
+    def __init__(self, aws: Any) -> None:
+        self.s3 = aws.client("s3")
         self.s3.create_bucket(Bucket=BUCKET)
-        dynamodb = boto3.client("dynamodb", region_name="us-east-1")
+        dynamodb = aws.client("dynamodb")
         ensure_table(dynamodb, TARGET)
         self.store = CoordinationStore(lambda: dynamodb, TARGET.table_name)
 
@@ -47,12 +48,8 @@ class Aws:
 
 
 @pytest.fixture()
-def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Aws]:
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    with mock_aws():
-        yield Aws()
+def cloud(aws: Any) -> Cloud:
+    return Cloud(aws)
 
 
 class Stax:
@@ -104,14 +101,14 @@ def test_tolerated_failures_are_a_count_or_an_exact_percentage(
     assert fleet.tolerated_failures(tolerance, runnable) == expected
 
 
-def test_the_plan_goes_to_s3_one_line_per_target_and_the_answer_stays_small(aws: Aws) -> None:
-    small = fleet.plan(validate_fleet_request(create_request(2)), Access(Stax([])), aws.store,
-                       aws.write, bucket=BUCKET, fleet_id="fleet-a")  # fmt: skip
-    big = fleet.plan(validate_fleet_request(create_request(2000)), Access(Stax([])), aws.store,
-                     aws.write, bucket=BUCKET, fleet_id="fleet-b")  # fmt: skip
+def test_the_plan_goes_to_s3_one_line_per_target_and_the_answer_stays_small(cloud: Cloud) -> None:
+    small = fleet.plan(validate_fleet_request(create_request(2)), Access(Stax([])), cloud.store,
+                       cloud.write, bucket=BUCKET, fleet_id="fleet-a")  # fmt: skip
+    big = fleet.plan(validate_fleet_request(create_request(2000)), Access(Stax([])), cloud.store,
+                     cloud.write, bucket=BUCKET, fleet_id="fleet-b")  # fmt: skip
     assert set(big) == set(fleet.PLAN_FIELDS)
     assert len(json.dumps(big)) - len(json.dumps(small)) < 20  # digits of the counts only
-    lines = aws.plan_lines(big)
+    lines = cloud.plan_lines(big)
     assert len(lines) == big["to_run"] == 2000 and big["tolerated_failures"] == 200
     first = lines[0]
     assert first["execution_name"] == "fleet-b-0"
@@ -120,22 +117,22 @@ def test_the_plan_goes_to_s3_one_line_per_target_and_the_answer_stays_small(aws:
     assert first["target"]["aws_region"] == "ap-southeast-2"
 
 
-def test_a_rerun_skips_live_workloads_and_records_them_done(aws: Aws) -> None:
+def test_a_rerun_skips_live_workloads_and_records_them_done(cloud: Cloud) -> None:
     request = validate_fleet_request(create_request(3))
     existing = [{"Id": "w-0", "Name": "baseline-6d2e6c4b-ap-southeast-2-0", "AccountId": ACCOUNTS[0],
                  "Region": "ap-southeast-2", "CatalogueId": CATALOGUE, "Status": "ACTIVE"},
                 {"Id": "w-1", "Name": "baseline-7e3f7d5c-us-east-1-1", "AccountId": ACCOUNTS[1],
                  "Region": "us-east-1", "CatalogueId": CATALOGUE, "Status": "CREATE_FAILED"}]  # fmt: skip
-    plan = fleet.plan(request, Access(Stax(existing)), aws.store, aws.write, bucket=BUCKET,
+    plan = fleet.plan(request, Access(Stax(existing)), cloud.store, cloud.write, bucket=BUCKET,
                       fleet_id="rerun")  # fmt: skip
     assert (plan["total"], plan["to_run"], plan["already_done"]) == (3, 2, 1)
     # A failed create still holds its name: its target runs (and the create refuses by name).
-    assert [line["index"] for line in aws.plan_lines(plan)] == [1, 2]
-    [done] = fleet.read_results(aws.store, "rerun")
+    assert [line["index"] for line in cloud.plan_lines(plan)] == [1, 2]
+    [done] = fleet.read_results(cloud.store, "rerun")
     assert done["status"] == "ALREADY_DONE" and done["workload_id"] == "w-0"
 
 
-def test_a_rollout_targets_every_live_workload_not_yet_on_the_version(aws: Aws) -> None:
+def test_a_rollout_targets_every_live_workload_not_yet_on_the_version(cloud: Cloud) -> None:
     version = "2b9a7f0e-5c1d-4f3e-8a6b-9d4c3e2f1a02"
     workloads = [
         {"Id": f"00000000-0000-4000-8000-00000000000{i}", "Name": f"w{i}", "AccountId": ACCOUNTS[0],
@@ -146,29 +143,29 @@ def test_a_rollout_targets_every_live_workload_not_yet_on_the_version(aws: Aws) 
     ]  # fmt: skip
     request = validate_fleet_request({"operation": "rollout", "catalogue_id": CATALOGUE,
                                       "catalogue_version_id": version})  # fmt: skip
-    plan = fleet.plan(request, Access(Stax(workloads)), aws.store, aws.write, bucket=BUCKET,
+    plan = fleet.plan(request, Access(Stax(workloads)), cloud.store, cloud.write, bucket=BUCKET,
                       fleet_id="roll")  # fmt: skip
-    assert [line["target"]["workload_name"] for line in aws.plan_lines(plan)] == ["w1", "w2"]
+    assert [line["target"]["workload_name"] for line in cloud.plan_lines(plan)] == ["w1", "w2"]
     assert plan["already_done"] == 1
 
 
-def test_targets_too_many_for_the_input_are_read_from_s3_and_validated_there(aws: Aws) -> None:
+def test_targets_too_many_for_the_input_are_read_from_s3_and_validated_there(cloud: Cloud) -> None:
     rows = ["aws_account_id,aws_region,param:VpcCidr,tag:Owner"] + [
         f"{ACCOUNTS[i % 2]},{['us-east-1', 'eu-west-1'][i % 2]},10.{i % 250}.0.0/16,team-{i}"
         for i in range(1200)
     ]
-    aws.write(BUCKET, "requests/big.csv", "\n".join(rows).encode())
+    cloud.write(BUCKET, "requests/big.csv", "\n".join(rows).encode())
     request = {k: v for k, v in create_request().items() if k != "targets"}
     request["targets_location"] = f"s3://{BUCKET}/requests/big.csv"
-    loaded = fleet.load_targets(validate_fleet_request(request), aws.read)
+    loaded = fleet.load_targets(validate_fleet_request(request), cloud.read)
     assert len(loaded["targets"]) == 1200
     last = loaded["targets"][-1]["request"]
     assert last["workload_parameters"] == {"VpcCidr": "10.199.0.0/16"}
     assert last["workload_tags"] == {"Owner": "team-1199"}
-    aws.write(BUCKET, "requests/bad.csv", b"aws_account_id,aws_region\nnot-a-uuid,us-east-1\n")
+    cloud.write(BUCKET, "requests/bad.csv", b"aws_account_id,aws_region\nnot-a-uuid,us-east-1\n")
     request["targets_location"] = f"s3://{BUCKET}/requests/bad.csv"
     with pytest.raises(InvalidFleetRequest) as refused:
-        fleet.load_targets(validate_fleet_request(request), aws.read)
+        fleet.load_targets(validate_fleet_request(request), cloud.read)
     assert "targets[0].aws_account_id" in refused.value.details["errors"]
 
 
@@ -178,7 +175,7 @@ def _event(status: str, index: int, **extra: Any) -> dict[str, Any]:
                      "target": {"workload_name": f"w{index}"}}, **extra}  # fmt: skip
 
 
-def test_a_failed_target_keeps_its_own_error_and_a_short_cause(aws: Aws) -> None:
+def test_a_failed_target_keeps_its_own_error_and_a_short_cause(cloud: Cloud) -> None:
     child_cause = {"message": "The Stax task ended FAILED", "task_id": "t-3", "workload_id": "w-3",
                    "logs_tail": [f"line {i} " + "x" * 900 for i in range(20)]}  # fmt: skip
     described = {
@@ -187,74 +184,74 @@ def test_a_failed_target_keeps_its_own_error_and_a_short_cause(aws: Aws) -> None
         "Status": "FAILED",
     }
     failure = {"Error": "States.TaskFailed", "Cause": json.dumps(described)}
-    assert results.record_target(_event("FAILED", 3, failure=failure), aws.store) == {}
+    assert results.record_target(_event("FAILED", 3, failure=failure), cloud.store) == {}
     output = {"workload_id": "w-1", "task_id": "t-1", "status": "SUCCEEDED"}
-    results.record_target(_event("SUCCEEDED", 1, output=output), aws.store)
-    rows = list(fleet.read_results(aws.store, "f"))
+    results.record_target(_event("SUCCEEDED", 1, output=output), cloud.store)
+    rows = list(fleet.read_results(cloud.store, "f"))
     assert [r["status"] for r in rows] == ["SUCCEEDED", "FAILED"]
     failed = rows[1]
     assert failed["error"] == "WorkloadTaskFailed" and failed["task_id"] == "t-3"
     assert failed["cause"]["message"] == "The Stax task ended FAILED"
     assert len(json.dumps(failed["cause"]).encode()) <= results.MAX_CAUSE_BYTES
     assert failed["cause"]["logs_tail"][-1].startswith("line 19")
-    assert [r["index"] for r in fleet.read_results(aws.store, "f", failed_only=True)] == [3]
+    assert [r["index"] for r in fleet.read_results(cloud.store, "f", failed_only=True)] == [3]
 
 
-def test_the_summary_counts_results_and_names_targets_the_map_never_ran(aws: Aws) -> None:
-    plan = fleet.plan(validate_fleet_request(create_request(5)), Access(Stax([])), aws.store,
-                      aws.write, bucket=BUCKET, fleet_id="f")  # fmt: skip
+def test_the_summary_counts_results_and_names_targets_the_map_never_ran(cloud: Cloud) -> None:
+    plan = fleet.plan(validate_fleet_request(create_request(5)), Access(Stax([])), cloud.store,
+                      cloud.write, bucket=BUCKET, fleet_id="f")  # fmt: skip
     failure = {"Error": "WorkloadAlreadyExists", "Cause": json.dumps({"message": "taken"})}
     for index in (0, 1):
-        results.record_target(_event("FAILED", index, failure=failure), aws.store)
-    results.record_target(_event("SUCCEEDED", 2, output={"workload_id": "w"}), aws.store)
+        results.record_target(_event("FAILED", index, failure=failure), cloud.store)
+    results.record_target(_event("SUCCEEDED", 2, output={"workload_id": "w"}), cloud.store)
     outcome = results.summarise(
         {"plan": plan, "map_failure": {"Error": results.TOLERANCE_ERROR, "Cause": "stopped"}},
-        aws.store,
-        aws.read,
+        cloud.store,
+        cloud.read,
     )
     summary = outcome["summary"]
     assert (summary["succeeded"], summary["failed"], summary["not_started"]) == (1, 2, 2)
     assert outcome["exceeded"] is True and outcome["error"] is None
     cause = json.loads(outcome["cause"])
     assert [t["index"] for t in cause["failed_targets"]] == [0, 1]
-    statuses = {r["index"]: r["status"] for r in fleet.read_results(aws.store, "f")}
+    statuses = {r["index"]: r["status"] for r in fleet.read_results(cloud.store, "f")}
     assert statuses == {0: "FAILED", 1: "FAILED", 2: "SUCCEEDED", 3: "NOT_STARTED",
                         4: "NOT_STARTED"}  # fmt: skip
 
 
 def test_a_stopped_fleet_reports_targets_it_had_started_as_aborted_not_as_never_started(
-    aws: Aws,
+    cloud: Cloud,
 ) -> None:
-    plan = fleet.plan(validate_fleet_request(create_request(4)), Access(Stax([])), aws.store,
-                      aws.write, bucket=BUCKET, fleet_id="s")  # fmt: skip
-    assert plan["table"] == aws.store.table_name and int(plan["results_expire_at"]) > 0
+    plan = fleet.plan(validate_fleet_request(create_request(4)), Access(Stax([])), cloud.store,
+                      cloud.write, bucket=BUCKET, fleet_id="s")  # fmt: skip
+    assert plan["table"] == cloud.store.table_name and int(plan["results_expire_at"]) > 0
     # What the fleet machine's Record Start state writes, for targets 0, 1 and 2.
     for index in (0, 1, 2):
-        aws.store.put_item("fleet#s", f"started#{index}", {"execution_name": f"s-{index}"})
+        cloud.store.put_item("fleet#s", f"started#{index}", {"execution_name": f"s-{index}"})
     failure = {"Error": "WorkloadTaskFailed", "Cause": json.dumps({"message": "quota"})}
-    results.record_target({**_event("FAILED", 0, failure=failure), "fleet_id": "s"}, aws.store)
+    results.record_target({**_event("FAILED", 0, failure=failure), "fleet_id": "s"}, cloud.store)
     outcome = results.summarise(
         {"plan": plan, "map_failure": {"Error": results.TOLERANCE_ERROR, "Cause": "stopped"}},
-        aws.store,
-        aws.read,
+        cloud.store,
+        cloud.read,
     )
     summary = outcome["summary"]
     assert (summary["failed"], summary["aborted"], summary["not_started"]) == (1, 2, 1)
-    rows = {r["index"]: r for r in fleet.read_results(aws.store, "s")}
+    rows = {r["index"]: r for r in fleet.read_results(cloud.store, "s")}
     assert {i: r["status"] for i, r in rows.items()} == {
         0: "FAILED", 1: "ABORTED", 2: "ABORTED", 3: "NOT_STARTED"}  # fmt: skip
     assert rows[1]["error"] == "FleetTargetAborted"
     assert "run the same fleet request again" in rows[1]["cause"]["message"]
 
 
-def test_a_fleet_within_tolerance_is_not_exceeded(aws: Aws) -> None:
+def test_a_fleet_within_tolerance_is_not_exceeded(cloud: Cloud) -> None:
     plan = fleet.plan(validate_fleet_request(create_request(3, failure_tolerance=1)),
-                      Access(Stax([])), aws.store, aws.write, bucket=BUCKET, fleet_id="g")  # fmt: skip
+                      Access(Stax([])), cloud.store, cloud.write, bucket=BUCKET, fleet_id="g")  # fmt: skip
     results.record_target(
-        {**_event("FAILED", 0, failure={"Error": "X", "Cause": "y"}), "fleet_id": "g"}, aws.store
+        {**_event("FAILED", 0, failure={"Error": "X", "Cause": "y"}), "fleet_id": "g"}, cloud.store
     )
     outcome = results.summarise({"plan": plan, "map_failure": {"Error": None, "Cause": None}},
-                                aws.store, aws.read)  # fmt: skip
+                                cloud.store, cloud.read)  # fmt: skip
     assert outcome["exceeded"] is False and outcome["error"] is None
     assert outcome["summary"]["results"]["partition"] == "fleet#g"
     # The fields the machines that run fleets read (the contract check relies on them).

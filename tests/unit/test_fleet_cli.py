@@ -9,13 +9,10 @@ import csv
 import io
 import json
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
-from moto import mock_aws
 
 from chalicelib.coordination import CoordinationStore
 from chalicelib.fleet.results import partition, put_results, result_item
@@ -24,8 +21,9 @@ from stax_orchestrator import cli, commands_fleet, console
 from stax_orchestrator import fleet_view as view
 from stax_orchestrator.context import fleet_execution_target
 from stax_orchestrator.deploy import Target, ensure_table
+from tests.unit.support import REGION
 
-REGION, ACCOUNT_ID = "us-east-1", "123456789012"
+ACCOUNT_ID = "123456789012"
 STAGE = "unit"  # names come from the stage, STS and the region
 TARGET = Target(STAGE, REGION, ACCOUNT_ID)
 FLEET_ID = "fleet-0001"
@@ -103,32 +101,25 @@ class FakeSession:
         return self.clients[service]
 
 
-#: The session the next run_cli hands the CLI (set by the aws fixture).
+#: The session the next run_cli hands the CLI (set by the clients fixture).
 SESSION: FakeSession | None = None
 
 
 @pytest.fixture()
-def aws(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[dict[str, Any]]:
-    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+def clients(aws: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> dict[str, Any]:
+    """The stage's table and fleet bucket on moto, and scripted Step Functions."""
     monkeypatch.chdir(tmp_path)
-    with mock_aws():
-        clients: dict[str, Any] = {
-            name: boto3.client(name, region_name=REGION) for name in ("dynamodb", "s3", "sts")
-        }
-        ensure_table(clients["dynamodb"], TARGET)
-        clients["s3"].create_bucket(Bucket=TARGET.fleet_bucket)
-        clients["stepfunctions"] = FakeStepFunctions([{"status": "SUCCEEDED"}])
-        session = FakeSession(clients)
-        monkeypatch.setattr(sys.modules[__name__], "SESSION", session)
-        yield clients
+    made: dict[str, Any] = {name: aws.client(name) for name in ("dynamodb", "s3", "sts")}
+    ensure_table(made["dynamodb"], TARGET)
+    made["s3"].create_bucket(Bucket=TARGET.fleet_bucket)
+    made["stepfunctions"] = FakeStepFunctions([{"status": "SUCCEEDED"}])
+    monkeypatch.setattr(sys.modules[__name__], "SESSION", FakeSession(made))
+    return made
 
 
 @pytest.fixture()
-def store(aws: dict[str, Any]) -> CoordinationStore:
-    return CoordinationStore(lambda: aws["dynamodb"], TARGET.table_name)
+def store(clients: dict[str, Any]) -> CoordinationStore:
+    return CoordinationStore(lambda: clients["dynamodb"], TARGET.table_name)
 
 
 def a_plan(**changes: Any) -> dict[str, Any]:
@@ -209,12 +200,12 @@ def test_results_as_json_list_every_target_in_index_order_without_the_tables_key
 
 
 def test_results_of_failed_targets_are_read_from_the_failed_items(
-    aws: dict[str, Any], store: CoordinationStore, capsys: pytest.CaptureFixture[str]
+    clients: dict[str, Any], store: CoordinationStore, capsys: pytest.CaptureFixture[str]
 ) -> None:
     store_plan(store)
     store_results(store)
     # Only the failed# copy of target 1 is left: it is what --status failed reads.
-    aws["dynamodb"].delete_item(
+    clients["dynamodb"].delete_item(
         TableName=TARGET.table_name,
         Key={"pk": {"S": partition(FLEET_ID)}, "sk": {"S": "target#000001"}},
     )
@@ -318,7 +309,7 @@ def test_results_of_a_fleet_without_failures_are_an_empty_list(
     ],
 )
 def test_results_refuse_what_they_cannot_read_with_exit_2(
-    aws: dict[str, Any], argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
+    clients: dict[str, Any], argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     code, out = run_cli(["fleet", "results", *argv], capsys)
     assert code == console.EXIT_INVALID
@@ -484,7 +475,7 @@ def test_plain_lines_are_printed_only_when_a_counter_changes() -> None:
 
 # -- following a fleet to its end ----------------------------------------------------
 def follow(
-    aws: dict[str, Any], store: CoordinationStore, looks: list[dict[str, Any]], as_json: bool
+    clients: dict[str, Any], store: CoordinationStore, looks: list[dict[str, Any]], as_json: bool
 ) -> tuple[int, str]:
     sfn = FakeStepFunctions(looks)
     stream = io.StringIO()
@@ -504,7 +495,7 @@ def succeeded_output(**changes: Any) -> str:
 
 
 def test_a_followed_fleet_prints_counters_each_failure_once_and_one_summary_line(
-    aws: dict[str, Any], store: CoordinationStore
+    clients: dict[str, Any], store: CoordinationStore
 ) -> None:
     def plan_and_fail() -> None:
         store_plan(store)
@@ -518,7 +509,7 @@ def test_a_followed_fleet_prints_counters_each_failure_once_and_one_summary_line
         {"status": "SUCCEEDED", "items": {"succeeded": 4, "failed": 1},
          "output": succeeded_output()},
     ]  # fmt: skip
-    code, text = follow(aws, store, looks, as_json=False)
+    code, text = follow(clients, store, looks, as_json=False)
     lines = text.splitlines()
     assert code == 0
     assert lines[0].endswith("running   planning")
@@ -535,18 +526,18 @@ def test_a_followed_fleet_prints_counters_each_failure_once_and_one_summary_line
 
 
 def test_a_failure_recorded_after_the_last_look_is_still_printed_before_the_summary(
-    aws: dict[str, Any], store: CoordinationStore
+    clients: dict[str, Any], store: CoordinationStore
 ) -> None:
     store_plan(store)
     looks = [{"status": "SUCCEEDED", "items": {"succeeded": 4}, "output": succeeded_output(),
               "before": lambda: put_results(store, FLEET_ID, [a_failure(2)])}]  # fmt: skip
-    code, text = follow(aws, store, looks, as_json=False)
+    code, text = follow(clients, store, looks, as_json=False)
     assert code == 0
     assert text.index("✘ target     2") < text.index("✔ fleet create succeeded")
 
 
 def test_a_fleet_past_its_tolerance_reports_json_with_every_failed_target_from_the_store(
-    aws: dict[str, Any], store: CoordinationStore
+    clients: dict[str, Any], store: CoordinationStore
 ) -> None:
     store_plan(store, total=30, to_run=30, already_done=0)
     put_results(store, FLEET_ID, [a_failure(i) for i in range(25)])
@@ -556,7 +547,7 @@ def test_a_fleet_past_its_tolerance_reports_json_with_every_failed_target_from_t
              "failed_targets": [{"index": i} for i in range(20)], "hint": "Fix them"}  # fmt: skip
     looks = [{"status": "FAILED", "error": "FleetFailureToleranceExceeded",
               "cause": json.dumps(cause), "items": {"succeeded": 2, "failed": 25}}]  # fmt: skip
-    code, text = follow(aws, store, looks, as_json=True)
+    code, text = follow(clients, store, looks, as_json=True)
     body = json.loads(text)
     assert code == console.EXIT_FAILED
     assert set(body) == {"execution_arn", "status", "duration_seconds", "summary", "error",
@@ -569,14 +560,14 @@ def test_a_fleet_past_its_tolerance_reports_json_with_every_failed_target_from_t
 
 
 def test_a_fleet_refused_by_the_plan_lambda_prints_its_problems_and_exits_1(
-    aws: dict[str, Any], store: CoordinationStore
+    clients: dict[str, Any], store: CoordinationStore
 ) -> None:
     refusal = {"error": "InvalidFleetRequest", "message": "The fleet request has 1 problem",
                "errors": {"targets[0].aws_region": ["[/x] is not a region"]}}  # fmt: skip
     lambda_error = {"errorMessage": json.dumps(refusal), "errorType": "InvalidFleetRequest"}
     looks = [{"status": "FAILED", "error": "InvalidFleetRequest",
               "cause": json.dumps(lambda_error)}]  # fmt: skip
-    code, text = follow(aws, store, looks, as_json=False)
+    code, text = follow(clients, store, looks, as_json=False)
     assert code == console.EXIT_FAILED
     assert "✘ fleet create FAILED after 4m 12s (InvalidFleetRequest): no target ran" in text
     assert "    targets[0].aws_region: [/x] is not a region" in text
@@ -600,13 +591,13 @@ def test_a_csv_targets_file_becomes_the_requests_targets_with_parameters_and_tag
 
 
 def test_run_with_a_jsonl_targets_file_sends_the_targets_in_the_request(
-    aws: dict[str, Any], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    clients: dict[str, Any], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     request = write(tmp_path / "fleet.json", create_request())
     lines = "\n".join(json.dumps(t) for t in targets(3))
     code, out = run_cli(["fleet", "run", request, "--targets", write(tmp_path / "t.jsonl", lines),
                          "--no-wait"], capsys)  # fmt: skip
-    started = aws["stepfunctions"].started
+    started = clients["stepfunctions"].started
     assert code == 0 and out.strip() == EXECUTION_ARN
     assert started[0]["stateMachineArn"] == TARGET.state_machine_arn("fleet")
     assert started[0]["input"]["targets"] == targets(3)
@@ -614,7 +605,7 @@ def test_run_with_a_jsonl_targets_file_sends_the_targets_in_the_request(
 
 
 def test_run_refuses_a_targets_file_when_the_request_has_targets(
-    aws: dict[str, Any], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    clients: dict[str, Any], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     request = write(tmp_path / "fleet.json", create_request(targets=targets(1)))
     code, out = run_cli(
@@ -622,11 +613,11 @@ def test_run_refuses_a_targets_file_when_the_request_has_targets(
     )
     assert code == console.EXIT_INVALID
     assert "the request has 'targets' and --targets was given" in out
-    assert aws["stepfunctions"].started == []
+    assert clients["stepfunctions"].started == []
 
 
 def test_run_validates_every_target_before_anything_starts_or_is_uploaded(
-    aws: dict[str, Any], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    clients: dict[str, Any], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     bad = targets(3000, workload_parameters={"Padding": "x" * 60})
     bad[7]["aws_region"] = "mars-1"
@@ -637,8 +628,8 @@ def test_run_validates_every_target_before_anything_starts_or_is_uploaded(
     assert code == console.EXIT_INVALID
     assert "targets[7].aws_region" in out and "targets[2999].workload_tags.[/x]" in out
     assert "Nothing was started." in out
-    assert aws["stepfunctions"].started == []
-    assert aws["s3"].list_objects_v2(Bucket=TARGET.fleet_bucket).get("KeyCount") == 0
+    assert clients["stepfunctions"].started == []
+    assert clients["s3"].list_objects_v2(Bucket=TARGET.fleet_bucket).get("KeyCount") == 0
 
 
 def test_a_request_travels_in_s3_only_when_it_is_bigger_than_the_execution_input_allows() -> None:
@@ -654,17 +645,17 @@ def test_a_request_travels_in_s3_only_when_it_is_bigger_than_the_execution_input
 
 
 def test_a_big_request_sends_its_targets_as_jsonl_through_the_stages_fleet_bucket(
-    aws: dict[str, Any], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    clients: dict[str, Any], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     many = targets(3000, workload_parameters={"Padding": "x" * 60})
     assert json_size(create_request(targets=many)) > MAX_FLEET_REQUEST_BYTES
     request = write(tmp_path / "fleet.json", create_request())
     code, _ = run_cli(["fleet", "run", request, "--targets",
                        write(tmp_path / "t.json", many), "--no-wait"], capsys)  # fmt: skip
-    sent = aws["stepfunctions"].started[0]["input"]
+    sent = clients["stepfunctions"].started[0]["input"]
     location = sent["targets_location"]
     bucket, _, key = location.removeprefix("s3://").partition("/")
-    body = aws["s3"].get_object(Bucket=bucket, Key=key)["Body"].read().decode()
+    body = clients["s3"].get_object(Bucket=bucket, Key=key)["Body"].read().decode()
     assert code == 0
     assert bucket == TARGET.fleet_bucket
     assert key.startswith("requests/") and key.endswith(".jsonl")
@@ -673,20 +664,20 @@ def test_a_big_request_sends_its_targets_as_jsonl_through_the_stages_fleet_bucke
 
 
 def test_rollout_flags_make_the_rollout_request(
-    aws: dict[str, Any], capsys: pytest.CaptureFixture[str]
+    clients: dict[str, Any], capsys: pytest.CaptureFixture[str]
 ) -> None:
     code, _ = run_cli(["fleet", "rollout", "--catalogue-id", CATALOGUE, "--catalogue-version-id",
                        ACCOUNTS[1], "--region", "us-east-1", "--failure-tolerance", "10%",
                        "--no-wait", "--json"], capsys)  # fmt: skip
     assert code == 0
-    assert aws["stepfunctions"].started[0]["input"] == {
+    assert clients["stepfunctions"].started[0]["input"] == {
         "operation": "rollout", "catalogue_id": CATALOGUE, "catalogue_version_id": ACCOUNTS[1],
         "max_concurrency": 5, "regions": ["us-east-1"], "failure_tolerance": "10%",
     }  # fmt: skip
 
 
 def test_run_follows_the_fleet_it_started_and_exits_with_its_outcome(
-    aws: dict[str, Any], store: CoordinationStore, tmp_path: Path,
+    clients: dict[str, Any], store: CoordinationStore, tmp_path: Path,
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
 ) -> None:  # fmt: skip
     # --local only adds itself to the results command here: the stack's endpoint is moto.
@@ -696,7 +687,7 @@ def test_run_follows_the_fleet_it_started_and_exits_with_its_outcome(
         store_plan(store)
         put_results(store, FLEET_ID, [a_failure(1)])
 
-    aws["stepfunctions"].looks = [
+    clients["stepfunctions"].looks = [
         {"status": "RUNNING", "before": fail, "items": {"running": 1, "failed": 1}},
         {"status": "FAILED", "error": "FleetFailureToleranceExceeded", "items": {"failed": 1},
          "cause": json.dumps({"message": "1 of 1 targets failed; 0 tolerated"})},
@@ -713,7 +704,7 @@ def test_run_follows_the_fleet_it_started_and_exits_with_its_outcome(
 
 
 def test_a_stopped_fleet_names_its_aborted_targets_apart_from_those_never_started(
-    aws: dict[str, Any], store: CoordinationStore
+    clients: dict[str, Any], store: CoordinationStore
 ) -> None:
     store_plan(store, total=4, to_run=4, already_done=0)
     put_results(store, FLEET_ID, [a_failure(0)])
@@ -723,6 +714,6 @@ def test_a_stopped_fleet_names_its_aborted_targets_apart_from_those_never_starte
              "failed_targets": [{"index": 0}], "hint": "Run it again"}  # fmt: skip
     looks = [{"status": "FAILED", "error": "FleetFailureToleranceExceeded",
               "cause": json.dumps(cause), "items": {"failed": 1, "aborted": 2}}]  # fmt: skip
-    code, text = follow(aws, store, looks, as_json=False)
+    code, text = follow(clients, store, looks, as_json=False)
     assert code == console.EXIT_FAILED
     assert "1 failed, 0 already done, 2 aborted, 1 not started" in " ".join(text.split())

@@ -84,42 +84,50 @@ def test_only_a_positive_whole_timeout_seconds_sets_an_execution_timeout() -> No
 
 
 @pytest.mark.parametrize(
-    ("field", "value", "refused"),
+    ("field", "value", "refusal"),
     [
-        ("MaxConcurrency", 0, False),
-        ("MaxConcurrency", 10_000, False),
-        ("MaxConcurrency", -1, True),
-        ("MaxConcurrency", "5", True),
-        ("MaxConcurrency", 2.0, True),
-        ("ToleratedFailureCount", True, True),
-        ("ToleratedFailureCount", None, True),
-        ("ToleratedFailurePercentage", 100, False),
-        ("ToleratedFailurePercentage", 101, True),
-        ("ToleratedFailurePercentage", 12.5, True),
+        ("MaxConcurrency", 0, None),
+        ("MaxConcurrency", 10_000, None),
+        ("MaxConcurrency", -1,
+         "Expected non-negative integer for MaxConcurrency, got '-1' instead."),
+        ("MaxConcurrency", "5",
+         'The MaxConcurrencyPath field refers to value "5" which is not a valid integer: $.x'),
+        ("MaxConcurrency", 2.0,
+         'The MaxConcurrencyPath field refers to value "2.0" which is not a valid integer: $.x'),
+        ("ToleratedFailureCount", True,
+         'The ToleratedFailureCountPath field refers to value "true" which is not a valid '
+         "integer: $.x"),
+        ("ToleratedFailureCount", None,
+         'The ToleratedFailureCountPath field refers to value "null" which is not a valid '
+         "integer: $.x"),
+        ("ToleratedFailurePercentage", 100, None),
+        ("ToleratedFailurePercentage", 101,
+         "Expected integer between 0 and 100 for ToleratedFailurePercentage, got '101' "
+         "instead."),
+        ("ToleratedFailurePercentage", 12.5,
+         'The ToleratedFailurePercentagePath field refers to value "12.5" which is not a valid '
+         "integer: $.x"),
     ],
-)
+)  # fmt: skip
 def test_a_settings_path_must_select_a_whole_number_in_range(
-    field: str, value: object, refused: bool
+    field: str, value: object, refusal: str | None
 ) -> None:
-    problem = distributed_map.setting_problem(field, value, "$.x")
-    assert (problem is not None) == refused
-    if refused and not distributed_map.is_whole(value):
-        shown = value if isinstance(value, str) else json.dumps(value)
-        assert problem == (
-            f'The {field}Path field refers to value "{shown}" which is not a valid integer: $.x'
-        )
+    assert distributed_map.setting_problem(field, value, "$.x") == refusal
 
 
 def test_max_items_path_selects_a_positive_integer_up_to_100_million() -> None:
     problem = distributed_map.max_items_problem
     assert problem(1, "$.n") is None
     assert problem(100_000_000, "$.n") is None
-    assert problem(0, "$.n") is not None  # "a positive integer"
-    assert problem(-2, "$.n") is not None
-    assert problem(100_000_001, "$.n") is not None
-    assert "not a valid integer" in str(problem("3", "$.n"))
+    for value in (0, -2, 100_000_001):  # "a positive integer"
+        assert problem(value, "$.n") == (
+            f"MaxItemsPath must be an integer between 1 and 100000000, got '{value}'."
+        )
+    assert problem("3", "$.n") == (
+        "The MaxItemsPath field refers to value '3' which is not a valid integer: $.n"
+    )
     assert problem(0, None) is None  # the literal MaxItems 0: no limit
-    assert problem(-1, None) is not None
+    assert problem(-1, None) == "MaxItems must be an integer between 0 and 100000000, got '-1'."
 
 
 def test_the_threshold_is_crossed_over_either_limit_counted_over_all_items() -> None:

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
-import boto3
 import pytest
-from moto import mock_aws
 
 from stax_orchestrator.token_store import TokenParameters, TokenStoreError, store_token
 
@@ -15,20 +12,16 @@ NAMES = TokenParameters("/team/stax/id", "/team/stax/secret")
 
 
 @pytest.fixture()
-def ssm(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    with mock_aws():
-        yield boto3.client("ssm", region_name="us-east-1")
+def ssm(aws: Any) -> Any:
+    return aws.client("ssm")
 
 
 def _value(ssm: Any, name: str) -> str:
     return str(ssm.get_parameter(Name=name, WithDecryption=True)["Parameter"]["Value"])
 
 
-def test_both_parameters_are_secure_strings_under_the_given_key(ssm: Any) -> None:
-    key = boto3.client("kms", region_name="us-east-1").create_key()["KeyMetadata"]["KeyId"]
+def test_both_parameters_are_secure_strings_under_the_given_key(aws: Any, ssm: Any) -> None:
+    key = aws.client("kms").create_key()["KeyMetadata"]["KeyId"]
     assert store_token(ssm, NAMES, "AKEY", "s3cret-1A!", key) == [NAMES.secret, NAMES.access_key]
     assert _value(ssm, NAMES.access_key) == "AKEY" and _value(ssm, NAMES.secret) == "s3cret-1A!"
     described = ssm.describe_parameters()["Parameters"]
