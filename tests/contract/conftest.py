@@ -11,19 +11,38 @@ Realism: the simulator always runs *strict* here. The ``control`` fixture turns 
 read-after-write lag and the nulls off (:data:`contract_support.EXACT`) so tests about
 other things are deterministic; the ``strict_defaults`` fixture gives a test the
 simulator's real defaults (1 s lag, a quarter of responses nulled, seeded RNG).
+
+The orchestrator's own code runs here too (``orchestrator``, ``orchestrator_factory``):
+``chalicelib.operations`` through the real SDK and gateway, with only the Cognito login
+stubbed, the API token in moto's SSM and the coordination table on moto's DynamoDB
+(``orchestrator_support``).
 """
 
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator
+import os
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import boto3
 import pytest
 import trustme
-from contract_support import API_AUTH, EXACT, FAST, SEED, StaxApi
+from baselines_support import ACCOUNTS, TYPES
+from contract_support import API_AUTH, EXACT, FAST, REGION, SEED, StaxApi, wait_for
+from moto import mock_aws
+from orchestrator_support import Orchestrator, dummy_login
+from staxapp.api import Api
+from staxapp.config import Config
+from staxapp.contract import StaxContract
 
+import chalicelib.stax
+from chalicelib.coordination import CoordinationStore
+from chalicelib.credentials import SsmCredentials
+from chalicelib.settings import CoordinationSettings, StaxSettings, stax_settings
+from chalicelib.stax import StaxAccess, StaxCredentials, StaxGateway
+from stax_orchestrator.deploy import Target, ensure_table
 from staxsim.backend import SimState
 from staxsim.control import SimulatorControl
 from staxsim.document import StaxDocument, load_document
@@ -112,3 +131,135 @@ def api(
     client = StaxApi(server.base_url, tls.ca, document)
     yield client
     client.session.close()
+
+
+# -- the orchestrator's own code against the simulator --------------------------------------
+#: The coordination table's stage (moto's account).
+TARGET = Target("contract", REGION, "123456789012")
+ACCESS_KEY_PARAMETER = "/orchestrator/stax/access/key"
+SECRET_KEY_PARAMETER = "/orchestrator/stax/access/key/secret"
+
+
+@pytest.fixture(scope="session")
+def boto_session() -> boto3.session.Session:
+    """One session for the tier's moto clients (it caches the service models they load),
+    built without the caller's AWS profile (the ``aws`` fixture keeps it out later on)."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.delenv("AWS_PROFILE", raising=False)
+        return boto3.session.Session(
+            region_name=REGION, aws_access_key_id="testing", aws_secret_access_key="testing"
+        )
+
+
+@pytest.fixture
+def aws(
+    monkeypatch: pytest.MonkeyPatch, boto_session: boto3.session.Session
+) -> Iterator[boto3.session.Session]:
+    """moto's AWS, and nothing of the caller's: ``make test`` runs this tier with the local
+    stack's environment, and moto only intercepts AWS's own endpoints (a call to
+    ``AWS_ENDPOINT_URL`` would go to MiniStack instead)."""
+    for name in [n for n in os.environ if n.startswith("AWS_ENDPOINT_URL")]:
+        monkeypatch.delenv(name)
+    for name in ("AWS_PROFILE", "AWS_REGION", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    with mock_aws():
+        yield boto_session
+
+
+@pytest.fixture
+def orchestrator_factory(
+    server: SimulatorServer,
+    tls: Tls,
+    control: SimulatorControl,
+    aws: boto3.session.Session,
+    monkeypatch: pytest.MonkeyPatch,
+) -> Iterator[Callable[..., Orchestrator]]:
+    """Builds the one warm container of a test, with the settings it names.
+
+    Stax tasks take 0.1 s (STARTED, PENDING, RUNNING: 20, 20, 60 ms), so a test waits
+    little for one to end. The SDK trusts the contract CA through ``REQUESTS_CA_BUNDLE``;
+    what the gateway sets process-wide (the SDK's HTTP session, its cached config and
+    contract) is put back after the test, once every request a fault held has been
+    answered (a held write would otherwise land in the next test).
+    """
+    control.set_task_durations(started=0.02, pending=0.02, running=0.06)
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", tls.ca)
+    monkeypatch.setattr(chalicelib.stax, "_bounded_login", dummy_login)
+    monkeypatch.setattr(Api, "request_session", Api.__dict__["request_session"])
+    monkeypatch.setattr(Config, "cached_api_config", {})
+    monkeypatch.setattr(Config, "load_live_schema", Config.load_live_schema)
+    monkeypatch.setattr(StaxContract, "_resolved_schema", StaxContract._resolved_schema)
+    monkeypatch.setattr(StaxContract, "_swagger_doc", StaxContract._swagger_doc)
+    ssm = aws.client("ssm")
+    for name, value in ((ACCESS_KEY_PARAMETER, "contract-access-key"),
+                        (SECRET_KEY_PARAMETER, "contract-secret-key")):  # fmt: skip
+        ssm.put_parameter(Name=name, Value=value, Type="SecureString")
+    dynamodb = aws.client("dynamodb")
+    ensure_table(dynamodb, TARGET)
+    built: list[Orchestrator] = []
+
+    def build(
+        *,
+        http_timeout_seconds: float = 5.0,
+        http_retries: int = 2,
+        write_settle_seconds: float = 2.0,
+        visibility_grace_seconds: float = 30.0,
+        invocation_seconds: float = 2.0,
+    ) -> Orchestrator:
+        # The gateway installs its HTTP session for the whole SDK: one container a test.
+        assert not built, "one orchestrator per test"
+        settings = StaxSettings(
+            hostname=f"127.0.0.1:{server.port}",
+            access_key_parameter=ACCESS_KEY_PARAMETER,
+            secret_key_parameter=SECRET_KEY_PARAMETER,
+            credentials_ttl_seconds=300,
+            http_connect_timeout_seconds=2.0,
+            http_timeout_seconds=http_timeout_seconds,
+            http_retries=http_retries,
+        )
+        credentials = SsmCredentials(
+            lambda: ssm, ACCESS_KEY_PARAMETER, SECRET_KEY_PARAMETER, ttl_seconds=300
+        )
+        coordination = CoordinationSettings(
+            TARGET.table_name, write_settle_seconds, visibility_grace_seconds
+        )
+        orchestrator = Orchestrator(
+            StaxAccess(settings, credentials),
+            CoordinationStore(lambda: dynamodb, TARGET.table_name),
+            coordination,
+            invocation_seconds,
+        )
+        built.append(orchestrator)
+        return orchestrator
+
+    yield build
+    wait_for(
+        lambda: (
+            sum(rule["triggered"] for rule in control.faults()["rules"])
+            <= len([r for r in control.requests() if r["fault"]])
+        ),
+        timeout=15,
+    )
+
+
+@pytest.fixture
+def orchestrator(orchestrator_factory: Callable[..., Orchestrator]) -> Orchestrator:
+    """The orchestrator with short settings: 5 s HTTP timeout, 2 s settle window."""
+    return orchestrator_factory()
+
+
+@pytest.fixture
+def gateway(
+    server: SimulatorServer, tls: Tls, control: SimulatorControl, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[StaxGateway]:
+    """``chalicelib.stax.StaxGateway`` on the simulator (only the Cognito login stubbed),
+    with the baselines tests' organisation: two account types, three typed accounts."""
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", tls.ca)
+    monkeypatch.setattr(Config, "cached_api_config", {})
+    monkeypatch.setattr(chalicelib.stax, "_bounded_login", dummy_login)
+    control.seed(account_types=TYPES, accounts=ACCOUNTS)
+    settings = stax_settings({"STAX_API_HOST": f"127.0.0.1:{server.port}"})
+    yield StaxGateway(settings, StaxCredentials("unused", "unused"))

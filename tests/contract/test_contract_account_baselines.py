@@ -13,9 +13,9 @@ from typing import Any
 
 import boto3
 import pytest
-import test_contract_baselines
+from baselines_support import FILE, REGIONS, converged
+from contract_support import ACCOUNT_PROD
 from moto import mock_aws
-from test_contract_baselines import ACCOUNT_PROD, FILE, REGIONS, converged
 
 from chalicelib.baselines.automatic import (
     STORED_KEY,
@@ -27,8 +27,6 @@ from chalicelib.errors import BaselineAccountNotVisible, BaselinesNotStored
 from chalicelib.stax import StaxGateway
 from staxsim.control import SimulatorControl
 
-#: The organisation of the baselines contract tests (types, typed accounts) and its client.
-gateway = test_contract_baselines.gateway
 BUCKET = "stax-orchestrator-test-000000000000-us-east-1"
 NEW = "6f000000-0000-4000-8000-0000000000bb"
 

@@ -153,10 +153,19 @@ def test_a_new_workload_is_invisible_to_read_workloads_for_the_default_lag(
         {"catalogue_version_id": VPC_V2},
         {"filter": "ACTIVE"},
     ]
-    for params in filters:
-        assert api.checked("get", WORKLOADS, params=params)["Workloads"] == [], params
-    api.checked("get", WORKLOAD, path_params={"workload_id": workload_id}, expect=404)
-    assert time.monotonic() - posted < 0.9  # all of that happened within the lag
+    seen = [bool(api.checked("get", WORKLOADS, params=params)["Workloads"]) for params in filters]
+    seen.append(api.request("GET", f"{WORKLOADS}/{workload_id}").status_code != 404)
+    # By the simulator's own clock: every read it served before the workload became
+    # visible (its create task's VisibleAt, the same instant) saw nothing, every later one
+    # saw it; and the reads began within the lag.
+    [created] = [t for t in strict_defaults.state()["tasks"] if t["WorkloadId"] == workload_id]
+    reads = [r for r in strict_defaults.requests() if r["method"] == "GET"]
+    assert len(reads) == len(seen)
+    within = [saw for r, saw in zip(reads, seen, strict=True)
+              if r["time"] + r["duration_ms"] / 1000 < created["VisibleAt"]]  # fmt: skip
+    later = [saw for r, saw in zip(reads, seen, strict=True) if r["time"] >= created["VisibleAt"]]
+    assert within and not any(within), seen
+    assert all(later), seen
 
     def visible() -> bool:
         found = api.checked("get", WORKLOADS, params={"name": "wl-lagged"})["Workloads"]

@@ -1,0 +1,171 @@
+"""What several end-to-end test modules share (no test module imports another).
+
+- the installed CLI run as a user runs it, on the local stack (:func:`cli`);
+- the coordination table of the ``local`` stage (:data:`TABLE`);
+- a copy of the project as a fresh clone holds it, with one more stage
+  (:func:`copy_project`), deploy commands run in it (:func:`run_in`), and every resource
+  of a stage found by its name prefix (:func:`stage_resources`);
+- the baselines file of ``test_baselines`` and ``test_account_baselines`` and the account
+  types it needs (:data:`BASELINES_FILE`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import boto3
+
+from chalicelib.stax import is_live
+from stax_orchestrator.deploy import Target
+from tests.e2e.conftest import ROOT, SEED
+
+CLI = str(Path(sys.executable).with_name("stax-orchestrator"))
+#: The ``local`` stage's coordination table (the name the deploy tooling gives it).
+TABLE = Target("local", "us-east-1", "000000000000").table_name
+
+
+def cli(
+    *args: str,
+    stdin: str | None = None,
+    env: dict[str, str] | None = None,
+    timeout: float = 600,
+) -> subprocess.CompletedProcess[str]:
+    """The installed ``stax-orchestrator`` with ``--local``, run from the checkout."""
+    return subprocess.run(
+        [CLI, *args, "--local"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        input=stdin,
+        env={**os.environ, **(env or {})},
+        timeout=timeout,
+        check=False,
+    )
+
+
+# -- stages of their own --------------------------------------------------------------------
+def copy_project(
+    destination: Path,
+    stage: str,
+    environment: dict[str, str] | None = None,
+    files: Iterable[str] = ("app.py", "requirements.txt", "deploy.sh", "LICENSE", "README.md"),
+) -> Path:
+    """What a fresh clone holds (no ``.chalice/deployed``) plus the stage ``stage``: the
+    ``local`` stage's settings under the stage's own names, ``environment`` added.
+
+    Chalice's dependency cache (``.chalice/deployments``) is copied in, so the copy does not
+    rebuild what the checkout already built. Copying into an existing copy refreshes the
+    files and the stage and keeps what is there.
+    """
+    destination.mkdir(parents=True, exist_ok=True)
+    for name in files:
+        shutil.copy2(ROOT / name, destination / name)
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
+    for name in ("chalicelib", "statemachines", "stax_orchestrator"):
+        if not (destination / name).exists():
+            shutil.copytree(ROOT / name, destination / name, ignore=ignore)
+    chalice = destination / ".chalice"
+    (chalice / "deployments").mkdir(parents=True, exist_ok=True)
+    for cached in (ROOT / ".chalice" / "deployments").glob("*.zip"):
+        shutil.copy2(cached, chalice / "deployments" / cached.name)
+    config = json.loads((ROOT / ".chalice" / "config.json").read_text())
+    settings = json.loads(json.dumps(config["stages"]["local"]).replace("-local-", f"-{stage}-"))
+    settings["iam_policy_file"] = f"policy-{stage}.json"
+    settings["environment_variables"].update(environment or {})
+    config["stages"][stage] = settings
+    (chalice / "config.json").write_text(json.dumps(config, indent=2))
+    return destination
+
+
+def run_in(project: Path, *args: str, timeout: float = 900) -> subprocess.CompletedProcess[str]:
+    """``args`` run in a copy of the project with the checkout's tools and nothing of the
+    checkout on the Python path."""
+    venv = ROOT / ".venv" / "bin"
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    env.update(PYTHON=str(venv / "python"), CHALICE=str(venv / "chalice"),
+               PATH=f"{venv}:/usr/bin:/bin", PYTHONPATH=str(project))  # fmt: skip
+    return subprocess.run(
+        list(args), cwd=project, env=env, capture_output=True, text=True, timeout=timeout,
+        check=False,
+    )  # fmt: skip
+
+
+def _pages(client: Any, operation: str, key: str, **kwargs: Any) -> list[Any]:
+    pages = client.get_paginator(operation).paginate(**kwargs)
+    return [item for page in pages for item in page.get(key, [])]
+
+
+def stage_resources(stage: str) -> dict[str, list[str]]:
+    """Every resource of ``stage`` on the local stack, by kind (all pages read)."""
+    prefix = f"stax-orchestrator-{stage}-"
+    lam, iam, sfn = boto3.client("lambda"), boto3.client("iam"), boto3.client("stepfunctions")
+    sns, events, dynamodb = boto3.client("sns"), boto3.client("events"), boto3.client("dynamodb")
+    s3, logs = boto3.client("s3"), boto3.client("logs")
+    return {
+        "functions": [f["FunctionName"] for f in _pages(lam, "list_functions", "Functions")
+                      if f["FunctionName"].startswith(prefix)],
+        "roles": [r["RoleName"] for r in _pages(iam, "list_roles", "Roles")
+                  if r["RoleName"].startswith(prefix)],
+        "state_machines": [m["name"] for m in _pages(sfn, "list_state_machines", "stateMachines")
+                           if m["name"].startswith(prefix)],
+        "tables": [t for t in _pages(dynamodb, "list_tables", "TableNames")
+                   if t.startswith(prefix)],
+        "buckets": [b["Name"] for b in s3.list_buckets()["Buckets"]
+                    if b["Name"].startswith(prefix)],
+        "topics": [t["TopicArn"] for t in _pages(sns, "list_topics", "Topics")
+                   if f":{prefix}" in t["TopicArn"]],
+        "rules": [r["Name"] for r in events.list_rules(NamePrefix=prefix)["Rules"]],
+        "log_groups": [g["logGroupName"] for g in _pages(logs, "describe_log_groups", "logGroups")
+                       if prefix in g["logGroupName"]],
+    }  # fmt: skip
+
+
+# -- baselines ------------------------------------------------------------------------------
+PRODUCTION = "5a1b2c3d-0000-4000-8000-00000000a001"
+DEVELOPMENT = "5a1b2c3d-0000-4000-8000-00000000a002"
+ACCOUNT_TYPES_SEED = [{"Id": PRODUCTION, "Name": "production"},
+                      {"Id": DEVELOPMENT, "Name": "development"}]  # fmt: skip
+#: The account type of each seed account.
+ACCOUNT_TYPE_OF = {"workloads-dev": "development", "workloads-staging": "development",
+                   "workloads-prod": "production"}  # fmt: skip
+BASELINE_REGIONS = ("ap-southeast-2", "us-east-1")
+#: Two baselines over two account types and two regions: six workloads.
+BASELINES_FILE = """\
+baselines:
+  network:
+    catalogue: baseline-vpc
+    version: "1.0.0"
+    workload_name: "{baseline}-{account}-{region}"
+    parameters: {VpcCidr: 10.0.0.0/16}
+    tags: {CostCode: "1234"}
+    targets:
+      account_types: [production]
+      regions: [ap-southeast-2, us-east-1]
+    max_concurrency: 2
+  params:
+    catalogue: ssm-parameters
+    version: latest
+    workload_name: "{baseline}-{account}-{region}"
+    targets:
+      account_types: [development]
+      regions: [ap-southeast-2, us-east-1]
+    max_concurrency: 4
+    failure_tolerance: 0
+"""
+
+
+def typed_accounts() -> list[dict[str, Any]]:
+    """The seed's accounts, each with its account type."""
+    return [{**a, "AccountType": ACCOUNT_TYPE_OF[a["Name"]]} for a in SEED["accounts"]]
+
+
+def live(sim: Any) -> dict[str, dict[str, Any]]:
+    """The simulator's live workloads by name."""
+    return {w["Name"]: w for w in sim.state()["workloads"] if is_live(w)}
