@@ -11,6 +11,7 @@ Sections (modules runnable alone, see bench/README.md):
   polling    the schedule vs the seed's 10 s, and a scaled-time run of the deployed watcher
   e2e        create/update/delete executions with 20 s tasks: overhead, invocations
   package    what chalice deploy uploads, with and without automatic_layer
+  install    the CLI pip-installed from the checkout into a fresh venv
 
 By default it uses the standard local stack (``make deploy-local`` done, as the
 ``bench`` target ensures) and leaves the simulator reset to its seed afterwards
@@ -36,11 +37,11 @@ if __package__ in (None, ""):  # run as a script: python bench/run.py
     # must not shadow anything as top-level modules).
     sys.path[0] = str(Path(__file__).resolve().parent.parent)
 
-from bench import calls, coldstart, e2e, fleet, package, polling, tracing
+from bench import calls, coldstart, e2e, fleet, install, package, polling, tracing
 from bench.stack import open_stack
 from bench.table import Row, exit_code, guarded, render
 
-SECTIONS = ("coldstart", "tracing", "calls", "polling", "e2e", "fleet", "package")
+SECTIONS = ("coldstart", "tracing", "calls", "polling", "e2e", "fleet", "package", "install")
 
 
 def machine() -> str:
@@ -154,6 +155,12 @@ def main(argv: list[str] | None = None) -> int:
         return list(package.rows(raw["package"]))
 
     section("package", pack)
+
+    def installing() -> list[Row]:
+        raw["install"] = install.measure()
+        return list(install.rows(raw["install"]))
+
+    section("install", installing)
     if args.json:
         args.json.write_text(json.dumps(raw, indent=2, default=str))
     print(machine())

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -99,6 +100,16 @@ def deploy_local() -> subprocess.CompletedProcess[str]:
         timeout=900,
         check=False,
     )
+
+
+def post_deploy(*flags: str) -> subprocess.CompletedProcess[str]:
+    """Run only the post-deploy step of ``deploy.sh`` for the `local` stage (the Lambdas the
+    session deployed stay as they are)."""
+    return subprocess.run(
+        [sys.executable, "-m", "stax_orchestrator.deploy", "post-deploy", "--stage", "local",
+         *flags],
+        cwd=ROOT, capture_output=True, text=True, timeout=600, check=False,
+    )  # fmt: skip
 
 
 @pytest.fixture(scope="session")

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
 import time
 import uuid
@@ -22,43 +21,39 @@ from typing import Any
 import boto3
 import pytest
 
-from tests.e2e.conftest import ROOT, SEED
-from tests.e2e.test_baselines import ACCOUNT_TYPES, FILE, REGIONS, TYPES, live
+from tests.e2e.conftest import post_deploy
+from tests.e2e.helpers import (
+    ACCOUNT_TYPES_SEED,
+    BASELINE_REGIONS,
+    BASELINES_FILE,
+    live,
+    typed_accounts,
+)
 
 pytestmark = pytest.mark.e2e
 MACHINE = "stax-orchestrator-local-account-baseline"
-
-
-def _post_deploy(*flags: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "stax_orchestrator.deploy", "post-deploy", "--stage", "local",
-         *flags],
-        cwd=ROOT, capture_output=True, text=True, timeout=600, check=False,
-    )  # fmt: skip
 
 
 @pytest.fixture(scope="module")
 def baselining_bus(
     deployed: dict[str, Any], tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[str]:
-    """The stage deployed (once for the module) with the two baselines of
-    ``test_baselines`` on a fresh bus; afterwards as the session deployed it."""
+    """The session's stage with the two baselines of ``test_baselines`` on a fresh bus
+    (the post-deploy step of ``deploy.sh --baselines``: the Lambdas are already deployed);
+    afterwards as the session deployed it."""
     events = boto3.client("events")
     bus = f"stax-{uuid.uuid4().hex[:8]}"
     events.create_event_bus(Name=bus)
     path = tmp_path_factory.mktemp("baselines") / "baselines.yaml"
-    path.write_text(FILE)
-    run = subprocess.run(
-        ["./deploy.sh", "--stage", "local", "--baselines", str(path), "--stax-event-bus", bus,
-         "--stax-event-source", "stax.simulator"],
-        cwd=ROOT, capture_output=True, text=True, timeout=900, check=False,
-    )  # fmt: skip
+    path.write_text(BASELINES_FILE)
+    run = post_deploy("--baselines", str(path), "--stax-event-bus", bus,
+                       "--stax-event-source", "stax.simulator")  # fmt: skip
     assert run.returncode == 0, run.stdout + run.stderr
     assert f"rule stax-orchestrator-local-account-baselines on bus {bus}" in run.stderr
     try:
         yield bus
     finally:
-        restored = _post_deploy()  # no baselining
+        restored = post_deploy()  # no baselining
         assert restored.returncode == 0, restored.stderr
         assert "removed rule stax-orchestrator-local-account-baselines" in restored.stderr
         events.delete_event_bus(Name=bus)
@@ -68,8 +63,7 @@ def baselining_bus(
 def baselined(clean_sim: Any, baselining_bus: str) -> Iterator[Any]:
     """The seed's accounts (typed, no workloads); the simulator sends its account events
     to the stage's Stax bus."""
-    accounts = [{**a, "AccountType": ACCOUNT_TYPES[a["Name"]]} for a in SEED["accounts"]]
-    clean_sim.seed(account_types=TYPES, accounts=accounts)
+    clean_sim.seed(account_types=ACCOUNT_TYPES_SEED, accounts=typed_accounts())
     clean_sim.set_account_events(
         baselining_bus, endpoint_url=os.environ.get("AWS_ENDPOINT_URL"),
         region=boto3.client("events").meta.region_name, source="stax.simulator",
@@ -119,7 +113,7 @@ def test_a_new_account_gets_its_baselines_without_a_command_and_a_moved_one_its_
     new = {"Id": str(uuid.uuid4()), "Name": "workloads-new", "AwsAccountId": "444444444444",
            "AccountType": "production"}  # fmt: skip
     baselined.seed(accounts=[new])  # Stax creates an account: an AccountCreateEvent
-    seconds = wait_for(baselined, {f"network-workloads-new-{r}" for r in REGIONS})
+    seconds = wait_for(baselined, {f"network-workloads-new-{r}" for r in BASELINE_REGIONS})
     print(f"\naccount event -> 2 baseline workloads ACTIVE: {seconds:.1f} s", file=sys.stderr)
     (done,) = wait_ended(sfn, machine, before, 1)
     assert done["status"] == "SUCCEEDED", done
@@ -129,9 +123,9 @@ def test_a_new_account_gets_its_baselines_without_a_command_and_a_moved_one_its_
     # Moved to another type: an AccountUpdateEvent; its new type's baseline is applied,
     # the old one's workloads stay (an event never deletes: `apply --prune` does).
     baselined.seed(accounts=[{**new, "AccountType": "development"}])
-    seconds = wait_for(baselined, {f"params-workloads-new-{r}" for r in REGIONS})
+    seconds = wait_for(baselined, {f"params-workloads-new-{r}" for r in BASELINE_REGIONS})
     print(f"account type change -> 2 baseline workloads ACTIVE: {seconds:.1f} s", file=sys.stderr)
-    assert {f"network-workloads-new-{r}" for r in REGIONS} <= set(live(baselined))
+    assert {f"network-workloads-new-{r}" for r in BASELINE_REGIONS} <= set(live(baselined))
     ended = wait_ended(sfn, machine, before, 2)
     assert [e["status"] for e in ended] == ["SUCCEEDED"] * 2, ended
 

@@ -9,65 +9,34 @@ baselines over two account types and two regions: six workloads.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
+import time
+import uuid
 from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
 
 from chalicelib.baselines import BASELINE_TAG
-from chalicelib.stax import is_live
-from tests.e2e.conftest import ROOT, SEED, write_calls
+from chalicelib.baselines.account import account_event
+from chalicelib.ownership import EXECUTION_TAG
+from tests.e2e.conftest import SEED, write_calls
+from tests.e2e.helpers import (
+    ACCOUNT_TYPES_SEED,
+    BASELINE_REGIONS,
+    BASELINES_FILE,
+    cli,
+    live,
+    typed_accounts,
+)
 
 pytestmark = pytest.mark.e2e
-CLI = str(Path(sys.executable).with_name("stax-orchestrator"))
-PRODUCTION = "5a1b2c3d-0000-4000-8000-00000000a001"
-DEVELOPMENT = "5a1b2c3d-0000-4000-8000-00000000a002"
-TYPES = [{"Id": PRODUCTION, "Name": "production"}, {"Id": DEVELOPMENT, "Name": "development"}]
-ACCOUNT_TYPES = {"workloads-dev": "development", "workloads-staging": "development",
-                 "workloads-prod": "production"}  # fmt: skip
-REGIONS = ("ap-southeast-2", "us-east-1")
 VPC_V1, VPC_V2 = (v["Id"] for v in SEED["catalogue"][0]["Versions"])
 
-FILE = """\
-baselines:
-  network:
-    catalogue: baseline-vpc
-    version: "1.0.0"
-    workload_name: "{baseline}-{account}-{region}"
-    parameters: {VpcCidr: 10.0.0.0/16}
-    tags: {CostCode: "1234"}
-    targets:
-      account_types: [production]
-      regions: [ap-southeast-2, us-east-1]
-    max_concurrency: 2
-  params:
-    catalogue: ssm-parameters
-    version: latest
-    workload_name: "{baseline}-{account}-{region}"
-    targets:
-      account_types: [development]
-      regions: [ap-southeast-2, us-east-1]
-    max_concurrency: 4
-    failure_tolerance: 0
-"""
-NAMES = {f"network-workloads-prod-{r}" for r in REGIONS} | {
-    f"params-{a}-{r}" for a in ("workloads-dev", "workloads-staging") for r in REGIONS
+NAMES = {f"network-workloads-prod-{r}" for r in BASELINE_REGIONS} | {
+    f"params-{a}-{r}" for a in ("workloads-dev", "workloads-staging") for r in BASELINE_REGIONS
 }
-
-
-def cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [CLI, *args, "--local"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        env=dict(os.environ),
-        timeout=600,
-        check=False,
-    )
 
 
 def plan(path: Path, *flags: str, expect: int) -> dict[str, Any]:
@@ -86,25 +55,20 @@ def summary(plan_body: dict[str, Any]) -> list[tuple[str, str, str]]:
     return sorted((c["action"], c["workload_name"], c["region"]) for c in plan_body["changes"])
 
 
-def live(sim: Any) -> dict[str, dict[str, Any]]:
-    return {w["Name"]: w for w in sim.state()["workloads"] if is_live(w)}
-
-
 @pytest.fixture()
 def organisation(clean_sim: Any, deployed: dict[str, Any]) -> Any:
     """The seed's accounts, each of an account type; no workloads."""
-    accounts = [{**a, "AccountType": ACCOUNT_TYPES[a["Name"]]} for a in SEED["accounts"]]
-    clean_sim.seed(account_types=TYPES, accounts=accounts)
+    clean_sim.seed(account_types=ACCOUNT_TYPES_SEED, accounts=typed_accounts())
     return clean_sim
 
 
 def test_plan_apply_converge_update_recreate_and_prune(organisation: Any, tmp_path: Path) -> None:
     path = tmp_path / "baselines.yaml"
-    path.write_text(FILE)
+    path.write_text(BASELINES_FILE)
 
     first = plan(path, expect=2)
     assert summary(first) == sorted(
-        ("create", n, next(r for r in REGIONS if n.endswith(r))) for n in NAMES
+        ("create", n, next(r for r in BASELINE_REGIONS if n.endswith(r))) for n in NAMES
     )
     apply(path)
     workloads = live(organisation)
@@ -112,7 +76,7 @@ def test_plan_apply_converge_update_recreate_and_prune(organisation: Any, tmp_pa
     assert {w["Status"] for w in workloads.values()} <= {"ACTIVE", "UPDATE_COMPLETE"}
     assert plan(path, expect=0)["totals"]["noop"] == 6
 
-    path.write_text(FILE.replace('version: "1.0.0"', 'version: "1.1.0"'))
+    path.write_text(BASELINES_FILE.replace('version: "1.0.0"', 'version: "1.1.0"'))
     updates = plan(path, expect=2)
     changed = [c for c in updates["changes"] if c["action"] == "update"]
     assert sorted(c["workload_name"] for c in changed) == sorted(
@@ -135,7 +99,7 @@ def test_plan_apply_converge_update_recreate_and_prune(organisation: Any, tmp_pa
     assert set(live(organisation)) == NAMES
 
     path.write_text(
-        FILE.replace('version: "1.0.0"', 'version: "1.1.0"').replace(
+        BASELINES_FILE.replace('version: "1.0.0"', 'version: "1.1.0"').replace(
             "account_types: [development]\n      regions: [ap-southeast-2, us-east-1]",
             "account_types: [development]\n      regions: [ap-southeast-2]",
         )
@@ -152,16 +116,19 @@ def test_plan_apply_converge_update_recreate_and_prune(organisation: Any, tmp_pa
     )
     apply(path, "--prune")
     assert set(live(organisation)) == NAMES - set(orphans)
-    assert all(
-        w["Tags"] is None or w["Tags"].get(BASELINE_TAG) in ("network", "params")
-        for w in live(organisation).values()
-    )
+    # The simulator's own state never holds nulls: every workload the apply made carries
+    # its baseline's tag and the file's tags, exactly.
+    expected_tags = {"network": {"CostCode": "1234", BASELINE_TAG: "network"},
+                     "params": {BASELINE_TAG: "params"}}  # fmt: skip
+    tags = {name: dict(w["Tags"]) for name, w in live(organisation).items()}
+    assert all(t.pop(EXECUTION_TAG, "").startswith("arn:") for t in tags.values()), tags
+    assert tags == {name: expected_tags[name.split("-", 1)[0]] for name in tags}
     plan(path, "--prune", expect=0)
 
 
 def test_a_saved_plan_is_refused_when_stax_changed_since(organisation: Any, tmp_path: Path) -> None:
     path = tmp_path / "baselines.yaml"
-    path.write_text(FILE)
+    path.write_text(BASELINES_FILE)
     saved = tmp_path / "plan.json"
     run = cli("plan", str(path), "--out", str(saved))
     assert run.returncode == 2 and "6 to create" in run.stdout, run.stdout + run.stderr
@@ -181,13 +148,6 @@ def test_a_saved_plan_is_refused_when_stax_changed_since(organisation: Any, tmp_
 
 def test_the_simulator_announces_a_new_account_on_a_ministack_event_bus(clean_sim: Any) -> None:
     organisation = clean_sim  # no deployed stage needed: the simulator and MiniStack only
-    import time
-    import uuid
-
-    import boto3
-
-    from chalicelib.baselines.account import account_event
-
     events, sqs = boto3.client("events"), boto3.client("sqs")
     name = f"stax-events-{uuid.uuid4().hex[:8]}"
     events.create_event_bus(Name=name)

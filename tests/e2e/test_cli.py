@@ -7,9 +7,7 @@ output it prints during these tests is checked for the Stax API secret.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,31 +18,21 @@ import pytest
 from tests.e2e.conftest import (
     ACCOUNT_ID,
     CATALOGUE_ID,
-    ROOT,
     VERSION_2,
     create_payload,
     unique_name,
     write_calls,
 )
+from tests.e2e.helpers import cli as run_cli
 
 pytestmark = pytest.mark.e2e
-CLI = str(Path(sys.executable).with_name("stax-orchestrator"))
 OUTPUTS: list[str] = []
 
 
 def cli(
     *args: str, stdin: str | None = None, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
-    run = subprocess.run(
-        [CLI, *args, "--local"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        input=stdin,
-        env={**os.environ, **(env or {})},
-        timeout=300,
-        check=False,
-    )
+    run = run_cli(*args, stdin=stdin, env=env, timeout=300)
     OUTPUTS.append(run.stdout + run.stderr)
     return run
 

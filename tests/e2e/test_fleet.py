@@ -8,8 +8,6 @@ the strict simulator with task lengths drawn between 1 and 6 s.
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import uuid
 from pathlib import Path
 from typing import Any
@@ -21,15 +19,14 @@ from chalicelib import fleet
 from chalicelib.coordination import CoordinationStore
 from chalicelib.stax import is_live
 from stax_orchestrator.follow import largest_state_bytes
-from tests.e2e.conftest import CATALOGUE_ID, ROOT, SEED, VERSION_1, VERSION_2, run_execution
+from tests.e2e.conftest import CATALOGUE_ID, SEED, VERSION_1, VERSION_2, run_execution
+from tests.e2e.helpers import TABLE, cli
 
 pytestmark = pytest.mark.e2e
 ACCOUNTS = [a["Id"] for a in SEED["accounts"]]
 REGIONS = ["ap-southeast-2", "us-east-1", "us-west-2", "eu-west-1", "eu-central-1",
            "ca-central-1", "ap-northeast-1", "eu-west-2", "eu-north-1", "sa-east-1",
            "ap-south-1", "us-east-2", "us-west-1", "ap-northeast-2"]  # fmt: skip
-CLI = str(Path(sys.executable).with_name("stax-orchestrator"))
-TABLE = "stax-orchestrator-local-coordination"
 
 
 def forty_targets() -> list[dict[str, str]]:
@@ -165,7 +162,7 @@ def test_rollout_moves_twelve_workloads_in_three_accounts_to_the_new_version(
     described = run_execution(sfn, deployed["fleet"], request, timeout=600)
     assert described["status"] == "SUCCEEDED", described.get("cause")
     summary = json.loads(described["output"])["summary"]
-    assert summary["succeeded"] >= 12
+    assert (summary["succeeded"], summary["failed"]) == (12, 0), summary
     state = {w["Id"]: w for w in clean_sim.state()["workloads"]}
     assert all(state[w["Id"]]["CatalogueVersionId"] == VERSION_2 for w in seeded)
     assert clean_sim.stats()["max_concurrent_tasks"] <= 4
@@ -196,21 +193,23 @@ def test_the_cli_runs_a_fleet_from_a_csv_file_and_lists_its_results(
         for i, t in enumerate(forty_targets()[:3])
     ]
     (tmp_path / "targets.csv").write_text("\n".join(rows) + "\n")
-    run = subprocess.run(
-        [CLI, "fleet", "run", str(tmp_path / "request.json"), "--targets",
-         str(tmp_path / "targets.csv"), "--local", "--json", "--interval", "1"],
-        cwd=ROOT, capture_output=True, text=True, timeout=600, check=False,
-    )  # fmt: skip
+    run = cli("fleet", "run", str(tmp_path / "request.json"), "--targets",
+              str(tmp_path / "targets.csv"), "--json", "--interval", "1")  # fmt: skip
     assert run.returncode == 0, run.stdout + run.stderr
     result = json.loads(run.stdout)
     assert result["status"] == "SUCCEEDED" and result["summary"]["succeeded"] == 3
-    listed = subprocess.run(
-        [CLI, "fleet", "results", result["execution_arn"], "--local", "--csv"],
-        cwd=ROOT, capture_output=True, text=True, timeout=120, check=False,
-    )  # fmt: skip
+    listed = cli("fleet", "results", result["execution_arn"], "--csv", timeout=120)
     assert listed.returncode == 0, listed.stdout + listed.stderr
     lines = listed.stdout.strip().splitlines()
     assert len(lines) == 4 and lines[0].startswith("index,status")
     assert all(",SUCCEEDED," in line for line in lines[1:])
-    tags = [w["Tags"] for w in fleet_workloads(clean_sim, name)]
-    assert len(tags) == 3
+    # Each row's tag:Owner lands on that row's workload, beside the request's tags.
+    short = {a: a.split("-", 1)[0].lower() for a in ACCOUNTS}
+    owners = {
+        w["Name"]: (w["Tags"].get("Owner"), w["Tags"].get("Fleet"))
+        for w in fleet_workloads(clean_sim, name)
+    }
+    assert owners == {
+        f"{name}-{short[t['aws_account_id']]}-{t['aws_region']}": (f"team-{i}", name)
+        for i, t in enumerate(forty_targets()[:3])
+    }

@@ -11,67 +11,25 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import subprocess
-import sys
-import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from bench.install import install_cli
 from tests.e2e.conftest import ACCOUNT_ID, CATALOGUE_ID, ROOT, unique_name
 
 pytestmark = pytest.mark.e2e
-#: A fresh install on 2 CI cores resolves and unpacks ~45 wheels and builds the project's
-#: own: about 11 s here; far more means the constraints stopped matching the registry
-#: (pip backtracking) or something pulls in a large dependency.
-INSTALL_BUDGET_SECONDS = 180
-
-
-def constraints(path: Path) -> Path:
-    """The pins of requirements*.txt as a constraints file (constraints take no extras and
-    no ``-r`` lines)."""
-    lines = []
-    for name in ("requirements.txt", "requirements-dev.txt"):
-        for raw in (ROOT / name).read_text().splitlines():
-            line = raw.split("#", 1)[0].strip()
-            if line and not line.startswith("-"):
-                lines.append(re.sub(r"\[[^\]]*\]", "", line))
-    path.write_text("\n".join(lines) + "\n")
-    return path
 
 
 @pytest.fixture(scope="module")
 def installed(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    """A virtual environment outside the checkout with the checkout pip-installed into it."""
+    """A virtual environment outside the checkout with the checkout pip-installed into it
+    (how long that takes is row 8 of ``make bench``)."""
     home = tmp_path_factory.mktemp("installed-cli")
-    venv = home / "venv"
-    started = time.monotonic()
-    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
-    made = time.monotonic() - started
-    pip = subprocess.run(
-        [
-            str(venv / "bin" / "python"),
-            "-m",
-            "pip",
-            "install",
-            "--quiet",
-            "-c",
-            str(constraints(home / "constraints.txt")),
-            str(ROOT),
-        ],
-        cwd=home,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
-    seconds = time.monotonic() - started
-    assert pip.returncode == 0, pip.stdout + pip.stderr
-    print(f"\ninstalled CLI: venv {made:.1f}s, venv + pip install {seconds:.1f}s")
-    assert seconds < INSTALL_BUDGET_SECONDS, f"install took {seconds:.0f}s"
-    return {"home": home, "venv": venv, "bin": venv / "bin" / "stax-orchestrator"}
+    done = install_cli(home)
+    return {"home": home, "venv": done.venv, "bin": done.cli}
 
 
 def clean_env() -> dict[str, str]:

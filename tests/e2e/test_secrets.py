@@ -1,12 +1,15 @@
 """The Stax API secret never shows up: Lambda logs, server logs, execution histories.
 
 Runs after every other end-to-end test (see conftest's ordering), so it reads what the
-whole suite produced: all CloudWatch log events of the orchestrator's Lambdas on
-MiniStack, the local stack's own logs, and the histories of every execution.
+whole suite produced: every CloudWatch log event on MiniStack (every group, every
+stream, every page), the local stack's own log files, and the whole history of every
+execution of every state machine (Map Run children included). It fails when it read
+nothing: a sweep of an empty folder proves nothing.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import boto3
@@ -15,42 +18,85 @@ import pytest
 from tests.e2e.conftest import ROOT, history
 
 pytestmark = pytest.mark.e2e
+#: What ``local/stack.sh`` writes while the stack runs (MiniStack's and the simulator's
+#: output, Lambda workers' stderr included).
+STACK_LOGS = ("ministack.log", "staxsim.log")
 
 
-def _log_events(group_prefix: str) -> list[str]:
+def _pages(client: Any, operation: str, key: str, **kwargs: Any) -> Iterator[Any]:
+    for page in client.get_paginator(operation).paginate(**kwargs):
+        yield from page.get(key, [])
+
+
+def _every_log_event() -> dict[str, list[str]]:
+    """Every log event on the stack, by group."""
     logs = boto3.client("logs")
-    messages: list[str] = []
-    for group in logs.describe_log_groups(logGroupNamePrefix=group_prefix)["logGroups"]:
-        kwargs: dict[str, Any] = {"logGroupName": group["logGroupName"]}
-        while True:
-            page = logs.filter_log_events(**kwargs)
-            messages.extend(event["message"] for event in page["events"])
-            if not page.get("nextToken"):
-                break
-            kwargs["nextToken"] = page["nextToken"]
-    return messages
+    return {
+        group["logGroupName"]: [
+            event["message"]
+            for event in _pages(
+                logs, "filter_log_events", "events", logGroupName=group["logGroupName"]
+            )
+        ]
+        for group in _pages(logs, "describe_log_groups", "logGroups")
+    }
 
 
-def test_logs_and_histories_hold_no_secret(sfn: Any, deployed: dict[str, Any]) -> None:
-    secret = boto3.client("ssm").get_parameter(
+def _every_execution(sfn: Any) -> Iterator[str]:
+    """Every execution of every state machine, and every child of their Map Runs."""
+    for machine in _pages(sfn, "list_state_machines", "stateMachines"):
+        for execution in _pages(
+            sfn, "list_executions", "executions", stateMachineArn=machine["stateMachineArn"]
+        ):
+            yield execution["executionArn"]
+            for run in _pages(
+                sfn, "list_map_runs", "mapRuns", executionArn=execution["executionArn"]
+            ):
+                for child in _pages(
+                    sfn, "list_executions", "executions", mapRunArn=run["mapRunArn"]
+                ):
+                    yield child["executionArn"]
+
+
+@pytest.fixture(scope="module")
+def secret(local_stack: None) -> str:
+    value = boto3.client("ssm").get_parameter(
         Name="/orchestrator/stax/access/key/secret", WithDecryption=True
     )["Parameter"]["Value"]
-    lambda_logs = _log_events("/aws/lambda/stax-orchestrator-local-")
-    assert len(lambda_logs) > 50, "expected the suite's Lambda logs"
-    assert any('"event": "stax_client_built"' in line for line in lambda_logs)
-    leaks = [line for line in lambda_logs if secret in line]
-    assert leaks == []
+    assert len(value) >= 16, "the local token's secret is too short to search for"
+    return str(value)
 
-    for log_file in (ROOT / ".local" / "logs").glob("*.log"):
-        assert secret not in log_file.read_text(errors="replace"), log_file.name
 
-    checked = 0
-    for machine in (deployed["workload"], deployed["task_watcher"]):
-        for execution in sfn.list_executions(stateMachineArn=machine, maxResults=1000)[
-            "executions"
-        ]:
-            described = sfn.describe_execution(executionArn=execution["executionArn"])
-            assert secret not in str(described)
-            assert secret not in str(history(sfn, execution["executionArn"]))
-            checked += 1
-    assert checked > 20
+def test_no_log_event_on_the_stack_holds_the_secret(secret: str, deployed: dict[str, Any]) -> None:
+    by_group = _every_log_event()
+    ours = [m for g, lines in by_group.items() if "stax-orchestrator-local-" in g for m in lines]
+    assert len(ours) > 50, f"expected the suite's Lambda logs, read {len(ours)} lines"
+    assert any('"event": "stax_client_built"' in line for line in ours)
+    leaks = {g: sum(secret in m for m in lines) for g, lines in by_group.items()}
+    assert {g: n for g, n in leaks.items() if n} == {}
+
+
+def test_the_local_stacks_own_logs_hold_no_secret(secret: str) -> None:
+    folder = ROOT / ".local" / "logs"
+    present = {path.name: path.read_text(errors="replace") for path in folder.glob("*.log")}
+    assert set(STACK_LOGS) <= set(present), f"the stack's logs are missing from {folder}"
+    assert all(present[name].strip() for name in STACK_LOGS), "a stack log is empty"
+    assert [name for name, text in present.items() if secret in text] == []
+
+
+def test_no_execution_input_output_or_history_holds_the_secret(
+    secret: str, sfn: Any, deployed: dict[str, Any]
+) -> None:
+    read = events = 0
+    machines: set[str] = set()
+    for arn in _every_execution(sfn):
+        described = sfn.describe_execution(executionArn=arn)
+        assert secret not in str(described), arn
+        whole = history(sfn, arn)
+        assert secret not in str(whole), arn
+        read, events = read + 1, events + len(whole)
+        machines.add(described["stateMachineArn"].split(":")[6].split("/")[0])
+    assert read > 50 and events > read * 5, (read, events)
+    # The suite ran every machine of the stage: each one's executions were read.
+    stage_machines = {deployed[k].split(":")[-1] for k in ("workload", "task_watcher", "fleet")}
+    assert stage_machines <= machines, sorted(machines)

@@ -10,7 +10,6 @@ The copy holds what a fresh clone holds (no ``.chalice/deployed``), with one mor
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import urllib.parse
 import uuid
@@ -20,7 +19,8 @@ from typing import Any
 import boto3
 import pytest
 
-from tests.e2e.conftest import ROOT, create_payload, run_execution, unique_name
+from tests.e2e.conftest import create_payload, run_execution, unique_name
+from tests.e2e.helpers import copy_project, run_in, stage_resources
 
 pytestmark = pytest.mark.e2e
 STAGE = "kms"
@@ -30,45 +30,15 @@ ALIAS = "alias/e2e-stax-token"
 
 
 def _copy_project(destination: Path, with_key: bool) -> Path:
-    destination.mkdir(parents=True, exist_ok=True)
-    for name in ("app.py", "requirements.txt", "deploy.sh"):
-        shutil.copy2(ROOT / name, destination / name)
-    ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
-    for name in ("chalicelib", "statemachines", "stax_orchestrator"):
-        if not (destination / name).exists():
-            shutil.copytree(ROOT / name, destination / name, ignore=ignore)
-    chalice = destination / ".chalice"
-    (chalice / "deployments").mkdir(parents=True, exist_ok=True)
-    for cached in (ROOT / ".chalice" / "deployments").glob("*.zip"):
-        shutil.copy2(cached, chalice / "deployments" / cached.name)
-    config = json.loads((ROOT / ".chalice" / "config.json").read_text())
-    stage = json.loads(json.dumps(config["stages"]["local"]).replace("-local-", f"-{STAGE}-"))
-    stage["iam_policy_file"] = f"policy-{STAGE}.json"
-    stage["environment_variables"].update(
-        STAX_ACCESS_KEY_PARAMETER=PARAMETERS[0], STAX_SECRET_KEY_PARAMETER=PARAMETERS[1]
-    )
+    environment = {"STAX_ACCESS_KEY_PARAMETER": PARAMETERS[0],
+                   "STAX_SECRET_KEY_PARAMETER": PARAMETERS[1]}  # fmt: skip
     if with_key:
-        stage["environment_variables"]["STAX_TOKEN_KMS_KEY_ID"] = ALIAS
-    config["stages"][STAGE] = stage
-    (chalice / "config.json").write_text(json.dumps(config, indent=2))
-    return destination
+        environment["STAX_TOKEN_KMS_KEY_ID"] = ALIAS
+    return copy_project(destination, STAGE, environment)
 
 
 def _run(project: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    venv = ROOT / ".venv" / "bin"
-    return subprocess.run(
-        ["./deploy.sh", "--stage", STAGE, *args],
-        cwd=project,
-        env={**_env(), "PYTHON": str(venv / "python"), "CHALICE": str(venv / "chalice"),
-             "PATH": f"{venv}:/usr/bin:/bin", "PYTHONPATH": str(project)},
-        capture_output=True, text=True, timeout=900, check=False,
-    )  # fmt: skip
-
-
-def _env() -> dict[str, str]:
-    import os
-
-    return {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    return run_in(project, "./deploy.sh", "--stage", STAGE, *args)
 
 
 @pytest.fixture(scope="module")
@@ -91,22 +61,6 @@ def token_key(local_stack: None) -> str:
     return str(kms.describe_key(KeyId=key_id)["KeyMetadata"]["Arn"])
 
 
-def _stage_resources() -> dict[str, list[str]]:
-    lam, iam, sfn = boto3.client("lambda"), boto3.client("iam"), boto3.client("stepfunctions")
-    sns, events, dynamodb = boto3.client("sns"), boto3.client("events"), boto3.client("dynamodb")
-    return {
-        "functions": [f["FunctionName"] for f in lam.list_functions()["Functions"]
-                      if f["FunctionName"].startswith(PREFIX)],
-        "roles": [r["RoleName"] for r in iam.list_roles()["Roles"]
-                  if r["RoleName"].startswith(PREFIX)],
-        "state_machines": [m["name"] for m in sfn.list_state_machines()["stateMachines"]
-                           if m["name"].startswith(PREFIX)],
-        "tables": [t for t in dynamodb.list_tables()["TableNames"] if t.startswith(PREFIX)],
-        "topics": [t["TopicArn"] for t in sns.list_topics()["Topics"] if f":{PREFIX}" in t["TopicArn"]],
-        "rules": [r["Name"] for r in events.list_rules()["Rules"] if r["Name"].startswith(PREFIX)],
-    }  # fmt: skip
-
-
 def test_a_missing_key_grant_fails_preflight_and_creates_nothing(
     tmp_path: Path, token_key: str
 ) -> None:
@@ -115,7 +69,7 @@ def test_a_missing_key_grant_fails_preflight_and_creates_nothing(
     assert run.returncode == 1, run.stdout + run.stderr
     assert "customer-managed key" in run.stderr and "--kms-key-id" in run.stderr
     assert token_key in run.stderr
-    assert _stage_resources()["functions"] == []
+    assert stage_resources(STAGE)["functions"] == []
 
 
 def test_a_stage_with_its_own_parameters_and_key_deploys_runs_and_deletes_from_a_clean_clone(
@@ -155,4 +109,5 @@ def test_a_stage_with_its_own_parameters_and_key_deploys_runs_and_deletes_from_a
     assert removed.returncode == 0, removed.stderr
     assert f"deleted function {PREFIX}create_workload" in removed.stderr
     assert f"deleted table {PREFIX}coordination" in removed.stderr
-    assert _stage_resources() == {key: [] for key in _stage_resources()}
+    left = stage_resources(STAGE)
+    assert left == {kind: [] for kind in left}

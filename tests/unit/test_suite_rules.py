@@ -1,12 +1,13 @@
-"""The unit tier's own rules: a test module imports no other test module (what is shared
-lives in conftest.py fixtures or tests/unit/support.py)."""
+"""The suite's own rules, in every tier: a test module imports no other test module (what is
+shared lives in conftest.py fixtures or a ``*_support.py`` / ``support.py`` / ``helpers.py``
+module of its tier)."""
 
 from __future__ import annotations
 
 import ast
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
+TESTS = Path(__file__).resolve().parents[1]
 
 
 def _imported_modules(path: Path) -> set[str]:
@@ -20,10 +21,10 @@ def _imported_modules(path: Path) -> set[str]:
     return found
 
 
-def test_no_unit_module_imports_a_test_module() -> None:
+def test_no_module_of_any_tier_imports_a_test_module() -> None:
     offenders = {
-        path.name: sorted(name for name in _imported_modules(path)
-                          if name.rsplit(".", 1)[-1].startswith("test_"))
-        for path in sorted(HERE.glob("*.py"))
+        str(path.relative_to(TESTS)): sorted(name for name in _imported_modules(path)
+                                             if name.rsplit(".", 1)[-1].startswith("test_"))
+        for path in sorted(TESTS.rglob("*.py"))
     }  # fmt: skip
     assert {name: found for name, found in offenders.items() if found} == {}

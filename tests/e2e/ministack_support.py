@@ -1,0 +1,82 @@
+"""What the MiniStack fidelity tests share: the launched MiniStack, its clients, and a run of
+a script on MiniStack's own, unpatched interpreter (in a ``.venv-ministack`` subprocess).
+
+Used by ``test_ministack_limits.py`` and ``test_ministack_distributed_map.py``; these need
+only MiniStack (not the Stax simulator). ``STAX_MINISTACK_URL`` points them at another
+MiniStack started with the same launcher (e.g. one of your own on another port).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import time
+from typing import Any
+
+import boto3
+import pytest
+import requests
+
+from tests.e2e.conftest import MINISTACK_URL as STANDARD_MINISTACK_URL
+from tests.e2e.conftest import ROOT
+
+MINISTACK_URL = os.environ.get("STAX_MINISTACK_URL", STANDARD_MINISTACK_URL)
+MINISTACK_PYTHON = ROOT / ".venv-ministack" / "bin" / "python"
+ROLE = "arn:aws:iam::000000000000:role/ministack-limits"
+
+
+def ministack_problem() -> str | None:
+    """Why the fidelity tests cannot run (None when they can)."""
+    try:
+        requests.get(f"{MINISTACK_URL}/_ministack/health", timeout=2).raise_for_status()
+    except requests.RequestException as error:
+        return f"MiniStack is not answering at {MINISTACK_URL} ({type(error).__name__})"
+    if not MINISTACK_PYTHON.exists():
+        return f"{MINISTACK_PYTHON} is missing: make venv"
+    return None
+
+
+def require_ministack() -> None:
+    """Skip (by hand) or fail (``STAX_REQUIRE_LOCAL_STACK=1``) when MiniStack is not up."""
+    problem = ministack_problem()
+    if problem:
+        if os.environ.get("STAX_REQUIRE_LOCAL_STACK") == "1":
+            pytest.fail(f"local stack required: {problem}")
+        pytest.skip(f"local stack not running ({problem}); run `make local-up`")
+
+
+def client(service: str) -> Any:
+    """A client of the launched MiniStack (its dummy credentials)."""
+    return boto3.client(
+        service,
+        endpoint_url=MINISTACK_URL,
+        region_name="us-east-1",
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
+    )
+
+
+def wait_done(sfn: Any, execution: str, timeout: float = 60) -> dict[str, Any]:
+    """DescribeExecution once the execution left RUNNING."""
+    deadline = time.monotonic() + timeout
+    while (described := sfn.describe_execution(executionArn=execution))["status"] == "RUNNING":
+        assert time.monotonic() < deadline, f"still RUNNING after {timeout} s: {described}"
+        time.sleep(0.05)
+    return dict(described)
+
+
+def run_unpatched_script(script: str, request: dict[str, Any]) -> Any:
+    """Run ``script`` on MiniStack's own interpreter with ``request`` as JSON on stdin;
+    the JSON of its last printed line."""
+    done = subprocess.run(
+        [str(MINISTACK_PYTHON), "-c", script],
+        input=json.dumps(request),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env={**os.environ, "LOG_LEVEL": "ERROR"},
+    )
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout.strip().splitlines()[-1])
