@@ -49,8 +49,8 @@ local-status: ## say whether the local stack runs
 test: venv ## the whole test suite on the local stack (starts and stops it)
 	@local/run-tests.sh
 
-test-fast: venv ## unit + contract tiers: seconds, no local stack (moto, in-process simulator)
-	$(PY) -m pytest tests/unit tests/contract -q
+test-fast: venv ## unit + contract tiers: about a minute, no local stack; coverage of chalicelib
+	$(PY) -m pytest tests/unit tests/contract -q --cov=chalicelib --cov-report=term:skip-covered
 
 test-unit: venv ## unit tests only (no local stack)
 	$(PY) -m pytest tests/unit -q

@@ -21,7 +21,6 @@ stubbed, the API token in moto's SSM and the coordination table on moto's Dynamo
 from __future__ import annotations
 
 import io
-import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,7 +30,6 @@ import pytest
 import trustme
 from baselines_support import ACCOUNTS, TYPES
 from contract_support import API_AUTH, EXACT, FAST, REGION, SEED, StaxApi, wait_for
-from moto import mock_aws
 from orchestrator_support import Orchestrator, dummy_login
 from staxapp.api import Api
 from staxapp.config import Config
@@ -138,35 +136,6 @@ def api(
 TARGET = Target("contract", REGION, "123456789012")
 ACCESS_KEY_PARAMETER = "/orchestrator/stax/access/key"
 SECRET_KEY_PARAMETER = "/orchestrator/stax/access/key/secret"
-
-
-@pytest.fixture(scope="session")
-def boto_session() -> boto3.session.Session:
-    """One session for the tier's moto clients (it caches the service models they load),
-    built without the caller's AWS profile (the ``aws`` fixture keeps it out later on)."""
-    with pytest.MonkeyPatch.context() as patch:
-        patch.delenv("AWS_PROFILE", raising=False)
-        return boto3.session.Session(
-            region_name=REGION, aws_access_key_id="testing", aws_secret_access_key="testing"
-        )
-
-
-@pytest.fixture
-def aws(
-    monkeypatch: pytest.MonkeyPatch, boto_session: boto3.session.Session
-) -> Iterator[boto3.session.Session]:
-    """moto's AWS, and nothing of the caller's: ``make test`` runs this tier with the local
-    stack's environment, and moto only intercepts AWS's own endpoints (a call to
-    ``AWS_ENDPOINT_URL`` would go to MiniStack instead)."""
-    for name in [n for n in os.environ if n.startswith("AWS_ENDPOINT_URL")]:
-        monkeypatch.delenv(name)
-    for name in ("AWS_PROFILE", "AWS_REGION", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    with mock_aws():
-        yield boto_session
 
 
 @pytest.fixture

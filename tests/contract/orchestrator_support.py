@@ -66,23 +66,24 @@ def retried_errors(operation: str) -> frozenset[str]:
     )
 
 
+def dummy_signer(config: Any, region: str) -> AWSRequestsAuth:
+    """The signer the SDK builds after its Cognito login, with dummy temporary credentials
+    (the simulator checks the form of a signature, not its bytes)."""
+    return AWSRequestsAuth(
+        aws_access_key="ASIAORCHESTRATOR0001",
+        aws_secret_access_key="dummy-secret",
+        aws_token="dummy-session-token",
+        aws_host=config.hostname,
+        aws_region=region,
+        aws_service="execute-api",
+    )
+
+
 def dummy_login(
     api_config: Mapping[str, Any], connect_timeout: float, read_timeout: float
 ) -> Callable[..., AWSRequestsAuth]:
-    """Stands in for ``chalicelib.stax._bounded_login``: the signer the SDK would build
-    after its Cognito login, with dummy temporary credentials."""
-
-    def login(config: Any, **kwargs: Any) -> AWSRequestsAuth:
-        return AWSRequestsAuth(
-            aws_access_key="ASIAORCHESTRATOR0001",
-            aws_secret_access_key="dummy-secret",
-            aws_token="dummy-session-token",
-            aws_host=config.hostname,
-            aws_region=api_config["ApiAuth"]["region"],
-            aws_service="execute-api",
-        )
-
-    return login
+    """Stands in for ``chalicelib.stax._bounded_login``: no Cognito, the dummy signer."""
+    return lambda config, **kwargs: dummy_signer(config, api_config["ApiAuth"]["region"])
 
 
 def execution() -> str:

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from aws_requests_auth.aws_auth import AWSRequestsAuth
 from contract_support import ACCOUNT_DEV, CATALOGUE_VPC, UNKNOWN_ID, VPC_V1, wait_for
+from orchestrator_support import dummy_signer
 from staxapp.config import Config
 from staxapp.exceptions import ApiException
 from staxapp.openapi import StaxClient
@@ -28,14 +29,7 @@ class DummyCredentialsAuth:
 
     @staticmethod
     def requests_auth(config: Config, **kwargs: Any) -> AWSRequestsAuth:
-        return AWSRequestsAuth(
-            aws_access_key="ASIASDKTESTKEY000001",
-            aws_secret_access_key="dummy-secret",
-            aws_token="dummy-session-token",
-            aws_host=config.hostname,
-            aws_region=config.api_config["ApiAuth"]["region"],
-            aws_service="execute-api",
-        )
+        return dummy_signer(config, config.api_config["ApiAuth"]["region"])
 
 
 @pytest.fixture

@@ -65,8 +65,17 @@ def test_every_lambda_log_line_of_one_execution_names_it_or_its_watcher_s_parent
     described = run_execution(sfn, deployed["workload"], create_payload(unique_name("obs")))
     assert described["status"] == "SUCCEEDED", described.get("cause")
     arn = described["executionArn"]
-    time.sleep(2)  # CloudWatch Logs takes the last lines a moment after the execution ends
-    lines = _our_lines(start_ms, int(time.time() * 1000))
+    # CloudWatch Logs takes the last lines a moment after the execution ends: wait until every
+    # function the execution ran has written for it.
+    expected = {"validate_input", "create_workload", "get_task_status"}
+    deadline = time.monotonic() + 30
+    while True:
+        lines = _our_lines(start_ms, int(time.time() * 1000))
+        seen = {line["function"].removeprefix("stax-orchestrator-local-") for line in lines
+                if arn in (line.get("execution_arn"), line.get("parent_execution_arn"))}  # fmt: skip
+        if expected <= seen or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
     assert lines, "no Lambda log line reached CloudWatch Logs"
     # Every invocation in the window ran for some execution (the e2e tier starts the Lambdas
     # only through state machines), so a line without an execution ARN breaks the contract.
@@ -85,7 +94,7 @@ def test_every_lambda_log_line_of_one_execution_names_it_or_its_watcher_s_parent
     assert strays == [], f"lines of this execution's invocations naming another: {strays[:3]}"
     lines = ours
     functions = {line["function"].removeprefix("stax-orchestrator-local-") for line in lines}
-    assert {"validate_input", "create_workload", "get_task_status"} <= functions
+    assert expected <= functions
     watcher_lines = [line for line in lines if line["function"].endswith("get_task_status")]
     assert all(line["parent_execution_arn"] == arn for line in watcher_lines)
     assert all(":stax-orchestrator-local-task-watcher:" in line["execution_arn"]

@@ -4,8 +4,8 @@
 rewrites it breaks the next e2e run, bench or demo far from the cause (it happened: a
 teardown test once deleted the ``local`` stage's records).
 
-``aws`` is the unit tier's AWS: moto, in us-east-1, with dummy credentials; a file's own
-fixtures (a store on the table, a bucket, a bus) are built on it.
+``aws`` (moto, in ``tests/conftest.py``) is the unit tier's AWS; a file's own fixtures (a
+store on the table, a bucket, a bus) are built on it.
 """
 
 from __future__ import annotations
@@ -13,11 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-import boto3
 import pytest
-from moto import mock_aws
-
-from tests.unit.support import REGION
 
 DEPLOYED = Path(__file__).resolve().parents[2] / ".chalice" / "deployed"
 
@@ -42,17 +38,3 @@ def no_local_stack_endpoint(monkeypatch: pytest.MonkeyPatch) -> None:
     ``AWS_ENDPOINT_URL`` would go to MiniStack instead)."""
     for name in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL_STS"):
         monkeypatch.delenv(name, raising=False)
-
-
-@pytest.fixture()
-def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[boto3.session.Session]:
-    """moto's AWS: a session in ``REGION`` with dummy credentials, and nothing from the
-    caller's own AWS set-up (profile, region, session token) leaking in; the autouse
-    ``no_local_stack_endpoint`` has already removed ``AWS_ENDPOINT_URL*``."""
-    for name in ("AWS_PROFILE", "AWS_REGION", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    with mock_aws():
-        yield boto3.session.Session(region_name=REGION)
