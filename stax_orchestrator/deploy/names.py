@@ -7,6 +7,7 @@ the CLI in another account's shell) without a recorded state file.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -179,3 +180,52 @@ class Target:
     def events_role_name(self) -> str:
         """The role EventBridge assumes to start the account baseline machine."""
         return f"{self.prefix}-events"
+
+
+#: The longest AWS region code (``ap-southeast-2``, ``cn-northwest-1``): a stage's names must
+#: fit in whichever region it is deployed to.
+LONGEST_REGION = "ap-southeast-2"
+#: An account id is always 12 digits.
+ANY_ACCOUNT = "000000000000"
+#: A stage name: lower-case letters, digits and hyphens, starting with a letter (S3 bucket
+#: names allow no upper case; every other name follows the bucket's rule).
+STAGE_PATTERN = re.compile(r"[a-z][a-z0-9-]*")
+
+
+def _names_by_limit(target: Target) -> list[tuple[int, str, str]]:
+    """(limit, what, name) of every name a stage feeds, with the service's documented limit."""
+    names = [(63, "S3 bucket names (the stage bucket)", target.fleet_bucket)]
+    names += [(64, "Lambda function names", target.function_name(f)) for f in FUNCTIONS]
+    names += [(64, "IAM role names", target.function_role_name(f)) for f in FUNCTIONS]
+    names += [(64, "IAM role names", target.role_name), (64, "IAM role names",
+               target.events_role_name)]  # fmt: skip
+    names += [(64, "Lambda layer names", target.layer_name)]
+    rules = (target.alert_rule_name, target.account_events_rule_name, target.drift_rule_name)
+    names += [(64, "EventBridge rule names", rule) for rule in rules]
+    names += [(80, "Step Functions state machine names", target.state_machine_name(kind))
+              for kind in STATE_MACHINES]  # fmt: skip
+    names += [(255, "DynamoDB table names", target.table_name)]
+    names += [(256, "SNS topic names", target.alert_topic_name)]
+    return names
+
+
+def stage_name_problem(stage: str) -> str | None:
+    """Why ``stage`` cannot name a stage (None when it can): its form, or the tightest name
+    limit it would break in some region, named with the longest stage that fits."""
+    if not STAGE_PATTERN.fullmatch(stage):
+        return (
+            f"bad stage name {stage!r}: use lower-case letters, digits and hyphens, "
+            "starting with a letter"
+        )
+    target = Target(stage, LONGEST_REGION, ANY_ACCOUNT)
+    broken = [(limit, what, name) for limit, what, name in _names_by_limit(target)
+              if len(name) > limit]  # fmt: skip
+    if not broken:
+        return None
+    limit, what, name = min(broken, key=lambda item: item[0] - len(item[2]))
+    longest = len(stage) - (len(name) - limit)
+    return (
+        f"stage name {stage!r} is too long ({len(stage)} characters; at most {longest}): "
+        f"{what} have at most {limit} characters, and {name!r} has {len(name)} in the "
+        f"longest region ({LONGEST_REGION})"
+    )

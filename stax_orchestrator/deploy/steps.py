@@ -33,7 +33,7 @@ from stax_orchestrator.deploy import (
     teardown,
 )
 from stax_orchestrator.deploy.baselining import Baselining
-from stax_orchestrator.deploy.names import CHALICE_DIR, STATE_MACHINES
+from stax_orchestrator.deploy.names import CHALICE_DIR, STATE_MACHINES, stage_name_problem
 from stax_orchestrator.deploy.observability import Observability
 from stax_orchestrator.deploy.policies import states_policy
 from stax_orchestrator.deploy.stage import StageConfigError, load_stage
@@ -186,6 +186,12 @@ def baselines_of(args: argparse.Namespace) -> Baselining | None:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
+        # Before anything is created: a name too long for one of the stage's resources would
+        # otherwise fail half-way through a deploy (a delete still removes what exists).
+        if args.step in ("preflight", "post-deploy", "package"):
+            problem = stage_name_problem(args.stage)
+            if problem:
+                raise DeployError(problem)
         watch_timeout = parse_watch_timeout(args.watch_timeout)
         if args.step == "watch-timeout":
             print(watch_timeout)
