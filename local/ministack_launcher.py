@@ -21,6 +21,9 @@ each citing the AWS page it follows): 256 KiB payloads (States.DataLimitExceeded
 and StartExecution refuses a larger input), missing JSONPaths (States.Runtime),
 both terminal (no Retry or Catch handles them), error and cause lengths (256 /
 32,768 characters), and the state machine's TimeoutSeconds (TIMED_OUT).
+CloudFormation (same package): a template's IAM resources must be acknowledged with
+``CAPABILITY_IAM`` / ``CAPABILITY_NAMED_IAM``, as AWS asks of every caller (MiniStack
+checks it only under ``AUTH=true``).
 
 Everything else is MiniStack unchanged. If the pinned version or the patched
 source text differs, the launcher refuses to start rather than run a stack
@@ -88,8 +91,10 @@ def _patch() -> None:
 
     import ministack_fidelity
     from ministack.services import stepfunctions
+    from ministack.services.cloudformation import handlers as cloudformation_handlers
 
     ministack_fidelity.install(stepfunctions)
+    ministack_fidelity.install_cloudformation(cloudformation_handlers)
 
 
 def main() -> None:

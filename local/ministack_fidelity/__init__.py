@@ -1,4 +1,4 @@
-"""Step Functions rules MiniStack 1.5.33 is kinder about than AWS, enforced from outside.
+"""Rules MiniStack 1.5.33 is kinder about than AWS, enforced from outside.
 
 One module per rule; each names the AWS page it follows, the MiniStack functions it
 wraps (``EXPECTED``: parameter names and source digest, checked before anything is
@@ -17,6 +17,8 @@ patched) and the readings it chose where AWS's documents are silent:
   the tolerated failure threshold stops the Map Run (no new child, running ones ABORTED,
   States.ExceedToleratedFailureThreshold); the reader's 10 GB file, 8 MB item and
   MaxItems limits, a child input's 256 KiB; a child's own context object.
+- ``cfn_capabilities`` (CloudFormation): a template's IAM resources must be acknowledged
+  (``CAPABILITY_IAM``, ``CAPABILITY_NAMED_IAM`` for named ones) whatever the IAM mode.
 
 Used by ``local/ministack_launcher.py`` only (MiniStack's own interpreter); the helpers
 at module level do not import MiniStack, so they can be tested anywhere.
@@ -28,6 +30,7 @@ from typing import Any
 
 from . import (
     cause_length,
+    cfn_capabilities,
     child_failure,
     distributed_map,
     execution_timeout,
@@ -57,3 +60,10 @@ def install(sf: Any) -> None:
         verify_callers(sf, callee, callers)
     for rule in RULES:
         rule.install(sf)
+
+
+def install_cloudformation(handlers: Any) -> None:
+    """Check, then patch MiniStack's ``ministack.services.cloudformation.handlers``."""
+    verify(handlers, cfn_capabilities.EXPECTED)
+    verify_callers(handlers, "_capabilities_enforced", cfn_capabilities.CALLERS)
+    cfn_capabilities.install(handlers)

@@ -48,7 +48,7 @@ def test_the_package_deploys_as_a_stack_runs_create_and_delete_and_leaves_nothin
           "--output-template-file", str(packaged)], package)  # fmt: skip
     try:
         _run([str(AWS), "cloudformation", "deploy", "--template-file", str(packaged),
-              "--stack-name", STACK, "--capabilities", "CAPABILITY_IAM",
+              "--stack-name", STACK, "--capabilities", "CAPABILITY_NAMED_IAM",
               "CAPABILITY_AUTO_EXPAND", "--s3-bucket", artifacts, "--s3-prefix", "e2e-cfn"],
              package)  # fmt: skip
         stack = boto3.client("cloudformation").describe_stacks(StackName=STACK)["Stacks"][0]
