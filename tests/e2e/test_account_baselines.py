@@ -1,5 +1,6 @@
-"""Automatic baselining end to end: ``deploy.sh --baselines`` on the local stack, then
-accounts created and moved in the simulator get their baselines with no command run.
+"""Automatic baselining end to end: the post-deploy step of ``deploy.sh --baselines`` on the
+session's local stage, then accounts created and moved in the simulator get their
+baselines with no command run.
 
 The simulator sends Stax's account events (its documented shape) to a MiniStack event
 bus; the stage's rule starts the account baseline machine, which plans the stored file
