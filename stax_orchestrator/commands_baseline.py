@@ -50,13 +50,36 @@ _SYMBOLS = {
 }
 
 
+#: The biggest file ``apply`` reads to tell a saved plan from a baselines file (a saved plan
+#: of 10,000 targets is a few MB; a baselines file is held to 1 MiB when it is loaded).
+MAX_APPLY_FILE_BYTES = 64 * 1024 * 1024
+
+
 def _read(path: str) -> str:
+    """A saved plan or a baselines file, its size checked before it is read."""
     try:
+        size = Path(path).stat().st_size
+        if size > MAX_APPLY_FILE_BYTES:
+            raise CliError(
+                f"{path} is {size:,} bytes: bigger than any saved plan or baselines file "
+                f"({MAX_APPLY_FILE_BYTES // (1024 * 1024)} MiB)",
+                EXIT_INVALID,
+            )
         return Path(path).read_text(encoding="utf-8-sig")
     except OSError as error:
         raise CliError(f"cannot read {path}: {error.strerror}", EXIT_INVALID) from None
     except UnicodeDecodeError:
         raise CliError(f"{path} is not UTF-8 text", EXIT_INVALID) from None
+
+
+def _read_baselines(path: str) -> str:
+    """A baselines file, refused by size before it is read (``InvalidBaselines``)."""
+    from chalicelib.baselines.source import read_file
+
+    try:
+        return read_file(path)
+    except OSError as error:
+        raise CliError(f"cannot read {path}: {error.strerror}", EXIT_INVALID) from None
 
 
 def _refused(error: Any, out: Output) -> None:
@@ -113,7 +136,7 @@ def print_plan(plan: dict[str, Any], out: Output, *, all_rows: bool = False) -> 
 def _plan_file(context: AwsContext, path: str, prune: bool) -> dict[str, Any]:
     from chalicelib.baselines import compute_plan, load_baselines
 
-    baselines = load_baselines(_read(path), path)
+    baselines = load_baselines(_read_baselines(path), path)
     with context.stax_access().session() as stax:
         return compute_plan(stax, baselines, prune=prune)
 

@@ -18,8 +18,10 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from chalicelib.baselines.account import account_event, plan_account
+from chalicelib.baselines.errors import InvalidBaselines
 from chalicelib.baselines.model import Baselines, load_baselines
 from chalicelib.baselines.planner import compute_plan, has_changes
+from chalicelib.baselines.source import MAX_FILE_BYTES, too_big
 from chalicelib.errors import BaselinesNotStored
 from chalicelib.logs import log_event
 
@@ -51,8 +53,23 @@ def read_stored(s3: Any, bucket: str, key: str = STORED_KEY) -> tuple[Baselines,
                 f"s3://{bucket}/{key} does not exist", bucket=bucket, key=key
             ) from None
         raise
-    text = got["Body"].read().decode("utf-8")
-    return load_baselines(text, f"s3://{bucket}/{key}"), got.get("VersionId")
+    name = f"s3://{bucket}/{key}"
+    # Untrusted until read: refused by its size before a byte is read into the Lambda.
+    declared = int(got.get("ContentLength") or 0)
+    if declared > MAX_FILE_BYTES:
+        got["Body"].close()
+        raise too_big(declared, name)
+    data = got["Body"].read(MAX_FILE_BYTES + 1)
+    if len(data) > MAX_FILE_BYTES:
+        raise too_big(len(data), name)
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise InvalidBaselines(
+            f"The {name} is not UTF-8 text",
+            problems=[{"path": name, "line": None, "message": "store it as UTF-8"}],
+        ) from None
+    return load_baselines(text, name), got.get("VersionId")
 
 
 def plan_account_event(event: Mapping[str, Any], access: Any, s3: Any) -> dict[str, Any]:

@@ -20,6 +20,14 @@ class InvalidBaselines(OrchestratorError):
 
     hint = "Fix each listed line of the baselines file and run plan again."
 
+    def __init__(self, message: str, **details: Any) -> None:
+        problems = details.get("problems")
+        if problems:  # in the order of the file; problems without a line last
+            details["problems"] = sorted(
+                problems, key=lambda p: (p.get("line") is None, p.get("line") or 0)
+            )
+        super().__init__(message, **details)
+
     @property
     def problems(self) -> list[dict[str, Any]]:
         return list(self.details.get("problems") or [])

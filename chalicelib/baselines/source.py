@@ -5,6 +5,13 @@ carry their marks; this module builds the Python value from those nodes itself (
 can record ``path -> line`` for every key and item, and refuse duplicate keys, which
 PyYAML would silently collapse to the last one) and uses PyYAML's safe constructor only
 for scalars. Paths are the ones problems are reported with: ``baselines.logging.regions[1]``.
+
+A baselines file is untrusted input (it reaches the CLI, ``deploy.sh --baselines`` and,
+from the stage bucket, the Lambdas): its size is checked before it is read, and the
+composer refuses anchors/aliases (an alias is rebuilt at every reference: a few hundred
+bytes of nested aliases grow past gigabytes), nesting deeper than :data:`MAX_DEPTH` (the
+composer recurses: 50,000 ``[`` would end in ``RecursionError``) and more than
+:data:`MAX_NODES` nodes — each refused as ``InvalidBaselines`` with its line.
 """
 
 from __future__ import annotations
@@ -16,6 +23,86 @@ from chalicelib.validation.problems import segment
 
 #: The biggest file read (a baselines file is a few KB; this keeps a mistake cheap).
 MAX_FILE_BYTES = 1024 * 1024
+#: The deepest nesting of maps and lists (a baselines file needs about six levels).
+MAX_DEPTH = 32
+#: The most nodes (keys, values, items) one file may hold.
+MAX_NODES = 100_000
+
+
+def too_big(size: int, name: str) -> InvalidBaselines:
+    """The refusal of a file of ``size`` bytes (checked before it is read)."""
+    return InvalidBaselines(
+        f"The {name} is bigger than {MAX_FILE_BYTES // 1024} KiB ({size:,} bytes)",
+        problems=[{"path": name, "line": None, "message": "split it into smaller files"}],
+    )
+
+
+def read_file(path: str, name: str | None = None) -> str:
+    """The text of a baselines file on disk, its size checked before it is read.
+
+    Raises:
+        InvalidBaselines: bigger than ``MAX_FILE_BYTES``, or not UTF-8.
+        OSError: it cannot be read.
+    """
+    import os
+
+    name = name or path
+    size = os.stat(path).st_size
+    if size > MAX_FILE_BYTES:
+        raise too_big(size, name)
+    with open(path, "rb") as handle:  # a file that grows (or a device) is cut at the limit
+        data = handle.read(MAX_FILE_BYTES + 1)
+    if len(data) > MAX_FILE_BYTES:
+        raise too_big(len(data), name)
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise InvalidBaselines(
+            f"The {name} is not UTF-8 text",
+            problems=[
+                {
+                    "path": name,
+                    "line": None,
+                    "message": f"byte {error.start} cannot be read as UTF-8",
+                }
+            ],
+        ) from None
+
+
+def _loader_class() -> Any:
+    """PyYAML's SafeLoader with a composer that refuses aliases, depth and bulk."""
+    import yaml
+    from yaml.composer import ComposerError
+
+    class BoundedLoader(yaml.SafeLoader):
+        depth = 0
+        nodes = 0
+
+        def compose_node(self, parent: Any, index: Any) -> Any:
+            event = self.peek_event()
+            if isinstance(event, yaml.AliasEvent):
+                raise ComposerError(
+                    None, None,
+                    f"found an alias (*{event.anchor}): anchors and aliases are not allowed "
+                    "in a baselines file; write the value out",
+                    event.start_mark,
+                )  # fmt: skip
+            self.nodes += 1
+            if self.nodes > MAX_NODES:
+                raise ComposerError(
+                    None, None, f"more than {MAX_NODES:,} values in one file", event.start_mark
+                )
+            self.depth += 1
+            try:
+                if self.depth > MAX_DEPTH:
+                    raise ComposerError(
+                        None, None, f"nested deeper than {MAX_DEPTH} levels", event.start_mark
+                    )
+                return super().compose_node(parent, index)
+            finally:
+                self.depth -= 1
+
+    return BoundedLoader
 
 
 def join(path: str, key: object) -> str:
@@ -44,31 +131,30 @@ def load_yaml(text: str, name: str = "baselines file") -> tuple[Any, dict[str, i
     """
     import yaml
 
-    if len(text.encode("utf-8")) > MAX_FILE_BYTES:
-        raise InvalidBaselines(
-            f"The {name} is bigger than {MAX_FILE_BYTES // 1024} KiB",
-            problems=[{"path": "_file", "line": None, "message": "split it into smaller files"}],
-        )
-    loader = yaml.SafeLoader(text)
+    size = len(text.encode("utf-8", "surrogatepass"))
+    if size > MAX_FILE_BYTES:
+        raise too_big(size, name)
+    loader = _loader_class()(text)
     try:
         node = loader.get_single_node()
     except yaml.MarkedYAMLError as error:
-        mark = error.problem_mark or error.context_mark
+        # Where the construct opens (an unclosed quote: its first line), else where it broke.
+        mark = error.context_mark or error.problem_mark
         raise InvalidBaselines(
             f"The {name} is not valid YAML",
             problems=[
                 {
-                    "path": "_file",
+                    "path": name,
                     "line": mark.line + 1 if mark else None,
                     "message": f"{error.problem or error}"
                     + (f" ({error.context})" if error.context else ""),
                 }
             ],
         ) from None
-    except yaml.YAMLError as error:
+    except (yaml.YAMLError, RecursionError) as error:
         raise InvalidBaselines(
             f"The {name} is not valid YAML",
-            problems=[{"path": "_file", "line": None, "message": str(error)}],
+            problems=[{"path": name, "line": None, "message": str(error) or type(error).__name__}],
         ) from None
     finally:
         loader.dispose()

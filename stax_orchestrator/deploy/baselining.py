@@ -73,14 +73,13 @@ def parse_options(
             f"or 'cron(0 6 * * ? *)', got {drift_schedule!r}"
         )
     path = Path(file)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as error:
-        raise DeployError(f"--baselines {file}: {error.strerror or error}") from None
     from chalicelib.baselines import InvalidBaselines, load_baselines
+    from chalicelib.baselines.source import read_file
 
     try:
-        load_baselines(text, str(path))
+        load_baselines(read_file(str(path)), str(path))  # its size checked before it is read
+    except OSError as error:
+        raise DeployError(f"--baselines {file}: {error.strerror or error}") from None
     except InvalidBaselines as error:
         raise DeployError(error.text()) from None
     return Baselining(path, bus, (source or DEFAULT_EVENT_SOURCE).strip(),

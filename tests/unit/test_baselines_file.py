@@ -94,17 +94,17 @@ baselines:
 """
     found = problems(text)
     paths = [(line, path) for line, path, _ in found]
-    assert paths == [
-        (12, "baselines.logging.colour"),
+    assert paths == [  # in the order of the file
         (2, "baselines.logging.version"),
+        (4, "baselines.logging.workload_name"),
+        (5, "baselines.logging.parameters.bad-name"),
+        (6, "baselines.logging.tags.orchestrator:baseline"),
+        (6, "baselines.logging.tags.CostCode"),
         (8, "baselines.logging.targets.account_types[1]"),
         (9, "baselines.logging.targets.regions[1]"),
-        (4, "baselines.logging.workload_name"),
         (10, "baselines.logging.max_concurrency"),
         (11, "baselines.logging.failure_tolerance"),
-        (6, "baselines.logging.tags.orchestrator:baseline"),
-        (5, "baselines.logging.parameters.bad-name"),
-        (6, "baselines.logging.tags.CostCode"),
+        (12, "baselines.logging.colour"),
     ]
     messages = {(line, path): message for line, path, message in found}
     assert "unknown placeholder(s) {acount}" in messages[(4, "baselines.logging.workload_name")]
@@ -131,7 +131,8 @@ def test_duplicate_keys_and_broken_yaml_are_named_by_line() -> None:
         (3, "baselines.a", "duplicate key (first at line 2); keep one")
     ]
     ((line, path, message),) = problems("baselines:\n  a: [1, 2\n  b: c\n")
-    assert (line, path) == (3, "_file") and "expected" in message
+    # The line where the unclosed list opens, and the file's name, never an internal path.
+    assert (line, path) == (2, "baselines file") and "expected" in message
     assert problems("- a\n- b\n")[0][1:] == (
         "_file",
         "must be a YAML mapping with a 'baselines' key",
