@@ -21,6 +21,7 @@ import argparse
 import contextlib
 import io
 import json
+import os
 import re
 import uuid
 from pathlib import Path
@@ -70,6 +71,15 @@ def _read(path: str) -> str:
         raise CliError(f"cannot read {path}: {error.strerror}", EXIT_INVALID) from None
     except UnicodeDecodeError:
         raise CliError(f"{path} is not UTF-8 text", EXIT_INVALID) from None
+
+
+def write_private(path: str, text: str) -> None:
+    """Write ``text`` readable by its owner only (0600): a saved plan holds the workloads'
+    parameters, which their owners may hold secret. An existing file is narrowed too."""
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+        os.fchmod(handle.fileno(), 0o600)
+        handle.write(text)
 
 
 def _read_baselines(path: str) -> str:
@@ -155,7 +165,7 @@ def cmd_plan(args: argparse.Namespace, context: AwsContext, out: Output) -> int:
         return EXIT_FAILED
     print_plan(plan, out)
     if args.out:
-        Path(args.out).write_text(dumps(plan), encoding="utf-8")
+        write_private(args.out, dumps(plan))
         out.say(f"Saved the plan to {args.out} (apply it with: stax-orchestrator apply {args.out})")
     if not has_changes(plan):
         out.say("No changes: Stax matches the baselines.")

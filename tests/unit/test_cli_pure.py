@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 
@@ -89,3 +90,15 @@ def test_cause_is_unwrapped_from_lambda_error_objects() -> None:
     assert follow.parse_cause(None) == {}
     plain_lambda = json.dumps({"errorMessage": "boom", "errorType": "ValueError"})
     assert follow.parse_cause(plain_lambda) == {"message": "boom", "error": "ValueError"}
+
+
+def test_a_saved_plan_is_written_readable_by_its_owner_only(tmp_path: Any) -> None:
+    from stax_orchestrator.commands_baseline import write_private
+
+    fresh, existing = tmp_path / "plan.json", tmp_path / "old-plan.json"
+    existing.write_text("old")
+    existing.chmod(0o644)
+    for path in (fresh, existing):
+        write_private(str(path), '{"parameters": "may be secret"}')
+        assert path.stat().st_mode & 0o777 == 0o600, path.name
+        assert path.read_text() == '{"parameters": "may be secret"}'
