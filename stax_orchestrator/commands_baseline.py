@@ -143,10 +143,11 @@ def print_plan(plan: dict[str, Any], out: Output, *, all_rows: bool = False) -> 
     )
 
 
-def _plan_file(context: AwsContext, path: str, prune: bool) -> dict[str, Any]:
+def _plan_file(context: AwsContext, path: str, text: str, prune: bool) -> dict[str, Any]:
+    """The plan of the baselines file ``path``, whose ``text`` the caller has read."""
     from chalicelib.baselines import compute_plan, load_baselines
 
-    baselines = load_baselines(_read_baselines(path), path)
+    baselines = load_baselines(text, path)
     with context.stax_access().session() as stax:
         return compute_plan(stax, baselines, prune=prune)
 
@@ -156,7 +157,7 @@ def cmd_plan(args: argparse.Namespace, context: AwsContext, out: Output) -> int:
     from chalicelib.errors import OrchestratorError
 
     try:
-        plan = _plan_file(context, args.file, args.prune)
+        plan = _plan_file(context, args.file, _read_baselines(args.file), args.prune)
     except OrchestratorError as error:
         _refused(error, out)
         return EXIT_FAILED
@@ -262,7 +263,7 @@ def cmd_apply(args: argparse.Namespace, context: AwsContext, out: Output) -> int
         if is_saved_plan(text):
             plan = _saved_plan(context, args.file, text, args.prune)
         else:
-            plan = _plan_file(context, args.file, args.prune)
+            plan = _plan_file(context, args.file, text, args.prune)  # held to 1 MiB there
         planned = fleets(plan)
         for fleet in planned:
             validate_fleet_request(fleet["request"])

@@ -18,10 +18,9 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from chalicelib.baselines.account import account_event, plan_account
-from chalicelib.baselines.errors import InvalidBaselines
 from chalicelib.baselines.model import Baselines, load_baselines
 from chalicelib.baselines.planner import compute_plan, has_changes
-from chalicelib.baselines.source import MAX_FILE_BYTES, too_big
+from chalicelib.baselines.source import read_bounded
 from chalicelib.errors import BaselinesNotStored
 from chalicelib.logs import log_event
 
@@ -54,21 +53,8 @@ def read_stored(s3: Any, bucket: str, key: str = STORED_KEY) -> tuple[Baselines,
             ) from None
         raise
     name = f"s3://{bucket}/{key}"
-    # Untrusted until read: refused by its size before a byte is read into the Lambda.
-    declared = int(got.get("ContentLength") or 0)
-    if declared > MAX_FILE_BYTES:
-        got["Body"].close()
-        raise too_big(declared, name)
-    data = got["Body"].read(MAX_FILE_BYTES + 1)
-    if len(data) > MAX_FILE_BYTES:
-        raise too_big(len(data), name)
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise InvalidBaselines(
-            f"The {name} is not UTF-8 text",
-            problems=[{"path": name, "line": None, "message": "store it as UTF-8"}],
-        ) from None
+    # Untrusted until read: refused by its declared length before a byte enters the Lambda.
+    text = read_bounded(got["Body"], int(got.get("ContentLength") or 0), name)
     return load_baselines(text, name), got.get("VersionId")
 
 

@@ -16,6 +16,7 @@ composer recurses: 50,000 ``[`` would end in ``RecursionError``) and more than
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from chalicelib.baselines.errors import InvalidBaselines
@@ -37,25 +38,21 @@ def too_big(size: int, name: str) -> InvalidBaselines:
     )
 
 
-def read_file(path: str, name: str | None = None) -> str:
-    """The text of a baselines file on disk, its size checked before it is read.
+def read_bounded(stream: Any, size: int, name: str) -> str:
+    """The text of a baselines file from ``stream`` (anything with ``read(n)``), whose
+    declared ``size`` is checked before a byte is read; a stream longer than it declared
+    (a file that grows, a device) is cut at the limit and refused too.
 
     Raises:
         InvalidBaselines: bigger than ``MAX_FILE_BYTES``, or not UTF-8.
-        OSError: it cannot be read.
     """
-    import os
-
-    name = name or path
-    size = os.stat(path).st_size
     if size > MAX_FILE_BYTES:
         raise too_big(size, name)
-    with open(path, "rb") as handle:  # a file that grows (or a device) is cut at the limit
-        data = handle.read(MAX_FILE_BYTES + 1)
+    data = stream.read(MAX_FILE_BYTES + 1)
     if len(data) > MAX_FILE_BYTES:
         raise too_big(len(data), name)
     try:
-        return data.decode("utf-8-sig")
+        return str(data.decode("utf-8-sig"))
     except UnicodeDecodeError as error:
         raise InvalidBaselines(
             f"The {name} is not UTF-8 text",
@@ -69,6 +66,24 @@ def read_file(path: str, name: str | None = None) -> str:
         ) from None
 
 
+def read_file(path: str, name: str | None = None) -> str:
+    """The text of a baselines file on disk, its size checked before it is read.
+
+    Raises:
+        InvalidBaselines: bigger than ``MAX_FILE_BYTES``, or not UTF-8.
+        OSError: it cannot be read.
+    """
+    import os
+
+    name = name or path
+    size = os.stat(path).st_size
+    if size > MAX_FILE_BYTES:  # before the file is even opened
+        raise too_big(size, name)
+    with open(path, "rb") as handle:
+        return read_bounded(handle, size, name)
+
+
+@functools.cache
 def _loader_class() -> Any:
     """PyYAML's SafeLoader with a composer that refuses aliases, depth and bulk."""
     import yaml

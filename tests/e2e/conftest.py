@@ -58,13 +58,18 @@ def _stack_is_up() -> str | None:
     return None
 
 
-@pytest.fixture(scope="session")
-def local_stack() -> None:
-    problem = _stack_is_up()
+def require_local_stack(problem: str | None) -> None:
+    """Skip (run by hand) or fail (``STAX_REQUIRE_LOCAL_STACK=1``) when ``problem`` says the
+    local stack is not there."""
     if problem:
         if os.environ.get("STAX_REQUIRE_LOCAL_STACK") == "1":
             pytest.fail(f"local stack required: {problem}")
         pytest.skip(f"local stack not running ({problem}); run `make local-up`")
+
+
+@pytest.fixture(scope="session")
+def local_stack() -> None:
+    require_local_stack(_stack_is_up())
 
 
 @pytest.fixture(scope="session")

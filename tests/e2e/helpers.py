@@ -16,7 +16,7 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -97,9 +97,10 @@ def run_in(project: Path, *args: str, timeout: float = 900) -> subprocess.Comple
     )  # fmt: skip
 
 
-def _pages(client: Any, operation: str, key: str, **kwargs: Any) -> list[Any]:
-    pages = client.get_paginator(operation).paginate(**kwargs)
-    return [item for page in pages for item in page.get(key, [])]
+def pages(client: Any, operation: str, key: str, **kwargs: Any) -> Iterator[Any]:
+    """Every item under ``key`` of every page of ``operation``."""
+    for page in client.get_paginator(operation).paginate(**kwargs):
+        yield from page.get(key, [])
 
 
 def stage_resources(stage: str) -> dict[str, list[str]]:
@@ -109,20 +110,20 @@ def stage_resources(stage: str) -> dict[str, list[str]]:
     sns, events, dynamodb = boto3.client("sns"), boto3.client("events"), boto3.client("dynamodb")
     s3, logs = boto3.client("s3"), boto3.client("logs")
     return {
-        "functions": [f["FunctionName"] for f in _pages(lam, "list_functions", "Functions")
+        "functions": [f["FunctionName"] for f in pages(lam, "list_functions", "Functions")
                       if f["FunctionName"].startswith(prefix)],
-        "roles": [r["RoleName"] for r in _pages(iam, "list_roles", "Roles")
+        "roles": [r["RoleName"] for r in pages(iam, "list_roles", "Roles")
                   if r["RoleName"].startswith(prefix)],
-        "state_machines": [m["name"] for m in _pages(sfn, "list_state_machines", "stateMachines")
+        "state_machines": [m["name"] for m in pages(sfn, "list_state_machines", "stateMachines")
                            if m["name"].startswith(prefix)],
-        "tables": [t for t in _pages(dynamodb, "list_tables", "TableNames")
+        "tables": [t for t in pages(dynamodb, "list_tables", "TableNames")
                    if t.startswith(prefix)],
         "buckets": [b["Name"] for b in s3.list_buckets()["Buckets"]
                     if b["Name"].startswith(prefix)],
-        "topics": [t["TopicArn"] for t in _pages(sns, "list_topics", "Topics")
+        "topics": [t["TopicArn"] for t in pages(sns, "list_topics", "Topics")
                    if f":{prefix}" in t["TopicArn"]],
         "rules": [r["Name"] for r in events.list_rules(NamePrefix=prefix)["Rules"]],
-        "log_groups": [g["logGroupName"] for g in _pages(logs, "describe_log_groups", "logGroups")
+        "log_groups": [g["logGroupName"] for g in pages(logs, "describe_log_groups", "logGroups")
                        if prefix in g["logGroupName"]],
     }  # fmt: skip
 

@@ -15,11 +15,10 @@ import time
 from typing import Any
 
 import boto3
-import pytest
 import requests
 
 from tests.e2e.conftest import MINISTACK_URL as STANDARD_MINISTACK_URL
-from tests.e2e.conftest import ROOT
+from tests.e2e.conftest import ROOT, require_local_stack
 
 MINISTACK_URL = os.environ.get("STAX_MINISTACK_URL", STANDARD_MINISTACK_URL)
 MINISTACK_PYTHON = ROOT / ".venv-ministack" / "bin" / "python"
@@ -39,11 +38,7 @@ def ministack_problem() -> str | None:
 
 def require_ministack() -> None:
     """Skip (by hand) or fail (``STAX_REQUIRE_LOCAL_STACK=1``) when MiniStack is not up."""
-    problem = ministack_problem()
-    if problem:
-        if os.environ.get("STAX_REQUIRE_LOCAL_STACK") == "1":
-            pytest.fail(f"local stack required: {problem}")
-        pytest.skip(f"local stack not running ({problem}); run `make local-up`")
+    require_local_stack(ministack_problem())
 
 
 def client(service: str) -> Any:

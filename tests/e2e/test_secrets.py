@@ -16,16 +16,12 @@ import boto3
 import pytest
 
 from tests.e2e.conftest import ROOT, history
+from tests.e2e.helpers import pages
 
 pytestmark = pytest.mark.e2e
 #: What ``local/stack.sh`` writes while the stack runs: MiniStack's output (Lambda workers'
 #: stderr included) and the simulator's request log.
 STACK_LOGS = ("ministack.log", "staxsim.log")
-
-
-def _pages(client: Any, operation: str, key: str, **kwargs: Any) -> Iterator[Any]:
-    for page in client.get_paginator(operation).paginate(**kwargs):
-        yield from page.get(key, [])
 
 
 def _every_log_event() -> dict[str, list[str]]:
@@ -34,25 +30,25 @@ def _every_log_event() -> dict[str, list[str]]:
     return {
         group["logGroupName"]: [
             event["message"]
-            for event in _pages(
+            for event in pages(
                 logs, "filter_log_events", "events", logGroupName=group["logGroupName"]
             )
         ]
-        for group in _pages(logs, "describe_log_groups", "logGroups")
+        for group in pages(logs, "describe_log_groups", "logGroups")
     }
 
 
 def _every_execution(sfn: Any) -> Iterator[str]:
     """Every execution of every state machine, and every child of their Map Runs."""
-    for machine in _pages(sfn, "list_state_machines", "stateMachines"):
-        for execution in _pages(
+    for machine in pages(sfn, "list_state_machines", "stateMachines"):
+        for execution in pages(
             sfn, "list_executions", "executions", stateMachineArn=machine["stateMachineArn"]
         ):
             yield execution["executionArn"]
-            for run in _pages(
+            for run in pages(
                 sfn, "list_map_runs", "mapRuns", executionArn=execution["executionArn"]
             ):
-                for child in _pages(
+                for child in pages(
                     sfn, "list_executions", "executions", mapRunArn=run["mapRunArn"]
                 ):
                     yield child["executionArn"]
