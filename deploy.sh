@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Deploy Stax Orchestrator: the Chalice Lambdas, then the state machines, table and alerts.
+# Deploy Stax Orchestrator: the Chalice Lambdas, then the stage's CloudFormation stack.
 #
-#   ./deploy.sh [--stage dev|local|...] [--watch-timeout SECONDS] [--kms-key-id KEY]
+#   ./deploy.sh [--stage dev|local|...] [--diff] [--watch-timeout SECONDS] [--kms-key-id KEY]
 #               [--alert-email ADDRESS]... [--alert-https URL]... [--alert-kms-key-id KEY]
 #               [--sfn-log-level ALL|ERROR|FATAL|OFF] [--sfn-include-execution-data]
 #               [--log-retention-days DAYS] [--dashboard]
@@ -11,7 +11,11 @@
 #   ./deploy.sh --stage S --delete [--force]
 #
 # Uses the default AWS credential chain (or the local stack: eval "$(make -s local-env)").
-# Running it twice changes nothing the second time; changed definitions are updated in place.
+# `chalice deploy` makes the Lambdas; the stack stax-orchestrator-<stage> holds the rest
+# (state machines, their role and log groups, table, bucket, alerts, dashboard, baselining)
+# and changes only through a change set: a failed change is rolled back, a run with nothing
+# to change says so and changes nothing. --diff shows the stack's change set and changes
+# nothing (not even the Lambdas).
 # The state machines log to /aws/vendedlogs/states/<machine> at --sfn-log-level (ERROR).
 # --sfn-include-execution-data also logs every state's input and output: they carry
 # workload parameters, which their owners may consider confidential (off by default).
@@ -24,17 +28,18 @@
 # creates or moves to another type, on the events of --stax-event-bus (source prefix
 # aws.partner/stax.io unless --stax-event-source); --baseline-drift-schedule alerts when
 # Stax drifts from the file (docs/baselines.md). Without --baselines the rules go.
-# --delete removes every resource of the stage, found by name (any clone, any machine);
-# it refuses while executions of the stage run, unless --force.
+# --delete empties the stage's bucket, deletes its stack, then its Lambdas (any clone, any
+# machine); it refuses while executions of the stage run, unless --force.
 set -euo pipefail
 
 usage() {
-  sed -n '2,28p' "$0" | sed 's/^# \{0,1\}//'
+  sed -n '2,32p' "$0" | sed 's/^# \{0,1\}//'
   exit "${1:-0}"
 }
 
 STAGE=dev
 DELETE=0
+DIFF=0
 FORCE=()
 WATCH_TIMEOUT=7200
 KMS=()
@@ -63,6 +68,7 @@ while [[ $# -gt 0 ]]; do
     --stax-event-source) BASELINES+=(--stax-event-source "${2:?--stax-event-source needs a source}"); shift 2 ;;
     --baseline-drift-schedule) BASELINES+=(--baseline-drift-schedule "${2:?--baseline-drift-schedule needs a schedule}"); shift 2 ;;
     --delete) DELETE=1; shift ;;
+    --diff) DIFF=1; shift ;;
     --force) FORCE=(--force); shift ;;
     -h|--help) usage 0 ;;
     *) echo "deploy.sh: unknown argument $1" >&2; usage 2 ;;
@@ -90,6 +96,11 @@ if [[ -n "$PACKAGE" ]]; then
   CHALICE="$CHALICE" step package --stage "$STAGE" --package-dir "$PACKAGE" \
     --watch-timeout "$WATCH_TIMEOUT" ${KMS[@]+"${KMS[@]}"} ${ALERTS[@]+"${ALERTS[@]}"} \
     ${OBSERVE[@]+"${OBSERVE[@]}"} ${SAR[@]+"${SAR[@]}"}
+  exit 0
+fi
+if [[ $DIFF -eq 1 ]]; then
+  step diff --stage "$STAGE" --watch-timeout "$WATCH_TIMEOUT" ${ALERTS[@]+"${ALERTS[@]}"} \
+    ${OBSERVE[@]+"${OBSERVE[@]}"} ${BASELINES[@]+"${BASELINES[@]}"}
   exit 0
 fi
 mkdir -p .chalice/deployed

@@ -12,6 +12,7 @@ Sections (modules runnable alone, see bench/README.md):
   e2e        create/update/delete executions with 20 s tasks: overhead, invocations
   package    what chalice deploy uploads, with and without automatic_layer
   install    the CLI pip-installed from the checkout into a fresh venv
+  deploy     a redeploy with nothing to change, before and after the stage's stack
 
 By default it uses the standard local stack (``make deploy-local`` done, as the
 ``bench`` target ensures) and leaves the simulator reset to its seed afterwards
@@ -37,11 +38,21 @@ if __package__ in (None, ""):  # run as a script: python bench/run.py
     # must not shadow anything as top-level modules).
     sys.path[0] = str(Path(__file__).resolve().parent.parent)
 
-from bench import calls, coldstart, e2e, fleet, install, package, polling, tracing
+from bench import calls, coldstart, deploy, e2e, fleet, install, package, polling, tracing
 from bench.stack import open_stack
 from bench.table import Row, exit_code, guarded, render
 
-SECTIONS = ("coldstart", "tracing", "calls", "polling", "e2e", "fleet", "package", "install")
+SECTIONS = (
+    "coldstart",
+    "tracing",
+    "calls",
+    "polling",
+    "e2e",
+    "fleet",
+    "deploy",
+    "package",
+    "install",
+)
 
 
 def machine() -> str:
@@ -139,8 +150,15 @@ def main(argv: list[str] | None = None) -> int:
                     raw["fleet"] = fleet.measure(stack)
                     return list(fleet.rows(raw["fleet"]))
 
+                def redeploy() -> list[Row]:
+                    if args.private:
+                        raise RuntimeError("needs the standard local stack's `local` stage")
+                    raw["deploy"] = deploy.measure()
+                    return list(deploy.rows(raw["deploy"]))
+
                 section("e2e", end_to_end)
                 section("fleet", fleets)
+                section("deploy", redeploy)
             finally:
                 progress("restoring the simulator's seed")
                 try:

@@ -123,11 +123,14 @@ class Stack:
         return Target("local", self.region, "000000000000")
 
     def ensure_coordination_table(self) -> str:
-        """Create the coordination table the in-process handlers write to; its name."""
-        from stax_orchestrator.deploy import ensure_table
+        """The coordination table the in-process handlers write to (made when the stage is
+        not deployed); its name."""
+        from stax_orchestrator.deploy import table_definition
 
         target = self.coordination_target()
-        ensure_table(self.boto("dynamodb"), target)
+        dynamodb = self.boto("dynamodb")
+        with contextlib.suppress(dynamodb.exceptions.ResourceInUseException):
+            dynamodb.create_table(**table_definition(target.table_name))  # else the stage's
         return str(target.table_name)
 
     def apply_env(self) -> None:

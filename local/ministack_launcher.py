@@ -20,10 +20,14 @@ Step Functions (patched by ``local/ministack_fidelity/``, one module per rule,
 each citing the AWS page it follows): 256 KiB payloads (States.DataLimitExceeded,
 and StartExecution refuses a larger input), missing JSONPaths (States.Runtime),
 both terminal (no Retry or Catch handles them), error and cause lengths (256 /
-32,768 characters), and the state machine's TimeoutSeconds (TIMED_OUT).
+32,768 characters), the state machine's TimeoutSeconds (TIMED_OUT), and definitions
+AWS refuses (not JSON, a transition to a missing state: InvalidDefinition).
 CloudFormation (same package): a template's IAM resources must be acknowledged with
 ``CAPABILITY_IAM`` / ``CAPABILITY_NAMED_IAM``, as AWS asks of every caller (MiniStack
-checks it only under ``AUTH=true``).
+checks it only under ``AUTH=true``); a bucket that still holds objects or versions fails
+to delete (DELETE_FAILED, so does the stack delete); a new change set is CREATE_PENDING
+until described once and cannot be executed before (InvalidChangeSetStatus); an
+AWS::StepFunctions::StateMachine with such a definition fails and is rolled back.
 
 Everything else is MiniStack unchanged. If the pinned version or the patched
 source text differs, the launcher refuses to start rather than run a stack

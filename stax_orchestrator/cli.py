@@ -2,7 +2,8 @@
 
 Role: the console script (not part of the Lambda package). ``build_parser`` puts the
 global options and the command groups together -- workload operations
-(:mod:`~stax_orchestrator.commands_workload`), ``catalogue``, ``setup``, ``fleet`` -- and
+(:mod:`~stax_orchestrator.commands_workload`), ``catalogue``, ``setup``, ``fleet``,
+``baseline``, ``stage`` -- and
 ``main`` parses, keeps log events behind ``--verbose``, builds the one
 :class:`~stax_orchestrator.context.AwsContext` from the global options, runs the
 command with it and turns what went wrong into a message and an exit code
@@ -23,6 +24,7 @@ from stax_orchestrator import (
     commands_catalogue,
     commands_fleet,
     commands_setup,
+    commands_stage,
     commands_workload,
 )
 from stax_orchestrator.console import (
@@ -40,8 +42,9 @@ Create, update and delete Stax workloads through the orchestrator's AWS Step
 Functions state machines, and follow each operation live."""
 EPILOG = """\
 The global options may also follow the command (stax-orchestrator list --local).
-A stage's state machines are found by their names in the caller's AWS account and
-region, or in the Outputs of a CloudFormation stack (--stack-name).
+A stage's state machines, table and bucket are found in the Outputs of its
+CloudFormation stack: stax-orchestrator-<stage> in the caller's AWS account and region,
+or the stack --stack-name names (stax-orchestrator stage status shows it).
 
 exit codes: 0 succeeded; 1 the operation failed; 2 bad input (nothing was started);
 3 configuration (no deployed stage, no credentials, AWS refused a call)."""
@@ -76,7 +79,7 @@ def _global_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
         "--stack-name",
         default=default(None),
         metavar="NAME",
-        help="find the stage's resources in this CloudFormation stack's Outputs",
+        help="the stage's CloudFormation stack (default: stax-orchestrator-<stage>)",
     )
     group.add_argument(
         "--local",
@@ -113,6 +116,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands_fleet.register(sub, common)
     commands_baseline.register(sub, common)
     commands_setup.register(sub, common)
+    commands_stage.register(sub, common)
     return parser
 
 

@@ -4,12 +4,10 @@ Role: the factory every command is handed (the shape of Chalice's ``CLIFactory``
 built from the global options -- ``--profile``, ``--aws-region``, ``--stage``,
 ``--stack-name``, ``--local`` -- and builds nothing until a command asks: one boto3
 session, clients with adaptive retries made from it, the caller's account (STS), and a
-stage's resources. Nothing is read from a checkout: a stage's state machines, table and
-bucket are found
-
-- by their deterministic names (:class:`stax_orchestrator.deploy.names.Target`: stage +
-  the caller's account + the region), the way ``deploy.sh`` names them; or
-- with ``--stack-name``, from that CloudFormation stack's Outputs (the package path).
+stage's resources. Nothing is read from a checkout: a stage's state machines, table,
+bucket and functions are found in the Outputs of its CloudFormation stack -- the stage's
+own (``stax-orchestrator-<stage>``, which ``deploy.sh`` deploys) or the one
+``--stack-name`` names (the package, deployed under any name). One way, both paths.
 
 A state machine that is not there is a :class:`StateMachineNotFound` naming what was
 looked for, in which account and region, and what to do. Stax settings (which
@@ -26,17 +24,10 @@ from typing import Any
 
 from stax_orchestrator import __version__
 from stax_orchestrator.console import EXIT_CONFIG, EXIT_INVALID, CliError
-from stax_orchestrator.deploy.names import Target
+from stax_orchestrator.deploy.names import APP_NAME, OUTPUT_KEYS, Target, placeholder
 
-#: The Outputs of a stack of the CloudFormation package (``deploy.sh --package``).
-STACK_OUTPUTS = {
-    "workload": "WorkloadStateMachineArn",
-    "task_watcher": "TaskWatcherStateMachineArn",
-    "fleet": "FleetStateMachineArn",
-    "table": "CoordinationTableName",
-    "fleet_bucket": "FleetBucketName",
-    "alert_topic": "AlertTopicArn",
-}
+#: The Outputs of a stage's stack the CLI reads.
+STACK_OUTPUTS = OUTPUT_KEYS
 STATE_MACHINE_KINDS = ("workload", "task_watcher", "fleet")
 #: The Lambda whose configuration tells where the stage's Stax token and Stax are.
 TOKEN_FUNCTION = "create_workload"  # noqa: S105 - a function name
@@ -59,7 +50,7 @@ class StateMachineNotFound(CliError):
 
 
 class StackNotFound(CliError):
-    """The ``--stack-name`` stack is not there, or is not one of the package's stacks."""
+    """The stage's stack is not there, or is not a stack of the orchestrator."""
 
 
 @dataclass(frozen=True)
@@ -219,27 +210,22 @@ class AwsContext:
         return f"AWS account {self.account}, region {self.region}"
 
     # -- the stage ---------------------------------------------------------------------
+    @property
+    def stack_name(self) -> str:
+        """``--stack-name``, else the stage's own stack."""
+        return self.options.stack_name or f"{APP_NAME}-{self.stage}"
+
     def resources(self) -> StageResources:
-        """The stage's resources: from the stack's Outputs, or by their names."""
+        """The stage's resources, from its stack's Outputs."""
         if self._resources is None:
-            if self.options.stack_name:
-                self._resources = self._from_stack(self.options.stack_name)
-            else:
-                target = self.target()
-                self._resources = StageResources(
-                    found_by=f"the names of stage {self.stage!r}",
-                    state_machines={k: target.state_machine_arn(k) for k in STATE_MACHINE_KINDS},
-                    table_name=target.table_name,
-                    fleet_bucket=target.fleet_bucket,
-                    alert_topic_arn=target.alert_topic_arn,
-                    functions={TOKEN_FUNCTION: target.function_name(TOKEN_FUNCTION)},
-                )
+            self._resources = self._from_stack(self.stack_name, self.region)
         return self._resources
 
-    def _from_stack(self, stack: str) -> StageResources:
+    def _from_stack(self, stack: str, region: str) -> StageResources:
         from botocore.exceptions import ClientError
 
-        cloudformation = self.client("cloudformation")
+        cloudformation = self.client("cloudformation", region)
+        where = f"AWS account {self.account}, region {region}"
         try:
             stacks = cloudformation.describe_stacks(StackName=stack)["Stacks"]
         except ClientError as error:
@@ -249,42 +235,33 @@ class AwsContext:
                 raise
             stacks = []
         if not stacks:
+            how = (
+                "deploy the package there, or pass the right --stack-name"
+                if self.options.stack_name
+                else f"deploy the stage (./deploy.sh --stage {self.stage}), or say where it "
+                "is: --stage NAME, --stack-name NAME (a package deployed under another name)"
+            )
             raise StackNotFound(
-                f"no CloudFormation stack {stack!r} in {self.where()}: deploy the package "
-                "there, or pass the right --stack-name / --aws-region / --profile"
+                f"no CloudFormation stack {stack!r} in {where}: {how}, --aws-region REGION, "
+                "--profile NAME (another account)"
             )
         outputs = {o["OutputKey"]: o["OutputValue"] for o in stacks[0].get("Outputs") or []}
         machines = {STACK_OUTPUTS[k]: k for k in STATE_MACHINE_KINDS}
         if not any(outputs.get(key) for key in machines):
             raise StackNotFound(
-                f"stack {stack!r} in {self.where()} (status {stacks[0].get('StackStatus')}) "
+                f"stack {stack!r} in {where} (status {stacks[0].get('StackStatus')}) "
                 f"has none of the outputs {', '.join(machines)}: is it a stack of the "
-                "orchestrator's CloudFormation package, and is it deployed?"
+                "orchestrator, and is it deployed?"
             )
+        token_function = outputs.get(placeholder(TOKEN_FUNCTION))
         return StageResources(
             found_by=f"the outputs of stack {stack!r}",
             state_machines={kind: outputs[key] for key, kind in machines.items() if key in outputs},
             table_name=outputs.get(STACK_OUTPUTS["table"]),
             fleet_bucket=outputs.get(STACK_OUTPUTS["fleet_bucket"]),
             alert_topic_arn=outputs.get(STACK_OUTPUTS["alert_topic"]),
-            functions=self._stack_functions(stack),
+            functions={TOKEN_FUNCTION: token_function} if token_function else {},
         )
-
-    def _stack_functions(self, stack: str) -> dict[str, str]:
-        """The token function's physical name in the stack (Chalice's package names its
-        logical id by CamelCase: ``create_workload`` -> ``CreateWorkload``)."""
-        from botocore.exceptions import ClientError
-
-        logical = "".join(part.capitalize() for part in TOKEN_FUNCTION.split("_"))
-        try:
-            paginator = self.client("cloudformation").get_paginator("list_stack_resources")
-            for page in paginator.paginate(StackName=stack):
-                for resource in page.get("StackResourceSummaries", []):
-                    if resource.get("LogicalResourceId") == logical:
-                        return {TOKEN_FUNCTION: str(resource["PhysicalResourceId"])}
-        except ClientError:
-            return {}  # only settings depend on it, and they have defaults
-        return {}
 
     def state_machine_arn(self, kind: str, explicit: str | None = None) -> str:
         """The ARN of one of the stage's machines (or ``explicit``), checked to exist.
@@ -325,34 +302,29 @@ class AwsContext:
         name = arn.rsplit(":", 1)[-1]
         parts = arn.split(":")
         where = f"AWS account {parts[4]}, region {parts[3]}" if len(parts) > 4 else self.where()
-        if self.options.stack_name and found_by != "--state-machine-arn":
-            fix = f"the stack {self.options.stack_name!r} names a machine that is gone: update it"
-        elif found_by == "--state-machine-arn":
+        if found_by == "--state-machine-arn":
             fix = "check the ARN, or leave --state-machine-arn out to use the stage's machine"
         else:
             fix = (
-                f"deploy the stage there (./deploy.sh --stage {self.stage}), or say where it "
-                "is: --stage NAME, --aws-region REGION, --profile NAME (another account), or "
-                "--stack-name NAME for a CloudFormation deployment"
+                f"the stack {self.stack_name!r} names a machine that is gone: deploy it again "
+                f"(./deploy.sh --stage {self.stage}) and see `stax-orchestrator stage status`"
             )
         return f"no {label} state machine {name} in {where} (looked up by {found_by}): {fix}"
 
     def results_table(self, execution_arn: str | None = None) -> str:
-        """The coordination table that holds a fleet's results.
-
-        With ``--stack-name`` the stack's output; else the table of the stage the fleet
-        execution belongs to (its machine's name and ARN tell stage, account and region),
-        else the table of ``--stage``.
-        """
-        if self.options.stack_name or execution_arn is None:
-            table = self.resources().table_name
-            if not table:
-                raise StackNotFound(
-                    f"{self.resources().found_by} name no coordination table "
-                    f"(output {STACK_OUTPUTS['table']})"
-                )
-            return table
-        return fleet_execution_target(execution_arn).table_name
+        """The coordination table that holds a fleet's results: the output of the stack of
+        the stage the fleet execution belongs to (its machine's name and ARN tell stage and
+        region; ``--stack-name`` names the stack itself), else of ``--stage``'s stack."""
+        resources = self.resources()
+        if execution_arn is not None and not self.options.stack_name:
+            other = fleet_execution_target(execution_arn)
+            if (other.stage, other.region) != (self.stage, self.region):
+                resources = self._from_stack(other.stack_name, other.region)
+        if not resources.table_name:
+            raise StackNotFound(
+                f"{resources.found_by} name no coordination table (output {STACK_OUTPUTS['table']})"
+            )
+        return resources.table_name
 
     # -- Stax --------------------------------------------------------------------------
     def function_environment(self) -> dict[str, str]:

@@ -17,8 +17,23 @@ patched) and the readings it chose where AWS's documents are silent:
   the tolerated failure threshold stops the Map Run (no new child, running ones ABORTED,
   States.ExceedToleratedFailureThreshold); the reader's 10 GB file, 8 MB item and
   MaxItems limits, a child input's 256 KiB; a child's own context object.
+- ``sfn_definition``: a definition must be JSON, and every StartAt, Next, Default,
+  Choices[].Next and Catch[].Next must name a state of its own block (Parallel branches,
+  Map processors): InvalidDefinition from CreateStateMachine /
+  UpdateStateMachine, a failed AWS::StepFunctions::StateMachine (rolled back) through
+  CloudFormation.
 - ``cfn_capabilities`` (CloudFormation): a template's IAM resources must be acknowledged
   (``CAPABILITY_IAM``, ``CAPABILITY_NAMED_IAM`` for named ones) whatever the IAM mode.
+- ``cfn_bucket_not_empty`` (CloudFormation): a bucket that holds objects, versions or
+  delete markers fails to delete (DELETE_FAILED, "The bucket you tried to delete is not
+  empty"); a stack delete then ends DELETE_FAILED.
+- ``cfn_change_set_async`` (CloudFormation): a new change set is CREATE_PENDING (execution
+  UNAVAILABLE) until described once, and ExecuteChangeSet refuses it until then
+  (InvalidChangeSetStatus).
+- ``cfn_change_set_conditions`` (CloudFormation): a change set leaves out the resources
+  whose ``Condition`` is false (MiniStack listed them as ``Add`` on every update).
+- ``cfn_state_machine_logging`` (CloudFormation): a machine made from a template describes
+  its ``loggingConfiguration`` in the API's case, as ``CreateStateMachine`` would.
 
 Used by ``local/ministack_launcher.py`` only (MiniStack's own interpreter); the helpers
 at module level do not import MiniStack, so they can be tested anywhere.
@@ -26,16 +41,22 @@ at module level do not import MiniStack, so they can be tested anywhere.
 
 from __future__ import annotations
 
+import importlib
 from typing import Any
 
 from . import (
     cause_length,
+    cfn_bucket_not_empty,
     cfn_capabilities,
+    cfn_change_set_async,
+    cfn_change_set_conditions,
+    cfn_state_machine_logging,
     child_failure,
     distributed_map,
     execution_timeout,
     missing_paths,
     payload_size,
+    sfn_definition,
     terminal_errors,
 )
 from ._patching import verify, verify_callers
@@ -48,6 +69,7 @@ RULES = (
     missing_paths,
     execution_timeout,
     child_failure,
+    sfn_definition,
 )
 
 
@@ -58,12 +80,29 @@ def install(sf: Any) -> None:
         verify(sf, rule.EXPECTED)
     for callee, callers in missing_paths.CALLERS.items():
         verify_callers(sf, callee, callers)
+    verify_callers(sf, "_validate_definition_jsonata", sfn_definition.CALLERS)
     for rule in RULES:
         rule.install(sf)
 
 
 def install_cloudformation(handlers: Any) -> None:
-    """Check, then patch MiniStack's ``ministack.services.cloudformation.handlers``."""
+    """Check, then patch MiniStack's ``ministack.services.cloudformation.handlers`` (and
+    its sibling modules ``changesets`` and ``provisioners``)."""
+    package = importlib.import_module(handlers.__package__)
+    changesets = importlib.import_module(f"{handlers.__package__}.changesets")
+    provisioners = importlib.import_module(f"{handlers.__package__}.provisioners")
     verify(handlers, cfn_capabilities.EXPECTED)
     verify_callers(handlers, "_capabilities_enforced", cfn_capabilities.CALLERS)
+    verify(handlers, cfn_change_set_async.EXPECTED)
+    verify(changesets, cfn_change_set_async.FIND_EXPECTED)
+    verify(provisioners, cfn_bucket_not_empty.EXPECTED)
+    verify(provisioners, sfn_definition.CFN_EXPECTED)
+    verify(changesets, cfn_change_set_conditions.EXPECTED)
+    verify(provisioners, cfn_state_machine_logging.EXPECTED)
+    verify_callers(provisioners, "_sfn_definition", sfn_definition.CFN_CALLERS)
     cfn_capabilities.install(handlers)
+    cfn_change_set_async.install(handlers, changesets, package._change_sets)
+    cfn_bucket_not_empty.install(provisioners)
+    sfn_definition.install_cloudformation(provisioners)
+    cfn_change_set_conditions.install(changesets)
+    cfn_state_machine_logging.install(provisioners)

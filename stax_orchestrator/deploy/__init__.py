@@ -1,10 +1,12 @@
 """Deploy tooling around ``chalice deploy`` (run by ``deploy.sh``; not in the Lambda package).
 
-Role: a package by concern — ``names`` (every resource name of a stage), ``stage`` (a
-stage's effective Chalice configuration), ``policies`` (IAM documents), ``templates``
-(the ASL templates and their placeholders), ``resources`` (table, roles, state machines),
-``alerts`` (topic, rule, subscriptions), ``preflight``, ``teardown`` (delete by name),
-``steps`` (the command line ``deploy.sh`` calls). The names below are its public face.
+Role: a package by concern -- ``names`` (every name of a stage), ``stage`` (a stage's
+effective Chalice configuration), ``policies`` (IAM documents), ``templates`` (the ASL
+templates and their placeholders), ``template`` (the stage's CloudFormation template,
+with ``cfn``, ``alerts``, ``observability`` and ``baselining`` for its parts), ``stack``
+(change sets, delete, drift), ``lambdas`` (what is read from and set on Chalice's
+Lambdas), ``preflight``, ``teardown``, ``package``, ``steps`` (the command line
+``deploy.sh`` calls). The names below are its public face.
 """
 
 from stax_orchestrator.deploy.names import (
@@ -19,7 +21,7 @@ from stax_orchestrator.deploy.names import (
     Target,
     placeholder,
 )
-from stax_orchestrator.deploy.resources import ensure_table
+from stax_orchestrator.deploy.template import table_definition
 from stax_orchestrator.deploy.templates import (
     DEFAULT_WATCH_TIMEOUT,
     DeployError,
@@ -40,9 +42,9 @@ __all__ = [
     "TOKEN_FUNCTIONS",
     "DeployError",
     "Target",
-    "ensure_table",
     "load_template",
     "placeholder",
     "render",
+    "table_definition",
     "template_values",
 ]

@@ -1,12 +1,13 @@
 """Automatic baselining of a stage: ``deploy.sh --baselines FILE --stax-event-bus NAME``.
 
-Role: the deploy's side of "a new account gets its baselines". :func:`ensure_baselining`
-stores the file in the stage's (versioned) bucket, creates the rule on the Stax event bus
+Role: the deploy's side of "a new account gets its baselines": the flags
+(:func:`parse_options`), the stack parameters they set (the rule on the Stax event bus
 that starts the account baseline machine for every successful account creation or
-account type change, the role EventBridge starts it with, and (``--baseline-drift-
-schedule``) the schedule of the drift check. A deploy without ``--baselines`` removes the
-rules and the role (the stored file's versions stay, as history, until the stage is
-deleted), the way a deploy without ``--dashboard`` removes the dashboard.
+account type change, the role EventBridge starts it with, and the schedule of the drift
+check are resources of the stage's template, ``cfn.baselining_resources``), and
+:func:`store_file`, which stores the file in the stage's (versioned) bucket. A deploy
+without ``--baselines`` sets the parameters empty and CloudFormation removes the rules
+and the role (the stored file's versions stay, as history, until the stage is deleted).
 
 The rule matches on the event's source by prefix: Stax's events come from its partner
 event source, ``aws.partner/stax.io/<installation>/...``, named per installation and
@@ -17,18 +18,13 @@ organisation, so the prefix ``aws.partner/stax.io`` (the default) matches any of
 
 from __future__ import annotations
 
-import contextlib
-import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from chalicelib.baselines.account import ACCOUNT_EVENT_TYPES
-from stax_orchestrator.deploy.alerts import ensure_lambda_rule
-from stax_orchestrator.deploy.names import DRIFT_FUNCTION, Target
-from stax_orchestrator.deploy.policies import events_policy, events_trust_policy
-from stax_orchestrator.deploy.resources import delete_role, delete_rule, ensure_service_role
+from stax_orchestrator.deploy.names import Target
 from stax_orchestrator.deploy.templates import DeployError
 
 #: Stax's partner event sources all start so (the harsher reading of its documentation:
@@ -36,7 +32,6 @@ from stax_orchestrator.deploy.templates import DeployError
 DEFAULT_EVENT_SOURCE = "aws.partner/stax.io"
 ACCOUNT_TARGET_ID = "account-baseline"
 DRIFT_TARGET_ID = "baseline-drift"
-DRIFT_PERMISSION_ID = "drift-schedule-invokes"
 _SCHEDULE = re.compile(r"^(rate\(\s*\d+\s+(minute|minutes|hour|hours|day|days)\s*\)|cron\(.+\))$")
 
 
@@ -106,105 +101,27 @@ def check_bus(events: Any, bus: str) -> None:
         ) from None
 
 
-def _ensure_events_role(iam: Any, target: Target) -> str:
-    return ensure_service_role(
-        iam, target.events_role_name, events_trust_policy(target), events_policy(target),
-        f"EventBridge starts the account baselines of {target.prefix}",
-    )  # fmt: skip
-
-
-def account_rules(events: Any, target: Target) -> list[tuple[str, str]]:
-    """``(bus, rule)`` of every rule, on any bus, whose target is the stage's account
-    baseline machine (so a changed ``--stax-event-bus`` leaves no rule behind)."""
-    machine = target.state_machine_arn("account_baseline")
-    found: list[tuple[str, str]] = []
-    buses = [b["Name"] for b in events.list_event_buses().get("EventBuses", [])]
-    for bus in buses:
-        with contextlib.suppress(events.exceptions.ResourceNotFoundException):
-            names = events.list_rule_names_by_target(TargetArn=machine, EventBusName=bus)
-            found += [(bus, n) for n in names.get("RuleNames", [])]
-    return found
-
-
-def _store_file(s3: Any, target: Target, path: Path) -> str | None:
+def store_file(s3: Any, target: Target, bucket: str, path: Path) -> str | None:
+    """Store the baselines file in the stage's bucket (owned by the caller's account:
+    ``ExpectedBucketOwner``); its version id."""
     from chalicelib.baselines.automatic import STORED_KEY
 
     stored = s3.put_object(
-        Bucket=target.fleet_bucket,
+        Bucket=bucket,
         Key=STORED_KEY,
         Body=path.read_bytes(),
         ContentType="application/yaml",
+        ExpectedBucketOwner=target.account,
     )
     return stored.get("VersionId")
 
 
-def _ensure_drift(events: Any, lam: Any, target: Target, function_arn: str, schedule: str) -> None:
-    ensure_lambda_rule(
-        events, lam, target,
-        rule={"Name": target.drift_rule_name, "ScheduleExpression": schedule,
-              "Description": f"Checks Stax against the baselines of {target.prefix}"},
-        rule_arn=target.drift_rule_arn, function_arn=function_arn,
-        permission_id=DRIFT_PERMISSION_ID, target_id=DRIFT_TARGET_ID,
-        target_input=json.dumps({"bucket": target.fleet_bucket}),
-    )  # fmt: skip
-
-
-def remove_baselining(aws: Any, target: Target) -> list[str]:
-    """The rules (on any bus) and the events role; what was removed."""
-    events, iam = aws.client("events"), aws.client("iam")
-    removed = []
-    for bus, name in account_rules(events, target):
-        delete_rule(events, name, bus)
-        removed.append(f"rule {name} on bus {bus}")
-    with contextlib.suppress(events.exceptions.ResourceNotFoundException):
-        delete_rule(events, target.drift_rule_name)
-        removed.append(f"rule {target.drift_rule_name}")
-    with contextlib.suppress(iam.exceptions.NoSuchEntityException):
-        delete_role(iam, target.events_role_name)
-        removed.append(f"role {target.events_role_name}")
-    return removed
-
-
-def ensure_baselining(
-    aws: Any, target: Target, options: Baselining | None, function_arns: dict[str, str]
-) -> list[str]:
-    """Store the file, create or update the rules and the role (or remove them when
-    ``options`` is None); one line per thing done, for the deploy's output.
-
-    Raises:
-        DeployError: the event bus does not exist.
-    """
+def stack_parameters(options: Baselining | None) -> dict[str, str]:
+    """The stack parameters that switch automatic baselining on (empty values: off)."""
     if options is None:
-        return [f"removed {line}" for line in remove_baselining(aws, target)]
-    events, lam = aws.client("events"), aws.client("lambda")
-    check_bus(events, options.bus)
-    lines = []
-    version = _store_file(aws.client("s3"), target, options.file)
-    lines.append(f"stored {options.file} as version {version} of the stage's baselines")
-    role_arn = _ensure_events_role(aws.client("iam"), target)
-    for bus, name in account_rules(events, target):
-        if (bus, name) != (options.bus, target.account_events_rule_name):
-            delete_rule(events, name, bus)
-            lines.append(f"removed rule {name} on bus {bus}")
-    events.put_rule(
-        Name=target.account_events_rule_name,
-        EventBusName=options.bus,
-        EventPattern=json.dumps(account_event_pattern(options.source)),
-        State="ENABLED",
-        Description=f"Stax account events start the account baselines of {target.prefix}",
-    )
-    events.put_targets(
-        Rule=target.account_events_rule_name,
-        EventBusName=options.bus,
-        Targets=[{"Id": ACCOUNT_TARGET_ID, "Arn": target.state_machine_arn("account_baseline"),
-                  "RoleArn": role_arn}],
-    )  # fmt: skip
-    lines.append(f"rule {target.account_events_rule_name} on bus {options.bus}")
-    if options.drift_schedule:
-        _ensure_drift(events, lam, target, function_arns[DRIFT_FUNCTION], options.drift_schedule)
-        lines.append(f"rule {target.drift_rule_name}: {options.drift_schedule}")
-    else:
-        with contextlib.suppress(events.exceptions.ResourceNotFoundException):
-            delete_rule(events, target.drift_rule_name)
-            lines.append(f"removed rule {target.drift_rule_name}")
-    return lines
+        return {"StaxEventBusName": "", "BaselineDriftSchedule": ""}
+    return {
+        "StaxEventBusName": options.bus,
+        "StaxEventSource": options.source,
+        "BaselineDriftSchedule": options.drift_schedule or "",
+    }

@@ -3,13 +3,14 @@
 Role: the helpers every part of the template uses (:func:`symbolic_target`, :func:`sub`,
 :func:`pascal`, Chalice's logical ids) and the resources of the features a stage may
 switch on -- the dashboard and alarms (``--dashboard``) and automatic baselining (the
-``StaxEventBusName`` / ``BaselineDriftSchedule`` parameters) -- built from the same
-functions ``deploy.sh`` calls. ``package`` assembles the whole template.
+``StaxEventBusName`` / ``BaselineDriftSchedule`` parameters). ``template`` assembles the
+whole stage.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
 from stax_orchestrator.deploy import observability
@@ -59,11 +60,12 @@ def machine_id(kind: str) -> str:
 
 
 # -- optional parts ---------------------------------------------------------------------
-def baselining_resources(target: Target) -> dict[str, Any]:
+def baselining_resources(target: Target, functions: Mapping[str, Any]) -> dict[str, Any]:
     """The account events rule (with ``StaxEventBusName``) and the drift schedule (with
-    ``BaselineDriftSchedule``), as ``deploy.sh --baselines`` makes them. The file itself
-    is the pipeline's to upload: ``aws s3 cp FILE`` to the ``BaselinesObjectUri`` output."""
-    drift = {"Fn::GetAtt": [function_id(DRIFT_FUNCTION), "Arn"]}
+    ``BaselineDriftSchedule``). The file itself is data, not infrastructure: ``deploy.sh
+    --baselines`` stores it, a pipeline runs ``aws s3 cp FILE`` to the
+    ``BaselinesObjectUri`` output."""
+    drift = functions[DRIFT_FUNCTION]
     return {
         "EventsRole": {
             "Type": "AWS::IAM::Role",
@@ -118,7 +120,9 @@ def baselining_resources(target: Target) -> dict[str, Any]:
     }  # fmt: skip
 
 
-def dashboard_resources(target: Target) -> dict[str, Any]:
+def dashboard_resources(target: Target, log_groups: Mapping[str, Any]) -> dict[str, Any]:
+    """The dashboard, its alarms and the "Stax API unavailable" metric filters (on each
+    Stax-calling function's log group, as ``log_groups`` names it)."""
     resources: dict[str, Any] = {
         "Dashboard": {
             "Type": "AWS::CloudWatch::Dashboard",
@@ -140,7 +144,7 @@ def dashboard_resources(target: Target) -> dict[str, Any]:
         resources["StaxApiUnavailableFilter" + function_id(function)] = {
             "Type": "AWS::Logs::MetricFilter",
             "Properties": {
-                "LogGroupName": {"Ref": function_id(function) + "LogGroup"},
+                "LogGroupName": log_groups[function],
                 "FilterName": arguments["filterName"],
                 "FilterPattern": arguments["filterPattern"],
                 "MetricTransformations": [{

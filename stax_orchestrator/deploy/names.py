@@ -1,8 +1,8 @@
 """Every name a stage's resources have, derived from the stage alone.
 
-Role: one place for the deterministic names of what ``deploy.sh`` creates, so that any
-machine can find a stage's resources again (``deploy.sh --delete`` from a fresh clone,
-the CLI in another account's shell) without a recorded state file.
+Role: one place for the deterministic names of what a stage is made of: the stack that
+holds it (found again from any machine, with no recorded state file), the Lambdas Chalice
+names, and the named resources of the stage's template.
 """
 
 from __future__ import annotations
@@ -48,6 +48,16 @@ DRIFT_FUNCTION = "check_baseline_drift"
 EVENT_FUNCTIONS = (ALERT_FUNCTION, DRIFT_FUNCTION)
 #: State machines in deployment order: each may run the ones before it.
 STATE_MACHINES = ("task_watcher", "workload", "fleet", "account_baseline")
+#: The Outputs of a stage's stack that say where its parts are (the CLI reads them).
+OUTPUT_KEYS = {
+    "workload": "WorkloadStateMachineArn",
+    "task_watcher": "TaskWatcherStateMachineArn",
+    "fleet": "FleetStateMachineArn",
+    "account_baseline": "AccountBaselineStateMachineArn",
+    "table": "CoordinationTableName",
+    "fleet_bucket": "FleetBucketName",
+    "alert_topic": "AlertTopicArn",
+}
 #: The machines whose failed, timed-out or aborted executions raise an alert.
 ALERTED_MACHINES = ("workload", "fleet", "account_baseline")
 
@@ -96,6 +106,11 @@ class Target:
         return f"{self.prefix}-managed-layer"
 
     # -- ours ------------------------------------------------------------------------
+    @property
+    def stack_name(self) -> str:
+        """The stage's CloudFormation stack (everything but the Lambdas)."""
+        return self.prefix
+
     @property
     def role_name(self) -> str:
         """The state machines' role."""

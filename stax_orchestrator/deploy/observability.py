@@ -3,9 +3,8 @@
 Role: the observability settings of a deploy (:class:`Observability`, from ``deploy.sh``'s
 flags and the stage's Chalice ``xray`` / ``log_retention_in_days``), the pure documents
 they produce (the state machines' ``loggingConfiguration`` and ``tracingConfiguration``,
-the dashboard body, the alarms, the metric filter) — which the CloudFormation package
-(``package``) declares from the same functions — and the idempotent AWS calls of the
-``deploy.sh`` path: ``ensure_log_groups``, ``ensure_dashboard`` / ``delete_dashboard``.
+the dashboard body, the alarms, the metric filter), which the stage's template declares.
+Pure: no AWS call.
 
 The Lambdas' log contract (``chalicelib.logs``): every line is one JSON object with
 ``level``, ``event``, ``function``, ``execution_arn``; a failed invocation writes
@@ -15,10 +14,7 @@ metric counts those lines whose error is ``StaxApiUnavailable``.
 
 from __future__ import annotations
 
-import contextlib
-import json
 import re
-from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -107,34 +103,6 @@ def logging_configuration(target: Target, kind: str, obs: Observability) -> dict
 
 def tracing_configuration(obs: Observability) -> dict[str, Any]:
     return {"enabled": obs.xray}
-
-
-def log_groups(target: Target) -> list[str]:
-    """The state machines' log groups."""
-    return [target.state_machine_log_group(kind) for kind in STATE_MACHINES]
-
-
-def ensure_log_groups(logs: Any, target: Target, obs: Observability) -> list[str]:
-    """The machines' log groups with the retention; the Lambdas' groups get it too.
-
-    Chalice sets the Lambdas' retention from ``log_retention_in_days``; a
-    ``--log-retention-days`` that differs is applied after it (every deploy: the flag left
-    out, Chalice's value is back).
-    """
-    created = []
-    for name in log_groups(target):
-        try:
-            logs.create_log_group(logGroupName=name, tags={"stax-orchestrator:stage": target.stage})
-            created.append(name)
-        except logs.exceptions.ResourceAlreadyExistsException:
-            pass
-        logs.put_retention_policy(logGroupName=name, retentionInDays=obs.log_retention_days)
-    for function in FUNCTIONS:
-        with contextlib.suppress(logs.exceptions.ResourceNotFoundException):
-            logs.put_retention_policy(
-                logGroupName=target.log_group(function), retentionInDays=obs.log_retention_days
-            )
-    return created
 
 
 # -- dashboard, alarms, metric filter -----------------------------------------------------
@@ -283,71 +251,3 @@ def dashboard_body(target: Target) -> dict[str, Any]:
                             "region": target.region, "view": "table"}},
         ]
     }  # fmt: skip
-
-
-def _delete_alarms(cloudwatch: Any, names: Iterable[str]) -> None:
-    names = list(names)
-    for start in range(0, len(names), 100):  # DeleteAlarms takes at most 100 names
-        cloudwatch.delete_alarms(AlarmNames=names[start : start + 100])
-
-
-def ensure_dashboard(session: Any, target: Target, obs: Observability) -> list[str]:
-    """With ``obs.dashboard``: the dashboard, the alarms and the metric filters (put every
-    deploy: the same values change nothing). Without: whatever of them exists is removed.
-    Returns what was put or removed, for the deploy's output."""
-    cloudwatch, logs = session.client("cloudwatch"), session.client("logs")
-    if not obs.dashboard:
-        return delete_dashboard(session, target)
-    done = []
-    for function in STAX_FUNCTIONS:
-        arguments = metric_filter(target, function)
-        try:
-            logs.put_metric_filter(**arguments)
-        except logs.exceptions.ResourceNotFoundException:
-            # Chalice makes the group with log_retention_in_days; without it, the
-            # function's first line does: make it now so the filter has a home.
-            logs.create_log_group(logGroupName=arguments["logGroupName"])
-            logs.put_retention_policy(
-                logGroupName=arguments["logGroupName"], retentionInDays=obs.log_retention_days
-            )
-            logs.put_metric_filter(**arguments)
-        done.append(f"metric filter on {arguments['logGroupName']}")
-    for alarm in alarms(target):
-        cloudwatch.put_metric_alarm(**alarm)
-    done.append(f"{len(alarms(target))} alarms")
-    cloudwatch.put_dashboard(
-        DashboardName=target.dashboard_name, DashboardBody=json.dumps(dashboard_body(target))
-    )
-    done.append(f"dashboard {target.dashboard_name}")
-    return done
-
-
-def delete_dashboard(session: Any, target: Target) -> list[str]:
-    """Remove the dashboard, the alarms and the metric filters; what was there."""
-    cloudwatch, logs = session.client("cloudwatch"), session.client("logs")
-    removed = []
-    names = alarm_names(target)
-    existing = {
-        a["AlarmName"]
-        for page in cloudwatch.get_paginator("describe_alarms").paginate(AlarmNames=names)
-        for a in page.get("MetricAlarms", []) + page.get("CompositeAlarms", [])
-    }
-    if existing:
-        _delete_alarms(cloudwatch, sorted(existing))
-        removed += [f"alarm {name}" for name in sorted(existing)]
-    for function in STAX_FUNCTIONS:
-        group = target.log_group(function)
-        with contextlib.suppress(logs.exceptions.ResourceNotFoundException):
-            filters = logs.describe_metric_filters(
-                logGroupName=group, filterNamePrefix=target.stax_unavailable_filter_name
-            ).get("metricFilters", [])
-            if any(f["filterName"] == target.stax_unavailable_filter_name for f in filters):
-                logs.delete_metric_filter(
-                    logGroupName=group, filterName=target.stax_unavailable_filter_name
-                )
-                removed.append(f"metric filter on {group}")
-    listed = cloudwatch.list_dashboards(DashboardNamePrefix=target.dashboard_name)
-    if any(d["DashboardName"] == target.dashboard_name for d in listed.get("DashboardEntries", [])):
-        cloudwatch.delete_dashboards(DashboardNames=[target.dashboard_name])
-        removed.append(f"dashboard {target.dashboard_name}")
-    return removed

@@ -2,19 +2,18 @@
 
 Role: ``python -m stax_orchestrator.deploy STEP --stage S``:
 
-- ``preflight`` — credentials, the token and its key; the Lambdas' policy files;
-- ``post-deploy`` — after ``chalice deploy``: the functions' roles trust this account
-  only; the coordination table; the state machines' role, log groups and the state
-  machines (rendered from ``statemachines/`` with the ARNs Chalice recorded, updated in
-  place, with their logging and tracing); the alert topic, rule and subscriptions; the
-  dashboard and alarms (``--dashboard``; removed without it); the stored baselines
-  file, the rule on the Stax event bus and the drift schedule (``--baselines``; the
-  rules removed without it); the ARNs go to
+- ``preflight`` -- credentials, the token and its key; the Lambdas' policy files;
+- ``post-deploy`` -- after ``chalice deploy``: the functions' roles trust this account
+  only and their log groups keep the retention; then the stage's stack
+  (``stax-orchestrator-<stage>``, ``template.stage_template`` filled with the ARNs Chalice
+  recorded) is brought up to date through a change set (``stack.deploy``); with
+  ``--baselines`` the file is stored in the stage's bucket; the stack's outputs go to
   ``.chalice/deployed/<stage>-statemachines.json``;
-- ``package`` — the CloudFormation package (``package``);
-- ``delete`` — every resource of the stage, found by name;
-- ``watch-timeout`` — validates ``--watch-timeout`` (one parser for bash and Python);
-- ``lint`` — statelint and the contract between the state machines and the code.
+- ``diff`` -- the change set a post-deploy would execute, shown and deleted;
+- ``package`` -- the CloudFormation package (``package``);
+- ``delete`` -- the stage's stack, then its Lambdas (``teardown``);
+- ``watch-timeout`` -- validates ``--watch-timeout`` (one parser for bash and Python);
+- ``lint`` -- statelint and the contract between the state machines and the code.
 """
 
 from __future__ import annotations
@@ -24,27 +23,46 @@ import json
 import sys
 from typing import Any
 
-from stax_orchestrator.deploy import (
-    alerts,
-    baselining,
-    observability,
-    preflight,
-    resources,
-    teardown,
-)
+from stax_orchestrator.deploy import baselining, lambdas, observability, preflight, stack, teardown
 from stax_orchestrator.deploy.baselining import Baselining
-from stax_orchestrator.deploy.names import CHALICE_DIR, STATE_MACHINES, stage_name_problem
+from stax_orchestrator.deploy.names import (
+    CHALICE_DIR,
+    FUNCTIONS,
+    OUTPUT_KEYS,
+    Target,
+    stage_name_problem,
+)
 from stax_orchestrator.deploy.observability import Observability
-from stax_orchestrator.deploy.policies import states_policy
 from stax_orchestrator.deploy.stage import StageConfigError, load_stage
+from stax_orchestrator.deploy.template import ALERT_KEY_PARAMETER, stage_template
 from stax_orchestrator.deploy.templates import (
     DEFAULT_WATCH_TIMEOUT,
     DeployError,
-    load_template,
     parse_watch_timeout,
-    render,
-    template_values,
 )
+
+#: The record of a deployed stage (its stack's outputs), by the names the tests and the
+#: demo read.
+RECORD_KEYS = {
+    **{kind: OUTPUT_KEYS[kind] for kind in ("workload", "task_watcher", "fleet",
+                                            "account_baseline")},
+    "role": "StatesRoleArn",
+    "table": "CoordinationTableArn",
+    "fleet_bucket": "FleetBucketName",
+    "alert_topic": "AlertTopicArn",
+    "dashboard": "DashboardName",
+    "account_events_rule": "AccountEventsRuleArn",
+}  # fmt: skip
+
+
+def _function_arns(stage: str, target: Target, recorded_only: bool) -> dict[str, str]:
+    """The ARNs Chalice recorded; for a preview without a record, the ARNs Chalice gives."""
+    try:
+        return lambdas.recorded_function_arns(stage)
+    except DeployError:
+        if recorded_only:
+            raise
+        return {f: target.function_arn(f) for f in FUNCTIONS}
 
 
 def post_deploy(
@@ -57,46 +75,50 @@ def post_deploy(
     alert_kms_key_id: str | None = None,
     obs: Observability | None = None,
     baselines: Baselining | None = None,
-) -> dict[str, str]:
-    """Everything after ``chalice deploy``; returns the stage's ARNs.
+    diff: bool = False,
+) -> dict[str, Any]:
+    """Everything after ``chalice deploy`` (``diff``: only show the change set); the stage's
+    record.
 
     Raises:
-        DeployError: the stage was not deployed by Chalice, or a step cannot go on.
+        DeployError: the stage was not deployed by Chalice, CloudFormation refused the
+            change set, or the change failed (rolled back; the failed resources named).
     """
     aws = aws or preflight.session()
     obs = obs or observability_of(stage)
     target = preflight.resolve_target(stage, aws)
-    arns = resources.recorded_function_arns(stage)
-    resources.tighten_function_roles(aws.client("iam"), target)
-    table_arn = resources.ensure_table(aws.client("dynamodb"), target)
-    bucket = resources.ensure_bucket(aws.client("s3"), target)
-    policy = states_policy(target, arns, log_delivery=obs.sfn_log_level != "OFF", xray=obs.xray)
-    role_arn = resources.ensure_role(aws.client("iam"), target, policy)
-    for group in observability.ensure_log_groups(aws.client("logs"), target, obs):
-        print(f"created log group {group}", file=sys.stderr)
-    values = template_values(arns, target, watch_timeout)
-    sfn = aws.client("stepfunctions")
-    result = {"stage": stage, "role": role_arn, "table": table_arn, "fleet_bucket": bucket}
-    for kind in STATE_MACHINES:
-        arn, action = resources.ensure_state_machine(
-            sfn, target, kind, render(load_template(kind), values), role_arn,
-            logging=observability.logging_configuration(target, kind, obs),
-            tracing=observability.tracing_configuration(obs),
-        )  # fmt: skip
-        result[kind] = arn
-        print(f"state machine {target.state_machine_name(kind)}: {action}", file=sys.stderr)
-    alert_key = preflight.key_arn(aws.client("kms"), alert_kms_key_id) if alert_kms_key_id else None
-    result["alert_topic"] = alerts.ensure_alerts(
-        aws, target, arns, emails=emails, https=https, kms_key_arn=alert_key
-    )
-    for line in observability.ensure_dashboard(aws, target, obs):
-        print(("" if obs.dashboard else "removed ") + line, file=sys.stderr)
-    if obs.dashboard:
-        result["dashboard"] = target.dashboard_name
-    for line in baselining.ensure_baselining(aws, target, baselines, arns):
-        print(line, file=sys.stderr)
+    arns = _function_arns(stage, target, recorded_only=not diff)
     if baselines:
-        result["account_events_rule"] = target.account_events_rule_arn(baselines.bus)
+        baselining.check_bus(aws.client("events"), baselines.bus)
+    if not diff:
+        lambdas.tighten_function_roles(aws.client("iam"), target)
+        for group in lambdas.set_log_retention(aws.client("logs"), target, obs.log_retention_days):
+            print(f"created log group {group}", file=sys.stderr)
+    alert_key = preflight.key_arn(aws.client("kms"), alert_kms_key_id) if alert_kms_key_id else None
+    template = stage_template(
+        stage, obs, arns, {f: target.log_group(f) for f in FUNCTIONS},
+        watch_timeout=watch_timeout, emails=emails, https=https,
+    )  # fmt: skip
+    parameters = {"WatchTimeoutSeconds": str(watch_timeout), ALERT_KEY_PARAMETER: alert_key or "",
+                  **baselining.stack_parameters(baselines)}  # fmt: skip
+    outcome = stack.deploy(aws, target, template, parameters, diff=diff)
+    if diff:
+        print(f"{'action':<7} {'resource':<40} {'type':<36} replacement")
+        for change in outcome.changes:
+            print(change.line())
+        print(f"{len(outcome.changes)} change(s); nothing was changed", file=sys.stderr)
+        return {"stage": stage, "stack": target.stack_name, "changes": len(outcome.changes)}
+    outputs = outcome.outputs
+    if baselines:
+        version = baselining.store_file(aws.client("s3"), target, outputs["FleetBucketName"],
+                                        baselines.file)  # fmt: skip
+        print(f"stored {baselines.file} as version {version} of the stage's baselines",
+              file=sys.stderr)  # fmt: skip
+    result: dict[str, Any] = {"stage": stage, "stack": target.stack_name,
+                              "changed": outcome.changed}  # fmt: skip
+    result.update(
+        {key: outputs[output] for key, output in RECORD_KEYS.items() if output in outputs}
+    )
     out = CHALICE_DIR / "deployed" / f"{stage}-statemachines.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2) + "\n")
@@ -143,10 +165,15 @@ def delete(stage: str, force: bool = False, aws: Any | None = None) -> teardown.
         print(f"deleted {label}", file=sys.stderr)
     for label in report.not_found:
         print(f"not found {label}", file=sys.stderr)
+    for label in report.left:
+        print(f"LEFT {label}", file=sys.stderr)
     print(
-        f"stage {stage}: {len(report.deleted)} deleted, {len(report.not_found)} not found",
+        f"stage {stage}: {len(report.deleted)} deleted, {len(report.not_found)} not found, "
+        f"{len(report.left)} left",
         file=sys.stderr,
     )
+    if report.left:
+        raise DeployError(f"stage {stage}: {', '.join(report.left)} still there")
     return report
 
 
@@ -154,7 +181,7 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m stax_orchestrator.deploy")
     parser.add_argument(
         "step",
-        choices=["preflight", "post-deploy", "package", "delete", "watch-timeout", "lint"],
+        choices=["preflight", "post-deploy", "diff", "package", "delete", "watch-timeout", "lint"],
     )
     parser.add_argument("--stage", default="dev")
     parser.add_argument("--watch-timeout", default=str(DEFAULT_WATCH_TIMEOUT))
@@ -188,7 +215,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         # Before anything is created: a name too long for one of the stage's resources would
         # otherwise fail half-way through a deploy (a delete still removes what exists).
-        if args.step in ("preflight", "post-deploy", "package"):
+        if args.step in ("preflight", "post-deploy", "diff", "package"):
             problem = stage_name_problem(args.stage)
             if problem:
                 raise DeployError(problem)
@@ -204,7 +231,7 @@ def main(argv: list[str] | None = None) -> int:
             if options:
                 baselining.check_bus(preflight.session().client("events"), options.bus)
             print(f"deploying stage {args.stage} to account {target.account} in {target.region}")
-        elif args.step in ("post-deploy", "package"):
+        elif args.step in ("post-deploy", "diff", "package"):
             obs = observability_of(
                 args.stage,
                 args.sfn_log_level,
@@ -236,8 +263,10 @@ def main(argv: list[str] | None = None) -> int:
                 alert_kms_key_id=args.alert_kms_key_id,
                 obs=obs,
                 baselines=baselines_of(args),
+                diff=args.step == "diff",
             )
-            print(json.dumps(deployed, indent=2))
+            if args.step == "post-deploy":  # the diff printed its change set
+                print(json.dumps(deployed, indent=2))
         elif args.step == "delete":
             delete(args.stage, force=args.force)
         else:

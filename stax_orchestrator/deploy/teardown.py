@@ -1,71 +1,70 @@
-"""``deploy.sh --delete``: remove every resource of a stage, from any machine.
+"""``deploy.sh --delete``: remove a stage, from any machine.
 
-Role: finds the stage's resources by their deterministic names (``names.Target``), not
-by a state file of the machine that deployed them, so a fresh clone deletes what another
-clone deployed: the state machines with their role and log groups, the dashboard, alarms
-and metric filters of ``--dashboard``, the alert rule, function and topic, the
-coordination table, the Lambdas with their roles, layer and log groups. It refuses
-while an execution of the stage runs (``--force`` stops nothing, it only skips the
-check), and reports, resource by resource, what it deleted and what was not there.
+Role: the stage's stack (found by its name, ``stax-orchestrator-<stage>``) is deleted by
+CloudFormation, after its versioned bucket has been emptied (CloudFormation cannot delete
+a bucket that holds anything); then the Lambdas ``chalice deploy`` made -- functions,
+their roles, log groups and layer -- by the names Chalice gives them, so a fresh clone
+deletes what another clone deployed. It refuses while an execution of the stage runs
+(``--force`` stops nothing, it only skips the check), and ends by looking again for
+everything of the stage: what is still there is reported, never hidden.
 """
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 from typing import Any
 
-from stax_orchestrator.deploy import baselining, observability
+from stax_orchestrator.deploy import stack
 from stax_orchestrator.deploy.names import (
     CHALICE_DIR,
     FUNCTIONS,
+    OUTPUT_KEYS,
     STATE_MACHINES,
     Target,
 )
-from stax_orchestrator.deploy.resources import delete_role, delete_rule
 from stax_orchestrator.deploy.templates import DeployError
+
+_MISSING_CODES = ("ResourceNotFoundException", "NoSuchEntity", "NotFoundException", "NotFound")
 
 
 @dataclass
 class Report:
-    """What a delete did, resource by resource."""
+    """What a delete did, resource by resource, and what is left."""
 
     deleted: list[str] = field(default_factory=list)
     not_found: list[str] = field(default_factory=list)
+    left: list[str] = field(default_factory=list)
 
-    def attempt(self, label: str, call: Callable[[], Any], *missing: type[Exception]) -> None:
+    def attempt(self, label: str, call: Callable[[], Any]) -> None:
         from botocore.exceptions import ClientError
 
         try:
             call()
-        except missing:
+        except _Missing:
             self.not_found.append(label)
             return
         except ClientError as error:
-            code = error.response["Error"]["Code"]
-            if code in ("ResourceNotFoundException", "NoSuchEntity", "NotFoundException",
-                        "NotFound", "StateMachineDoesNotExist"):  # fmt: skip
+            if error.response["Error"]["Code"] in _MISSING_CODES:
                 self.not_found.append(label)
                 return
             raise
         self.deleted.append(label)
 
 
-def running_executions(sfn: Any, target: Target) -> list[str]:
-    """Executions of the stage's machines still RUNNING (at most a few per machine)."""
-    running: list[str] = []
-    for kind in STATE_MACHINES:
-        with contextlib.suppress(sfn.exceptions.StateMachineDoesNotExist):
-            page = sfn.list_executions(
-                stateMachineArn=target.state_machine_arn(kind),
-                statusFilter="RUNNING",
-                maxResults=5,
-            )
-            running += [e["executionArn"] for e in page.get("executions", [])]
-    return running
+class _Missing(Exception):
+    """A resource looked up by name is not there."""
+
+
+def delete_role(iam: Any, name: str) -> None:
+    """Its inline and attached policies, then the role (NoSuchEntity when it is not there)."""
+    for policy in iam.list_role_policies(RoleName=name).get("PolicyNames", []):
+        iam.delete_role_policy(RoleName=name, PolicyName=policy)
+    for attached in iam.list_attached_role_policies(RoleName=name).get("AttachedPolicies", []):
+        iam.detach_role_policy(RoleName=name, PolicyArn=attached["PolicyArn"])
+    iam.delete_role(RoleName=name)
 
 
 def _delete_layer(lam: Any, name: str) -> None:
@@ -76,101 +75,82 @@ def _delete_layer(lam: Any, name: str) -> None:
         lam.delete_layer_version(LayerName=name, VersionNumber=version["Version"])
 
 
-class _Missing(Exception):
-    """A resource looked up by name is not there."""
+def _machines(target: Target, outputs: dict[str, str]) -> list[str]:
+    return [outputs.get(OUTPUT_KEYS[kind]) or target.state_machine_arn(kind)
+            for kind in STATE_MACHINES]  # fmt: skip
 
 
-def _delete_state_machine(sfn: Any, arn: str) -> None:
-    # DeleteStateMachine answers success for a machine that is not there: ask first.
-    sfn.describe_state_machine(stateMachineArn=arn)
-    sfn.delete_state_machine(stateMachineArn=arn)
+def _delete_stack(aws: Any, target: Target, outputs: dict[str, str], report: Report) -> None:
+    bucket = outputs.get(OUTPUT_KEYS["fleet_bucket"])
+    if bucket:
+        emptied = stack.empty_bucket(aws.client("s3"), bucket)
+        report.deleted.append(f"{emptied} object version(s) of bucket {bucket}")
+    if stack.delete(aws.client("cloudformation"), target.stack_name):
+        report.deleted.append(f"stack {target.stack_name} (state machines, roles, table, "
+                              "bucket, topic, rules, log groups, dashboard)")  # fmt: skip
+    else:
+        report.not_found.append(f"stack {target.stack_name}")
 
 
-def _delete_bucket(s3: Any, name: str) -> None:
+def _delete_lambdas(aws: Any, target: Target, report: Report) -> None:
+    lam, iam, logs = aws.client("lambda"), aws.client("iam"), aws.client("logs")
+    for function in FUNCTIONS:
+        name = target.function_name(function)
+        report.attempt(f"function {name}", partial(lam.delete_function, FunctionName=name))
+        group = target.log_group(function)
+        report.attempt(f"log group {group}", partial(logs.delete_log_group, logGroupName=group))
+    roles = {target.function_role_name(f) for f in FUNCTIONS} | {target.prefix}
+    for role in sorted(roles):
+        report.attempt(f"role {role}", partial(delete_role, iam, role))
+    report.attempt(f"layer {target.layer_name}", lambda: _delete_layer(lam, target.layer_name))
+
+
+def leftovers(aws: Any, target: Target) -> list[str]:
+    """What of the stage is still there: the stack, a function, a machine."""
     from botocore.exceptions import ClientError
 
-    try:
-        s3.head_bucket(Bucket=name)
-    except ClientError:
-        raise _Missing(name) from None
-    # The bucket is versioned: every version and delete marker goes, or S3 refuses.
-    paginator = s3.get_paginator("list_object_versions")
-    for page in paginator.paginate(Bucket=name):
-        keys = [{"Key": o["Key"], "VersionId": o["VersionId"]}
-                for o in (*page.get("Versions", []), *page.get("DeleteMarkers", []))]  # fmt: skip
-        if keys:
-            s3.delete_objects(Bucket=name, Delete={"Objects": keys})
-    paginator = s3.get_paginator("list_objects_v2")  # an unversioned bucket of an older deploy
-    for page in paginator.paginate(Bucket=name):
-        keys = [{"Key": o["Key"]} for o in page.get("Contents", [])]
-        if keys:
-            s3.delete_objects(Bucket=name, Delete={"Objects": keys})
-    s3.delete_bucket(Bucket=name)
-
-
-def _delete_topic(sns: Any, arn: str) -> None:
-    sns.get_topic_attributes(TopicArn=arn)  # NotFound when it is not there
-    sns.delete_topic(TopicArn=arn)
+    left = []
+    if stack.describe(aws.client("cloudformation"), target.stack_name):
+        left.append(f"stack {target.stack_name}")
+    lam, sfn = aws.client("lambda"), aws.client("stepfunctions")
+    for function in FUNCTIONS:
+        try:
+            lam.get_function(FunctionName=target.function_name(function))
+            left.append(f"function {target.function_name(function)}")
+        except ClientError:
+            pass
+    for kind in STATE_MACHINES:
+        try:
+            sfn.describe_state_machine(stateMachineArn=target.state_machine_arn(kind))
+            left.append(f"state machine {target.state_machine_name(kind)}")
+        except ClientError:
+            pass
+    return left
 
 
 def delete_stage(
     aws: Any, target: Target, force: bool = False, chalice_dir: Path = CHALICE_DIR
 ) -> Report:
-    """Delete everything of the stage; what was deleted and what was not found.
+    """Delete the stage: its stack, then its Lambdas; what was deleted, not found, left.
 
     The stage's records under ``chalice_dir/deployed`` go too (a later deploy starts afresh).
 
     Raises:
-        DeployError: executions of the stage are running and ``force`` is false.
+        DeployError: executions of the stage are running and ``force`` is false, or
+            CloudFormation could not delete the stack (its reasons named).
     """
-    sfn, iam, lam = (aws.client(s) for s in ("stepfunctions", "iam", "lambda"))
-    events, sns, dynamodb = (aws.client(s) for s in ("events", "sns", "dynamodb"))
-    logs = aws.client("logs")
-    running = running_executions(sfn, target)
+    found = stack.describe(aws.client("cloudformation"), target.stack_name)
+    outputs = stack.outputs(found)
+    running = stack.running_executions(aws.client("stepfunctions"), _machines(target, outputs))
     if running and not force:
         raise DeployError(
             f"{len(running)} execution(s) of stage {target.stage} are running (e.g. "
             f"{running[0]}): wait for them, stop them, or delete with --force"
         )
     report = Report()
-    for kind in reversed(STATE_MACHINES):
-        arn = target.state_machine_arn(kind)
-        report.attempt(f"state machine {target.state_machine_name(kind)}",
-                       partial(_delete_state_machine, sfn, arn),
-                       sfn.exceptions.StateMachineDoesNotExist)  # fmt: skip
-    for group in observability.log_groups(target):
-        report.attempt(f"log group {group}",
-                       partial(logs.delete_log_group, logGroupName=group),
-                       logs.exceptions.ResourceNotFoundException)  # fmt: skip
-    report.attempt(f"role {target.role_name}", lambda: delete_role(iam, target.role_name),
-                   iam.exceptions.NoSuchEntityException)  # fmt: skip
-    report.deleted += observability.delete_dashboard(aws, target)
-    report.deleted += baselining.remove_baselining(aws, target)
-    report.attempt(f"rule {target.alert_rule_name}",
-                   lambda: delete_rule(events, target.alert_rule_name),
-                   events.exceptions.ResourceNotFoundException)  # fmt: skip
-    report.attempt(f"topic {target.alert_topic_name}",
-                   lambda: _delete_topic(sns, target.alert_topic_arn),
-                   sns.exceptions.NotFoundException)  # fmt: skip
-    report.attempt(f"bucket {target.fleet_bucket}", partial(_delete_bucket, aws.client("s3"),
-                   target.fleet_bucket), _Missing)  # fmt: skip
-    report.attempt(f"table {target.table_name}",
-                   lambda: dynamodb.delete_table(TableName=target.table_name),
-                   dynamodb.exceptions.ResourceNotFoundException)  # fmt: skip
-    roles = {target.function_role_name(f) for f in FUNCTIONS} | {target.prefix}
-    for function in FUNCTIONS:
-        name = target.function_name(function)
-        report.attempt(f"function {name}", partial(lam.delete_function, FunctionName=name),
-                       lam.exceptions.ResourceNotFoundException)  # fmt: skip
-        group = target.log_group(function)
-        report.attempt(f"log group {group}",
-                       partial(logs.delete_log_group, logGroupName=group),
-                       logs.exceptions.ResourceNotFoundException)  # fmt: skip
-    for role in sorted(roles):
-        report.attempt(f"role {role}", partial(delete_role, iam, role),
-                       iam.exceptions.NoSuchEntityException)  # fmt: skip
-    report.attempt(f"layer {target.layer_name}", lambda: _delete_layer(lam, target.layer_name),
-                   _Missing, lam.exceptions.ResourceNotFoundException)  # fmt: skip
+    _delete_stack(aws, target, outputs, report)
+    _delete_lambdas(aws, target, report)
     for name in (f"{target.stage}.json", f"{target.stage}-statemachines.json"):
         (chalice_dir / "deployed" / name).unlink(missing_ok=True)
+    report.left = leftovers(aws, target)
     return report

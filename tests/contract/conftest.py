@@ -40,7 +40,7 @@ from chalicelib.coordination import CoordinationStore
 from chalicelib.credentials import SsmCredentials
 from chalicelib.settings import CoordinationSettings, StaxSettings, stax_settings
 from chalicelib.stax import StaxAccess, StaxCredentials, StaxGateway
-from stax_orchestrator.deploy import Target, ensure_table
+from stax_orchestrator.deploy import Target, table_definition
 from staxsim.backend import SimState
 from staxsim.control import SimulatorControl
 from staxsim.document import StaxDocument, load_document
@@ -167,7 +167,7 @@ def orchestrator_factory(
                         (SECRET_KEY_PARAMETER, "contract-secret-key")):  # fmt: skip
         ssm.put_parameter(Name=name, Value=value, Type="SecureString")
     dynamodb = aws.client("dynamodb")
-    ensure_table(dynamodb, TARGET)
+    dynamodb.create_table(**table_definition(TARGET.table_name))
     built: list[Orchestrator] = []
 
     def build(

@@ -109,6 +109,7 @@ def stage_resources(stage: str) -> dict[str, list[str]]:
     lam, iam, sfn = boto3.client("lambda"), boto3.client("iam"), boto3.client("stepfunctions")
     sns, events, dynamodb = boto3.client("sns"), boto3.client("events"), boto3.client("dynamodb")
     s3, logs = boto3.client("s3"), boto3.client("logs")
+    cloudformation = boto3.client("cloudformation")
     return {
         "functions": [f["FunctionName"] for f in pages(lam, "list_functions", "Functions")
                       if f["FunctionName"].startswith(prefix)],
@@ -125,6 +126,12 @@ def stage_resources(stage: str) -> dict[str, list[str]]:
         "rules": [r["Name"] for r in events.list_rules(NamePrefix=prefix)["Rules"]],
         "log_groups": [g["logGroupName"] for g in pages(logs, "describe_log_groups", "logGroups")
                        if prefix in g["logGroupName"]],
+        "stacks": [s["StackName"] for s in pages(cloudformation, "list_stacks", "StackSummaries")
+                   if s["StackName"] == prefix.rstrip("-")
+                   and s["StackStatus"] != "DELETE_COMPLETE"],
+        "rules_on_other_buses": [
+            r["Name"] for b in events.list_event_buses()["EventBuses"] if b["Name"] != "default"
+            for r in events.list_rules(NamePrefix=prefix, EventBusName=b["Name"])["Rules"]],
     }  # fmt: skip
 
 

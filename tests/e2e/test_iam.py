@@ -10,7 +10,7 @@ import boto3
 import pytest
 
 from stax_orchestrator import deploy
-from stax_orchestrator.deploy import policies, resources, stage
+from stax_orchestrator.deploy import lambdas, policies, stage
 from stax_orchestrator.deploy.alerts import alert_event_pattern
 
 pytestmark = pytest.mark.e2e
@@ -23,7 +23,8 @@ def _document(value: Any) -> Any:
 
 def test_state_machine_role_policy_and_trust_are_exactly_ours(deployed: dict[str, Any]) -> None:
     iam = boto3.client("iam")
-    role = iam.get_role(RoleName="stax-orchestrator-local-states")["Role"]
+    role = iam.get_role(RoleName=deployed["role"].rsplit("/", 1)[-1])["Role"]
+    assert role["RoleName"] == "stax-orchestrator-local-states"
     assert _document(role["AssumeRolePolicyDocument"]) == policies.states_trust_policy(TARGET)
     assert iam.list_role_policies(RoleName=role["RoleName"])["PolicyNames"] == [
         "stax-orchestrator-local-states"
@@ -31,7 +32,7 @@ def test_state_machine_role_policy_and_trust_are_exactly_ours(deployed: dict[str
     policy = iam.get_role_policy(
         RoleName=role["RoleName"], PolicyName="stax-orchestrator-local-states"
     )["PolicyDocument"]
-    arns = resources.recorded_function_arns("local")
+    arns = lambdas.recorded_function_arns("local")
     assert _document(policy) == policies.states_policy(TARGET, arns)
     assert iam.list_attached_role_policies(RoleName=role["RoleName"])["AttachedPolicies"] == []
 

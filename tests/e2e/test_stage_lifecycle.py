@@ -108,6 +108,6 @@ def test_a_stage_with_its_own_parameters_and_key_deploys_runs_and_deletes_from_a
         removed = _run(other, "--delete")
     assert removed.returncode == 0, removed.stderr
     assert f"deleted function {PREFIX}create_workload" in removed.stderr
-    assert f"deleted table {PREFIX}coordination" in removed.stderr
+    assert f"deleted stack stax-orchestrator-{STAGE}" in removed.stderr
     left = stage_resources(STAGE)
     assert left == {kind: [] for kind in left}

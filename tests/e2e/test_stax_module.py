@@ -24,7 +24,6 @@ from chalicelib.errors import WorkloadAlreadyExists
 from chalicelib.settings import CoordinationSettings, stax_settings
 from chalicelib.stax import SsmCredentials, StaxAccess
 from chalicelib.validation import load_operation_request
-from stax_orchestrator.deploy import Target, ensure_table
 from tests.e2e.conftest import create_payload, workloads_named
 from tests.e2e.helpers import TABLE
 
@@ -44,8 +43,9 @@ def _access() -> StaxAccess:
 
 
 @pytest.fixture(scope="module")
-def table(local_stack: None) -> str:
-    ensure_table(boto3.client("dynamodb"), Target("local", "us-east-1", "000000000000"))
+def table(deployed: dict[str, Any]) -> str:
+    """The deployed stage's table (its stack owns it: a table made here first would make
+    the stack's create fail, as on AWS)."""
     return TABLE
 
 

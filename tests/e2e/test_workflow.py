@@ -8,11 +8,9 @@ from typing import Any
 import pytest
 
 from tests.e2e.conftest import (
-    ROOT,
     VERSION_2,
     create_payload,
     history,
-    post_deploy,
     run_execution,
     unique_name,
     workloads_named,
@@ -160,15 +158,3 @@ def test_history_shows_the_task_watcher_polling(
     ]
     assert entered[:4] == ["Read Request", "Validate Input", "Record Execution", "Operation?"]
     assert "Watch Task" in entered
-
-
-def test_the_post_deploy_step_run_again_changes_nothing(deployed: dict[str, Any]) -> None:
-    # The session deployed the stage once with ./deploy.sh; what deploy.sh adds to Chalice's
-    # own (idempotent) deploy is this step, so running it again is the second deploy.
-    run = post_deploy()
-    assert run.returncode == 0, run.stderr
-    again = json.loads((ROOT / ".chalice" / "deployed" / "local-statemachines.json").read_text())
-    assert again["workload"] == deployed["workload"]
-    assert again["task_watcher"] == deployed["task_watcher"]
-    assert "state machine stax-orchestrator-local-workload: unchanged" in run.stderr
-    assert "state machine stax-orchestrator-local-task-watcher: unchanged" in run.stderr

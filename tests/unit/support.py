@@ -34,3 +34,21 @@ def deployed_function(aws: Any, target: Target, function: str) -> str:
             Handler="app.handler", Code={"ZipFile": archive.getvalue()},
         )["FunctionArn"]
     )  # fmt: skip
+
+
+def stage_stack(target: Target, **parts: str) -> None:
+    """A stage's stack as the CLI finds it: ``stax-orchestrator-<stage>`` with the Outputs
+    the stage template gives (``workload=ARN``, ``table=NAME``... by ``OUTPUT_KEYS``;
+    ``function=ARN`` for the token function's output)."""
+    import boto3
+
+    from stax_orchestrator.deploy.names import OUTPUT_KEYS, placeholder
+
+    keys = {**OUTPUT_KEYS, "function": placeholder("create_workload")}
+    template = {
+        "Resources": {"Topic": {"Type": "AWS::SNS::Topic"}},
+        "Outputs": {keys[part]: {"Value": value} for part, value in parts.items()},
+    }
+    boto3.client("cloudformation", region_name=target.region).create_stack(
+        StackName=target.stack_name, TemplateBody=json.dumps(template)
+    )

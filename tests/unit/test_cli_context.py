@@ -1,9 +1,10 @@
 """Where the CLI finds a stage, and how it talks to AWS: the context, on moto.
 
-A stage's state machines are found by their deterministic names in the caller's account
-(STS) and region, or in a CloudFormation stack's Outputs (``--stack-name``); nothing is
-read from a checkout (every test runs in an empty directory). A machine that is not there
-is a named error saying what was looked for, where, and what to do.
+A stage's state machines are found in the Outputs of its CloudFormation stack -- the
+stage's own (``stax-orchestrator-<stage>`` in the caller's account and region) or the one
+``--stack-name`` names; nothing is read from a checkout (every test runs in an empty
+directory), and no name is computed. A stack or machine that is not there is a named
+error saying what was looked for, where, and what to do.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from stax_orchestrator.commands_workload import list_rows
 from stax_orchestrator.console import EXIT_CONFIG, EXIT_INVALID, EXIT_OK
 from stax_orchestrator.context import AwsContext, Options, StateMachineNotFound
 from stax_orchestrator.deploy.names import Target
-from tests.unit.support import REGION
+from tests.unit.support import REGION, stage_stack
 
 ACCOUNT_ID = "123456789012"  # moto's account
 ROLE = f"arn:aws:iam::{ACCOUNT_ID}:role/stax-orchestrator-unit"
@@ -57,27 +58,29 @@ def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, 
     return code, captured.out, captured.err
 
 
-# -- by name -----------------------------------------------------------------------
-def test_list_finds_the_stages_machine_by_its_name_in_the_callers_account(
+# -- by the stage's stack ------------------------------------------------------------
+def test_list_finds_the_stages_machine_in_its_stacks_outputs(
     aws: Any, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    arn = machine(Target("unit", REGION, ACCOUNT_ID).state_machine_name("workload"))
+    # A name no rule computes: only the stack's outputs can lead to it.
+    arn = machine("unit-Workload-9Z8Y7X")
+    stage_stack(Target("unit", REGION, ACCOUNT_ID), workload=arn)
     start(arn, "first")
     code, out, _ = run(["--json", "--stage", "unit", "list"], capsys)
-    assert code == EXIT_OK
+    assert code == EXIT_OK, out
     rows = json.loads(out)
     assert [row["name"] for row in rows] == ["first"]
     assert rows[0]["workload"] == "w-first"
 
 
-def test_a_missing_machine_names_what_was_looked_for_where_and_what_to_do(
+def test_a_machine_by_the_stages_name_without_its_stack_is_not_found(
     aws: Any, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    machine(Target("unit", REGION, ACCOUNT_ID).state_machine_name("workload"))
+    machine(Target("nope", REGION, ACCOUNT_ID).state_machine_name("workload"))
     code, out, _ = run(["list", "--stage", "nope"], capsys)
     assert code == EXIT_CONFIG
     message = " ".join(out.split())
-    assert "no workload state machine stax-orchestrator-nope-workload" in message
+    assert "no CloudFormation stack 'stax-orchestrator-nope'" in message
     assert f"AWS account {ACCOUNT_ID}, region {REGION}" in message
     assert "./deploy.sh --stage nope" in message
     for flag in ("--stage", "--aws-region", "--profile", "--stack-name"):
@@ -87,8 +90,10 @@ def test_a_missing_machine_names_what_was_looked_for_where_and_what_to_do(
 def test_aws_region_moves_the_lookup_and_a_workloads_region_does_not(
     aws: Any, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    name = Target("unit", "eu-west-1", ACCOUNT_ID).state_machine_name("workload")
-    start(machine(name, "eu-west-1"), "in-ireland", "eu-west-1")
+    ireland = Target("unit", "eu-west-1", ACCOUNT_ID)
+    arn = machine(ireland.state_machine_name("workload"), "eu-west-1")
+    stage_stack(ireland, workload=arn)
+    start(arn, "in-ireland", "eu-west-1")
     code, out, _ = run(["--json", "--stage", "unit", "--aws-region", "eu-west-1", "list"], capsys)
     assert code == EXIT_OK
     assert [row["name"] for row in json.loads(out)] == ["in-ireland"]
@@ -99,6 +104,8 @@ def test_aws_region_moves_the_lookup_and_a_workloads_region_does_not(
 
 
 def test_the_named_error_is_raised_by_the_context_itself(aws: Any) -> None:
+    gone = Target("gone", REGION, ACCOUNT_ID)
+    stage_stack(gone, workload=machine("gone-workload"), fleet=gone.state_machine_arn("fleet"))
     context = AwsContext(Options(stage="gone"))
     with pytest.raises(StateMachineNotFound, match="stax-orchestrator-gone-fleet"):
         context.state_machine_arn("fleet")

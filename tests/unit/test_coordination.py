@@ -9,7 +9,7 @@ import pytest
 
 from chalicelib.coordination import CLAIMED, CREATED, POSTING, CoordinationStore
 from chalicelib.errors import CoordinationUnavailable
-from stax_orchestrator.deploy import Target, ensure_table
+from stax_orchestrator.deploy import Target, table_definition
 from tests.unit.support import REGION
 
 TARGET = Target("unit", REGION, "123456789012")
@@ -31,7 +31,7 @@ def clock() -> Clock:
 @pytest.fixture()
 def store(clock: Clock, aws: Any) -> CoordinationStore:
     client = aws.client("dynamodb")
-    ensure_table(client, TARGET)
+    client.create_table(**table_definition(TARGET.table_name))
     return CoordinationStore(lambda: client, TARGET.table_name, clock=clock)
 
 

@@ -1,8 +1,9 @@
-"""The deploy steps on moto: preflight, post-deploy resources, alerts, delete by name.
+"""The deploy steps on moto: preflight, what the post-deploy step does to Chalice's
+Lambdas, the stack module's own logic, delete of the Lambdas by name.
 
-moto stands in for AWS here (SSM, KMS, IAM, DynamoDB, Step Functions, SNS, EventBridge,
-Lambda, CloudWatch Logs), so the steps run in seconds without the local stack; executions
-themselves are the e2e tier's, on MiniStack.
+moto stands in for AWS here (SSM, KMS, IAM, Lambda, CloudWatch Logs), so these run in
+seconds; the stage's stack itself -- change sets, rollback, no-change runs, delete --
+is the e2e tier's, on MiniStack's CloudFormation (tests/e2e/test_stage_lifecycle.py).
 """
 
 from __future__ import annotations
@@ -15,9 +16,8 @@ from typing import Any
 import pytest
 
 from stax_orchestrator import deploy
-from stax_orchestrator.deploy import alerts, preflight, resources, stage, teardown
+from stax_orchestrator.deploy import lambdas, preflight, stack, stage, teardown
 from stax_orchestrator.deploy.names import CHALICE_DIR
-from stax_orchestrator.deploy.policies import states_policy
 from tests.unit.support import REGION, deployed_function
 
 
@@ -106,29 +106,6 @@ def test_the_aws_managed_key_needs_no_grant(aws: Any, target: deploy.Target) -> 
     assert preflight.check_token(aws, target, config, None) is None
 
 
-# -- post-deploy resources -----------------------------------------------------------------
-def test_the_table_the_role_and_the_state_machines_are_created_once_then_left_alone(
-    aws: Any, target: deploy.Target
-) -> None:
-    dynamodb, iam, sfn = (aws.client(s) for s in ("dynamodb", "iam", "stepfunctions"))
-    arns = {f: target.function_arn(f) for f in deploy.FUNCTIONS}
-    table = resources.ensure_table(dynamodb, target)
-    assert resources.ensure_table(dynamodb, target) == table
-    role = resources.ensure_role(iam, target, states_policy(target, arns))
-    trust = iam.get_role(RoleName=target.role_name)["Role"]["AssumeRolePolicyDocument"]
-    assert trust["Statement"][0]["Condition"]["StringEquals"] == {
-        "aws:SourceAccount": target.account
-    }
-    values = deploy.template_values(arns, target, 7200)
-    definition = deploy.render(deploy.load_template("task_watcher"), values)
-    arn, first = resources.ensure_state_machine(sfn, target, "task_watcher", definition, role)
-    _, second = resources.ensure_state_machine(sfn, target, "task_watcher", definition, role)
-    changed = {**definition, "Comment": "changed"}
-    again, third = resources.ensure_state_machine(sfn, target, "task_watcher", changed, role)
-    assert (first, second, third) == ("created", "unchanged", "updated")
-    assert again == arn == target.state_machine_arn("task_watcher")
-
-
 def test_function_roles_made_by_chalice_are_tightened_to_this_account(
     aws: Any, target: deploy.Target
 ) -> None:
@@ -137,7 +114,7 @@ def test_function_roles_made_by_chalice_are_tightened_to_this_account(
              "Principal": {"Service": "lambda.amazonaws.com"}}]}  # fmt: skip
     iam.create_role(RoleName=target.function_role_name("validate_input"),
                     AssumeRolePolicyDocument=json.dumps(loose))  # fmt: skip
-    assert resources.tighten_function_roles(iam, target) == [
+    assert lambdas.tighten_function_roles(iam, target) == [
         target.function_role_name("validate_input")
     ]
     role = iam.get_role(RoleName=target.function_role_name("validate_input"))["Role"]
@@ -145,76 +122,54 @@ def test_function_roles_made_by_chalice_are_tightened_to_this_account(
     assert condition == {"StringEquals": {"aws:SourceAccount": target.account}}
 
 
-def test_a_redeploy_with_fewer_alert_flags_removes_the_dropped_subscriptions(
+def test_the_recorded_function_arns_are_chalices_and_a_missing_one_is_named(
+    tmp_path: Path,
+) -> None:
+    deployed = tmp_path / "deployed"
+    deployed.mkdir()
+    with pytest.raises(deploy.DeployError, match="chalice deploy --stage local"):
+        lambdas.recorded_function_arns("local", tmp_path)
+    records = [{"resource_type": "lambda_function", "name": f, "lambda_arn": f"arn:{f}"}
+               for f in deploy.FUNCTIONS if f != "plan_fleet"]  # fmt: skip
+    (deployed / "local.json").write_text(json.dumps({"resources": records}))
+    with pytest.raises(deploy.DeployError, match="plan_fleet"):
+        lambdas.recorded_function_arns("local", tmp_path)
+
+
+def test_function_log_groups_get_the_retention_and_a_missing_one_is_made(
     aws: Any, target: deploy.Target
 ) -> None:
-    arns = {f: target.function_arn(f) for f in deploy.FUNCTIONS}
-    arns["publish_alert"] = deployed_function(aws, target, "publish_alert")
-    sns = aws.client("sns")
-    topic = alerts.ensure_alerts(aws, target, arns, emails=("a@example.com", "b@example.com"),
-                                 https=("https://hooks.example.com/x",))  # fmt: skip
-    queue = sns.subscribe(TopicArn=topic, Protocol="sqs",
-                          Endpoint=f"arn:aws:sqs:{REGION}:{target.account}:mine")  # fmt: skip
-    alerts.ensure_alerts(aws, target, arns, emails=("a@example.com",))
-    endpoints = {
-        (s["Protocol"], s["Endpoint"])
-        for s in sns.list_subscriptions_by_topic(TopicArn=topic)["Subscriptions"]
-    }
-    assert endpoints == {("email", "a@example.com"),
-                         ("sqs", f"arn:aws:sqs:{REGION}:{target.account}:mine")}  # fmt: skip
-    assert queue["SubscriptionArn"]
-    rule = aws.client("events").list_targets_by_rule(Rule=target.alert_rule_name)["Targets"]
-    assert [t["Arn"] for t in rule] == [arns["publish_alert"]]
+    logs = aws.client("logs")
+    logs.create_log_group(logGroupName=target.log_group("create_workload"))
+    made = lambdas.set_log_retention(logs, target, 30)
+    assert target.log_group("create_workload") not in made
+    assert len(made) == len(deploy.FUNCTIONS) - 1
+    groups = logs.describe_log_groups(logGroupNamePrefix=f"/aws/lambda/{target.prefix}-")
+    assert {g.get("retentionInDays") for g in groups["logGroups"]} == {30}
 
 
-def test_an_alert_key_encrypts_the_topic_and_dropping_it_decrypts_it(
-    aws: Any, target: deploy.Target
-) -> None:
-    arns = {f: target.function_arn(f) for f in deploy.FUNCTIONS}
-    arns["publish_alert"] = deployed_function(aws, target, "publish_alert")
-    key = aws.client("kms").create_key()["KeyMetadata"]["Arn"]
-    topic = alerts.ensure_alerts(aws, target, arns, kms_key_arn=key)
-    sns = aws.client("sns")
-    assert sns.get_topic_attributes(TopicArn=topic)["Attributes"]["KmsMasterKeyId"] == key
-    alerts.ensure_alerts(aws, target, arns)
-    assert not sns.get_topic_attributes(TopicArn=topic)["Attributes"].get("KmsMasterKeyId")
+def test_a_stage_stack_that_is_not_there_is_none_and_a_refusal_goes_up(aws: Any) -> None:
+    from botocore.exceptions import ClientError
+
+    cloudformation = aws.client("cloudformation")
+    assert stack.describe(cloudformation, "stax-orchestrator-nowhere") is None
+
+    class Refusing:
+        def describe_stacks(self, **_: Any) -> Any:
+            raise ClientError({"Error": {"Code": "AccessDenied", "Message": "no"}}, "Describe")
+
+    with pytest.raises(ClientError):
+        stack.describe(Refusing(), "stax-orchestrator-nowhere")
 
 
-# -- delete by name ------------------------------------------------------------------------
-def _deploy_everything(aws: Any, target: deploy.Target) -> None:
-    arns = {f: deployed_function(aws, target, f) for f in deploy.FUNCTIONS}
-    aws.client("logs").create_log_group(logGroupName=target.log_group("create_workload"))
-    resources.ensure_table(aws.client("dynamodb"), target)
-    role = resources.ensure_role(aws.client("iam"), target, states_policy(target, arns))
-    values = deploy.template_values(arns, target, 7200)
-    for kind in deploy.STATE_MACHINES:
-        definition = deploy.render(deploy.load_template(kind), values)
-        resources.ensure_state_machine(aws.client("stepfunctions"), target, kind, definition, role)
-    alerts.ensure_alerts(aws, target, arns, emails=("ops@example.com",))
-
-
-def test_delete_from_a_clone_without_state_files_removes_every_resource_of_the_stage(
-    aws: Any, target: deploy.Target, tmp_path: Path
-) -> None:
-    _deploy_everything(aws, target)
-    other = deploy.Target("local-2", target.region, target.account)
-    deployed_function(aws, other, "validate_input")  # a stage whose name starts the same
-    report = teardown.delete_stage(aws, target, chalice_dir=tmp_path)
-    assert {f"function {target.function_name(f)}" for f in deploy.FUNCTIONS} <= set(report.deleted)
-    assert f"table {target.table_name}" in report.deleted
-    assert f"log group {target.log_group('create_workload')}" in report.deleted
-    assert f"layer {target.layer_name}" in report.not_found  # never made here: reported
-    lam, sfn, iam = aws.client("lambda"), aws.client("stepfunctions"), aws.client("iam")
-    names = [f["FunctionName"] for f in lam.list_functions()["Functions"]]
-    assert names == [other.function_name("validate_input")]
-    assert sfn.list_state_machines()["stateMachines"] == []
-    roles = [r["RoleName"] for r in iam.list_roles()["Roles"]]
-    assert roles == [other.function_role_name("validate_input")]
-    assert aws.client("dynamodb").list_tables()["TableNames"] == []
-    assert aws.client("sns").list_topics()["Topics"] == []
-    assert aws.client("events").list_rules()["Rules"] == []
-    again = teardown.delete_stage(aws, target, chalice_dir=tmp_path)
-    assert again.deleted == [] and again.not_found
+def test_waiting_polls_faster_first_and_gives_up_with_what_it_waited_for() -> None:
+    slept: list[float] = []
+    answers = iter(["CREATE_PENDING", "CREATE_IN_PROGRESS", "CREATE_COMPLETE"])
+    done = stack.wait(lambda: next(answers), lambda a: a.endswith("COMPLETE"), "change set",
+                      sleep=slept.append)  # fmt: skip
+    assert done == "CREATE_COMPLETE" and slept == [0.5, 0.75]
+    with pytest.raises(deploy.DeployError, match="change set: still not done after 0 s"):
+        stack.wait(lambda: "PENDING", lambda a: False, "change set", timeout=0, sleep=slept.append)
 
 
 def test_delete_removes_the_stage_records_and_keeps_other_stages_records(
@@ -225,18 +180,23 @@ def test_delete_removes_the_stage_records_and_keeps_other_stages_records(
     names = ("local.json", "local-statemachines.json", "local-2.json", "prod.json")
     for name in names:
         (deployed / name).write_text("{}")
-    teardown.delete_stage(aws, target, chalice_dir=tmp_path)
+    report = teardown.delete_stage(aws, target, chalice_dir=tmp_path)
     assert sorted(p.name for p in deployed.iterdir()) == ["local-2.json", "prod.json"]
+    assert f"stack {target.stack_name}" in report.not_found and not report.left
 
 
-def test_delete_refuses_while_an_execution_of_the_stage_runs_unless_forced(
+def test_delete_removes_chalices_lambdas_by_name_and_leaves_another_stage_alone(
     aws: Any, target: deploy.Target, tmp_path: Path
 ) -> None:
-    _deploy_everything(aws, target)
-    sfn = aws.client("stepfunctions")
-    sfn.start_execution(stateMachineArn=target.state_machine_arn("workload"), input="{}")
-    with pytest.raises(deploy.DeployError, match="running"):
-        teardown.delete_stage(aws, target, chalice_dir=tmp_path)
-    assert sfn.list_state_machines()["stateMachines"]
-    report = teardown.delete_stage(aws, target, force=True, chalice_dir=tmp_path)
-    assert f"state machine {target.state_machine_name('workload')}" in report.deleted
+    for function in deploy.FUNCTIONS:
+        deployed_function(aws, target, function)
+    other = deploy.Target("local-2", target.region, target.account)
+    deployed_function(aws, other, "validate_input")  # a stage whose name starts the same
+    report = teardown.delete_stage(aws, target, chalice_dir=tmp_path)
+    assert {f"function {target.function_name(f)}" for f in deploy.FUNCTIONS} <= set(report.deleted)
+    assert f"layer {target.layer_name}" in report.not_found  # never made here: reported
+    names = [f["FunctionName"] for f in aws.client("lambda").list_functions()["Functions"]]
+    assert names == [other.function_name("validate_input")]
+    roles = [r["RoleName"] for r in aws.client("iam").list_roles()["Roles"]]
+    assert roles == [other.function_role_name("validate_input")]
+    assert report.left == []

@@ -18,7 +18,7 @@ from chalicelib.coordination import CoordinationStore
 from chalicelib.errors import InvalidFleetRequest
 from chalicelib.fleet import results
 from chalicelib.validation import validate_fleet_request
-from stax_orchestrator.deploy import Target, ensure_table
+from stax_orchestrator.deploy import Target, table_definition
 from tests.unit.support import REGION
 
 ACCOUNTS = ["6d2e6c4b-1c9a-4e29-9a57-0b7e7f9c2a11", "7e3f7d5c-2dab-4f3a-8b68-1c8f8a0d3b22"]
@@ -34,7 +34,7 @@ class Cloud:
         self.s3 = aws.client("s3")
         self.s3.create_bucket(Bucket=BUCKET)
         dynamodb = aws.client("dynamodb")
-        ensure_table(dynamodb, TARGET)
+        dynamodb.create_table(**table_definition(TARGET.table_name))
         self.store = CoordinationStore(lambda: dynamodb, TARGET.table_name)
 
     def write(self, bucket: str, key: str, data: bytes) -> None:

@@ -20,8 +20,8 @@ from chalicelib.validation import MAX_FLEET_REQUEST_BYTES, json_size
 from stax_orchestrator import cli, commands_fleet, console
 from stax_orchestrator import fleet_view as view
 from stax_orchestrator.context import fleet_execution_target
-from stax_orchestrator.deploy import Target, ensure_table
-from tests.unit.support import REGION
+from stax_orchestrator.deploy import Target, table_definition
+from tests.unit.support import REGION, stage_stack
 
 ACCOUNT_ID = "123456789012"
 STAGE = "unit"  # names come from the stage, STS and the region
@@ -109,9 +109,13 @@ SESSION: FakeSession | None = None
 def clients(aws: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> dict[str, Any]:
     """The stage's table and fleet bucket on moto, and scripted Step Functions."""
     monkeypatch.chdir(tmp_path)
-    made: dict[str, Any] = {name: aws.client(name) for name in ("dynamodb", "s3", "sts")}
-    ensure_table(made["dynamodb"], TARGET)
+    names = ("dynamodb", "s3", "sts", "cloudformation")
+    made: dict[str, Any] = {name: aws.client(name) for name in names}
+    made["dynamodb"].create_table(**table_definition(TARGET.table_name))
     made["s3"].create_bucket(Bucket=TARGET.fleet_bucket)
+    machines = {kind: TARGET.state_machine_arn(kind) for kind in ("workload", "fleet",
+                                                                  "task_watcher")}  # fmt: skip
+    stage_stack(TARGET, table=TARGET.table_name, fleet_bucket=TARGET.fleet_bucket, **machines)
     made["stepfunctions"] = FakeStepFunctions([{"status": "SUCCEEDED"}])
     monkeypatch.setattr(sys.modules[__name__], "SESSION", FakeSession(made))
     return made

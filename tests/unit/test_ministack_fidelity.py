@@ -1,22 +1,29 @@
-"""The pure helpers of local/ministack_fidelity (the launcher's Step Functions rules).
+"""The pure helpers of local/ministack_fidelity (the launcher's Step Functions and
+CloudFormation rules).
 
-The rules themselves run on MiniStack: tests/e2e/test_ministack_limits.py.
+The rules themselves run on MiniStack: tests/e2e/test_ministack_limits.py,
+tests/e2e/test_ministack_cloudformation.py, tests/e2e/test_ministack_statemachines.py.
 """
 
 from __future__ import annotations
 
 import json
 import types
+from pathlib import Path
+from typing import Any
 
 import pytest
 
 from local.ministack_fidelity import (
     _patching,
     cause_length,
+    cfn_bucket_not_empty,
+    cfn_change_set_async,
     distributed_map,
     execution_timeout,
     missing_paths,
     payload_size,
+    sfn_definition,
 )
 
 
@@ -229,3 +236,132 @@ def test_verify_refuses_a_missing_function() -> None:
     with pytest.raises(SystemExit) as refused:
         _patching.verify(types.SimpleNamespace(), {"g": _patching.Expectation((), "x")})
     assert "no function g" in str(refused.value)
+
+
+# ---------------------------------------------------------------------------- CloudFormation
+def test_a_bucket_holding_an_object_a_version_or_a_delete_marker_is_not_empty() -> None:
+    assert not cfn_bucket_not_empty.holds_anything({"objects": {}}, has_versions=False)
+    assert not cfn_bucket_not_empty.holds_anything(None, has_versions=False)
+    assert cfn_bucket_not_empty.holds_anything({"objects": {"k": {}}}, has_versions=False)
+    assert cfn_bucket_not_empty.holds_anything({"objects": {}}, has_versions=True)
+
+
+def test_a_refused_bucket_delete_is_worded_as_the_s3_sdk_words_it() -> None:
+    assert cfn_bucket_not_empty.not_empty_reason("REQ", "EXT") == (
+        "The bucket you tried to delete is not empty (Service: Amazon S3; Status Code: 409; "
+        "Error Code: BucketNotEmpty; Request ID: REQ; S3 Extended Request ID: EXT; Proxy: null)"
+    )
+
+
+def test_the_change_set_id_is_read_from_the_create_answer() -> None:
+    body = b"<CreateChangeSetResult><Id>arn:aws:cloudformation:x:changeSet/c/1</Id>"
+    assert cfn_change_set_async.created_id(body) == "arn:aws:cloudformation:x:changeSet/c/1"
+    assert cfn_change_set_async.created_id(b"<Error/>") is None
+
+
+def _change_set(status: str = "CREATE_COMPLETE") -> dict[str, Any]:
+    return {"ChangeSetId": "arn:cs/1", "Status": status, "ExecutionStatus": "AVAILABLE",
+            "StatusReason": "", "Changes": [{"ResourceChange": {}}],
+            cfn_change_set_async.PENDING: cfn_change_set_async.NEW}  # fmt: skip
+
+
+def _shown(cs: dict[str, Any]) -> tuple[int, dict[str, str], bytes]:
+    seen = {k: cs[k] for k in ("Status", "ExecutionStatus", "StatusReason")}
+    return 200, seen, f"<ChangeSetId>{cs['ChangeSetId']}</ChangeSetId>{len(cs['Changes'])}".encode()
+
+
+def test_a_new_change_set_is_pending_until_a_describe_has_shown_it_pending() -> None:
+    module = cfn_change_set_async
+    cs = _change_set()
+    for _ in range(2):  # a listing shows it pending and does not move it on
+        _, seen, body = module.answer_viewing([cs], lambda: _shown(cs), describing=False)
+        assert seen["Status"] == "CREATE_PENDING" and body.endswith(b"0")
+    assert module.execute_refusal(cs) == (
+        "ChangeSet [arn:cs/1] cannot be executed in its current status of [CREATE_PENDING]"
+    )
+    _, seen, _ = module.answer_viewing([cs], lambda: _shown(cs), describing=True)
+    assert seen == {"Status": "CREATE_PENDING", "ExecutionStatus": "UNAVAILABLE",
+                    "StatusReason": ""}  # fmt: skip
+    assert cs["Status"] == "CREATE_COMPLETE" and len(cs["Changes"]) == 1  # restored
+    assert module.execute_refusal(cs) is not None  # shown pending: not yet seen complete
+    _, seen, body = module.answer_viewing([cs], lambda: _shown(cs), describing=False)
+    assert seen["Status"] == "CREATE_PENDING"
+    _, seen, body = module.answer_viewing([cs], lambda: _shown(cs), describing=True)
+    assert seen["Status"] == "CREATE_COMPLETE" and body.endswith(b"1")
+    assert module.execute_refusal(cs) is None
+    _, seen, _ = module.answer_viewing([cs], lambda: _shown(cs), describing=False)
+    assert seen["ExecutionStatus"] == "AVAILABLE"
+
+
+def test_a_change_set_the_answer_does_not_name_does_not_move_on() -> None:
+    cs = _change_set()
+    cfn_change_set_async.answer_viewing([cs], lambda: (404, {}, b"<Error/>"), describing=True)
+    assert cs[cfn_change_set_async.PENDING] == cfn_change_set_async.NEW
+    assert cfn_change_set_async.execute_refusal(None) is None
+
+
+# ---------------------------------------------------------------------------- definitions
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "statemachines").glob("*.asl.json")),
+                         ids=lambda p: p.name)  # fmt: skip
+def test_the_project_state_machines_pass_the_definition_check(path: Path) -> None:
+    assert sfn_definition.definition_problems(path.read_text()) == []
+
+
+def _machine(**states: Any) -> str:
+    return json.dumps({"StartAt": next(iter(states)), "States": states})
+
+
+def test_every_kind_of_transition_must_name_a_state_of_its_own_block() -> None:
+    definition = _machine(
+        A={"Type": "Task", "Resource": "arn", "Next": "C",
+           "Catch": [{"ErrorEquals": ["States.ALL"], "Next": "Gone1"}]},
+        C={"Type": "Choice", "Choices": [{"Variable": "$.x", "IsNull": True, "Next": "Gone2"}],
+           "Default": "Gone3"},
+    )  # fmt: skip
+    assert sfn_definition.invalid_definition(definition) == (
+        "Invalid State Machine Definition: '"
+        "MISSING_TRANSITION_TARGET: Missing 'Next' target: Gone1 at /States/A/Catch[0]/Next, "
+        "MISSING_TRANSITION_TARGET: Missing 'Next' target: Gone2 at /States/C/Choices[0]/Next, "
+        "MISSING_TRANSITION_TARGET: Missing 'Next' target: Gone3 at /States/C/Default'"
+    )
+
+
+def test_a_start_naming_no_state_is_refused_and_reachability_is_left_alone() -> None:
+    definition = json.dumps({"StartAt": "Nope", "States": {"A": {"Type": "Succeed"}}})
+    assert sfn_definition.definition_problems(definition) == [
+        "MISSING_TRANSITION_TARGET: Missing 'Next' target: Nope at /StartAt",
+    ]
+    unreached = _machine(A={"Type": "Succeed"}, Spare={"Type": "Succeed"})
+    assert sfn_definition.definition_problems(unreached) == []  # not checked: see the module
+
+
+def test_branches_and_item_processors_are_blocks_of_their_own() -> None:
+    inner = {"StartAt": "In", "States": {"In": {"Type": "Pass", "Next": "Out"}}}
+    definition = _machine(
+        P={"Type": "Parallel", "Branches": [inner], "Next": "M"},
+        M={"Type": "Map", "ItemProcessor": inner, "Next": "Out"},
+        Out={"Type": "Succeed"},
+    )
+    assert sfn_definition.definition_problems(definition) == [
+        "MISSING_TRANSITION_TARGET: Missing 'Next' target: Out at /States/P/Branches[0]/States/In/Next",
+        "MISSING_TRANSITION_TARGET: Missing 'Next' target: Out at /States/M/ItemProcessor/States/In/Next",
+    ]  # fmt: skip
+    fine = {"StartAt": "In", "States": {"In": {"Type": "Pass", "End": True}}}
+    assert sfn_definition.definition_problems(_machine(
+        P={"Type": "Parallel", "Branches": [fine, fine], "Next": "M"},
+        M={"Type": "Map", "Iterator": fine, "End": True},
+    )) == []  # fmt: skip
+
+
+def test_a_definition_must_be_a_json_object_with_start_at_and_states() -> None:
+    assert sfn_definition.invalid_definition("StartAt: A") == (
+        "Invalid State Machine Definition: 'INVALID_JSON_DESCRIPTION: Expecting value at "
+        "(line: 1, column: 1)'"
+    )
+    assert sfn_definition.definition_problems("[]")[0].startswith("SCHEMA_VALIDATION_FAILED")
+    problems = sfn_definition.definition_problems("{}")
+    assert [p.split(":")[0] for p in problems] == ["SCHEMA_VALIDATION_FAILED"] * 2
+    assert sfn_definition.invalid_definition(None) is None  # MiniStack's own checks decide

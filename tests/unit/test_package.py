@@ -1,11 +1,13 @@
-"""Both deploy paths make the same resources from the same code.
+"""The stage template, evaluated as CloudFormation evaluates it.
 
-The CloudFormation package (``stax_orchestrator.deploy.package``) is evaluated here the way
-CloudFormation would evaluate it for one account and region -- ``Fn::Sub`` with the pseudo
+The package (``stax_orchestrator.deploy.package``) and the stage's own stack
+(``template.stage_template`` with the ARNs Chalice recorded) are evaluated here the way
+CloudFormation would for one account and region -- ``Fn::Sub`` with the pseudo
 parameters, ``Fn::GetAtt`` of a function's ``Arn``, ``Ref`` of a state machine (its ARN),
-``Fn::If`` of the key conditions -- and compared with what the ``deploy.sh`` path renders
-and writes for that account and region: the state machine definitions, every function's
-policy, the states role's policy, the logging configuration.
+``Fn::If`` of the key conditions, ``DefinitionSubstitutions`` -- and compared with what the
+code means: the rendered state machine definitions (the ones ``lint`` and the benchmarks
+run), every function's policy, the states role's policy, the logging configuration. The
+two templates differ only in how they name the functions.
 """
 
 from __future__ import annotations
@@ -17,10 +19,12 @@ from typing import Any
 import pytest
 
 from stax_orchestrator.deploy import observability, package
+from stax_orchestrator.deploy.cfn import function_id, machine_id, pascal
 from stax_orchestrator.deploy.names import FUNCTIONS, STATE_MACHINES, Target
 from stax_orchestrator.deploy.observability import Observability
 from stax_orchestrator.deploy.policies import lambda_policy, states_policy
 from stax_orchestrator.deploy.stage import load_stage
+from stax_orchestrator.deploy.template import TOKEN_KEY_PARAMETER, stage_template
 from stax_orchestrator.deploy.templates import load_template, render, template_values
 
 REGION, ACCOUNT = "eu-west-1", "123456789012"
@@ -37,8 +41,11 @@ def _refs(parameters: dict[str, str]) -> dict[str, str]:
         "AWS::AccountId": ACCOUNT,
         "AWS::Partition": "aws",
         "FleetBucket": CONCRETE.fleet_bucket,
-        **{package.machine_id(k): CONCRETE.state_machine_arn(k) for k in STATE_MACHINES},
-        **{package.function_id(f): CONCRETE.function_name(f) for f in FUNCTIONS},
+        "AlertTopic": CONCRETE.alert_topic_arn,
+        "CoordinationTable": CONCRETE.table_name,
+        **{f"{function_id(f)}LogGroup": CONCRETE.log_group(f) for f in FUNCTIONS},
+        **{machine_id(k): CONCRETE.state_machine_arn(k) for k in STATE_MACHINES},
+        **{function_id(f): CONCRETE.function_name(f) for f in FUNCTIONS},
     }
     refs.update(parameters)
     return refs
@@ -56,8 +63,8 @@ def evaluate(node: Any, refs: dict[str, str], conditions: dict[str, bool]) -> An
     if set(node) == {"Fn::GetAtt"}:
         logical, attribute = node["Fn::GetAtt"]
         assert attribute == "Arn"
-        function = next(f for f in FUNCTIONS if package.function_id(f) == logical)
-        return CONCRETE.function_arn(function)
+        function = next((f for f in FUNCTIONS if function_id(f) == logical), None)
+        return CONCRETE.function_arn(function) if function else f"arn-of:{logical}"
     if set(node) == {"Fn::If"}:
         condition, then, otherwise = node["Fn::If"]
         return evaluate(then if conditions[condition] else otherwise, refs, conditions)
@@ -79,18 +86,35 @@ def template() -> dict[str, Any]:
                                   token_key_arn=TOKEN_KEY)  # fmt: skip
 
 
+@pytest.fixture(scope="module")
+def stage_stack() -> dict[str, Any]:
+    """The template the post-deploy step deploys: the ARNs Chalice recorded, literally."""
+    arns = {f: CONCRETE.function_arn(f) for f in FUNCTIONS}
+    groups = {f: CONCRETE.log_group(f) for f in FUNCTIONS}
+    return stage_template("local", OBS, arns, groups, watch_timeout=TIMEOUT)
+
+
+def definition(machine: dict[str, Any], refs: dict[str, str]) -> Any:
+    """A machine's definition after ``DefinitionSubstitutions``."""
+    values = evaluate(machine["DefinitionSubstitutions"], refs, {})
+    text = re.sub(r"\$\{([^}]+)\}", lambda m: str(values[m.group(1)]), machine["DefinitionString"])
+    return json.loads(text)
+
+
+@pytest.mark.parametrize("path", ["package", "stage stack"])
 @pytest.mark.parametrize("kind", STATE_MACHINES)
-def test_a_packaged_state_machine_is_the_definition_deploy_sh_renders(
-    template: dict[str, Any], kind: str
+def test_a_templated_state_machine_is_the_definition_the_code_renders(
+    template: dict[str, Any], stage_stack: dict[str, Any], kind: str, path: str
 ) -> None:
     arns = {f: CONCRETE.function_arn(f) for f in FUNCTIONS}
     expected = render(load_template(kind), template_values(arns, CONCRETE, TIMEOUT))
-    machine = template["Resources"][package.machine_id(kind)]["Properties"]
+    chosen = template if path == "package" else stage_stack
+    machine = chosen["Resources"][machine_id(kind)]["Properties"]
     refs = _refs({"WatchTimeoutSeconds": str(TIMEOUT)})
-    assert json.loads(evaluate(machine["DefinitionString"], refs, {})) == expected
+    assert definition(machine, refs) == expected
     assert machine["StateMachineName"] == CONCRETE.state_machine_name(kind)
     logging = observability.logging_configuration(CONCRETE, kind, OBS)
-    assert evaluate(machine["LoggingConfiguration"], refs, {}) == package.pascal(logging)
+    assert evaluate(machine["LoggingConfiguration"], refs, {}) == pascal(logging)
 
 
 @pytest.mark.parametrize("with_key", [False, True], ids=["no token key", "a token key"])
@@ -98,14 +122,14 @@ def test_every_packaged_function_role_holds_the_policy_deploy_sh_writes(
     template: dict[str, Any], with_key: bool
 ) -> None:
     stage = load_stage("local")
-    refs = _refs({package.TOKEN_KEY_PARAMETER: TOKEN_KEY if with_key else ""})
+    refs = _refs({TOKEN_KEY_PARAMETER: TOKEN_KEY if with_key else ""})
     conditions = {"HasTokenKey": with_key, "HasAlertKey": False}
     for function in FUNCTIONS:
         shared = [f for f, file in stage.policy_files.items()
                   if file == stage.policy_files[function]]  # fmt: skip
         expected = lambda_policy(CONCRETE, shared, stage.token_parameters,
                                  TOKEN_KEY if with_key else None)  # fmt: skip
-        role = template["Resources"][package.function_id(function) + "Role"]["Properties"]
+        role = template["Resources"][function_id(function) + "Role"]["Properties"]
         [policy] = role["Policies"]
         assert evaluate(policy["PolicyDocument"], refs, conditions) == expected, function
 
@@ -142,3 +166,32 @@ def test_the_packaged_account_events_rule_and_drift_schedule_match_deploy_sh(
     drift = evaluate(resources["DriftRule"]["Properties"], refs, {})
     assert drift["Targets"][0]["Arn"] == CONCRETE.function_arn("check_baseline_drift")
     assert json.loads(drift["Targets"][0]["Input"]) == {"bucket": CONCRETE.fleet_bucket}
+
+
+def test_the_package_is_the_stage_stack_plus_the_lambdas(
+    template: dict[str, Any], stage_stack: dict[str, Any]
+) -> None:
+    refs = _refs({"WatchTimeoutSeconds": str(TIMEOUT), "StaxEventBusName": "stax",
+                  "StaxEventSource": "aws.partner/stax.io", "BaselineDriftSchedule": "",
+                  "AlertKmsKeyArn": ""})  # fmt: skip
+    conditions = {"HasTokenKey": False, "HasAlertKey": False}
+    functions_only = {
+        logical for logical in template["Resources"]
+        if any(logical.startswith(function_id(f)) for f in FUNCTIONS)
+    }  # fmt: skip
+    assert set(template["Resources"]) - functions_only == set(stage_stack["Resources"])
+    for logical, resource in stage_stack["Resources"].items():
+        packaged = template["Resources"][logical]
+        assert evaluate(packaged, refs, conditions) == evaluate(resource, refs, conditions), logical
+    assert set(stage_stack["Outputs"]) <= set(template["Outputs"])
+
+
+def test_the_table_and_the_bucket_are_deleted_with_the_stage_and_kept_on_replacement(
+    stage_stack: dict[str, Any],
+) -> None:
+    for logical in ("CoordinationTable", "FleetBucket"):
+        resource = stage_stack["Resources"][logical]
+        assert (resource["DeletionPolicy"], resource["UpdateReplacePolicy"]) == (
+            "Delete",
+            "Retain",
+        ), logical
