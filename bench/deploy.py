@@ -2,8 +2,8 @@
 
 - *ours*: ``python -m stax_orchestrator.deploy post-deploy --stage local`` on the deployed
   ``local`` stage with nothing changed: the Lambdas' roles and log groups checked, the
-  stage template built and uploaded, one change set that CloudFormation answers with "no
-  changes", deleted.
+  stage template built and compared with the stack's own template and parameters -- equal,
+  so no change set is made at all.
 - *before*: the hand-made post-deploy step of :data:`BEFORE` (the last commit before the
   stack; its tree read with ``git archive``) on a stage ``benchold`` pointed at the same
   Lambdas (Chalice's record of ``local`` copied under that stage's name). Its first run

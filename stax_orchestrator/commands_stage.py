@@ -4,7 +4,7 @@ Role: the stage command group. ``status`` reads the stage's stack (``--stack-nam
 ``stax-orchestrator-<stage>``): its status and reason, its outputs, and -- unless
 ``--no-drift`` -- a CloudFormation drift detection of its resources, listing each one
 changed or deleted outside CloudFormation with the properties that differ. Exit codes:
-0 in sync, 1 drifted (or the stack is in a failed state), 3 no stack.
+0 in sync, 1 drifted, detection not complete or the stack in a failed state, 3 no stack.
 """
 
 from __future__ import annotations
@@ -39,7 +39,11 @@ def cmd_status(args: argparse.Namespace, context: AwsContext, out: Output) -> in
     failed = any(word in found["status"] for word in _FAILED) and found["status"] != (
         "UPDATE_ROLLBACK_COMPLETE"
     )
-    code = EXIT_FAILED if failed or drift.get("drifted") else EXIT_OK
+    # In sync only when the detection completed and said so (a failed or partial detection
+    # proves nothing).
+    in_sync = not drift or (drift["detection"], drift["status"]) == ("DETECTION_COMPLETE",
+                                                                     "IN_SYNC")  # fmt: skip
+    code = EXIT_OK if in_sync and not failed else EXIT_FAILED
     if out.as_json:
         out.json(found)
         return code
@@ -55,7 +59,8 @@ def _show(found: dict[str, Any], drift: dict[str, Any], out: Output) -> None:
         out.say(f"  {key:<42} {value}")
     if not drift:
         return
-    out.say(f"drift: {drift['status']}")
+    reason = f" ({drift['reason']})" if drift.get("reason") else ""
+    out.say(f"drift: {drift['status']}, detection {drift['detection']}{reason}")
     for resource in drift["drifted"]:
         out.say(f"  {resource['status']:<8} {resource['resource']} ({resource['type']})")
         for difference in resource["properties"]:

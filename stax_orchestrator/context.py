@@ -313,13 +313,24 @@ class AwsContext:
 
     def results_table(self, execution_arn: str | None = None) -> str:
         """The coordination table that holds a fleet's results: the output of the stack of
-        the stage the fleet execution belongs to (its machine's name and ARN tell stage and
-        region; ``--stack-name`` names the stack itself), else of ``--stage``'s stack."""
-        resources = self.resources()
+        the stage the fleet execution belongs to (its machine's name and ARN tell stage,
+        account and region; ``--stack-name`` names the stack itself), else of ``--stage``'s.
+
+        Raises:
+            StackNotFound: that stack is not there or names no table; the execution is in
+                another account than the caller's (its table cannot be read from here).
+        """
+        resources = None
         if execution_arn is not None and not self.options.stack_name:
             other = fleet_execution_target(execution_arn)
+            if other.account != self.account:
+                raise StackNotFound(
+                    f"{execution_arn} is an execution in AWS account {other.account}; "
+                    f"these credentials are for {self.account}: pass --profile for that account"
+                )
             if (other.stage, other.region) != (self.stage, self.region):
                 resources = self._from_stack(other.stack_name, other.region)
+        resources = resources or self.resources()
         if not resources.table_name:
             raise StackNotFound(
                 f"{resources.found_by} name no coordination table (output {STACK_OUTPUTS['table']})"

@@ -156,10 +156,6 @@ class Target:
     def alert_rule_name(self) -> str:
         return f"{self.prefix}-operation-alerts"
 
-    @property
-    def alert_rule_arn(self) -> str:
-        return self.arn("events", f"rule/{self.alert_rule_name}")
-
     # -- observability (``deploy.sh --dashboard``) -----------------------------------
     @property
     def dashboard_name(self) -> str:
@@ -179,17 +175,10 @@ class Target:
         """The rule on the Stax event bus that starts the account baseline machine."""
         return f"{self.prefix}-account-baselines"
 
-    def account_events_rule_arn(self, bus: str) -> str:
-        return self.arn("events", f"rule/{bus}/{self.account_events_rule_name}")
-
     @property
     def drift_rule_name(self) -> str:
         """The schedule of the drift check (on the default bus)."""
         return f"{self.prefix}-baseline-drift"
-
-    @property
-    def drift_rule_arn(self) -> str:
-        return self.arn("events", f"rule/{self.drift_rule_name}")
 
     @property
     def events_role_name(self) -> str:
@@ -202,6 +191,9 @@ class Target:
 LONGEST_REGION = "ap-southeast-2"
 #: An account id is always 12 digits.
 ANY_ACCOUNT = "000000000000"
+#: The suffixes of the stage's own roles after its prefix: a stage named ``x-states`` would
+#: get, from Chalice, the role ``stax-orchestrator-x-states`` -- stage ``x``'s states role.
+ROLE_SUFFIXES = ("-states", "-events")
 #: A stage name: lower-case letters, digits and hyphens, starting with a letter (S3 bucket
 #: names allow no upper case; every other name follows the bucket's rule).
 STAGE_PATTERN = re.compile(r"[a-z][a-z0-9-]*")
@@ -232,6 +224,13 @@ def stage_name_problem(stage: str) -> str | None:
             f"bad stage name {stage!r}: use lower-case letters, digits and hyphens, "
             "starting with a letter"
         )
+    for suffix in ROLE_SUFFIXES:
+        if stage.endswith(suffix):
+            return (
+                f"bad stage name {stage!r}: a stage name may not end in {suffix!r} (Chalice's "
+                f"role of stage {stage!r} would be the {suffix[1:]} role of stage "
+                f"{stage.removesuffix(suffix)!r})"
+            )
     target = Target(stage, LONGEST_REGION, ANY_ACCOUNT)
     broken = [(limit, what, name) for limit, what, name in _names_by_limit(target)
               if len(name) > limit]  # fmt: skip

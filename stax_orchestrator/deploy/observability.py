@@ -196,10 +196,6 @@ def alarms(target: Target) -> list[dict[str, Any]]:
     return found
 
 
-def alarm_names(target: Target) -> list[str]:
-    return [alarm["AlarmName"] for alarm in alarms(target)]
-
-
 def _widget(title: str, metrics: list[list[Any]], region: str, y: int, x: int) -> dict[str, Any]:
     return {
         "type": "metric",

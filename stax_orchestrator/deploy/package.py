@@ -37,8 +37,10 @@ from stax_orchestrator.deploy.template import (
     ALERT_KEY_PARAMETER,
     KEY_ARN_PATTERN,
     KEY_CONDITIONS,
+    KEY_PARAMETER,
     NO_VALUE,
     TOKEN_KEY_PARAMETER,
+    conditions,
     stage_template,
 )
 from stax_orchestrator.deploy.templates import DeployError
@@ -128,8 +130,16 @@ def merge_template(
     log_groups = {f: {"Ref": function_id(f) + "LogGroup"} for f in FUNCTIONS}
     template = stage_template(
         stage.stage, obs, functions, log_groups, watch_timeout=watch_timeout,
-        token_key_arn=token_key_arn, alert_key_arn=alert_key_arn, emails=emails, https=https,
+        alert_key_arn=alert_key_arn, emails=emails, https=https,
     )  # fmt: skip
+    # The functions' roles are the package's: so is the key of the token they read.
+    template["Parameters"][TOKEN_KEY_PARAMETER] = {
+        **KEY_PARAMETER,
+        "Default": token_key_arn or "",
+        "Description": "The customer-managed key of the Stax token parameters (empty: the "
+        "AWS-managed aws/ssm key)",
+    }
+    template["Conditions"].update(conditions({TOKEN_KEY_PARAMETER: "HasTokenKey"}))
     template.pop("AWSTemplateFormatVersion")  # Chalice's template has its own
     template["Description"] = template["Description"].replace(": state", ": Lambdas, state")
     template["Metadata"] = _metadata(source_url)

@@ -129,13 +129,14 @@ def _status(cfn: Any, name: str) -> str:
 
 
 def failure_reasons(cfn: Any, name: str, since: Any) -> list[str]:
-    """The failed resources of the operation that started at ``since``, oldest first."""
-    reasons = []
+    """The failed resources of the operations after the event at ``since`` (None: all),
+    oldest first."""
+    reasons: list[str] = []
     paginator = cfn.get_paginator("describe_stack_events")
-    for page in paginator.paginate(StackName=name):
+    for page in paginator.paginate(StackName=name):  # newest first
         for event in page.get("StackEvents", []):
-            if since is not None and event["Timestamp"] < since:
-                break
+            if since is not None and event["Timestamp"] <= since:
+                return list(reversed(reasons))  # the operations before this one
             if event.get("ResourceStatus", "").endswith("_FAILED"):
                 reasons.append(
                     f"{event['LogicalResourceId']} ({event.get('ResourceType', '?')}): "
@@ -144,15 +145,33 @@ def failure_reasons(cfn: Any, name: str, since: Any) -> list[str]:
     return list(reversed(reasons))
 
 
-def _check_not_busy(stack: Mapping[str, Any] | None, name: str) -> None:
+def check_not_busy(stack: Mapping[str, Any] | None, name: str, updating: bool = True) -> None:
+    """Raises DeployError: the stack is in the middle of an operation, or (``updating``)
+    stuck in a failed rollback that only ``continue-update-rollback`` ends (a stack in that
+    state can still be deleted)."""
     status = (stack or {}).get("StackStatus", "")
     if status.endswith(_BUSY_SUFFIX) and status != "REVIEW_IN_PROGRESS":
         raise DeployError(f"stack {name} is busy ({status}): wait for it to finish, then retry")
-    if status == "UPDATE_ROLLBACK_FAILED":
+    if updating and status == "UPDATE_ROLLBACK_FAILED":
         raise DeployError(
             f"stack {name} is {status}: fix what its events name, then run "
             f"`aws cloudformation continue-update-rollback --stack-name {name}`"
         )
+
+
+def _create_change_set(
+    cfn: Any, target: Target, kind: str, parameters: Mapping[str, str], template: Mapping[str, str]
+) -> Any:
+    return cfn.create_change_set(
+        StackName=target.stack_name,
+        ChangeSetName=f"deploy-{time.strftime('%Y%m%d%H%M%S')}-{uuid.uuid4().hex[:6]}",
+        ChangeSetType=kind,
+        Capabilities=CAPABILITIES,
+        Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in parameters.items()],
+        Tags=[{"Key": STAGE_TAG, "Value": target.stage}],
+        Description=f"stax-orchestrator {__version__}",
+        **template,
+    )
 
 
 def _change_set(
@@ -164,17 +183,16 @@ def _change_set(
     Raises:
         DeployError: CloudFormation refused it (the reason is in the message).
     """
+    from botocore.exceptions import ClientError
+
     name = target.stack_name
-    created = cfn.create_change_set(
-        StackName=name,
-        ChangeSetName=f"deploy-{time.strftime('%Y%m%d%H%M%S')}-{uuid.uuid4().hex[:6]}",
-        ChangeSetType=kind,
-        Capabilities=CAPABILITIES,
-        Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in parameters.items()],
-        Tags=[{"Key": STAGE_TAG, "Value": target.stage}],
-        Description=f"stax-orchestrator {__version__}",
-        **template,
-    )
+    try:
+        created = _create_change_set(cfn, target, kind, parameters, template)
+    except ClientError as error:
+        raise DeployError(
+            f"CloudFormation refused the change set of stack {name}: {_code(error)}: "
+            f"{_message(error)}"
+        ) from None
     change_set = created["Id"]
     described = wait(
         lambda: cfn.describe_change_set(ChangeSetName=change_set, StackName=name),
@@ -207,7 +225,9 @@ def _change_pages(cfn: Any, name: str, change_set: str, first: Mapping[str, Any]
         page = cfn.describe_change_set(ChangeSetName=change_set, StackName=name, NextToken=token)
 
 
-def _execute(cfn: Any, name: str, change_set: str, creating: bool) -> dict[str, Any]:
+def _execute(
+    cfn: Any, name: str, change_set: str, creating: bool, first: bool = False
+) -> dict[str, Any]:
     """Execute a change set and wait for the stack; the stack when it succeeded.
 
     Raises:
@@ -221,16 +241,21 @@ def _execute(cfn: Any, name: str, change_set: str, creating: bool) -> dict[str, 
                  f"stack {name}")  # fmt: skip
     if final in ("CREATE_COMPLETE", "UPDATE_COMPLETE"):
         return describe(cfn, name) or {}
-    reasons = failure_reasons(cfn, name, since)
-    state = (
-        "the stage is as it was before this deploy"
-        if final == "UPDATE_ROLLBACK_COMPLETE"
-        else f"the stack is {final}"
-    )
+    reasons = "\n  ".join(failure_reasons(cfn, name, since)) or "(no resource event)"
+    if final == "UPDATE_ROLLBACK_FAILED":
+        raise DeployError(
+            f"stack {name}: the update failed and so did its rollback ({final}); fix what the "
+            "failed resources below name, then run `aws cloudformation "
+            f"continue-update-rollback --stack-name {name}`. Failed resources:\n  {reasons}"
+        )
+    state = {
+        "UPDATE_ROLLBACK_COMPLETE": "the stage is as it was before this deploy"
+        + (" (its stack holds only its bucket: deploy again once fixed)" if first else ""),
+        "ROLLBACK_COMPLETE": "nothing was created (the next deploy deletes the empty stack)",
+    }.get(final, f"the stack is {final}")
     raise DeployError(
         f"stack {name}: {'create' if creating else 'update'} failed and CloudFormation "
-        f"rolled it back ({final}); {state}. Failed resources:\n  "
-        + ("\n  ".join(reasons) or "(no resource event: see the stack's events)")
+        f"rolled it back ({final}); {state}. Failed resources:\n  {reasons}"
     )
 
 
@@ -254,20 +279,22 @@ def upload_template(s3: Any, target: Target, bucket: str, body: str) -> str:
     return template_url(target, bucket, key)
 
 
-def _prepare(cfn: Any, name: str) -> dict[str, Any] | None:
-    """The stack to update, or None for a new one (a stack left ROLLBACK_COMPLETE by a
-    failed first create holds nothing and must be deleted before a create, as AWS asks).
+def _prepare(cfn: Any, name: str, diff: bool) -> dict[str, Any] | None:
+    """The stack to update, or None for a new one. A stack whose first create failed
+    (ROLLBACK_COMPLETE, ROLLBACK_FAILED) holds nothing and must be deleted before a create,
+    as AWS asks: a deploy deletes it, a preview (``diff``) only treats it as absent.
 
     Raises:
-        DeployError: the stack is busy or stuck.
+        DeployError: the stack is busy or stuck, or the failed one cannot be deleted.
     """
     stack = describe(cfn, name)
-    _check_not_busy(stack, name)
-    if stack and stack["StackStatus"] == "ROLLBACK_COMPLETE":
-        print(f"deleting stack {name} (ROLLBACK_COMPLETE: its first create failed)",
+    check_not_busy(stack, name)
+    if stack and stack["StackStatus"] in ("ROLLBACK_COMPLETE", "ROLLBACK_FAILED"):
+        if diff:
+            return None
+        print(f"deleting stack {name} ({stack['StackStatus']}: its first create failed)",
               file=sys.stderr)  # fmt: skip
-        cfn.delete_stack(StackName=name)
-        wait(lambda: _status(cfn, name), lambda s: s in _GONE, f"deleting stack {name}")
+        delete(cfn, name)
         return None
     if stack and stack["StackStatus"] == "REVIEW_IN_PROGRESS":
         return None  # only change sets, nothing created: a CREATE change set applies
@@ -291,12 +318,12 @@ def deploy(
             change failed (rolled back; the message names the failed resources).
     """
     cfn, name = aws.client("cloudformation"), target.stack_name
-    stack = _prepare(cfn, name)
+    stack = _prepare(cfn, name, diff)
     outcome = Outcome()
     if stack is None:
         if diff:
             report(f"stack {name} does not exist; a deploy creates it with:")
-            resources = sorted(template["Resources"].items())
+            resources = sorted(present(template, parameters).items())
             outcome.changes = [Change("Add", logical, r["Type"]) for logical, r in resources]
             return outcome
         report(f"creating stack {name}")
@@ -322,10 +349,43 @@ def deploy(
         return outcome
     for change in changes:
         report(change.line())
-    stack = _execute(cfn, name, change_set, creating=False)
+    stack = _execute(cfn, name, change_set, creating=False, first=outcome.created)
     outcome.outputs = outputs(stack)
     report(f"stack {name}: {stack.get('StackStatus')}")
     return outcome
+
+
+def _condition(node: Any, parameters: Mapping[str, str], conditions: Mapping[str, Any]) -> Any:
+    """The value of a condition expression of the shapes the stage template uses
+    (``Fn::Not``, ``Fn::Equals``, ``Fn::And``, ``Fn::Or``, ``Condition``, ``Ref``)."""
+    if isinstance(node, dict):
+        [(key, value)] = node.items()
+        if key == "Ref":
+            return parameters[value]
+        if key == "Condition":
+            return _condition(conditions[value], parameters, conditions)
+        items = [_condition(item, parameters, conditions) for item in value]
+        return {
+            "Fn::Not": lambda: not items[0],
+            "Fn::Equals": lambda: items[0] == items[1],
+            "Fn::And": lambda: all(items),
+            "Fn::Or": lambda: any(items),
+        }[key]()
+    return node
+
+
+def present(template: Mapping[str, Any], parameters: Mapping[str, str]) -> dict[str, Any]:
+    """The template's resources that a stack with ``parameters`` (defaults for the rest)
+    holds: those whose ``Condition`` is false are not created."""
+    values = {key: parameters.get(key, str(spec.get("Default", "")))
+              for key, spec in template.get("Parameters", {}).items()}  # fmt: skip
+    conditions = template.get("Conditions", {})
+    return {
+        logical: resource
+        for logical, resource in template["Resources"].items()
+        if "Condition" not in resource
+        or _condition(conditions[resource["Condition"]], values, conditions)
+    }
 
 
 def unchanged(
@@ -360,19 +420,35 @@ def _physical_id(cfn: Any, name: str, logical: str) -> str:
 
 
 # -- delete ---------------------------------------------------------------------------------
-def empty_bucket(s3: Any, bucket: str) -> int:
+def empty_bucket(s3: Any, bucket: str, owner: str) -> int:
     """Delete every version and delete marker (CloudFormation cannot delete a bucket that
-    holds any); how many were deleted."""
+    holds any) of the stage's bucket, owned by ``owner``; how many were deleted.
+
+    Raises:
+        DeployError: S3 refused to delete some of them (the first refusal named).
+    """
     from botocore.exceptions import ClientError
 
     deleted = 0
     try:
-        for page in s3.get_paginator("list_object_versions").paginate(Bucket=bucket):
+        pages = s3.get_paginator("list_object_versions").paginate(
+            Bucket=bucket, ExpectedBucketOwner=owner
+        )
+        for page in pages:
             found = (*page.get("Versions", []), *page.get("DeleteMarkers", []))
             keys = [{"Key": o["Key"], "VersionId": o["VersionId"]} for o in found]
-            if keys:
-                s3.delete_objects(Bucket=bucket, Delete={"Objects": keys, "Quiet": True})
-                deleted += len(keys)
+            if not keys:
+                continue
+            answer = s3.delete_objects(Bucket=bucket, Delete={"Objects": keys, "Quiet": True},
+                                       ExpectedBucketOwner=owner)  # fmt: skip
+            errors = answer.get("Errors") or []
+            if errors:
+                first = errors[0]
+                raise DeployError(
+                    f"bucket {bucket}: {len(errors)} object version(s) could not be deleted "
+                    f"(e.g. {first.get('Key')}: {first.get('Code')} {first.get('Message')})"
+                )
+            deleted += len(keys)
     except ClientError as error:
         if _code(error) not in ("NoSuchBucket", "404"):
             raise
@@ -388,7 +464,7 @@ def delete(cfn: Any, name: str) -> bool:
     stack = describe(cfn, name)
     if stack is None:
         return False
-    _check_not_busy(stack, name)
+    check_not_busy(stack, name, updating=False)
     since = _latest_event_time(cfn, name)
     cfn.delete_stack(StackName=name)
     final = wait(lambda: _status(cfn, name), lambda s: not s.endswith(_BUSY_SUFFIX),

@@ -83,7 +83,7 @@ def _machines(target: Target, outputs: dict[str, str]) -> list[str]:
 def _delete_stack(aws: Any, target: Target, outputs: dict[str, str], report: Report) -> None:
     bucket = outputs.get(OUTPUT_KEYS["fleet_bucket"])
     if bucket:
-        emptied = stack.empty_bucket(aws.client("s3"), bucket)
+        emptied = stack.empty_bucket(aws.client("s3"), bucket, target.account)
         report.deleted.append(f"{emptied} object version(s) of bucket {bucket}")
     if stack.delete(aws.client("cloudformation"), target.stack_name):
         report.deleted.append(f"stack {target.stack_name} (state machines, roles, table, "
@@ -105,26 +105,43 @@ def _delete_lambdas(aws: Any, target: Target, report: Report) -> None:
     report.attempt(f"layer {target.layer_name}", lambda: _delete_layer(lam, target.layer_name))
 
 
-def leftovers(aws: Any, target: Target) -> list[str]:
-    """What of the stage is still there: the stack, a function, a machine."""
+def _still_there(label: str, call: Callable[[], Any]) -> list[str]:
+    """``[label]`` unless the call answers that it is not there (any other refusal --
+    denied, throttled -- goes up: "gone" is never assumed)."""
     from botocore.exceptions import ClientError
 
+    try:
+        call()
+    except ClientError as error:
+        if error.response["Error"]["Code"] in (*_MISSING_CODES, "StateMachineDoesNotExist",
+                                               "NoSuchBucket", "404"):  # fmt: skip
+            return []
+        raise
+    return [label]
+
+
+def leftovers(aws: Any, target: Target, outputs: dict[str, str]) -> list[str]:
+    """What of the stage is still there: its stack, functions, function roles, machines,
+    table, bucket."""
     left = []
     if stack.describe(aws.client("cloudformation"), target.stack_name):
         left.append(f"stack {target.stack_name}")
-    lam, sfn = aws.client("lambda"), aws.client("stepfunctions")
+    lam, sfn, iam = aws.client("lambda"), aws.client("stepfunctions"), aws.client("iam")
     for function in FUNCTIONS:
-        try:
-            lam.get_function(FunctionName=target.function_name(function))
-            left.append(f"function {target.function_name(function)}")
-        except ClientError:
-            pass
-    for kind in STATE_MACHINES:
-        try:
-            sfn.describe_state_machine(stateMachineArn=target.state_machine_arn(kind))
-            left.append(f"state machine {target.state_machine_name(kind)}")
-        except ClientError:
-            pass
+        name = target.function_name(function)
+        left += _still_there(f"function {name}", partial(lam.get_function, FunctionName=name))
+        role = target.function_role_name(function)
+        left += _still_there(f"role {role}", partial(iam.get_role, RoleName=role))
+    for arn in _machines(target, outputs):
+        left += _still_there(f"state machine {arn.rsplit(':', 1)[-1]}",
+                             partial(sfn.describe_state_machine, stateMachineArn=arn))  # fmt: skip
+    table = outputs.get(OUTPUT_KEYS["table"]) or target.table_name
+    left += _still_there(f"table {table}", partial(aws.client("dynamodb").describe_table,
+                                                   TableName=table))  # fmt: skip
+    bucket = outputs.get(OUTPUT_KEYS["fleet_bucket"])
+    if bucket:
+        left += _still_there(f"bucket {bucket}", partial(aws.client("s3").head_bucket,
+                                                         Bucket=bucket))  # fmt: skip
     return left
 
 
@@ -140,6 +157,8 @@ def delete_stage(
             CloudFormation could not delete the stack (its reasons named).
     """
     found = stack.describe(aws.client("cloudformation"), target.stack_name)
+    # A stack in the middle of an operation is refused before anything is emptied.
+    stack.check_not_busy(found, target.stack_name, updating=False)
     outputs = stack.outputs(found)
     running = stack.running_executions(aws.client("stepfunctions"), _machines(target, outputs))
     if running and not force:
@@ -152,5 +171,5 @@ def delete_stage(
     _delete_lambdas(aws, target, report)
     for name in (f"{target.stage}.json", f"{target.stage}-statemachines.json"):
         (chalice_dir / "deployed" / name).unlink(missing_ok=True)
-    report.left = leftovers(aws, target)
+    report.left = leftovers(aws, target, outputs)
     return report

@@ -18,6 +18,7 @@ Pure: no AWS call.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Mapping
 from typing import Any
@@ -244,8 +245,11 @@ def _alerts(target: Target, functions: Mapping[str, Any], emails, https) -> dict
         },
     }  # fmt: skip
     subscriptions = [("email", e) for e in emails] + [("https", u) for u in https]
-    for index, (protocol, endpoint) in enumerate(subscriptions):
-        resources[f"AlertSubscription{index}"] = {
+    for protocol, endpoint in subscriptions:
+        # Named by what it is, not by its place in the flags: dropping one address must not
+        # replace (and re-confirm) the others.
+        digest = hashlib.sha256(f"{protocol}:{endpoint}".encode()).hexdigest()[:12]
+        resources[f"AlertSubscription{digest}"] = {
             "Type": "AWS::SNS::Subscription",
             "Properties": {"TopicArn": {"Ref": "AlertTopic"}, "Protocol": protocol,
                            "Endpoint": endpoint},
@@ -338,12 +342,15 @@ def _outputs(obs: Observability, functions: Mapping[str, Any]) -> dict[str, Any]
     return outputs
 
 
-def _parameters(watch_timeout: int, token_key_arn: str | None, alert_key_arn: str | None):
-    key = {
-        "Type": "String",
-        "AllowedPattern": f"^({KEY_ARN_PATTERN})?$",
-        "ConstraintDescription": "a KMS key ARN (arn:aws:kms:REGION:ACCOUNT:key/ID) or empty",
-    }
+#: A KMS key ARN parameter (empty: no key).
+KEY_PARAMETER = {
+    "Type": "String",
+    "AllowedPattern": f"^({KEY_ARN_PATTERN})?$",
+    "ConstraintDescription": "a KMS key ARN (arn:aws:kms:REGION:ACCOUNT:key/ID) or empty",
+}
+
+
+def _parameters(watch_timeout: int, alert_key_arn: str | None) -> dict[str, Any]:
     return {
         "WatchTimeoutSeconds": {
             "Type": "Number",
@@ -353,14 +360,8 @@ def _parameters(watch_timeout: int, token_key_arn: str | None, alert_key_arn: st
             "Description": "How long a Stax task is followed when a request names no "
             "watch_timeout_seconds",
         },
-        TOKEN_KEY_PARAMETER: {
-            **key,
-            "Default": token_key_arn or "",
-            "Description": "The customer-managed key of the Stax token "
-            "parameters (empty: the AWS-managed aws/ssm key)",
-        },
         ALERT_KEY_PARAMETER: {
-            **key,
+            **KEY_PARAMETER,
             "Default": alert_key_arn or "",
             "Description": "The key that encrypts the alert topic (empty: not encrypted)",
         },
@@ -391,7 +392,6 @@ def stage_template(
     log_groups: Mapping[str, Any],
     *,
     watch_timeout: int,
-    token_key_arn: str | None = None,
     alert_key_arn: str | None = None,
     emails: tuple[str, ...] = (),
     https: tuple[str, ...] = (),
@@ -408,13 +408,18 @@ def stage_template(
         "AWSTemplateFormatVersion": "2010-09-09",
         "Description": f"Stax Orchestrator {__version__}, stage {stage}: state machines, "
         "coordination table, stage bucket, alerts",
-        "Parameters": _parameters(watch_timeout, token_key_arn, alert_key_arn),
-        "Conditions": {
-            condition: {"Fn::Not": [{"Fn::Equals": [{"Ref": parameter}, ""]}]}
-            for parameter, condition in {**KEY_CONDITIONS, **_BASELINE_CONDITIONS}.items()
-        },
+        "Parameters": _parameters(watch_timeout, alert_key_arn),
+        "Conditions": conditions({ALERT_KEY_PARAMETER: "HasAlertKey", **_BASELINE_CONDITIONS}),
         "Resources": _resources(target, obs, functions, log_groups, emails=emails, https=https),
         "Outputs": _outputs(obs, functions),
+    }
+
+
+def conditions(parameters: Mapping[str, str]) -> dict[str, Any]:
+    """``{condition: parameter is not empty}`` for each parameter -> condition name."""
+    return {
+        condition: {"Fn::Not": [{"Fn::Equals": [{"Ref": parameter}, ""]}]}
+        for parameter, condition in parameters.items()
     }
 
 

@@ -75,3 +75,15 @@ def run_unpatched_script(script: str, request: dict[str, Any]) -> Any:
     )
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def refusal(code: str, call: Any, **kwargs: Any) -> str:
+    """The message of the error ``call(**kwargs)`` must answer with the code ``code``."""
+    import pytest
+    from botocore.exceptions import ClientError
+
+    with pytest.raises(ClientError) as refused:
+        call(**kwargs)
+    error = refused.value.response["Error"]
+    assert error["Code"] == code, error
+    return str(error["Message"])

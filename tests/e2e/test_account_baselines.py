@@ -33,6 +33,7 @@ from tests.e2e.helpers import (
 
 pytestmark = pytest.mark.e2e
 MACHINE = "stax-orchestrator-local-account-baseline"
+RULE = "stax-orchestrator-local-account-baselines"
 
 
 @pytest.fixture(scope="module")
@@ -50,14 +51,25 @@ def baselining_bus(
     run = post_deploy("--baselines", str(path), "--stax-event-bus", bus,
                        "--stax-event-source", "stax.simulator")  # fmt: skip
     assert run.returncode == 0, run.stdout + run.stderr
-    assert f"rule stax-orchestrator-local-account-baselines on bus {bus}" in run.stderr
+    assert ["Add", "AccountEventsRule", "AWS::Events::Rule", "-"] in _changes(run.stderr)
+    assert events.describe_rule(Name=RULE, EventBusName=bus)["State"] == "ENABLED"
     try:
         yield bus
     finally:
         restored = post_deploy()  # no baselining
         assert restored.returncode == 0, restored.stderr
-        assert "removed rule stax-orchestrator-local-account-baselines" in restored.stderr
+        assert ["Remove", "AccountEventsRule", "AWS::Events::Rule"] in [
+            line[:3] for line in _changes(restored.stderr)
+        ]
+        assert events.list_rules(EventBusName=bus)["Rules"] == []
         events.delete_event_bus(Name=bus)
+
+
+def _changes(output: str) -> list[list[str]]:
+    """The change set lines a deploy printed (action, resource, type, replacement)."""
+    actions = ("Add", "Modify", "Remove", "Import", "Dynamic")
+    return [line.split() for line in output.splitlines() if line.split()[:1] in
+            [[a] for a in actions]]  # fmt: skip
 
 
 @pytest.fixture()

@@ -213,5 +213,5 @@ def test_unknown_stage_is_a_configuration_error(local_stack: None, secret: str) 
     run = cli("delete", "--workload-id", "00000000-0000-4000-8000-000000000000", "--stage", "nope")
     assert run.returncode == 3
     message = " ".join(run.stdout.split())
-    assert "no workload state machine stax-orchestrator-nope-workload" in message
+    assert "no CloudFormation stack 'stax-orchestrator-nope'" in message
     assert "region us-east-1" in message and "./deploy.sh --stage nope" in message

@@ -26,6 +26,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
+from tests.e2e import ministack_support
 from tests.e2e.ministack_support import client, require_ministack, run_unpatched_script
 
 pytestmark = pytest.mark.e2e
@@ -58,11 +59,7 @@ def cfn() -> Iterator[Any]:
 
 
 def refusal(call: Any, **kwargs: Any) -> str:
-    with pytest.raises(ClientError) as refused:
-        call(**kwargs)
-    error = refused.value.response["Error"]
-    assert error["Code"] == "InsufficientCapabilitiesException", error
-    return str(error["Message"])
+    return ministack_support.refusal("InsufficientCapabilitiesException", call, **kwargs)
 
 
 @pytest.mark.parametrize(

@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from botocore.exceptions import ClientError
 
+from tests.e2e import ministack_support
 from tests.e2e.conftest import ROOT
 from tests.e2e.ministack_support import ROLE, client, require_ministack, run_unpatched_script
 
@@ -66,11 +66,7 @@ def cfn() -> Iterator[Any]:
 
 
 def refusal(call: Any, **kwargs: Any) -> str:
-    with pytest.raises(ClientError) as refused:
-        call(**kwargs)
-    error = refused.value.response["Error"]
-    assert error["Code"] == "InvalidDefinition", error
-    return str(error["Message"])
+    return ministack_support.refusal("InvalidDefinition", call, **kwargs)
 
 
 def settled(cfn: Any, name: str, timeout: float = 60) -> str:

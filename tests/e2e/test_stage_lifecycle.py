@@ -79,6 +79,12 @@ def test_a_stage_with_its_own_parameters_and_key_deploys_runs_and_deletes_from_a
     deployed = _run(project)
     assert deployed.returncode == 0, deployed.stdout[-3000:] + deployed.stderr[-3000:]
     try:
+        assert f"creating stack stax-orchestrator-{STAGE}" in deployed.stderr
+        [stack] = boto3.client("cloudformation").describe_stacks(
+            StackName=f"stax-orchestrator-{STAGE}"
+        )["Stacks"]
+        assert stack["StackStatus"] == "UPDATE_COMPLETE"  # created with its bucket, then all
+        assert {"CAPABILITY_NAMED_IAM"} <= set(stack.get("Capabilities") or [])
         machines = json.loads((project / ".chalice/deployed/kms-statemachines.json").read_text())
         iam = boto3.client("iam")
         role = f"{PREFIX}create_workload"

@@ -51,3 +51,10 @@ def test_every_creating_step_refuses_a_long_stage_before_any_aws_call(
     monkeypatch.setattr("stax_orchestrator.deploy.preflight.session", no_aws)
     assert steps.main([step, "--stage", "s" * 30, "--package-dir", "/nonexistent"]) == 1
     assert "at most 17" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("stage", ["prod-states", "prod-events"])
+def test_a_stage_named_like_another_stages_role_is_refused(stage: str) -> None:
+    problem = stage_name_problem(stage)
+    assert problem and "may not end in" in problem
+    assert f"stage {stage.rsplit('-', 1)[0]!r}" in problem
