@@ -20,8 +20,14 @@ Step Functions (patched by ``local/ministack_fidelity/``, one module per rule,
 each citing the AWS page it follows): 256 KiB payloads (States.DataLimitExceeded,
 and StartExecution refuses a larger input), missing JSONPaths (States.Runtime),
 both terminal (no Retry or Catch handles them), error and cause lengths (256 /
-32,768 characters), the state machine's TimeoutSeconds (TIMED_OUT), and definitions
-AWS refuses (not JSON, a transition to a missing state: InvalidDefinition).
+32,768 characters), the state machine's TimeoutSeconds (TIMED_OUT), definitions
+AWS refuses (not JSON, a transition to a missing state: InvalidDefinition), and the
+execution role: each call a task makes (Lambda invoke, StartExecution and what ``.sync``
+needs, the DynamoDB item calls), a Distributed Map's child starts and its ItemReader's S3
+reads must be allowed by the role's policies, as MiniStack's own IAM evaluator reads them
+(a missing role allows nothing), or the task fails with the service's access-denied error
+(e.g. ``Lambda.AWSLambdaException``, "... is not authorized to perform:
+lambda:InvokeFunction ...").
 CloudFormation (same package): a template's IAM resources must be acknowledged with
 ``CAPABILITY_IAM`` / ``CAPABILITY_NAMED_IAM``, as AWS asks of every caller (MiniStack
 checks it only under ``AUTH=true``); a bucket that still holds objects or versions fails

@@ -22,6 +22,13 @@ patched) and the readings it chose where AWS's documents are silent:
   Map processors): InvalidDefinition from CreateStateMachine /
   UpdateStateMachine, a failed AWS::StepFunctions::StateMachine (rolled back) through
   CloudFormation.
+- ``sfn_role_permissions``: each call a task makes (Lambda invoke, StartExecution and, for
+  ``.sync``, DescribeExecution / StopExecution and the managed EventBridge rule, the
+  DynamoDB item calls), a Distributed Map's own child starts and its ItemReader's S3 reads
+  must be allowed by the execution role's policies (MiniStack's IAM evaluator; a Map child
+  uses its parent's role); otherwise the task fails with the service's access-denied error
+  (``Lambda.AWSLambdaException``, ``StepFunctions.AWSStepFunctionsException``,
+  ``DynamoDB.AmazonDynamoDBException``; States.ItemReaderFailed, States.Runtime).
 - ``cfn_capabilities`` (CloudFormation): a template's IAM resources must be acknowledged
   (``CAPABILITY_IAM``, ``CAPABILITY_NAMED_IAM`` for named ones) whatever the IAM mode.
 - ``cfn_bucket_not_empty`` (CloudFormation): a bucket that holds objects, versions or
@@ -57,6 +64,7 @@ from . import (
     missing_paths,
     payload_size,
     sfn_definition,
+    sfn_role_permissions,
     terminal_errors,
 )
 from ._patching import verify, verify_callers
@@ -76,13 +84,19 @@ RULES = (
 def install(sf: Any) -> None:
     """Check every function each rule relies on, then patch ``sf`` (MiniStack's
     ``ministack.services.stepfunctions``) with all of them; refuse to start otherwise."""
-    for rule in RULES:
+    for rule in (*RULES, sfn_role_permissions):
         verify(sf, rule.EXPECTED)
+    iam_evaluator = importlib.import_module("ministack.core.iam_evaluator")
+    iam = importlib.import_module("ministack.services.iam")
+    verify(iam_evaluator, sfn_role_permissions.IAM_EXPECTED)
     for callee, callers in missing_paths.CALLERS.items():
         verify_callers(sf, callee, callers)
     verify_callers(sf, "_validate_definition_jsonata", sfn_definition.CALLERS)
     for rule in RULES:
         rule.install(sf)
+    # Last: its checks wrap the others' (a denied call fails before any other rule's work,
+    # and its Distributed Map check runs before missing_paths' ItemSelector reads the items).
+    sfn_role_permissions.install(sf, iam_evaluator, iam)
 
 
 def install_cloudformation(handlers: Any) -> None:

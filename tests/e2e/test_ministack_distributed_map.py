@@ -19,6 +19,7 @@ import json
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from datetime import datetime
 from typing import Any
 
@@ -114,13 +115,45 @@ class Stack:
         self.s3.delete_bucket(Bucket=self.bucket)
 
 
+#: What these tests' machines do with their role (``ROLE``), which the launched MiniStack
+#: checks (``sfn_role_permissions``): start their own Distributed Map children and the helper
+#: machines (``.sync``: follow them, through the managed rule), read the items' objects.
+ROLE_GRANTS = [
+    ("states:StartExecution", "arn:aws:states:us-east-1:000000000000:stateMachine:dmap-*"),
+    (["states:DescribeExecution", "states:StopExecution"],
+     "arn:aws:states:us-east-1:000000000000:execution:dmap-*"),
+    (["events:PutTargets", "events:PutRule", "events:DescribeRule"],
+     "arn:aws:events:us-east-1:000000000000:rule/"
+     "StepFunctionsGetEventsForStepFunctionsExecutionRule"),
+    ("s3:GetObject", "arn:aws:s3:::dmap-*/*"),
+]  # fmt: skip
+
+
+@contextmanager
+def role_granted(grants: list[tuple[Any, str]]) -> Iterator[None]:
+    """``ROLE`` (created if missing) allows ``grants`` while the tests of this module run."""
+    iam, name = client("iam"), ROLE.rsplit("/", 1)[-1]
+    trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
+             "Principal": {"Service": "states.amazonaws.com"}}]}  # fmt: skip
+    with suppress(iam.exceptions.EntityAlreadyExistsException):
+        iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))
+    statements = [{"Effect": "Allow", "Action": a, "Resource": r} for a, r in grants]
+    document = json.dumps({"Version": "2012-10-17", "Statement": statements})
+    iam.put_role_policy(RoleName=name, PolicyName=__name__, PolicyDocument=document)
+    try:
+        yield
+    finally:
+        iam.delete_role_policy(RoleName=name, PolicyName=__name__)
+
+
 @pytest.fixture(scope="module")
 def stack() -> Iterator[Stack]:
     """The launched MiniStack (skipped, or failed under ``STAX_REQUIRE_LOCAL_STACK=1``,
     when it is not running)."""
     require_ministack()
     local = Stack()
-    yield local
+    with role_granted(ROLE_GRANTS):
+        yield local
     local.close()
 
 

@@ -20,6 +20,7 @@ import subprocess
 import uuid
 import zipfile
 from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from typing import Any
 
 import pytest
@@ -82,12 +83,44 @@ print(json.dumps({
 """
 
 
+#: What these tests' machines do with their role (``ROLE``), which the launched MiniStack
+#: checks (``sfn_role_permissions``): invoke the limits Lambda, start (and, ``.sync``, follow
+#: through the managed rule) their child machines and their own Distributed Map children.
+ROLE_GRANTS = [
+    ("lambda:InvokeFunction", "arn:aws:lambda:us-east-1:000000000000:function:ministack-limits-*"),
+    ("states:StartExecution", "arn:aws:states:us-east-1:000000000000:stateMachine:limits-*"),
+    (["states:DescribeExecution", "states:StopExecution"],
+     "arn:aws:states:us-east-1:000000000000:execution:limits-*"),
+    (["events:PutTargets", "events:PutRule", "events:DescribeRule"],
+     "arn:aws:events:us-east-1:000000000000:rule/"
+     "StepFunctionsGetEventsForStepFunctionsExecutionRule"),
+]  # fmt: skip
+
+
+@contextmanager
+def role_granted(grants: list[tuple[Any, str]]) -> Iterator[None]:
+    """``ROLE`` (created if missing) allows ``grants`` while the tests of this module run."""
+    iam, name = client("iam"), ROLE.rsplit("/", 1)[-1]
+    trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
+             "Principal": {"Service": "states.amazonaws.com"}}]}  # fmt: skip
+    with suppress(iam.exceptions.EntityAlreadyExistsException):
+        iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))
+    statements = [{"Effect": "Allow", "Action": a, "Resource": r} for a, r in grants]
+    document = json.dumps({"Version": "2012-10-17", "Statement": statements})
+    iam.put_role_policy(RoleName=name, PolicyName=__name__, PolicyDocument=document)
+    try:
+        yield
+    finally:
+        iam.delete_role_policy(RoleName=name, PolicyName=__name__)
+
+
 @pytest.fixture(scope="module")
-def sfn() -> Any:
+def sfn() -> Iterator[Any]:
     """Step Functions on the launched MiniStack (skipped, or failed under
-    ``STAX_REQUIRE_LOCAL_STACK=1``, when it is not running)."""
+    ``STAX_REQUIRE_LOCAL_STACK=1``, when it is not running), its machines' role granted."""
     require_ministack()
-    return client("stepfunctions")
+    with role_granted(ROLE_GRANTS):
+        yield client("stepfunctions")
 
 
 @pytest.fixture(scope="module")

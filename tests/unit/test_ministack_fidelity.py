@@ -2,7 +2,8 @@
 CloudFormation rules).
 
 The rules themselves run on MiniStack: tests/e2e/test_ministack_limits.py,
-tests/e2e/test_ministack_cloudformation.py, tests/e2e/test_ministack_statemachines.py.
+tests/e2e/test_ministack_cloudformation.py, tests/e2e/test_ministack_statemachines.py,
+tests/e2e/test_ministack_role_permissions.py.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from local.ministack_fidelity import (
     missing_paths,
     payload_size,
     sfn_definition,
+    sfn_role_permissions,
 )
 
 
@@ -365,3 +367,221 @@ def test_a_definition_must_be_a_json_object_with_start_at_and_states() -> None:
     problems = sfn_definition.definition_problems("{}")
     assert [p.split(":")[0] for p in problems] == ["SCHEMA_VALIDATION_FAILED"] * 2
     assert sfn_definition.invalid_definition(None) is None  # MiniStack's own checks decide
+
+
+# ---------------------------------------------------------------- sfn_role_permissions
+
+MACHINE = "arn:aws:states:eu-west-1:111122223333:stateMachine:parent"
+FUNCTION = "arn:aws:lambda:eu-west-1:111122223333:function:f"
+
+
+def _calls(resource: str, params: Any = None, name: str | None = "run-1") -> list[tuple[str, str]]:
+    return [
+        (call.action, call.resource)
+        for call in sfn_role_permissions.task_calls(resource, params, MACHINE, name)
+    ]
+
+
+def test_a_lambda_reference_is_evaluated_as_its_function_arn_qualified_when_it_is() -> None:
+    arn = sfn_role_permissions.function_arn
+    assert arn("f", "eu-west-1", "111122223333") == FUNCTION
+    assert arn("f:live", "eu-west-1", "111122223333") == f"{FUNCTION}:live"
+    assert arn("444455556666:function:g:3", "eu-west-1", "111122223333") == (
+        "arn:aws:lambda:eu-west-1:444455556666:function:g:3"
+    )
+    assert arn(FUNCTION, "us-east-1", "000000000000") == FUNCTION
+    assert arn(None, "eu-west-1", "111122223333") is None
+
+
+def test_both_lambda_task_forms_need_invoke_function_on_the_function() -> None:
+    invoke = ("lambda:InvokeFunction", FUNCTION)
+    assert _calls("arn:aws:states:::lambda:invoke", {"FunctionName": "f", "Payload": {}}) == [
+        invoke
+    ]
+    assert _calls("arn:aws:states:::lambda:invoke.waitForTaskToken", {"FunctionName": "f"}) == [
+        invoke
+    ]
+    assert _calls(FUNCTION, {"any": "input"}) == [invoke]
+    assert _calls("arn:aws:states:::lambda:invoke", {"Payload": {}}) == []  # MiniStack decides
+
+
+def test_a_sync_start_needs_the_managed_rule_then_the_start_then_following_the_child() -> None:
+    child = "arn:aws:states:eu-west-1:111122223333:stateMachine:child"
+    execution = "arn:aws:states:eu-west-1:111122223333:execution:child:run-1"
+    rule = (
+        "arn:aws:events:eu-west-1:111122223333:rule/"
+        "StepFunctionsGetEventsForStepFunctionsExecutionRule"
+    )
+    expected = [("events:PutTargets", rule), ("events:PutRule", rule),
+                ("events:DescribeRule", rule), ("states:StartExecution", child),
+                ("states:DescribeExecution", execution), ("states:StopExecution", execution)]  # fmt: skip
+    for resource in ("startExecution.sync", "startExecution.sync:2"):
+        assert _calls(f"arn:aws:states:::states:{resource}", {"StateMachineArn": child}) == expected
+    named = _calls("arn:aws:states:::states:startExecution.sync:2",
+                   {"StateMachineArn": child, "Name": "given"})  # fmt: skip
+    assert named[-1] == ("states:StopExecution", execution.replace("run-1", "given"))
+    for resource in ("startExecution", "startExecution.waitForTaskToken"):
+        assert _calls(f"arn:aws:states:::states:{resource}", {"StateMachineArn": child}) == [
+            ("states:StartExecution", child)
+        ]
+
+
+def test_an_execution_of_a_version_or_alias_is_named_after_its_machine() -> None:
+    execution_arn = sfn_role_permissions.execution_arn
+    assert execution_arn(f"{MACHINE}:7", "x") == (
+        "arn:aws:states:eu-west-1:111122223333:execution:parent:x"
+    )
+    assert execution_arn(f"{MACHINE}:live", "x").endswith(":execution:parent:x")
+
+
+def test_the_dynamodb_items_need_their_action_on_the_table() -> None:
+    table = "arn:aws:dynamodb:eu-west-1:111122223333:table/t"
+    for operation, action in (("putItem", "dynamodb:PutItem"), ("getItem", "dynamodb:GetItem"),
+                              ("updateItem", "dynamodb:UpdateItem"),
+                              ("deleteItem", "dynamodb:DeleteItem")):  # fmt: skip
+        assert _calls(f"arn:aws:states:::dynamodb:{operation}", {"TableName": "t"}) == [
+            (action, table)
+        ]
+        assert _calls(f"arn:aws:states:::dynamodb:{operation}", {"TableName": table}) == [
+            (action, table)
+        ]
+
+
+def test_integrations_the_rule_does_not_cover_are_left_to_ministack() -> None:
+    assert _calls("arn:aws:states:::sqs:sendMessage", {"QueueUrl": "q"}) == []
+    assert _calls("arn:aws:states:::aws-sdk:s3:getObject", {"Bucket": "b"}) == []
+    assert _calls("arn:aws:states:eu-west-1:111122223333:activity:a", {}) == []
+
+
+def test_a_distributed_map_starts_its_children_on_itself_and_follows_them() -> None:
+    calls = sfn_role_permissions.map_run_calls(MACHINE, "Fan")
+    assert [(c.kind, c.action) for c in calls] == [
+        ("map-run", "states:StartExecution"),
+        ("map-run", "states:DescribeExecution"),
+        ("map-run", "states:StopExecution"),
+    ]
+    assert calls[0].resource == MACHINE
+    assert calls[1].resource.startswith(
+        "arn:aws:states:eu-west-1:111122223333:execution:parent/Fan:"
+    )
+
+
+def test_a_listing_reader_needs_list_bucket_and_a_get_object_reader_nothing_more_here() -> None:
+    listing = {"Resource": "arn:aws:states:::s3:listObjectsV2", "Parameters": {"Bucket": "b"}}
+    call = sfn_role_permissions.reader_list_call(listing, {"Bucket": "b", "Prefix": "p/"})
+    assert call == ("item-reader", "s3:ListBucket", "arn:aws:s3:::b")
+    getting = {"Resource": "arn:aws:states:::s3:getObject"}
+    assert sfn_role_permissions.reader_list_call(getting, {"Bucket": "b", "Key": "k"}) is None
+    assert sfn_role_permissions.reader_parameters({"Arguments": {"Bucket": "b"}}) == {"Bucket": "b"}
+    assert sfn_role_permissions.object_arn("b", "dir/k.jsonl") == "arn:aws:s3:::b/dir/k.jsonl"
+
+
+def test_the_principal_is_the_roles_session_whatever_the_roles_path() -> None:
+    role = "arn:aws:iam::111122223333:role/service/path/Runner"
+    assert sfn_role_permissions.role_name(role) == "Runner"
+    assert sfn_role_permissions.role_name("arn:aws:iam::111122223333:user/u") is None
+    assert sfn_role_permissions.role_name(None) is None
+    assert sfn_role_permissions.assumed_role_arn(role, "111122223333", "s") == (
+        "arn:aws:sts::111122223333:assumed-role/Runner/s"
+    )
+
+
+def test_each_denial_has_its_services_error_and_sdk_suffix() -> None:
+    call = sfn_role_permissions.Call
+    principal, role = "arn:aws:sts::1:assumed-role/R/s", "arn:aws:iam::1:role/R"
+    error, cause = sfn_role_permissions.denial(
+        call("lambda", "lambda:InvokeFunction", FUNCTION), "ImplicitDeny", role, principal, "id"
+    )
+    assert error == "Lambda.AWSLambdaException"
+    assert cause == (
+        f"User: {principal} is not authorized to perform: lambda:InvokeFunction on resource: "
+        f"{FUNCTION} because no identity-based policy allows the lambda:InvokeFunction action "
+        "(Service: AWSLambda; Status Code: 403; Error Code: AccessDeniedException; "
+        "Request ID: id; Proxy: null)"
+    )
+    error, cause = sfn_role_permissions.denial(
+        call("states", "states:StartExecution", MACHINE), "Deny", role, principal, "id"
+    )
+    assert error == "StepFunctions.AWSStepFunctionsException"
+    assert " with an explicit deny in an identity-based policy (Service: AWSStepFunctions; " in (
+        cause
+    )
+    error, cause = sfn_role_permissions.denial(
+        call("managed-rule", "events:PutRule", "rule"), "ImplicitDeny", role, principal, "id"
+    )
+    assert error == "StepFunctions.AWSStepFunctionsException"
+    assert cause.startswith(f"'{role}' is not authorized to create managed-rule. (Service: ")
+    error, cause = sfn_role_permissions.denial(
+        call("dynamodb", "dynamodb:PutItem", "t"), "NoBoundaryAllow", role, principal, "id"
+    )
+    assert error == "DynamoDB.AmazonDynamoDBException"
+    assert "because no permissions boundary allows the dynamodb:PutItem action (Service: " \
+        "AmazonDynamoDBv2; Status Code: 400;" in cause  # fmt: skip
+    error, cause = sfn_role_permissions.denial(
+        call("item-reader", "s3:GetObject", "arn:aws:s3:::b/k"), "ImplicitDeny", role,
+        principal, "id",
+    )  # fmt: skip
+    assert error == "States.ItemReaderFailed"
+    assert 'on resource: "arn:aws:s3:::b/k" because' in cause
+    assert cause.endswith("(Service: S3, Status Code: 403, Request ID: id)")
+    error, _ = sfn_role_permissions.denial(
+        call("map-run", "states:StartExecution", MACHINE), "ImplicitDeny", role, principal, "id"
+    )
+    assert error == "States.Runtime"
+
+
+def test_the_scope_is_a_map_childs_role_or_the_machines_role() -> None:
+    machines = {MACHINE: {"roleArn": "arn:aws:iam::1:role/Machine"}}
+    ctx = {"StateMachine": {"Id": MACHINE}, "Execution": {"Id": "e"}}
+    assert sfn_role_permissions.scope_of(ctx, machines) == ("arn:aws:iam::1:role/Machine", MACHINE)
+    child = {**ctx, "Execution": {"RoleArn": "arn:aws:iam::1:role/Parent"}}
+    assert sfn_role_permissions.scope_of(child, machines) == ("arn:aws:iam::1:role/Parent", MACHINE)
+    assert sfn_role_permissions.scope_of({"StateMachine": {"Id": "gone"}}, machines) == (
+        None,
+        "gone",
+    )
+    assert sfn_role_permissions.scope_of({}, machines) is None
+    assert sfn_role_permissions.scope_of(None, machines) is None
+
+
+class _Decision:
+    def __init__(self, decision: str) -> None:
+        self.decision = decision
+
+
+def _fake_iam(roles: dict[str, Any], boundary: list[Any]) -> tuple[Any, Any]:
+    """An IAM evaluator and store standing in MiniStack's: identity Allow for ``allowed``
+    actions; the boundary (when set) allows only ``bounded`` ones."""
+
+    def evaluate(ctx: Any, policies: Any, *limits: Any) -> _Decision:
+        if ctx.action in policies.get("deny", ()):
+            return _Decision("Deny")
+        if ctx.action not in policies.get("allow", ()):
+            return _Decision("ImplicitDeny")
+        for limit in limits:
+            if ctx.action not in limit:
+                return _Decision("ImplicitDeny")
+        return _Decision("Allow")
+
+    store = types.SimpleNamespace(get_scoped=lambda _account, _region, name: roles.get(name))
+    ev = types.SimpleNamespace(
+        evaluate=evaluate,
+        EvalContext=types.SimpleNamespace,
+        _gather_role_policies=lambda name, _account: roles[name],
+        _permissions_boundary=lambda _store, _name, _account: boundary,
+    )
+    return ev, types.SimpleNamespace(_roles=store)
+
+
+def test_a_missing_role_allows_nothing_and_the_boundary_limits_the_identity_allow() -> None:
+    call = sfn_role_permissions.Call("lambda", "lambda:InvokeFunction", FUNCTION)
+    roles = {"R": {"allow": ["lambda:InvokeFunction"]}, "D": {"deny": ["lambda:InvokeFunction"]}}
+    where = {"region": "eu-west-1", "account": "1"}
+    ev, iam = _fake_iam(roles, [])
+    decide = sfn_role_permissions.decide
+    assert decide(ev, iam, "arn:aws:iam::1:role/R", call, **where) == "Allow"
+    assert decide(ev, iam, "arn:aws:iam::1:role/D", call, **where) == "Deny"
+    assert decide(ev, iam, "arn:aws:iam::1:role/Gone", call, **where) == "ImplicitDeny"
+    assert decide(ev, iam, None, call, **where) == "ImplicitDeny"
+    ev, iam = _fake_iam(roles, [["s3:GetObject"]])
+    assert decide(ev, iam, "arn:aws:iam::1:role/R", call, **where) == "NoBoundaryAllow"
