@@ -27,7 +27,12 @@ needs, the DynamoDB item calls), a Distributed Map's child starts and its ItemRe
 reads must be allowed by the role's policies, as MiniStack's own IAM evaluator reads them
 (a missing role allows nothing), or the task fails with the service's access-denied error
 (e.g. ``Lambda.AWSLambdaException``, "... is not authorized to perform:
-lambda:InvokeFunction ...").
+lambda:InvokeFunction ..."); and the role's trust policy must let ``states.amazonaws.com``
+assume it, its ``aws:SourceAccount`` / ``aws:SourceArn`` conditions evaluated (a
+Distributed Map child's machine is ``NAME/LABEL``): CreateStateMachine / UpdateStateMachine
+refuse it (AccessDeniedException, "Neither the global service principal
+states.amazonaws.com, nor the regional one is authorized to assume the provided role."),
+an execution or a Map child fails as it starts (States.Runtime).
 CloudFormation (same package): a template's IAM resources must be acknowledged with
 ``CAPABILITY_IAM`` / ``CAPABILITY_NAMED_IAM``, as AWS asks of every caller (MiniStack
 checks it only under ``AUTH=true``); a bucket that still holds objects or versions fails

@@ -29,6 +29,13 @@ patched) and the readings it chose where AWS's documents are silent:
   uses its parent's role); otherwise the task fails with the service's access-denied error
   (``Lambda.AWSLambdaException``, ``StepFunctions.AWSStepFunctionsException``,
   ``DynamoDB.AmazonDynamoDBException``; States.ItemReaderFailed, States.Runtime).
+- ``sfn_role_trust``: the role's trust policy must let ``states.amazonaws.com`` (or the
+  regional principal) assume it, with ``aws:SourceAccount`` and ``aws:SourceArn`` (the
+  machine; a Distributed Map child: ``...:stateMachine:NAME/LABEL``) evaluated by
+  MiniStack's evaluator: CreateStateMachine / UpdateStateMachine and the CloudFormation
+  create are refused (AccessDeniedException, "Neither the global service principal
+  states.amazonaws.com, nor the regional one is authorized to assume the provided role."),
+  an execution or a Map child fails as it starts (States.Runtime, the same message).
 - ``cfn_capabilities`` (CloudFormation): a template's IAM resources must be acknowledged
   (``CAPABILITY_IAM``, ``CAPABILITY_NAMED_IAM`` for named ones) whatever the IAM mode.
 - ``cfn_bucket_not_empty`` (CloudFormation): a bucket that holds objects, versions or
@@ -65,6 +72,7 @@ from . import (
     payload_size,
     sfn_definition,
     sfn_role_permissions,
+    sfn_role_trust,
     terminal_errors,
 )
 from ._patching import verify, verify_callers
@@ -84,11 +92,12 @@ RULES = (
 def install(sf: Any) -> None:
     """Check every function each rule relies on, then patch ``sf`` (MiniStack's
     ``ministack.services.stepfunctions``) with all of them; refuse to start otherwise."""
-    for rule in (*RULES, sfn_role_permissions):
+    for rule in (*RULES, sfn_role_permissions, sfn_role_trust):
         verify(sf, rule.EXPECTED)
     iam_evaluator = importlib.import_module("ministack.core.iam_evaluator")
     iam = importlib.import_module("ministack.services.iam")
     verify(iam_evaluator, sfn_role_permissions.IAM_EXPECTED)
+    verify(iam_evaluator, sfn_role_trust.IAM_EXPECTED)
     for callee, callers in missing_paths.CALLERS.items():
         verify_callers(sf, callee, callers)
     verify_callers(sf, "_validate_definition_jsonata", sfn_definition.CALLERS)
@@ -97,6 +106,8 @@ def install(sf: Any) -> None:
     # Last: its checks wrap the others' (a denied call fails before any other rule's work,
     # and its Distributed Map check runs before missing_paths' ItemSelector reads the items).
     sfn_role_permissions.install(sf, iam_evaluator, iam)
+    # Outermost: an execution (or Map child) whose role cannot be assumed starts nothing.
+    sfn_role_trust.install(sf, iam_evaluator, iam)
 
 
 def install_cloudformation(handlers: Any) -> None:
@@ -114,9 +125,15 @@ def install_cloudformation(handlers: Any) -> None:
     verify(changesets, cfn_change_set_conditions.EXPECTED)
     verify(provisioners, cfn_state_machine_logging.EXPECTED)
     verify_callers(provisioners, "_sfn_definition", sfn_definition.CFN_CALLERS)
+    verify(provisioners, sfn_role_trust.CFN_EXPECTED)
+    sf = importlib.import_module("ministack.services.stepfunctions")
+    iam_evaluator = importlib.import_module("ministack.core.iam_evaluator")
+    iam = importlib.import_module("ministack.services.iam")
+    verify(iam_evaluator, sfn_role_trust.IAM_EXPECTED)
     cfn_capabilities.install(handlers)
     cfn_change_set_async.install(handlers, changesets, package._change_sets)
     cfn_bucket_not_empty.install(provisioners)
     sfn_definition.install_cloudformation(provisioners)
     cfn_change_set_conditions.install(changesets)
     cfn_state_machine_logging.install(provisioners)
+    sfn_role_trust.install_cloudformation(provisioners, sf, iam_evaluator, iam)

@@ -252,8 +252,20 @@ def lambda_trust_policy(target: Target) -> dict[str, Any]:
     }
 
 
+#: The machines whose Distributed Map runs children (as ``stateMachine:NAME/LABEL``).
+DISTRIBUTED_MAP_MACHINES = ("fleet",)
+
+
 def states_trust_policy(target: Target) -> dict[str, Any]:
-    """Step Functions may assume the role, for the stage's own state machines only."""
+    """Step Functions may assume the role, for the stage's own state machines only.
+
+    ``ArnLike``, not ``ArnEquals``: a Distributed Map's children run under the Map Run's
+    state machine, ``...:stateMachine:NAME/LABEL`` ("DescribeStateMachineForExecution" of
+    a child answers the Map Run's machine; the Map Run guide), and Step Functions assumes
+    the role with that ARN as ``aws:SourceArn``, so the fleet's children need
+    ``fleet/*``. The other machines are named exactly (no wildcard they do not use)."""
+    sources = [target.state_machine_arn(k) for k in STATE_MACHINES]
+    sources += [f"{target.state_machine_arn(k)}/*" for k in DISTRIBUTED_MAP_MACHINES]
     return {
         "Version": VERSION,
         "Statement": [
@@ -263,9 +275,7 @@ def states_trust_policy(target: Target) -> dict[str, Any]:
                 "Action": "sts:AssumeRole",
                 "Condition": {
                     "StringEquals": {"aws:SourceAccount": target.account},
-                    "ArnEquals": {
-                        "aws:SourceArn": [target.state_machine_arn(k) for k in STATE_MACHINES]
-                    },
+                    "ArnLike": {"aws:SourceArn": sources},
                 },
             }
         ],

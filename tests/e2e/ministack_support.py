@@ -8,6 +8,7 @@ MiniStack started with the same launcher (e.g. one of your own on another port).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -50,6 +51,24 @@ def client(service: str) -> Any:
         aws_access_key_id="test",
         aws_secret_access_key="test",
     )
+
+
+#: A trust policy letting Step Functions assume a role (the launched MiniStack checks it).
+STATES_TRUST = {
+    "Version": "2012-10-17",
+    "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
+                   "Principal": {"Service": "states.amazonaws.com"}}],
+}  # fmt: skip
+
+
+def ensure_role(role_arn: str = ROLE) -> None:
+    """Create ``role_arn`` trusting Step Functions unless it exists (a machine's role must
+    exist and trust ``states.amazonaws.com``, ``sfn_role_trust``)."""
+    iam = client("iam")
+    with contextlib.suppress(iam.exceptions.EntityAlreadyExistsException):
+        iam.create_role(
+            RoleName=role_arn.rsplit("/", 1)[-1], AssumeRolePolicyDocument=json.dumps(STATES_TRUST)
+        )
 
 
 def wait_done(sfn: Any, execution: str, timeout: float = 60) -> dict[str, Any]:

@@ -64,8 +64,17 @@ def test_custom_exception_name_reaches_a_catch(local_stack: None) -> None:
             "Caught": {"Type": "Pass", "End": True},
         },
     }
+    # The machine's role must trust Step Functions and allow the invoke (the local stack
+    # evaluates both, as AWS does).
+    iam = boto3.client("iam")
+    trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
+             "Principal": {"Service": "states.amazonaws.com"}}]}  # fmt: skip
+    role = iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))["Role"]
+    allow = {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "lambda:InvokeFunction", "Resource": function_arn}]}  # fmt: skip
+    iam.put_role_policy(RoleName=name, PolicyName="invoke", PolicyDocument=json.dumps(allow))
     machine = sfn.create_state_machine(
-        name=name, definition=json.dumps(definition), roleArn="arn:aws:iam::000000000000:role/x"
+        name=name, definition=json.dumps(definition), roleArn=role["Arn"]
     )["stateMachineArn"]
     try:
         invoked = lam.invoke(FunctionName=name, Payload=b"{}")
@@ -81,6 +90,8 @@ def test_custom_exception_name_reaches_a_catch(local_stack: None) -> None:
     finally:
         sfn.delete_state_machine(stateMachineArn=machine)
         lam.delete_function(FunctionName=name)
+        iam.delete_role_policy(RoleName=name, PolicyName="invoke")
+        iam.delete_role(RoleName=name)
 
 
 @pytest.fixture()

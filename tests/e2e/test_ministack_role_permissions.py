@@ -11,7 +11,7 @@ machine succeeds. The calls: ``lambda:invoke`` and a bare Lambda ARN
 ``PutTargets``, ``DescribeRule``), the DynamoDB item integrations, a Distributed Map's own
 child starts, its ItemReader (``s3:GetObject``, ``s3:ListBucket``) and the tasks of its
 children (the parent's role). Attached policies count, an explicit Deny wins, a role that
-does not exist allows nothing; the denial is a task failure a Catch takes. Then MiniStack's
+has no policy allows nothing; the denial is a task failure a Catch takes. Then MiniStack's
 own, unpatched interpreter (a ``.venv-ministack`` subprocess) shows it alone would have
 made the call.
 
@@ -129,7 +129,7 @@ class World:
             Handler="handler.handler",
             Code={"ZipFile": package.getvalue()},
         )["FunctionArn"]
-        self.child = self.create_machine("child", PASS, f"arn:aws:iam::{ACCOUNT}:role/none")
+        self.child = self.create_machine("child", PASS, self.role([]))  # trusted, no policy
         self.grants = self._grants()
 
     def _grants(self) -> dict[str, Grant]:
@@ -391,10 +391,15 @@ def test_attached_policies_count_and_an_explicit_deny_wins(world: World) -> None
     )
 
 
-def test_a_role_that_does_not_exist_allows_nothing_and_a_catch_takes_the_denial(
+def test_a_role_without_policies_allows_nothing_and_a_catch_takes_the_denial(
     world: World,
 ) -> None:
-    missing_role = f"arn:aws:iam::{ACCOUNT}:role/{world.prefix}-missing"
+    # A role that does not exist cannot be given to a machine (sfn_role_trust refuses it
+    # as AWS does); one without any policy allows nothing.
+    missing = f"arn:aws:iam::{ACCOUNT}:role/{world.prefix}-missing"
+    with pytest.raises(world.sfn.exceptions.ClientError, match="AccessDeniedException"):
+        world.create_machine(f"missing-{uuid.uuid4().hex[:6]}", PASS, missing)
+    missing_role = world.role([])
     caught = {
         "StartAt": "Invoke",
         "States": {
@@ -403,7 +408,7 @@ def test_a_role_that_does_not_exist_allows_nothing_and_a_catch_takes_the_denial(
             "Caught": {"Type": "Pass", "End": True},
         },
     }  # fmt: skip
-    machine = world.create_machine(f"missing-{uuid.uuid4().hex[:6]}", caught, missing_role)
+    machine = world.create_machine(f"bare-{uuid.uuid4().hex[:6]}", caught, missing_role)
     result = run(world, machine, {})
     assert result["status"] == "SUCCEEDED", result
     failure = json.loads(result["output"])

@@ -22,7 +22,13 @@ import pytest
 
 from tests.e2e import ministack_support
 from tests.e2e.conftest import ROOT
-from tests.e2e.ministack_support import ROLE, client, require_ministack, run_unpatched_script
+from tests.e2e.ministack_support import (
+    ROLE,
+    client,
+    ensure_role,
+    require_ministack,
+    run_unpatched_script,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -56,12 +62,14 @@ print(json.dumps(answers))
 @pytest.fixture(scope="module")
 def sfn() -> Iterator[Any]:
     require_ministack()
+    ensure_role()  # the machines' role must trust Step Functions
     yield client("stepfunctions")
 
 
 @pytest.fixture(scope="module")
 def cfn() -> Iterator[Any]:
     require_ministack()
+    ensure_role()
     yield client("cloudformation")
 
 

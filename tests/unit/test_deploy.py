@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fnmatch
 import json
 from typing import Any
 
@@ -157,12 +158,25 @@ def test_roles_trust_their_service_for_this_account_and_these_machines_only() ->
     assert lambda_trust["Condition"] == {"StringEquals": {"aws:SourceAccount": "000000000000"}}
     [states_trust] = policies.states_trust_policy(TARGET)["Statement"]
     assert states_trust["Principal"] == {"Service": "states.amazonaws.com"}
-    assert states_trust["Condition"] == {
-        "StringEquals": {"aws:SourceAccount": "000000000000"},
-        "ArnEquals": {
-            "aws:SourceArn": [TARGET.state_machine_arn(k) for k in deploy.STATE_MACHINES]
-        },
-    }
+    condition = states_trust["Condition"]
+    assert condition["StringEquals"] == {"aws:SourceAccount": "000000000000"}
+    assert set(condition) == {"StringEquals", "ArnLike"}
+
+    def trusted(source_arn: str) -> bool:  # ArnLike: * and ? match within the ARN
+        return any(
+            fnmatch.fnmatchcase(source_arn, p) for p in condition["ArnLike"]["aws:SourceArn"]
+        )
+
+    machine = "arn:aws:states:us-east-1:000000000000:stateMachine:stax-orchestrator-local"
+    for kind in ("task-watcher", "workload", "fleet", "account-baseline"):
+        assert trusted(f"{machine}-{kind}")
+    # The fleet's Distributed Map children run as the Map Run's machine, fleet/LABEL.
+    assert trusted(f"{machine}-fleet/0d5c6b3e-map-run-label")
+    assert not trusted(f"{machine}-workload/label")  # no Map there: no wildcard either
+    assert not trusted(f"{machine}-fleet-extra")
+    assert not trusted(
+        "arn:aws:states:us-east-1:000000000000:stateMachine:stax-orchestrator-dev-fleet"
+    )
 
 
 def test_states_policy_names_every_resource_and_never_the_alert_function() -> None:

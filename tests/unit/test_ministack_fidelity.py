@@ -26,6 +26,7 @@ from local.ministack_fidelity import (
     payload_size,
     sfn_definition,
     sfn_role_permissions,
+    sfn_role_trust,
 )
 
 
@@ -585,3 +586,60 @@ def test_a_missing_role_allows_nothing_and_the_boundary_limits_the_identity_allo
     assert decide(ev, iam, None, call, **where) == "ImplicitDeny"
     ev, iam = _fake_iam(roles, [["s3:GetObject"]])
     assert decide(ev, iam, "arn:aws:iam::1:role/R", call, **where) == "NoBoundaryAllow"
+
+
+# ---------------------------------------------------------------- sfn_role_trust
+
+
+def test_a_version_or_alias_assumes_the_role_as_its_machine_and_map_children_as_name_slash_label() -> (
+    None
+):
+    machine = "arn:aws:states:eu-west-1:1:stateMachine:fleet"
+    assert sfn_role_trust.base_machine_arn(f"{machine}:3") == machine
+    assert sfn_role_trust.base_machine_arn(f"{machine}:live") == machine
+    assert sfn_role_trust.base_machine_arn(machine) == machine
+    assert sfn_role_trust.map_child_machine_arn(f"{machine}:3", "run-1") == f"{machine}/run-1"
+    assert sfn_role_trust.principals("eu-west-1") == (
+        "states.amazonaws.com",
+        "states.eu-west-1.amazonaws.com",
+    )
+    assert sfn_role_trust.source_keys(machine, "1") == {
+        "aws:sourcearn": machine,
+        "aws:sourceaccount": "1",
+    }
+
+
+def _fake_trust(decisions: dict[str, str], roles: dict[str, str]) -> tuple[Any, Any]:
+    """An evaluator answering ``decisions[principal]`` and an IAM store of ``roles``."""
+    seen: list[Any] = []
+
+    def evaluate_resource_policy(document: str, context: Any, principal: str) -> Any:
+        seen.append(context)
+        return types.SimpleNamespace(decision=decisions.get(principal, "ImplicitDeny"))
+
+    store = types.SimpleNamespace(
+        get_scoped=lambda _account, _region, name: (
+            {"AssumeRolePolicyDocument": roles[name]} if name in roles else None
+        )
+    )
+    ev = types.SimpleNamespace(
+        EvalContext=types.SimpleNamespace, evaluate_resource_policy=evaluate_resource_policy
+    )
+    return ev, types.SimpleNamespace(_roles=store, seen=seen)
+
+
+def test_either_principal_may_assume_unless_one_is_denied_and_a_missing_role_never() -> None:
+    machine = "arn:aws:states:eu-west-1:1:stateMachine:fleet"
+    role = "arn:aws:iam::1:role/R"
+    regional = "states.eu-west-1.amazonaws.com"
+    ev, iam = _fake_trust({regional: "Allow"}, {"R": "{}"})
+    assert sfn_role_trust.assumable(ev, iam, role, machine)
+    ev, iam = _fake_trust({regional: "Allow", "states.amazonaws.com": "Deny"}, {"R": "{}"})
+    assert not sfn_role_trust.assumable(ev, iam, role, machine)
+    ev, iam = _fake_trust({regional: "Allow"}, {})
+    assert not sfn_role_trust.assumable(ev, iam, role, machine)
+    assert not sfn_role_trust.assumable(ev, iam, None, machine)
+    ev, iam = _fake_trust({}, {"R": "{}"})
+    assert not sfn_role_trust.assumable(ev, iam, role, machine)
+    # The conditions see the machine and its account.
+    assert iam.seen[0].service_context == {"aws:sourcearn": machine, "aws:sourceaccount": "1"}
