@@ -110,6 +110,7 @@ def _patch() -> None:
 
     ministack_fidelity.install(stepfunctions)
     ministack_fidelity.install_cloudformation(cloudformation_handlers)
+    ministack_fidelity.install_iam()
 
 
 def main() -> None:

@@ -75,7 +75,7 @@ up() {
       return 1
     fi
     start_detached MiniStack "$STATE_DIR/ministack.pid" "$LOG_DIR/ministack.log" \
-      env BIND_HOST=127.0.0.1 GATEWAY_PORT=$MINISTACK_PORT LOG_LEVEL=WARNING \
+      env BIND_HOST=127.0.0.1 GATEWAY_PORT=$MINISTACK_PORT LOG_LEVEL=WARNING AUTH=true \
       "$MS_PY" "$ROOT/local/ministack_launcher.py"
   fi
   if ! is_running "$STATE_DIR/staxsim.pid"; then

@@ -36,6 +36,9 @@ patched) and the readings it chose where AWS's documents are silent:
   create are refused (AccessDeniedException, "Neither the global service principal
   states.amazonaws.com, nor the regional one is authorized to assume the provided role."),
   an execution or a Map child fails as it starts (States.Runtime, the same message).
+- ``ssm_get_parameters`` (request authorization, ``AUTH=true``): ``GetParameters`` is
+  authorized on every parameter it names (MiniStack checked the resource ``*``, refusing
+  the least-privilege policy AWS accepts).
 - ``cfn_capabilities`` (CloudFormation): a template's IAM resources must be acknowledged
   (``CAPABILITY_IAM``, ``CAPABILITY_NAMED_IAM`` for named ones) whatever the IAM mode.
 - ``cfn_bucket_not_empty`` (CloudFormation): a bucket that holds objects, versions or
@@ -73,6 +76,7 @@ from . import (
     sfn_definition,
     sfn_role_permissions,
     sfn_role_trust,
+    ssm_get_parameters,
     terminal_errors,
 )
 from ._patching import verify, verify_callers
@@ -137,3 +141,12 @@ def install_cloudformation(handlers: Any) -> None:
     cfn_change_set_conditions.install(changesets)
     cfn_state_machine_logging.install(provisioners)
     sfn_role_trust.install_cloudformation(provisioners, sf, iam_evaluator, iam)
+
+
+def install_iam() -> None:
+    """Patch MiniStack's request authorization (``AUTH=true``) where it differs from AWS."""
+    iam_actions = importlib.import_module("ministack.core.iam_actions")
+    iam_evaluator = importlib.import_module("ministack.core.iam_evaluator")
+    verify(iam_actions, ssm_get_parameters.EXPECTED)
+    verify(iam_evaluator, ssm_get_parameters.EVALUATOR_EXPECTED)
+    ssm_get_parameters.install(iam_actions, iam_evaluator)

@@ -39,10 +39,17 @@ def test_custom_exception_name_reaches_a_catch(local_stack: None) -> None:
     package = io.BytesIO()
     with zipfile.ZipFile(package, "w") as archive:
         archive.writestr("handler.py", ERROR_LAMBDA)
+    # Under AUTH=true a function's role must exist (it runs as that role).
+    iam = boto3.client("iam")
+    lambda_trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+                    "Action": "sts:AssumeRole", "Principal": {"Service": "lambda.amazonaws.com"}}]}  # fmt: skip
+    function_role = iam.create_role(
+        RoleName=f"{name}-fn", AssumeRolePolicyDocument=json.dumps(lambda_trust)
+    )["Role"]["Arn"]
     function_arn = lam.create_function(
         FunctionName=name,
         Runtime="python3.11",
-        Role="arn:aws:iam::000000000000:role/error-name-test",
+        Role=function_role,
         Handler="handler.handler",
         Code={"ZipFile": package.getvalue()},
     )["FunctionArn"]
@@ -66,7 +73,6 @@ def test_custom_exception_name_reaches_a_catch(local_stack: None) -> None:
     }
     # The machine's role must trust Step Functions and allow the invoke (the local stack
     # evaluates both, as AWS does).
-    iam = boto3.client("iam")
     trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
              "Principal": {"Service": "states.amazonaws.com"}}]}  # fmt: skip
     role = iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))["Role"]
@@ -92,6 +98,7 @@ def test_custom_exception_name_reaches_a_catch(local_stack: None) -> None:
         lam.delete_function(FunctionName=name)
         iam.delete_role_policy(RoleName=name, PolicyName="invoke")
         iam.delete_role(RoleName=name)
+        iam.delete_role(RoleName=f"{name}-fn")
 
 
 @pytest.fixture()

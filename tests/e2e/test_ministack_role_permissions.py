@@ -122,6 +122,13 @@ class World:
         package = io.BytesIO()
         with zipfile.ZipFile(package, "w") as archive:
             archive.writestr("handler.py", HANDLER)
+        # Under AUTH=true a function's role must exist.
+        lambda_trust = {**TRUST, "Statement": [
+            {**TRUST["Statement"][0], "Principal": {"Service": "lambda.amazonaws.com"}}]}  # fmt: skip
+        self.iam.create_role(
+            RoleName=f"{self.prefix}-lambda", AssumeRolePolicyDocument=json.dumps(lambda_trust)
+        )
+        self.roles.append(f"{self.prefix}-lambda")
         self.function = self.lam.create_function(
             FunctionName=self.prefix,
             Runtime="python3.11",

@@ -64,6 +64,12 @@ def alerts(deployed: dict[str, Any]) -> Iterator[Callable[[], list[dict[str, Any
     queue_arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
         "QueueArn"
     ]
+    # As on AWS, the queue must let the topic send to it (IAM is evaluated locally too).
+    delivery = {"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Principal": {"Service": "sns.amazonaws.com"},
+        "Action": "sqs:SendMessage", "Resource": queue_arn,
+        "Condition": {"ArnEquals": {"aws:SourceArn": deployed["alert_topic"]}}}]}  # fmt: skip
+    sqs.set_queue_attributes(QueueUrl=url, Attributes={"Policy": json.dumps(delivery)})
     subscription = sns.subscribe(
         TopicArn=deployed["alert_topic"],
         Protocol="sqs",
@@ -159,15 +165,41 @@ def create_function() -> Iterator[str]:
     )
 
 
-def test_wrong_secret_fails_fast_without_retry_storm(
+def test_a_token_parameter_outside_the_function_policy_is_refused_by_iam(
     sfn: Any, deployed: dict[str, Any], clean_sim: Any, create_function: str
 ) -> None:
+    # The function's role reads exactly the two token parameters its stage names: pointed
+    # at another one, IAM refuses the read (evaluated, as on AWS) and nothing is written.
     ssm = boto3.client("ssm")
     ssm.put_parameter(
-        Name="/orchestrator/test/wrong-secret", Value="not-the-secret-1A!", Type="SecureString",
+        Name="/orchestrator/test/other-secret", Value="not-the-secret-1A!", Type="SecureString",
         Overwrite=True,
     )  # fmt: skip
-    _set_function_env(create_function, STAX_SECRET_KEY_PARAMETER="/orchestrator/test/wrong-secret")
+    _set_function_env(create_function, STAX_SECRET_KEY_PARAMETER="/orchestrator/test/other-secret")
+    described = run_execution(sfn, deployed["workload"], create_payload(unique_name("otherkey")))
+    assert described["status"] == "FAILED"
+    assert described["error"] == "StaxCredentialsMissing"
+    cause = json.loads(json.loads(described["cause"])["errorMessage"])
+    assert cause["aws_error"] == "AccessDeniedException"
+    assert write_calls(clean_sim) == []
+
+
+@pytest.fixture()
+def wrong_secret() -> Iterator[None]:
+    """The stage's secret key parameter holds a wrong value (restored afterwards)."""
+    ssm = boto3.client("ssm")
+    name = "/orchestrator/stax/access/key/secret"
+    kept = ssm.get_parameter(Name=name, WithDecryption=True)["Parameter"]["Value"]
+    ssm.put_parameter(Name=name, Value="not-the-secret-1A!", Type="SecureString", Overwrite=True)
+    yield
+    ssm.put_parameter(Name=name, Value=kept, Type="SecureString", Overwrite=True)
+
+
+def test_wrong_secret_fails_fast_without_retry_storm(
+    sfn: Any, deployed: dict[str, Any], clean_sim: Any, create_function: str, wrong_secret: None
+) -> None:
+    # A fresh container reads the parameter again (the function's configuration changed).
+    _set_function_env(create_function, STAX_TEST_FRESH_CONTAINER=unique_name("fresh"))
     described = run_execution(sfn, deployed["workload"], create_payload(unique_name("badkey")))
     assert described["status"] == "FAILED"
     assert described["error"] == "StaxAuthenticationFailed"

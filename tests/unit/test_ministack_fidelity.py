@@ -27,6 +27,7 @@ from local.ministack_fidelity import (
     sfn_definition,
     sfn_role_permissions,
     sfn_role_trust,
+    ssm_get_parameters,
 )
 
 
@@ -643,3 +644,22 @@ def test_either_principal_may_assume_unless_one_is_denied_and_a_missing_role_nev
     assert not sfn_role_trust.assumable(ev, iam, role, machine)
     # The conditions see the machine and its account.
     assert iam.seen[0].service_context == {"aws:sourcearn": machine, "aws:sourceaccount": "1"}
+
+
+# ---------------------------------------------------------------- ssm_get_parameters
+
+
+def test_each_name_of_get_parameters_is_checked_as_its_parameter_arn() -> None:
+    arns = ssm_get_parameters.requested_arns(
+        json.dumps({"Names": ["/a/b", "plain:3", "/c:label", "arn:aws:ssm:x:1:parameter/d", 7]}),
+        "eu-west-1",
+        "1",
+    )
+    assert arns == [
+        "arn:aws:ssm:eu-west-1:1:parameter/a/b",
+        "arn:aws:ssm:eu-west-1:1:parameter/plain",
+        "arn:aws:ssm:eu-west-1:1:parameter/c",
+        "arn:aws:ssm:x:1:parameter/d",
+    ]
+    assert ssm_get_parameters.requested_arns(b"not json", "r", "1") == []
+    assert ssm_get_parameters.requested_arns(json.dumps({"Names": "x"}), "r", "1") == []
