@@ -39,6 +39,9 @@ patched) and the readings it chose where AWS's documents are silent:
 - ``ssm_get_parameters`` (request authorization, ``AUTH=true``): ``GetParameters`` is
   authorized on every parameter it names (MiniStack checked the resource ``*``, refusing
   the least-privilege policy AWS accepts).
+- ``s3_missing_object`` (request authorization, ``AUTH=true``): a missing object is
+  ``AccessDenied`` (403), not ``NoSuchKey``, to a caller without ``s3:ListBucket`` on the
+  bucket (for the key's prefix).
 - ``cfn_capabilities`` (CloudFormation): a template's IAM resources must be acknowledged
   (``CAPABILITY_IAM``, ``CAPABILITY_NAMED_IAM`` for named ones) whatever the IAM mode.
 - ``cfn_bucket_not_empty`` (CloudFormation): a bucket that holds objects, versions or
@@ -73,6 +76,7 @@ from . import (
     execution_timeout,
     missing_paths,
     payload_size,
+    s3_missing_object,
     sfn_definition,
     sfn_role_permissions,
     sfn_role_trust,
@@ -149,4 +153,8 @@ def install_iam() -> None:
     iam_evaluator = importlib.import_module("ministack.core.iam_evaluator")
     verify(iam_actions, ssm_get_parameters.EXPECTED)
     verify(iam_evaluator, ssm_get_parameters.EVALUATOR_EXPECTED)
+    s3 = importlib.import_module("ministack.services.s3")
+    verify(iam_evaluator, s3_missing_object.EVALUATOR_EXPECTED)
+    verify(s3, s3_missing_object.S3_EXPECTED)
     ssm_get_parameters.install(iam_actions, iam_evaluator)
+    s3_missing_object.install(iam_evaluator, s3)

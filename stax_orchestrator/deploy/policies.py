@@ -35,15 +35,18 @@ from stax_orchestrator.deploy.names import (
 )
 
 VERSION = "2012-10-17"
-#: What the Lambdas may do in the coordination store: single-item conditional writes.
+#: What the workload Lambdas do in the coordination store: single-item conditional writes
+#: (no Query: only the fleet summary reads a partition).
 TABLE_ACTIONS = ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem",
-                 "dynamodb:DeleteItem", "dynamodb:Query")  # fmt: skip
+                 "dynamodb:DeleteItem")  # fmt: skip
+#: The task status function only releases the claim of a finished task (conditional delete).
+TASK_STATUS_TABLE_ACTIONS = ("dynamodb:DeleteItem",)
 #: What each fleet function does in the table: the plan records done targets and the
 #: plan (batches of puts), a target records its result, the summary reads them all and
 #: marks the targets that never ran.
 FLEET_TABLE_ACTIONS = {
     "plan_fleet": ("dynamodb:PutItem", "dynamodb:BatchWriteItem"),
-    "record_fleet_target": ("dynamodb:PutItem", "dynamodb:BatchWriteItem"),
+    "record_fleet_target": ("dynamodb:BatchWriteItem",),
     "summarise_fleet": ("dynamodb:Query", "dynamodb:BatchWriteItem"),
 }
 
@@ -80,7 +83,9 @@ def _token_statements(
         {
             "Sid": "ReadStaxApiToken",
             "Effect": "Allow",
-            "Action": ["ssm:GetParameter", "ssm:GetParameters"],
+            # GetParameters only: the token is read in one call (credentials.py), and IAM
+            # checks it on each parameter named (the local stack too: ssm_get_parameters).
+            "Action": "ssm:GetParameters",
             "Resource": [parameter_arn(target, name) for name in parameters],
         }
     ]
@@ -131,10 +136,14 @@ def _fleet_statements(
 BASELINE_FUNCTIONS = ("plan_account_baselines", DRIFT_FUNCTION)
 
 
-def baselines_object_arn(target: Target) -> str:
+def _stored_key() -> str:
     from chalicelib.baselines.automatic import STORED_KEY
 
-    return f"arn:{target.partition}:s3:::{target.fleet_bucket}/{STORED_KEY}"
+    return STORED_KEY
+
+
+def baselines_object_arn(target: Target) -> str:
+    return f"arn:{target.partition}:s3:::{target.fleet_bucket}/{_stored_key()}"
 
 
 def _publish_statements(target: Target, alert_key_arn: str | None) -> list[dict[str, Any]]:
@@ -150,7 +159,7 @@ def _publish_statements(target: Target, alert_key_arn: str | None) -> list[dict[
         statements.append(
             kms_statement(
                 "EncryptAlerts",
-                ["kms:GenerateDataKey*", "kms:Decrypt"],
+                ["kms:GenerateDataKey", "kms:Decrypt"],
                 alert_key_arn,
                 f"sns.{target.region}.amazonaws.com",
             )
@@ -166,15 +175,26 @@ def _baseline_statements(
     alert_key_arn: str | None,
 ) -> list[dict[str, Any]]:
     statements = _token_statements(target, parameters, token_key_arn)
-    statements.append(
+    bucket = f"arn:{target.partition}:s3:::{target.fleet_bucket}"
+    statements += [
         {
-            # GetObjectVersion too: a plan names the version it read, and may be re-read.
             "Sid": "ReadStoredBaselines",
             "Effect": "Allow",
-            "Action": ["s3:GetObject", "s3:GetObjectVersion"],
+            "Action": "s3:GetObject",
             "Resource": baselines_object_arn(target),
-        }
-    )
+        },
+        {
+            # Without s3:ListBucket, S3 answers a missing object 403 AccessDenied, not
+            # 404 NoSuchKey (GetObject API reference, "Permissions"), and a stage with no
+            # stored file would fail as a denial instead of BaselinesNotStored. Listing is
+            # limited to the one key.
+            "Sid": "TellMissingBaselines",
+            "Effect": "Allow",
+            "Action": "s3:ListBucket",
+            "Resource": bucket,
+            "Condition": {"StringEquals": {"s3:prefix": _stored_key()}},
+        },
+    ]
     if function == DRIFT_FUNCTION:
         statements += _publish_statements(target, alert_key_arn)
     return statements
@@ -198,7 +218,9 @@ def function_statements(
             {
                 "Sid": "UseCoordinationTable",
                 "Effect": "Allow",
-                "Action": list(TABLE_ACTIONS),
+                "Action": list(
+                    TASK_STATUS_TABLE_ACTIONS if function == "get_task_status" else TABLE_ACTIONS
+                ),
                 "Resource": target.arn("dynamodb", f"table/{target.table_name}"),
             }
         )
@@ -283,20 +305,19 @@ def states_trust_policy(target: Target) -> dict[str, Any]:
 
 
 #: What Step Functions needs to deliver a machine's logs to CloudWatch Logs, as the Step
-#: Functions guide's logging policy lists it (CreateLogStream and PutLogEvents included:
-#: where the guide and the vended-logs mechanics differ, the guide's longer list).
+#: Functions guide's logging policy lists it: these take no resource ("*").
 LOG_DELIVERY_ACTIONS = (
     "logs:CreateLogDelivery",
-    "logs:CreateLogStream",
     "logs:GetLogDelivery",
     "logs:UpdateLogDelivery",
     "logs:DeleteLogDelivery",
     "logs:ListLogDeliveries",
-    "logs:PutLogEvents",
     "logs:PutResourcePolicy",
     "logs:DescribeResourcePolicies",
     "logs:DescribeLogGroups",
 )
+#: The guide lists these too; they take a log group, so only the machines' own are named.
+LOG_WRITE_ACTIONS = ("logs:CreateLogStream", "logs:PutLogEvents")
 #: What a traced state machine sends to X-Ray.
 XRAY_ACTIONS = (
     "xray:PutTraceSegments",
@@ -319,8 +340,12 @@ def states_policy(
     X-Ray actions support no resource-level permission."""
     observe = []
     if log_delivery:
+        groups = [target.log_group_arn(target.state_machine_log_group(k)) for k in STATE_MACHINES]
         observe.append({"Sid": "DeliverExecutionLogs", "Effect": "Allow",
                         "Action": list(LOG_DELIVERY_ACTIONS), "Resource": "*"})  # fmt: skip
+        observe.append({"Sid": "WriteExecutionLogs", "Effect": "Allow",
+                        "Action": list(LOG_WRITE_ACTIONS),
+                        "Resource": [f"{g}:log-stream:*" for g in groups]})  # fmt: skip
     if xray:
         observe.append({"Sid": "SendTraces", "Effect": "Allow",
                         "Action": list(XRAY_ACTIONS), "Resource": "*"})  # fmt: skip
@@ -374,16 +399,6 @@ def _states_statements(target: Target, function_arns: Mapping[str, str]) -> list
             "Effect": "Allow",
             "Action": ["states:DescribeExecution", "states:StopExecution"],
             "Resource": target.arn("states", f"execution:{target.state_machine_name('fleet')}/*"),
-        },
-        {
-            "Sid": "FollowFleetMapRuns",
-            "Effect": "Allow",
-            "Action": ["states:DescribeMapRun", "states:ListMapRuns"],
-            "Resource": [
-                target.arn("states", f"mapRun:{target.state_machine_name('fleet')}/*"),
-                target.state_machine_arn("fleet"),
-                target.execution_arns("fleet"),
-            ],
         },
         {
             # The fleet's item processor marks each target started (dynamodb:putItem),

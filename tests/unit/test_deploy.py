@@ -76,7 +76,7 @@ def test_a_token_function_reads_exactly_its_parameters_and_uses_the_table() -> N
             {
                 "Sid": "ReadStaxApiToken",
                 "Effect": "Allow",
-                "Action": ["ssm:GetParameter", "ssm:GetParameters"],
+                "Action": "ssm:GetParameters",
                 "Resource": [
                     "arn:aws:ssm:us-east-1:000000000000:parameter/orchestrator/stax/access/key",
                     "arn:aws:ssm:us-east-1:000000000000:parameter/orchestrator/stax/access/key/secret",
@@ -86,7 +86,7 @@ def test_a_token_function_reads_exactly_its_parameters_and_uses_the_table() -> N
                 "Sid": "UseCoordinationTable",
                 "Effect": "Allow",
                 "Action": ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem",
-                           "dynamodb:DeleteItem", "dynamodb:Query"],
+                           "dynamodb:DeleteItem"],
                 "Resource": "arn:aws:dynamodb:us-east-1:000000000000:table/stax-orchestrator-local-coordination",
             },
             _logs("create_workload"),
@@ -131,7 +131,7 @@ def test_the_alert_function_may_only_publish_to_the_alert_topic_and_use_its_key(
         {
             "Sid": "EncryptAlerts",
             "Effect": "Allow",
-            "Action": ["kms:GenerateDataKey*", "kms:Decrypt"],
+            "Action": ["kms:GenerateDataKey", "kms:Decrypt"],
             "Resource": KEY,
             "Condition": {"StringEquals": {"kms:ViaService": "sns.us-east-1.amazonaws.com"}},
         },
@@ -220,10 +220,17 @@ def test_log_delivery_and_tracing_are_granted_on_star_only_when_switched_on() ->
     extra = [s for s in observed["Statement"] if s not in plain["Statement"]]
     assert extra == [
         {"Sid": "DeliverExecutionLogs", "Effect": "Allow", "Resource": "*",
-         "Action": ["logs:CreateLogDelivery", "logs:CreateLogStream", "logs:GetLogDelivery",
+         "Action": ["logs:CreateLogDelivery", "logs:GetLogDelivery",
                     "logs:UpdateLogDelivery", "logs:DeleteLogDelivery", "logs:ListLogDeliveries",
-                    "logs:PutLogEvents", "logs:PutResourcePolicy",
+                    "logs:PutResourcePolicy",
                     "logs:DescribeResourcePolicies", "logs:DescribeLogGroups"]},
+        # The writes take a log group: only the machines' own.
+        {"Sid": "WriteExecutionLogs", "Effect": "Allow",
+         "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+         "Resource": [
+             "arn:aws:logs:us-east-1:000000000000:log-group:/aws/vendedlogs/states/"
+             f"stax-orchestrator-local-{kind}:log-stream:*"
+             for kind in ("task-watcher", "workload", "fleet", "account-baseline")]},
         {"Sid": "SendTraces", "Effect": "Allow", "Resource": "*",
          "Action": ["xray:PutTraceSegments", "xray:PutTelemetryRecords",
                     "xray:GetSamplingRules", "xray:GetSamplingTargets"]},
@@ -231,3 +238,48 @@ def test_log_delivery_and_tracing_are_granted_on_star_only_when_switched_on() ->
     for statement in plain["Statement"]:
         resources = statement["Resource"]
         assert "*" not in (resources if isinstance(resources, list) else [resources])
+
+
+def test_each_function_is_granted_only_the_calls_its_code_makes() -> None:
+    def actions(function: str) -> set[str]:
+        statements = policies.function_statements(TARGET, function, PARAMETERS)
+        return {
+            a
+            for s in statements
+            for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])
+        }
+
+    # The token is read in one GetParameters call; the workload functions never query.
+    assert "ssm:GetParameter" not in actions("create_workload")
+    assert "dynamodb:Query" not in actions("create_workload")
+    # A target's result is written in a batch; only the summary reads a partition.
+    assert actions("record_fleet_target") == {"dynamodb:BatchWriteItem"}
+    assert "dynamodb:Query" in actions("summarise_fleet")
+    # The baseline functions read the stored file at its latest version, and may list
+    # that one key so that a missing file is NoSuchKey (404), not AccessDenied (403).
+    statements = policies.function_statements(TARGET, "plan_account_baselines", PARAMETERS)
+    by_sid = {s["Sid"]: s for s in statements}
+    assert by_sid["ReadStoredBaselines"]["Action"] == "s3:GetObject"
+    assert by_sid["TellMissingBaselines"]["Condition"] == {
+        "StringEquals": {"s3:prefix": "baselines/baselines.yaml"}
+    }
+    # The Map Runs are the CLI's to describe (as the user), not the machines'.
+    states = policies.states_policy(TARGET, ARNS, log_delivery=False)
+    assert not {
+        a
+        for s in states["Statement"]
+        for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])
+        if "MapRun" in a
+    }
+
+
+@pytest.mark.parametrize("stage", ["local", "dev"])
+def test_every_function_has_a_policy_of_its_own_so_it_writes_only_its_own_logs(stage: str) -> None:
+    from stax_orchestrator.deploy.stage import load_stage
+
+    files = load_stage(stage).policy_files
+    assert len(set(files.values())) == len(deploy.FUNCTIONS), files
+    policy = policies.lambda_policy(TARGET, ["get_task_status"], PARAMETERS)
+    by_sid = {s["Sid"]: s for s in policy["Statement"]}
+    assert by_sid["UseCoordinationTable"]["Action"] == ["dynamodb:DeleteItem"]
+    assert all("get_task_status" in group for group in by_sid["WriteOwnLogs"]["Resource"])
