@@ -9,12 +9,18 @@ Nothing here turns verification off.
 
 Idempotent: existing material is kept while the certificate is still valid
 for more than a day, so a running simulator and deployed Lambdas keep working.
+
+Private: the folder is created 0700 and refused when it is a symbolic link or another user
+owns it (or its parent). /tmp is shared: a folder someone else made first
+would let them hand us their CA and key, and read or swap what the local stack trusts.
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
+import os
+import stat
 import sys
 from pathlib import Path
 
@@ -51,9 +57,42 @@ def _still_valid(cert_path: Path) -> bool:
     return remaining > dt.timedelta(days=1)
 
 
+class TlsDirectoryNotPrivate(Exception):
+    """The TLS folder (or its parent) is not ours alone; the message says what to do."""
+
+
+def private_directory(directory: Path) -> None:
+    """``directory`` exists, is a real folder of ours, mode 0700, in a parent folder that
+    only we (or root) own.
+
+    Raises:
+        TlsDirectoryNotPrivate: one is a symbolic link or belongs to another user.
+    """
+    directory.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    directory.mkdir(mode=0o700, exist_ok=True)
+    # Whoever owns the parent can rename our folder away and put theirs in its place.
+    for folder, owners in ((directory.parent, {os.getuid(), 0}), (directory, {os.getuid()})):
+        info = folder.lstat()
+        if stat.S_ISLNK(info.st_mode) or not stat.S_ISDIR(info.st_mode):
+            raise TlsDirectoryNotPrivate(f"{folder} is not a folder (a link?): remove it first")
+        if info.st_uid not in owners:
+            raise TlsDirectoryNotPrivate(
+                f"{folder} belongs to user id {info.st_uid}, not to you ({os.getuid()}): "
+                "remove it (or set STAX_LOCAL_TLS_DIR to a folder of your own)"
+            )
+    if stat.S_IMODE(directory.lstat().st_mode) != 0o700:
+        directory.chmod(0o700)
+
+
 def ensure_tls(directory: Path = DEFAULT_DIR) -> dict[str, Path]:
-    """Create (or keep) ``ca.pem``, ``server.pem``, ``server.key`` and ``ca-bundle.pem``."""
+    """Create (or keep) ``ca.pem``, ``server.pem``, ``server.key`` and ``ca-bundle.pem``.
+
+    Raises:
+        TlsDirectoryNotPrivate: as :func:`private_directory`.
+    """
     import trustme
+
+    private_directory(directory)
 
     paths = {
         "ca": directory / "ca.pem",
@@ -63,7 +102,6 @@ def ensure_tls(directory: Path = DEFAULT_DIR) -> dict[str, Path]:
     if all(p.exists() for p in paths.values()) and _still_valid(paths["cert"]):
         write_bundle(paths["ca"], directory / "ca-bundle.pem")
         return {**paths, "bundle": directory / "ca-bundle.pem"}
-    directory.mkdir(parents=True, exist_ok=True)
     ca = trustme.CA(organization_name="Stax Orchestrator local stack")
     server = ca.issue_cert("127.0.0.1", "localhost")
     ca.cert_pem.write_to_path(str(paths["ca"]))
@@ -80,7 +118,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dir", type=Path, default=DEFAULT_DIR)
     args = parser.parse_args(argv)
-    paths = ensure_tls(args.dir)
+    try:
+        paths = ensure_tls(args.dir)
+    except TlsDirectoryNotPrivate as error:
+        print(f"local stack: {error}", file=sys.stderr)
+        return 1
     print(paths["bundle"])
     return 0
 

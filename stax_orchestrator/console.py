@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 from typing import TYPE_CHECKING, Any
 
@@ -37,8 +38,27 @@ class CliError(Exception):
         self.code = code
 
 
+#: A terminal escape sequence (CSI, OSC, or a two-character one), then any other control
+#: character but newline and tab (C0, DEL, C1).
+_ESCAPES = re.compile(
+    r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)?|[ -~]?)|\x9b[0-?]*[ -/]*[@-~]"
+)
+_CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def clean(value: object) -> str:
+    """``value`` as text without terminal escape sequences or control characters.
+
+    Text from Stax (task logs, names, causes) and from files reaches the terminal: an
+    escape sequence in it could retitle the window, clear the screen, hide a line or
+    rewrite what was printed before, so none passes (newlines and tabs do).
+    """
+    return _CONTROLS.sub("", _ESCAPES.sub("", str(value)))
+
+
 def literal(value: object) -> str:
-    """``value`` as text that rich prints as it is, for inserting into markup.
+    """``value`` as text that rich prints as it is, for inserting into markup (and
+    :func:`clean`: no escape sequence or control character).
 
     Whatever a user (or Stax, or a cause) wrote -- field names such as a tag key ``[/x]``,
     workload names, messages, log lines -- is never read as rich markup: ``[bold]`` prints
@@ -46,7 +66,7 @@ def literal(value: object) -> str:
     """
     from rich.markup import escape
 
-    return escape(str(value))
+    return escape(clean(value))
 
 
 class Output:
@@ -55,10 +75,17 @@ class Output:
     def __init__(self, as_json: bool, stream: Any = None) -> None:
         from rich.console import Console
 
+        class CleanConsole(Console):
+            """A console that prints no escape sequence it was not asked to style with:
+            every string printed is :func:`clean` (tables' cells go through literal)."""
+
+            def print(self, *objects: Any, **kwargs: Any) -> None:
+                super().print(*(clean(o) if isinstance(o, str) else o for o in objects), **kwargs)
+
         self.as_json = as_json
         self.stream = stream or sys.stdout
         # emoji=False: a ":name:" in user text (a tag key, a cause) stays as it is.
-        self.console = Console(file=self.stream, highlight=False, soft_wrap=True, emoji=False)
+        self.console = CleanConsole(file=self.stream, highlight=False, soft_wrap=True, emoji=False)
         if not self.console.is_terminal:
             # Logs and pipes get whole lines (ARNs are long), not an 80-column layout.
             self.console.width = 200
@@ -71,7 +98,7 @@ class Output:
     def say(self, text: str) -> None:
         """Print plain text (no markup is read in it)."""
         if not self.as_json:
-            self.console.print(text, markup=False)
+            self.console.print(clean(text), markup=False)
 
     def error(self, text: str) -> None:
         """Print an error; ``text`` is plain (it often quotes the user's input)."""

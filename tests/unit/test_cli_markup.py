@@ -138,6 +138,25 @@ def test_a_failed_executions_report_prints_names_errors_and_causes_literally() -
     assert "[red]stack failed[/red]" in text
 
 
+def test_escape_sequences_from_stax_never_reach_the_terminal() -> None:
+    # A task log line or workload name can retitle the window, clear the screen or
+    # rewrite earlier lines with escape sequences: none is printed, the text is.
+    progress = Progress(
+        execution_arn="arn:aws:states:us-east-1:0:execution:workload:run-1",
+        status="FAILED",
+        operation="create",
+        workload_name="demo\x1b]0;owned\x07-vpc",
+        error="WorkloadTaskFailed",
+        cause="boom\x1b[2J\x1b[1A\rcleared",
+        logs_tail=["\x1b[31mstack failed\x1b[0m\x08\x9b2K"],
+    )
+    stream = io.StringIO()
+    report(progress, Output(False, stream))
+    text = stream.getvalue()
+    assert "\x1b" not in text and "\x9b" not in text and "\r" not in text and "\x08" not in text
+    assert "stack failed" in text and "boomcleared" in text
+
+
 def test_a_cause_that_is_not_json_is_printed_literally() -> None:
     progress = Progress(execution_arn="arn", status="FAILED", cause="boom [/x] [bold]")
     stream = io.StringIO()
