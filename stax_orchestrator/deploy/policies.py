@@ -426,8 +426,17 @@ def _states_statements(target: Target, function_arns: Mapping[str, str]) -> list
     ]
 
 
+#: The stack parameter naming the bus the account events rule listens on.
+EVENT_BUS_PARAMETER = "${StaxEventBusName}"
+
+
 def events_trust_policy(target: Target) -> dict[str, Any]:
-    """EventBridge may assume the events role, for this account's rules only."""
+    """EventBridge may assume the events role for the stage's account events rule only.
+
+    ``aws:SourceArn`` is the rule's ARN, which names its bus unless it is the default one
+    (``rule/NAME`` or ``rule/BUS/NAME``); the bus is the stack parameter, so the document
+    holds ``${StaxEventBusName}`` for the template's ``Fn::Sub``."""
+    rule = target.account_events_rule_name
     return {
         "Version": VERSION,
         "Statement": [
@@ -435,7 +444,15 @@ def events_trust_policy(target: Target) -> dict[str, Any]:
                 "Effect": "Allow",
                 "Principal": {"Service": "events.amazonaws.com"},
                 "Action": "sts:AssumeRole",
-                "Condition": {"StringEquals": {"aws:SourceAccount": target.account}},
+                "Condition": {
+                    "StringEquals": {"aws:SourceAccount": target.account},
+                    "ArnEquals": {
+                        "aws:SourceArn": [
+                            target.arn("events", f"rule/{rule}"),
+                            target.arn("events", f"rule/{EVENT_BUS_PARAMETER}/{rule}"),
+                        ]
+                    },
+                },
             }
         ],
     }

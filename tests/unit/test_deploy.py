@@ -283,3 +283,15 @@ def test_every_function_has_a_policy_of_its_own_so_it_writes_only_its_own_logs(s
     by_sid = {s["Sid"]: s for s in policy["Statement"]}
     assert by_sid["UseCoordinationTable"]["Action"] == ["dynamodb:DeleteItem"]
     assert all("get_task_status" in group for group in by_sid["WriteOwnLogs"]["Resource"])
+
+
+def test_the_events_role_trusts_only_the_stage_account_events_rule() -> None:
+    from stax_orchestrator.deploy.cfn import sub
+
+    [statement] = policies.events_trust_policy(TARGET)["Statement"]
+    rule = f"arn:aws:events:us-east-1:000000000000:rule/{TARGET.account_events_rule_name}"
+    sources = statement["Condition"]["ArnEquals"]["aws:SourceArn"]
+    assert sources[0] == rule
+    # The rule's bus is the stack's parameter: substituted by CloudFormation.
+    assert sub(sources[1]) == {"Fn::Sub": rule.replace("rule/", "rule/${StaxEventBusName}/")}
+    assert statement["Condition"]["StringEquals"] == {"aws:SourceAccount": "000000000000"}
