@@ -42,6 +42,10 @@ patched) and the readings it chose where AWS's documents are silent:
 - ``s3_missing_object`` (request authorization, ``AUTH=true``): a missing object is
   ``AccessDenied`` (403), not ``NoSuchKey``, to a caller without ``s3:ListBucket`` on the
   bucket (for the key's prefix).
+- ``lambda_role_trust``: a function's role must trust ``lambda.amazonaws.com`` (its
+  ``aws:SourceAccount`` / ``aws:SourceArn`` evaluated with the function): CreateFunction and
+  UpdateFunctionConfiguration refuse it (InvalidParameterValueException, "The role defined
+  for the function cannot be assumed by Lambda.").
 - ``cfn_capabilities`` (CloudFormation): a template's IAM resources must be acknowledged
   (``CAPABILITY_IAM``, ``CAPABILITY_NAMED_IAM`` for named ones) whatever the IAM mode.
 - ``cfn_bucket_not_empty`` (CloudFormation): a bucket that holds objects, versions or
@@ -74,6 +78,7 @@ from . import (
     child_failure,
     distributed_map,
     execution_timeout,
+    lambda_role_trust,
     missing_paths,
     payload_size,
     s3_missing_object,
@@ -156,5 +161,10 @@ def install_iam() -> None:
     s3 = importlib.import_module("ministack.services.s3")
     verify(iam_evaluator, s3_missing_object.EVALUATOR_EXPECTED)
     verify(s3, s3_missing_object.S3_EXPECTED)
+    lambda_svc = importlib.import_module("ministack.services.lambda_svc")
+    verify(lambda_svc, lambda_role_trust.EXPECTED)
     ssm_get_parameters.install(iam_actions, iam_evaluator)
     s3_missing_object.install(iam_evaluator, s3)
+    lambda_role_trust.install(
+        lambda_svc, iam_evaluator, importlib.import_module("ministack.services.iam")
+    )

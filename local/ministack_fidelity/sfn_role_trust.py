@@ -149,10 +149,13 @@ def source_keys(source_arn: str, account: str) -> dict[str, str]:
 # ---------------------------------------------------------------- on MiniStack
 
 
-def assumable(ev: Any, iam: Any, role_arn: Any, source_arn: str) -> bool:
-    """Whether Step Functions may assume ``role_arn`` for ``source_arn`` (a state machine
-    ARN): the role exists and its trust policy, evaluated by MiniStack's evaluator ``ev``
-    for the global or the regional principal, allows ``sts:AssumeRole`` (no Deny)."""
+def assumable(
+    ev: Any, iam: Any, role_arn: Any, source_arn: str, services: tuple[str, ...] = ()
+) -> bool:
+    """Whether Step Functions (or ``services``) may assume ``role_arn`` for ``source_arn``
+    (a state machine ARN): the role exists and its trust policy, evaluated by MiniStack's
+    evaluator ``ev`` for the global or the regional principal, allows ``sts:AssumeRole``
+    (no Deny)."""
     region, account = region_account(source_arn)
     name = role_name(role_arn)
     owner = role_account(role_arn, account)
@@ -161,7 +164,7 @@ def assumable(ev: Any, iam: Any, role_arn: Any, source_arn: str) -> bool:
         return False
     document = role.get("AssumeRolePolicyDocument") or "{}"
     decisions = set()
-    for principal in principals(region):
+    for principal in services or principals(region):
         context = ev.EvalContext(
             principal_arn=principal,
             principal_type="Service",

@@ -101,10 +101,12 @@ ROLE_GRANTS = [
 def role_granted(grants: list[tuple[Any, str]]) -> Iterator[None]:
     """``ROLE`` (created if missing) allows ``grants`` while the tests of this module run."""
     iam, name = client("iam"), ROLE.rsplit("/", 1)[-1]
+    # Trusted by Step Functions (the machines) and Lambda (limits_lambda runs as it too).
     trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
-             "Principal": {"Service": "states.amazonaws.com"}}]}  # fmt: skip
+             "Principal": {"Service": ["states.amazonaws.com", "lambda.amazonaws.com"]}}]}  # fmt: skip
     with suppress(iam.exceptions.EntityAlreadyExistsException):
         iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))
+    iam.update_assume_role_policy(RoleName=name, PolicyDocument=json.dumps(trust))
     statements = [{"Effect": "Allow", "Action": a, "Resource": r} for a, r in grants]
     document = json.dumps({"Version": "2012-10-17", "Statement": statements})
     iam.put_role_policy(RoleName=name, PolicyName=__name__, PolicyDocument=document)

@@ -22,6 +22,7 @@ from local.ministack_fidelity import (
     cfn_change_set_async,
     distributed_map,
     execution_timeout,
+    lambda_role_trust,
     missing_paths,
     payload_size,
     sfn_definition,
@@ -663,3 +664,13 @@ def test_each_name_of_get_parameters_is_checked_as_its_parameter_arn() -> None:
     ]
     assert ssm_get_parameters.requested_arns(b"not json", "r", "1") == []
     assert ssm_get_parameters.requested_arns(json.dumps({"Names": "x"}), "r", "1") == []
+
+
+# ---------------------------------------------------------------- lambda_role_trust
+
+
+def test_a_function_is_named_by_its_unqualified_arn() -> None:
+    svc = types.SimpleNamespace(_func_arn=lambda name: f"arn:aws:lambda:r:1:function:{name}")
+    assert lambda_role_trust.function_arn(svc, "f") == "arn:aws:lambda:r:1:function:f"
+    qualified = "arn:aws:lambda:r:1:function:f:live"
+    assert lambda_role_trust.function_arn(svc, qualified) == "arn:aws:lambda:r:1:function:f"
