@@ -42,6 +42,47 @@ def require_ministack() -> None:
     require_local_stack(ministack_problem())
 
 
+def require_auth() -> None:
+    """``require_ministack``, and fail unless it evaluates IAM (``AUTH=true``)."""
+    import pytest
+
+    require_ministack()
+    health = requests.get(f"{MINISTACK_URL}/_ministack/health", timeout=5).json()
+    if health.get("auth") != "enabled":
+        pytest.fail("the local stack's MiniStack must run with AUTH=true (local/stack.sh)")
+
+
+class IamUser:
+    """An IAM user of the launched MiniStack with one inline policy of ``statements``, and
+    clients that sign as it (its calls are evaluated under ``AUTH=true``)."""
+
+    def __init__(self, name: str, statements: list[dict[str, Any]]) -> None:
+        self.name, self.iam = name, client("iam")
+        self.iam.create_user(UserName=name)
+        self.allow(statements)
+        key = self.iam.create_access_key(UserName=name)["AccessKey"]
+        self.key_id, self._secret = key["AccessKeyId"], key["SecretAccessKey"]
+
+    def allow(self, statements: list[dict[str, Any]]) -> None:
+        """The user's policy is now ``statements``."""
+        document = json.dumps({"Version": "2012-10-17", "Statement": statements})
+        self.iam.put_user_policy(UserName=self.name, PolicyName="test", PolicyDocument=document)
+
+    def client(self, service: str) -> Any:
+        return boto3.client(
+            service,
+            endpoint_url=MINISTACK_URL,
+            region_name="us-east-1",
+            aws_access_key_id=self.key_id,
+            aws_secret_access_key=self._secret,
+        )
+
+    def close(self) -> None:
+        self.iam.delete_access_key(UserName=self.name, AccessKeyId=self.key_id)
+        self.iam.delete_user_policy(UserName=self.name, PolicyName="test")
+        self.iam.delete_user(UserName=self.name)
+
+
 def client(service: str) -> Any:
     """A client of the launched MiniStack (its dummy credentials)."""
     return boto3.client(

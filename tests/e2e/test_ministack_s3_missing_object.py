@@ -13,18 +13,16 @@ Like ``test_ministack_limits.py``, these tests need only MiniStack
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Iterator
 
-import boto3
 import pytest
-import requests
 from botocore.exceptions import ClientError
 
 from tests.e2e.ministack_support import (
-    MINISTACK_URL,
+    IamUser,
     client,
+    require_auth,
     require_ministack,
     run_unpatched_script,
 )
@@ -50,51 +48,32 @@ class Reader:
 
     def __init__(self) -> None:
         self.bucket = f"missing-object-{uuid.uuid4().hex[:8]}"
-        self.root_s3, self.iam = client("s3"), client("iam")
+        self.root_s3 = client("s3")
         self.root_s3.create_bucket(Bucket=self.bucket)
         self.root_s3.put_object(Bucket=self.bucket, Key="baselines/present.yaml", Body=b"x")
-        self.user = self.bucket
-        self.iam.create_user(UserName=self.user)
         self.statements = [
             {"Effect": "Allow", "Action": "s3:GetObject",
              "Resource": f"arn:aws:s3:::{self.bucket}/baselines/*"}
         ]  # fmt: skip
-        self._put_policy()
-        key = self.iam.create_access_key(UserName=self.user)["AccessKey"]
-        self.key_id = key["AccessKeyId"]
-        self.s3 = boto3.client(
-            "s3",
-            endpoint_url=MINISTACK_URL,
-            region_name="us-east-1",
-            aws_access_key_id=key["AccessKeyId"],
-            aws_secret_access_key=key["SecretAccessKey"],
-        )
-
-    def _put_policy(self) -> None:
-        document = json.dumps({"Version": "2012-10-17", "Statement": self.statements})
-        self.iam.put_user_policy(UserName=self.user, PolicyName="read", PolicyDocument=document)
+        self.user = IamUser(self.bucket, self.statements)
+        self.s3 = self.user.client("s3")
 
     def may_list(self, prefix: str) -> None:
         self.statements.append(
             {"Effect": "Allow", "Action": "s3:ListBucket", "Resource": f"arn:aws:s3:::{self.bucket}",
              "Condition": {"StringEquals": {"s3:prefix": prefix}}}
         )  # fmt: skip
-        self._put_policy()
+        self.user.allow(self.statements)
 
     def close(self) -> None:
-        self.iam.delete_access_key(UserName=self.user, AccessKeyId=self.key_id)
-        self.iam.delete_user_policy(UserName=self.user, PolicyName="read")
-        self.iam.delete_user(UserName=self.user)
+        self.user.close()
         self.root_s3.delete_object(Bucket=self.bucket, Key="baselines/present.yaml")
         self.root_s3.delete_bucket(Bucket=self.bucket)
 
 
 @pytest.fixture()
 def reader() -> Iterator[Reader]:
-    require_ministack()
-    health = requests.get(f"{MINISTACK_URL}/_ministack/health", timeout=5).json()
-    if health.get("auth") != "enabled":
-        pytest.fail("the local stack's MiniStack must run with AUTH=true (local/stack.sh)")
+    require_auth()
     made = Reader()
     yield made
     made.close()

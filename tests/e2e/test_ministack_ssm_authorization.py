@@ -13,19 +13,17 @@ Like ``test_ministack_limits.py``, these tests need only MiniStack
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Iterator
 from typing import Any
 
-import boto3
 import pytest
-import requests
 
 from tests.e2e.ministack_support import (
-    MINISTACK_URL,
+    IamUser,
     client,
     refusal,
+    require_auth,
     require_ministack,
     run_unpatched_script,
 )
@@ -54,40 +52,24 @@ class Reader:
     def __init__(self) -> None:
         self.prefix = f"/authz-{uuid.uuid4().hex[:8]}"
         self.names = [f"{self.prefix}/key", f"{self.prefix}/key/secret", f"{self.prefix}/other"]
-        self.root_ssm, self.iam = client("ssm"), client("iam")
+        self.root_ssm = client("ssm")
         for name in self.names:
             self.root_ssm.put_parameter(Name=name, Value="v", Type="SecureString")
-        self.user = self.prefix.strip("/")
-        self.iam.create_user(UserName=self.user)
         allowed = [f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter{n}" for n in self.names[:2]]
-        policy = {"Version": "2012-10-17", "Statement": [
-            {"Effect": "Allow", "Action": "ssm:GetParameters", "Resource": allowed}]}  # fmt: skip
-        self.iam.put_user_policy(
-            UserName=self.user, PolicyName="read", PolicyDocument=json.dumps(policy)
+        self.user = IamUser(
+            self.prefix.strip("/"),
+            [{"Effect": "Allow", "Action": "ssm:GetParameters", "Resource": allowed}],
         )
-        key = self.iam.create_access_key(UserName=self.user)["AccessKey"]
-        self.key_id = key["AccessKeyId"]
-        self.ssm = boto3.client(
-            "ssm",
-            endpoint_url=MINISTACK_URL,
-            region_name=REGION,
-            aws_access_key_id=key["AccessKeyId"],
-            aws_secret_access_key=key["SecretAccessKey"],
-        )
+        self.ssm = self.user.client("ssm")
 
     def close(self) -> None:
-        self.iam.delete_access_key(UserName=self.user, AccessKeyId=self.key_id)
-        self.iam.delete_user_policy(UserName=self.user, PolicyName="read")
-        self.iam.delete_user(UserName=self.user)
+        self.user.close()
         self.root_ssm.delete_parameters(Names=self.names)
 
 
 @pytest.fixture(scope="module")
 def reader() -> Iterator[Reader]:
-    require_ministack()
-    health = requests.get(f"{MINISTACK_URL}/_ministack/health", timeout=5).json()
-    if health.get("auth") != "enabled":
-        pytest.fail("the local stack's MiniStack must run with AUTH=true (local/stack.sh)")
+    require_auth()
     made = Reader()
     yield made
     made.close()
