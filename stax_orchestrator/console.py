@@ -98,7 +98,7 @@ class Output:
     def say(self, text: str) -> None:
         """Print plain text (no markup is read in it)."""
         if not self.as_json:
-            self.console.print(clean(text), markup=False)
+            self.console.print(text, markup=False)
 
     def error(self, text: str) -> None:
         """Print an error; ``text`` is plain (it often quotes the user's input)."""

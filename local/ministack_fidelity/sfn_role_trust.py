@@ -135,11 +135,6 @@ def base_machine_arn(arn: str) -> str:
     return ":".join([*parts[:5], f"stateMachine:{name}"])
 
 
-def map_child_machine_arn(machine: str, label: str) -> str:
-    """The state machine of a Distributed Map's children: ``...:stateMachine:NAME/LABEL``."""
-    return f"{base_machine_arn(machine)}/{label}"
-
-
 def source_keys(source_arn: str, account: str) -> dict[str, str]:
     """The condition keys Step Functions sets when it assumes the role (lower case, as
     MiniStack's evaluator looks them up)."""

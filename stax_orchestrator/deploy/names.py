@@ -145,6 +145,10 @@ class Target:
         return f"{self.prefix}-{self.account}-{self.region}"
 
     @property
+    def fleet_bucket_arn(self) -> str:
+        return f"arn:{self.partition}:s3:::{self.fleet_bucket}"
+
+    @property
     def alert_topic_name(self) -> str:
         return f"{self.prefix}-alerts"
 

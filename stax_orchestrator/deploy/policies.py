@@ -105,7 +105,7 @@ def _fleet_statements(
     target: Target, function: str, parameters: tuple[str, str], token_key_arn: str | None
 ) -> list[dict[str, Any]]:
     """plan_fleet reads Stax (the token) and writes the plan; the other two never see it."""
-    bucket = f"arn:{target.partition}:s3:::{target.fleet_bucket}"
+    bucket = target.fleet_bucket_arn
     statements = (
         _token_statements(target, parameters, token_key_arn) if function in TOKEN_FUNCTIONS else []
     )
@@ -143,7 +143,7 @@ def _stored_key() -> str:
 
 
 def baselines_object_arn(target: Target) -> str:
-    return f"arn:{target.partition}:s3:::{target.fleet_bucket}/{_stored_key()}"
+    return f"{target.fleet_bucket_arn}/{_stored_key()}"
 
 
 def _publish_statements(target: Target, alert_key_arn: str | None) -> list[dict[str, Any]]:
@@ -175,7 +175,7 @@ def _baseline_statements(
     alert_key_arn: str | None,
 ) -> list[dict[str, Any]]:
     statements = _token_statements(target, parameters, token_key_arn)
-    bucket = f"arn:{target.partition}:s3:::{target.fleet_bucket}"
+    bucket = target.fleet_bucket_arn
     statements += [
         {
             "Sid": "ReadStoredBaselines",
@@ -412,7 +412,7 @@ def _states_statements(target: Target, function_arns: Mapping[str, str]) -> list
             "Sid": "ReadFleetPlans",
             "Effect": "Allow",
             "Action": "s3:GetObject",
-            "Resource": f"arn:{target.partition}:s3:::{target.fleet_bucket}/plans/*",
+            "Resource": f"{target.fleet_bucket_arn}/plans/*",
         },
         {
             # startExecution.sync learns of the child's end through this managed rule.

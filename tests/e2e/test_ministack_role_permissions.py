@@ -32,6 +32,7 @@ from typing import Any, NamedTuple
 import pytest
 
 from tests.e2e.ministack_support import (
+    STATES_TRUST,
     client,
     require_ministack,
     run_unpatched_script,
@@ -43,11 +44,6 @@ pytestmark = pytest.mark.e2e
 REGION, ACCOUNT = "us-east-1", "000000000000"
 STATES_ARN = f"arn:aws:states:{REGION}:{ACCOUNT}"
 RULE = f"arn:aws:events:{REGION}:{ACCOUNT}:rule/StepFunctionsGetEventsForStepFunctionsExecutionRule"
-TRUST = {
-    "Version": "2012-10-17",
-    "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
-                   "Principal": {"Service": "states.amazonaws.com"}}],
-}  # fmt: skip
 HANDLER = "def handler(event, context):\n    return {'ok': True}\n"
 DISTRIBUTED = {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"}
 PASS = {"StartAt": "Item", "States": {"Item": {"Type": "Pass", "End": True}}}
@@ -123,8 +119,8 @@ class World:
         with zipfile.ZipFile(package, "w") as archive:
             archive.writestr("handler.py", HANDLER)
         # Under AUTH=true a function's role must exist.
-        lambda_trust = {**TRUST, "Statement": [
-            {**TRUST["Statement"][0], "Principal": {"Service": "lambda.amazonaws.com"}}]}  # fmt: skip
+        lambda_trust = {**STATES_TRUST, "Statement": [
+            {**STATES_TRUST["Statement"][0], "Principal": {"Service": "lambda.amazonaws.com"}}]}  # fmt: skip
         self.iam.create_role(
             RoleName=f"{self.prefix}-lambda", AssumeRolePolicyDocument=json.dumps(lambda_trust)
         )
@@ -175,9 +171,9 @@ class World:
     def role(self, grants: list[Grant]) -> str:
         """A new role whose inline policy allows ``grants``."""
         name = f"{self.prefix}-{uuid.uuid4().hex[:6]}"
-        arn: str = self.iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(TRUST))[
-            "Role"
-        ]["Arn"]
+        arn: str = self.iam.create_role(
+            RoleName=name, AssumeRolePolicyDocument=json.dumps(STATES_TRUST)
+        )["Role"]["Arn"]
         self.roles.append(name)
         self.allow(name, grants)
         return arn

@@ -593,14 +593,11 @@ def test_a_missing_role_allows_nothing_and_the_boundary_limits_the_identity_allo
 # ---------------------------------------------------------------- sfn_role_trust
 
 
-def test_a_version_or_alias_assumes_the_role_as_its_machine_and_map_children_as_name_slash_label() -> (
-    None
-):
+def test_a_version_or_alias_assumes_the_role_as_its_machine_by_either_principal() -> None:
     machine = "arn:aws:states:eu-west-1:1:stateMachine:fleet"
     assert sfn_role_trust.base_machine_arn(f"{machine}:3") == machine
     assert sfn_role_trust.base_machine_arn(f"{machine}:live") == machine
     assert sfn_role_trust.base_machine_arn(machine) == machine
-    assert sfn_role_trust.map_child_machine_arn(f"{machine}:3", "run-1") == f"{machine}/run-1"
     assert sfn_role_trust.principals("eu-west-1") == (
         "states.amazonaws.com",
         "states.eu-west-1.amazonaws.com",
