@@ -67,7 +67,7 @@ fmt: venv ## reformat the code (the only target that writes)
 	$(VENV)/bin/ruff format .
 
 deploy-local: local-up ## deploy the orchestrator to the local stack
-	@eval "$$(local/stack.sh env)" && PATH="$(CURDIR)/$(VENV)/bin:$$PATH" ./deploy.sh --stage local
+	@eval "$$(local/stack.sh env)" && eval "$$(local/stack.sh deployer-env)" && PATH="$(CURDIR)/$(VENV)/bin:$$PATH" ./deploy.sh --stage local
 
 bench: venv deploy-local ## benchmarks on the local stack: one table, `goals met: N/M` (bench/README.md)
 	$(PY) bench/run.py

@@ -11,7 +11,10 @@ What it creates, against MiniStack only (it refuses any other endpoint):
 - an API-token user: username = access key, password = secret;
 - the SSM SecureString parameters the orchestrator reads the token from, and
   the artifact bucket name parameter plus the bucket;
-- the simulator's ApiAuth config (pointing at those pools) and seed data.
+- the simulator's ApiAuth config (pointing at those pools) and seed data;
+- the IAM user that deploys every stage (``DEPLOYER``), with exactly the policy
+  ``python -m stax_orchestrator.deploy deployer-policy`` prints (for the stage ``*``), and
+  its access key in ``.local/deployer.json`` (0600): ``local/stack.sh deployer-env``.
 
 It never prints the secret.
 """
@@ -42,6 +45,8 @@ ACCESS_KEY_PARAMETER = "/orchestrator/stax/access/key"
 SECRET_KEY_PARAMETER = "/orchestrator/stax/access/key/secret"  # noqa: S105 - a parameter name
 BUCKET_PARAMETER = "/orchestrator/stax/artifact/bucket/name"
 BUCKET_NAME = "stax-orchestrator-local-artifacts"
+DEPLOYER = "stax-orchestrator-deployer"
+DEPLOYER_FILE = ROOT / ".local" / "deployer.json"
 
 
 def _client(service: str) -> Any:
@@ -129,6 +134,40 @@ def ensure_bucket(s3: Any, ssm: Any) -> None:
     ssm.put_parameter(Name=BUCKET_PARAMETER, Value=BUCKET_NAME, Type="String", Overwrite=True)
 
 
+def ensure_deployer(iam: Any, path: Path = DEPLOYER_FILE) -> str:
+    """The deploying user, its policy (rewritten each time: the code may have changed it)
+    and an access key kept in ``path`` (0600); the key's id."""
+    from stax_orchestrator.deploy.deployer import deployer_policy
+    from stax_orchestrator.deploy.names import Target
+
+    try:
+        iam.create_user(UserName=DEPLOYER)
+    except ClientError as error:
+        if error.response["Error"]["Code"] != "EntityAlreadyExists":
+            raise
+    # Every stage (``*``): the tests deploy stages of their own, each with its own token
+    # parameters (``*`` too). A real account gets one stage's exact names from
+    # ``python -m stax_orchestrator.deploy deployer-policy --stage S``.
+    policy = deployer_policy(Target("*", REGION, "000000000000"), ("*",))
+    iam.put_user_policy(UserName=DEPLOYER, PolicyName="deploy-stax-orchestrator",
+                        PolicyDocument=json.dumps(policy))  # fmt: skip
+    live = {k["AccessKeyId"] for k in iam.list_access_keys(UserName=DEPLOYER)["AccessKeyMetadata"]}
+    if path.exists():
+        kept = json.loads(path.read_text())
+        if kept.get("AccessKeyId") in live:
+            return str(kept["AccessKeyId"])
+    for old in live:
+        iam.delete_access_key(UserName=DEPLOYER, AccessKeyId=old)
+    key = iam.create_access_key(UserName=DEPLOYER)["AccessKey"]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w") as handle:
+        json.dump({"AccessKeyId": key["AccessKeyId"],
+                   "SecretAccessKey": key["SecretAccessKey"]}, handle)  # fmt: skip
+    os.chmod(path, 0o600)
+    return str(key["AccessKeyId"])
+
+
 def load_seed() -> dict[str, Any]:
     """The local stack's seed data (organisation, accounts, catalogue)."""
     return dict(json.loads(SEED_FILE.read_text()))
@@ -154,6 +193,7 @@ def main() -> int:
     identity_pool_id = ensure_identity_pool(identity, pool_id, client_id)
     access_key = ensure_api_token(idp, ssm, pool_id)
     ensure_bucket(s3, ssm)
+    deployer_key = ensure_deployer(_client("iam"))
     api_auth = {
         "region": REGION,
         "userPoolId": pool_id,
@@ -163,6 +203,10 @@ def main() -> int:
     configure_simulator(sim_url, ca_bundle, api_auth)
     print(f"bootstrap: user pool {pool_id}, identity pool {identity_pool_id}")
     print(f"bootstrap: API token access key {access_key} (secret in SSM {SECRET_KEY_PARAMETER})")
+    print(
+        f"bootstrap: deploying user {DEPLOYER}, access key {deployer_key} "
+        f"(secret in {DEPLOYER_FILE.relative_to(ROOT)})"
+    )
     print(f"bootstrap: artifact bucket {BUCKET_NAME}; simulator seeded from {SEED_FILE.name}")
     return 0
 

@@ -3,6 +3,7 @@
 #   local/stack.sh up      start both (idempotent), bootstrap, print endpoints and env vars
 #   local/stack.sh down    stop both (and MiniStack's Lambda workers)
 #   local/stack.sh env     print only `export` lines: eval "$(local/stack.sh env)"
+#   local/stack.sh deployer-env   the deploying user's key as `export` lines (after env)
 #   local/stack.sh status  say what runs
 # Pid files and logs live in .local/ (git-ignored); TLS material in $STAX_LOCAL_TLS_DIR.
 set -euo pipefail
@@ -20,6 +21,14 @@ MS_PY="$ROOT/.venv-ministack/bin/python"
 
 print_env() { # the single source is stax_orchestrator/local_env.py
   STAX_LOCAL_TLS_DIR="$TLS_DIR" "$PY" -m stax_orchestrator.local_env
+}
+
+print_deployer_env() { # the deploying user's key, made by local/bootstrap.py
+  [[ -f "$STATE_DIR/deployer.json" ]] || { echo "local stack: no deploying user yet; run: make local-up" >&2; return 1; }
+  "$PY" -c 'import json, shlex, sys
+key = json.load(open(sys.argv[1]))
+print("export AWS_ACCESS_KEY_ID=" + shlex.quote(key["AccessKeyId"]))
+print("export AWS_SECRET_ACCESS_KEY=" + shlex.quote(key["SecretAccessKey"]))' "$STATE_DIR/deployer.json"
 }
 
 is_running() { # pidfile
@@ -116,9 +125,10 @@ case "${1:-}" in
   up) up ;;
   down) down ;;
   env) print_env ;;
+  deployer-env) print_deployer_env ;;
   status) status ;;
   *)
-    echo "usage: $0 up|down|env|status" >&2
+    echo "usage: $0 up|down|env|deployer-env|status" >&2
     exit 2
     ;;
 esac

@@ -42,10 +42,17 @@ patched) and the readings it chose where AWS's documents are silent:
 - ``s3_missing_object`` (request authorization, ``AUTH=true``): a missing object is
   ``AccessDenied`` (403), not ``NoSuchKey``, to a caller without ``s3:ListBucket`` on the
   bucket (for the key's prefix).
+- ``request_resources`` (request authorization, ``AUTH=true``): Lambda's layer, concurrency
+  and ``CreateFunction`` calls and EventBridge's bus and rule calls are checked as the
+  actions, on the resources, AWS names (MiniStack made every layer read ``ListLayers``,
+  checked ``CreateFunction`` and ``PutTargets`` on ``*``, ``DescribeEventBus`` on a rule).
 - ``lambda_role_trust``: a function's role must trust ``lambda.amazonaws.com`` (its
   ``aws:SourceAccount`` / ``aws:SourceArn`` evaluated with the function): CreateFunction and
   UpdateFunctionConfiguration refuse it (InvalidParameterValueException, "The role defined
   for the function cannot be assumed by Lambda.").
+- ``events_target_role``: EventBridge delivers to a state machine only through a target
+  role that trusts ``events.amazonaws.com`` (``aws:SourceArn``: the rule) and allows
+  ``states:StartExecution`` on it; otherwise the event is dropped, not retried.
 - ``cfn_capabilities`` (CloudFormation): a template's IAM resources must be acknowledged
   (``CAPABILITY_IAM``, ``CAPABILITY_NAMED_IAM`` for named ones) whatever the IAM mode.
 - ``cfn_bucket_not_empty`` (CloudFormation): a bucket that holds objects, versions or
@@ -77,10 +84,12 @@ from . import (
     cfn_state_machine_logging,
     child_failure,
     distributed_map,
+    events_target_role,
     execution_timeout,
     lambda_role_trust,
     missing_paths,
     payload_size,
+    request_resources,
     s3_missing_object,
     sfn_definition,
     sfn_role_permissions,
@@ -153,18 +162,26 @@ def install_cloudformation(handlers: Any) -> None:
 
 
 def install_iam() -> None:
-    """Patch MiniStack's request authorization (``AUTH=true``) where it differs from AWS."""
+    """Patch MiniStack's request authorization (``AUTH=true``) where it differs from AWS,
+    and the roles AWS services assume (Lambda, EventBridge). Every function is checked
+    before any is patched (two rules wrap ``extract_resource_arn``)."""
     iam_actions = importlib.import_module("ministack.core.iam_actions")
     iam_evaluator = importlib.import_module("ministack.core.iam_evaluator")
-    verify(iam_actions, ssm_get_parameters.EXPECTED)
-    verify(iam_evaluator, ssm_get_parameters.EVALUATOR_EXPECTED)
     s3 = importlib.import_module("ministack.services.s3")
+    lambda_svc = importlib.import_module("ministack.services.lambda_svc")
+    iam = importlib.import_module("ministack.services.iam")
+    eventbridge = importlib.import_module("ministack.services.eventbridge")
+    verify(iam_actions, ssm_get_parameters.EXPECTED)
+    verify(iam_actions, request_resources.EXPECTED)
+    verify(iam_evaluator, ssm_get_parameters.EVALUATOR_EXPECTED)
     verify(iam_evaluator, s3_missing_object.EVALUATOR_EXPECTED)
     verify(s3, s3_missing_object.S3_EXPECTED)
-    lambda_svc = importlib.import_module("ministack.services.lambda_svc")
     verify(lambda_svc, lambda_role_trust.EXPECTED)
+    verify(eventbridge, events_target_role.EXPECTED)
+    verify(iam_evaluator, sfn_role_permissions.IAM_EXPECTED)
+    verify(iam_evaluator, sfn_role_trust.IAM_EXPECTED)
     ssm_get_parameters.install(iam_actions, iam_evaluator)
+    request_resources.install(iam_actions)
     s3_missing_object.install(iam_evaluator, s3)
-    lambda_role_trust.install(
-        lambda_svc, iam_evaluator, importlib.import_module("ministack.services.iam")
-    )
+    lambda_role_trust.install(lambda_svc, iam_evaluator, iam)
+    events_target_role.install(eventbridge, iam_evaluator, iam)

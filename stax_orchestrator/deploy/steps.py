@@ -23,6 +23,8 @@ import json
 import sys
 from typing import Any
 
+from botocore.exceptions import BotoCoreError, ClientError
+
 from stax_orchestrator.deploy import baselining, lambdas, observability, preflight, stack, teardown
 from stax_orchestrator.deploy.baselining import Baselining
 from stax_orchestrator.deploy.names import (
@@ -177,11 +179,36 @@ def delete(stage: str, force: bool = False, aws: Any | None = None) -> teardown.
     return report
 
 
+def deployer_policy_of(stage: str, aws: Any | None = None) -> dict[str, Any]:
+    """The policy of the principal that deploys ``stage`` (in the session's account and
+    region).
+
+    Raises:
+        DeployError: no credentials or region; StageConfigError: no such stage.
+    """
+    from stax_orchestrator.deploy.deployer import deployer_policy
+
+    try:
+        parameters = load_stage(stage).token_parameters
+    except StageConfigError as error:
+        raise DeployError(str(error)) from None
+    return deployer_policy(preflight.resolve_target(stage, aws), parameters)
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m stax_orchestrator.deploy")
     parser.add_argument(
         "step",
-        choices=["preflight", "post-deploy", "diff", "package", "delete", "watch-timeout", "lint"],
+        choices=[
+            "preflight",
+            "post-deploy",
+            "diff",
+            "package",
+            "delete",
+            "watch-timeout",
+            "lint",
+            "deployer-policy",
+        ],
     )
     parser.add_argument("--stage", default="dev")
     parser.add_argument("--watch-timeout", default=str(DEFAULT_WATCH_TIMEOUT))
@@ -213,67 +240,83 @@ def baselines_of(args: argparse.Namespace) -> Baselining | None:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
-        # Before anything is created: a name too long for one of the stage's resources would
-        # otherwise fail half-way through a deploy (a delete still removes what exists).
-        if args.step in ("preflight", "post-deploy", "diff", "package"):
-            problem = stage_name_problem(args.stage)
-            if problem:
-                raise DeployError(problem)
-        watch_timeout = parse_watch_timeout(args.watch_timeout)
-        if args.step == "watch-timeout":
-            print(watch_timeout)
-        elif args.step == "preflight":
-            # The observability flags are refused here, before anything is created.
-            observability_of(args.stage, args.sfn_log_level, args.sfn_include_execution_data,
-                             args.log_retention_days, args.dashboard)  # fmt: skip
-            options = baselines_of(args)
-            target = preflight.preflight(args.stage, args.kms_key_id, args.alert_kms_key_id)
-            if options:
-                baselining.check_bus(preflight.session().client("events"), options.bus)
-            print(f"deploying stage {args.stage} to account {target.account} in {target.region}")
-        elif args.step in ("post-deploy", "diff", "package"):
-            obs = observability_of(
-                args.stage,
-                args.sfn_log_level,
-                args.sfn_include_execution_data,
-                args.log_retention_days,
-                args.dashboard,
-            )
-            if args.step == "package":
-                from stax_orchestrator.deploy.package import package
-
-                written = package(
-                    args.stage,
-                    args.package_dir or "",
-                    watch_timeout=watch_timeout,
-                    obs=obs,
-                    kms_key_id=args.kms_key_id,
-                    alert_kms_key_id=args.alert_kms_key_id,
-                    emails=tuple(args.alert_email),
-                    https=tuple(args.alert_https),
-                    source_url=args.sar_source_url,
-                )
-                print(written)
-                return 0
-            deployed = post_deploy(
-                args.stage,
-                watch_timeout,
-                emails=tuple(args.alert_email),
-                https=tuple(args.alert_https),
-                alert_kms_key_id=args.alert_kms_key_id,
-                obs=obs,
-                baselines=baselines_of(args),
-                diff=args.step == "diff",
-            )
-            if args.step == "post-deploy":  # the diff printed its change set
-                print(json.dumps(deployed, indent=2))
-        elif args.step == "delete":
-            delete(args.stage, force=args.force)
-        else:
-            from stax_orchestrator.lint import lint
-
-            return lint()
+        return _run(args)
     except DeployError as error:
         print(f"deploy: {error}", file=sys.stderr)
         return 1
+    except (BotoCoreError, ClientError) as error:
+        # A call the deploying principal may not make (AccessDenied) or a service refusal no
+        # step expected: one line naming the call, never a traceback.
+        print(f"deploy: {error}", file=sys.stderr)
+        return 1
+
+
+def _run(args: argparse.Namespace) -> int:
+    """Run ``args.step``; its exit code.
+
+    Raises:
+        DeployError, botocore's errors: as each step says.
+    """
+    # Before anything is created: a name too long for one of the stage's resources would
+    # otherwise fail half-way through a deploy (a delete still removes what exists).
+    if args.step in ("preflight", "post-deploy", "diff", "package"):
+        problem = stage_name_problem(args.stage)
+        if problem:
+            raise DeployError(problem)
+    watch_timeout = parse_watch_timeout(args.watch_timeout)
+    if args.step == "watch-timeout":
+        print(watch_timeout)
+    elif args.step == "preflight":
+        # The observability flags are refused here, before anything is created.
+        observability_of(args.stage, args.sfn_log_level, args.sfn_include_execution_data,
+                         args.log_retention_days, args.dashboard)  # fmt: skip
+        options = baselines_of(args)
+        target = preflight.preflight(args.stage, args.kms_key_id, args.alert_kms_key_id)
+        if options:
+            baselining.check_bus(preflight.session().client("events"), options.bus)
+        print(f"deploying stage {args.stage} to account {target.account} in {target.region}")
+    elif args.step in ("post-deploy", "diff", "package"):
+        obs = observability_of(
+            args.stage,
+            args.sfn_log_level,
+            args.sfn_include_execution_data,
+            args.log_retention_days,
+            args.dashboard,
+        )
+        if args.step == "package":
+            from stax_orchestrator.deploy.package import package
+
+            written = package(
+                args.stage,
+                args.package_dir or "",
+                watch_timeout=watch_timeout,
+                obs=obs,
+                kms_key_id=args.kms_key_id,
+                alert_kms_key_id=args.alert_kms_key_id,
+                emails=tuple(args.alert_email),
+                https=tuple(args.alert_https),
+                source_url=args.sar_source_url,
+            )
+            print(written)
+            return 0
+        deployed = post_deploy(
+            args.stage,
+            watch_timeout,
+            emails=tuple(args.alert_email),
+            https=tuple(args.alert_https),
+            alert_kms_key_id=args.alert_kms_key_id,
+            obs=obs,
+            baselines=baselines_of(args),
+            diff=args.step == "diff",
+        )
+        if args.step == "post-deploy":  # the diff printed its change set
+            print(json.dumps(deployed, indent=2))
+    elif args.step == "delete":
+        delete(args.stage, force=args.force)
+    elif args.step == "deployer-policy":
+        print(json.dumps(deployer_policy_of(args.stage), indent=2))
+    else:
+        from stax_orchestrator.lint import lint
+
+        return lint()
     return 0

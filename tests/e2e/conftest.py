@@ -95,11 +95,23 @@ def clean_sim(sim: SimulatorControl) -> SimulatorControl:
     return sim
 
 
+#: The deploying user's key, made by ``local/bootstrap.py`` with the deployer policy.
+DEPLOYER_FILE = ROOT / ".local" / "deployer.json"
+
+
+def deployer_env() -> dict[str, str]:
+    """Credentials of the local stack's deploying user (not the account's root keys)."""
+    key = json.loads(DEPLOYER_FILE.read_text())
+    return {"AWS_ACCESS_KEY_ID": key["AccessKeyId"],
+            "AWS_SECRET_ACCESS_KEY": key["SecretAccessKey"]}  # fmt: skip
+
+
 def deploy_local() -> subprocess.CompletedProcess[str]:
-    """Run the real ``./deploy.sh --stage local``."""
+    """Run the real ``./deploy.sh --stage local`` as the deploying user."""
     return subprocess.run(
         ["./deploy.sh", "--stage", "local"],
         cwd=ROOT,
+        env={**os.environ, **deployer_env()},
         capture_output=True,
         text=True,
         timeout=900,
@@ -113,7 +125,8 @@ def post_deploy(*flags: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "stax_orchestrator.deploy", "post-deploy", "--stage", "local",
          *flags],
-        cwd=ROOT, capture_output=True, text=True, timeout=600, check=False,
+        cwd=ROOT, env={**os.environ, **deployer_env()}, capture_output=True, text=True,
+        timeout=600, check=False,
     )  # fmt: skip
 
 

@@ -24,7 +24,7 @@ import boto3
 
 from chalicelib.stax import is_live
 from stax_orchestrator.deploy import Target
-from tests.e2e.conftest import ROOT, SEED
+from tests.e2e.conftest import ROOT, SEED, deployer_env
 
 CLI = str(Path(sys.executable).with_name("stax-orchestrator"))
 #: The ``local`` stage's coordination table (the name the deploy tooling gives it).
@@ -84,13 +84,17 @@ def copy_project(
     return destination
 
 
-def run_in(project: Path, *args: str, timeout: float = 900) -> subprocess.CompletedProcess[str]:
+def run_in(
+    project: Path, *args: str, timeout: float = 900, as_deployer: bool = False
+) -> subprocess.CompletedProcess[str]:
     """``args`` run in a copy of the project with the checkout's tools and nothing of the
-    checkout on the Python path."""
+    checkout on the Python path (``as_deployer``: signed by the deploying user)."""
     venv = ROOT / ".venv" / "bin"
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     env.update(PYTHON=str(venv / "python"), CHALICE=str(venv / "chalice"),
                PATH=f"{venv}:/usr/bin:/bin", PYTHONPATH=str(project))  # fmt: skip
+    if as_deployer:
+        env.update(deployer_env())
     return subprocess.run(
         list(args), cwd=project, env=env, capture_output=True, text=True, timeout=timeout,
         check=False,

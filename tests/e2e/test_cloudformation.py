@@ -69,7 +69,9 @@ def test_the_package_deploys_as_a_stack_runs_create_and_delete_and_leaves_nothin
             boto3.client("s3").put_object(Bucket=outputs["FleetBucketName"],
                                           Key="baselines/baselines.yaml", Body=body)  # fmt: skip
     finally:
-        removed = run_in(project, "./deploy.sh", "--stage", STAGE, "--delete", "--force")
+        removed = run_in(
+            project, "./deploy.sh", "--stage", STAGE, "--delete", "--force", as_deployer=True
+        )
     assert removed.returncode == 0, removed.stdout[-3000:] + removed.stderr[-3000:]
     assert f"deleted stack {STACK}" in removed.stderr
     left = stage_resources(STAGE)

@@ -38,7 +38,7 @@ def _copy_project(destination: Path, with_key: bool) -> Path:
 
 
 def _run(project: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return run_in(project, "./deploy.sh", "--stage", STAGE, *args)
+    return run_in(project, "./deploy.sh", "--stage", STAGE, *args, as_deployer=True)
 
 
 @pytest.fixture(scope="module")

@@ -81,7 +81,7 @@ def test_diff_after_editing_one_template_lists_exactly_that_machine_and_changes_
     project = _project(tmp_path)
     _edit_machine(project, "fleet", lambda d: d.update(Comment=d["Comment"] + " (edited)"))
     before, change_sets = _definition("fleet"), _change_sets()
-    run = run_in(project, "./deploy.sh", "--stage", "local", "--diff")
+    run = run_in(project, "./deploy.sh", "--stage", "local", "--diff", as_deployer=True)
     assert run.returncode == 0, run.stdout + run.stderr
     [header, *changes] = run.stdout.strip().splitlines()
     assert header.split() == ["action", "resource", "type", "replacement"]
@@ -109,7 +109,7 @@ def test_a_failed_deploy_rolls_back_and_the_stage_still_runs_a_create(
     _edit_machine(project, "workload", broken)
     fleet_before, workload_before = _definition("fleet"), _definition("workload")
     run = run_in(project, "python", "-m", "stax_orchestrator.deploy", "post-deploy",
-                 "--stage", "local")  # fmt: skip
+                 "--stage", "local", as_deployer=True)  # fmt: skip
     assert run.returncode == 1, run.stdout + run.stderr
     assert "rolled it back (UPDATE_ROLLBACK_COMPLETE)" in run.stderr
     assert "the stage is as it was before this deploy" in run.stderr
