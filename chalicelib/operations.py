@@ -308,6 +308,29 @@ def _update_body(request: Mapping[str, Any]) -> dict[str, Any]:
     return body
 
 
+def merged_parameters(stax: Any, workload_id: str, body: Mapping[str, Any]) -> dict[str, Any]:
+    """``body`` with the workload's other parameters kept (``parameters_mode: merge``): read
+    from Stax now, so a plan never has to carry values it read.
+
+    Raises:
+        StaxApiUnavailable: Stax answered the workload without its parameters (a nullable
+            field); retried, since sending without them would drop them.
+        WorkloadNotFound: the workload is gone.
+    """
+    current = stax.read_workload(workload_id)
+    parameters = current.get("Parameters")
+    if not isinstance(parameters, Mapping):
+        raise StaxApiUnavailable(
+            "Stax answered this workload without its parameters; the update keeps them, "
+            "so it is not sent until Stax names them",
+            call="ReadWorkloads",
+            workload_id=workload_id,
+        )
+    wanted = {p["Key"]: p["Value"] for p in body.get("Parameters") or []}
+    kept = {str(k): str(v) for k, v in parameters.items()}
+    return {**body, "Parameters": _parameters({**kept, **wanted})}
+
+
 def applied(current: Mapping[str, Any], body: Mapping[str, Any]) -> bool | None:
     """Does the workload carry every change ``body`` asks for? None: cannot tell (a value
     the document lets Stax leave null came back null)."""
@@ -344,7 +367,8 @@ def _modified_since(current: Mapping[str, Any], lock: Record) -> bool:
 
 
 def update_workload(request: Mapping[str, Any], services: Services) -> dict[str, Any]:
-    """Send the requested changes (version, parameters, tags, protection) to Stax, once.
+    """Send the requested changes (version, parameters, tags, protection) to Stax, once;
+    with ``parameters_mode: merge`` the workload's other parameters are kept.
 
     Raises:
         WorkloadNotFound, WorkloadBusy (retried), WorkloadWriteInDoubt (retried),
@@ -358,6 +382,8 @@ def update_workload(request: Mapping[str, Any], services: Services) -> dict[str,
         lock = lock_workload(store, stax, workload_id, owner, operation="update", grace=grace)
         if lock.state == SENT:
             return _result(request, workload_id, lock.workload_name, lock.task_id)
+        if request.get("parameters_mode") == "merge" and "Parameters" in body:
+            body = merged_parameters(stax, workload_id, body)
         if lock.state == SENDING:
             current = stax.read_workload(workload_id, include_tags=bool(body.get("Tags")))
             landed = applied(current, body)

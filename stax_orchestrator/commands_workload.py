@@ -32,7 +32,7 @@ from stax_orchestrator.console import (
 )
 from stax_orchestrator.context import AwsContext
 from stax_orchestrator.deploy.names import FUNCTIONS
-from stax_orchestrator.inputs import key_value_pairs, load_json_file
+from stax_orchestrator.inputs import key_value_pairs, load_json_file, parameters
 
 STATUSES = ("RUNNING", "SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED")
 
@@ -47,7 +47,7 @@ def payload_from_flags(args: argparse.Namespace) -> dict[str, Any]:
             aws_region=args.region,
             catalogue_id=args.catalogue_id,
             workload_name=args.name,
-            workload_parameters=key_value_pairs(args.param, "--param"),
+            workload_parameters=parameters(args.param, args.param_file),
             workload_tags=key_value_pairs(args.tag, "--tag"),
         )
         if args.catalogue_version_id:
@@ -57,8 +57,8 @@ def payload_from_flags(args: argparse.Namespace) -> dict[str, Any]:
     if args.command == "update":
         if args.catalogue_version_id:
             payload["catalogue_version_id"] = args.catalogue_version_id
-        if args.param:
-            payload["workload_parameters"] = key_value_pairs(args.param, "--param")
+        if args.param or args.param_file:
+            payload["workload_parameters"] = parameters(args.param, args.param_file)
         if args.tag:
             payload["workload_tags"] = key_value_pairs(args.tag, "--tag")
         if args.protection is not None:
@@ -393,13 +393,29 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     create.add_argument("--catalogue-id", required=True)
     create.add_argument("--catalogue-version-id")
     create.add_argument("--name", required=True, help="workload name")
-    create.add_argument("--param", action="append", metavar="KEY=VALUE")
+    create.add_argument(
+        "--param", action="append", metavar="KEY=VALUE", help="a workload parameter (repeatable)"
+    )
+    create.add_argument(
+        "--param-file",
+        metavar="FILE",
+        help="workload parameters from a JSON object file (- for stdin), so values stay out "
+        "of the shell's history",
+    )
     create.add_argument("--tag", action="append", metavar="KEY=VALUE")
 
     update = starter("update", "update a workload")
     update.add_argument("--workload-id", required=True)
     update.add_argument("--catalogue-version-id")
-    update.add_argument("--param", action="append", metavar="KEY=VALUE")
+    update.add_argument(
+        "--param", action="append", metavar="KEY=VALUE", help="a workload parameter (repeatable)"
+    )
+    update.add_argument(
+        "--param-file",
+        metavar="FILE",
+        help="workload parameters from a JSON object file (- for stdin), so values stay out "
+        "of the shell's history",
+    )
     update.add_argument("--tag", action="append", metavar="KEY=VALUE")
     update.add_argument("--protection", action=argparse.BooleanOptionalAction, default=None)
 

@@ -26,9 +26,15 @@ def load_json_file(path: str) -> Any:
     import json
 
     try:
-        text = sys.stdin.read() if path == "-" else Path(path).read_text()
+        raw = sys.stdin.buffer.read() if path == "-" else Path(path).read_bytes()
     except OSError as error:
         raise CliError(f"cannot read {path}: {error.strerror}", EXIT_INVALID) from None
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise CliError(
+            f"{path} is not UTF-8 text (byte {error.start}); save it as UTF-8 JSON", EXIT_INVALID
+        ) from None
     try:
         return json.loads(text)
     except RecursionError:
@@ -39,6 +45,35 @@ def load_json_file(path: str) -> Any:
         ) from None
     except ValueError as error:
         raise CliError(f"{path} is not JSON: {error}", EXIT_INVALID) from None
+
+
+def parameters(pairs: Sequence[str] | None, param_file: str | None) -> dict[str, Any]:
+    """``--param K=V`` flags and a ``--param-file`` (a JSON object of name -> value, ``-``:
+    stdin), so a secret value need not pass through the shell's history.
+
+    Raises:
+        CliError: (exit code 2) the file is unreadable or not a JSON object, or a name is
+            given by both.
+    """
+    from_file: dict[str, Any] = {}
+    if param_file:
+        data = load_json_file(param_file)
+        if not isinstance(data, dict):
+            raise CliError(
+                f"--param-file {param_file} must hold a JSON object of parameter names to "
+                'values, e.g. {"DbPassword": "..."}',
+                EXIT_INVALID,
+            )
+        from_file = {str(k): v for k, v in data.items()}
+    flags = key_value_pairs(pairs, "--param")
+    both = sorted(set(flags) & set(from_file))
+    if both:
+        raise CliError(
+            f"parameter(s) {', '.join(both)} given by both --param and --param-file: give "
+            "each once",
+            EXIT_INVALID,
+        )
+    return {**from_file, **flags}
 
 
 def key_value_pairs(values: Sequence[str] | None, flag: str) -> dict[str, str]:

@@ -46,6 +46,7 @@ from chalicelib.baselines.stax_state import (
     read_catalogue,
     read_named_accounts,
     read_workloads,
+    value_digest,
 )
 from chalicelib.errors import InvalidWorkloadRequest
 from chalicelib.validation import load_workload_request
@@ -54,7 +55,11 @@ from chalicelib.validation.limits import RESERVED_TAG_KEY_PREFIXES
 #: Actions that change Stax (or wait for it); a plan with any of them exits 2.
 CHANGE_ACTIONS = ("create", "update", "replace", "delete", "wait")
 ACTIONS = (*CHANGE_ACTIONS, "orphan", "noop")
-PLAN_FORMAT = 1
+#: 2: workloads' parameter values as digests (a format-1 plan held them in clear).
+PLAN_FORMAT = 2
+#: An update that keeps the workload's other parameters: the update Lambda reads them from
+#: Stax when it sends the update, so the plan never carries them.
+MERGE = {"parameters_mode": "merge"}
 _IN_PROGRESS = frozenset({"NEW", "INITIALIZING", "UPDATE_IN_PROGRESS", "DELETE_IN_PROGRESS"})
 _REPAIR_BY_UPDATE = frozenset({"UPDATE_FAILED", "DELETE_FAILED"})
 
@@ -196,7 +201,10 @@ def _version_label(item: Mapping[str, Any], version_id: str | None) -> str:
 
 
 def _diff(
-    desired: Mapping[str, Any], workload: Mapping[str, Any], item: Mapping[str, Any]
+    workload_id: str,
+    desired: Mapping[str, Any],
+    workload: Mapping[str, Any],
+    item: Mapping[str, Any],
 ) -> tuple[list[str], dict[str, Any]]:
     """Reasons and the update request's changed fields (empty: nothing differs)."""
     reasons: list[str] = []
@@ -208,11 +216,15 @@ def _diff(
             f"{_version_label(item, version)}"
         )
         changed["catalogue_version_id"] = version
-    current = workload.get("Parameters") or {}
-    params = [k for k, v in desired["workload_parameters"].items() if current.get(k) != v]
+    current = workload.get("Parameters") or {}  # digests (stax_state.value_digest)
+    params = [
+        k
+        for k, v in desired["workload_parameters"].items()
+        if current.get(k) != value_digest(workload_id, k, v)
+    ]
     if params:
         reasons += [f"parameter {k}" for k in params]
-        changed["workload_parameters"] = {**current, **desired["workload_parameters"]}
+        changed.update(MERGE, workload_parameters=dict(desired["workload_parameters"]))
     tags = workload.get("Tags") or {}
     tag_keys = [k for k, v in desired["workload_tags"].items() if tags.get(k) != v]
     if tag_keys:
@@ -224,10 +236,8 @@ def _diff(
 def _full_update(desired: Mapping[str, Any], workload: Mapping[str, Any]) -> dict[str, Any]:
     return {
         "catalogue_version_id": desired.get("catalogue_version_id"),
-        "workload_parameters": {
-            **(workload.get("Parameters") or {}),
-            **desired["workload_parameters"],
-        },
+        **MERGE,
+        "workload_parameters": dict(desired["workload_parameters"]),
         "workload_tags": {**_user_tags(workload.get("Tags") or {}), **desired["workload_tags"]},
     }
 
@@ -268,7 +278,7 @@ def _existing(
             [f"repair: {status}; the update re-sends version, parameters and tags"],
             [_update_request(workload_id, changed)],
         )
-    reasons, changed = _diff(desired, workload, item)
+    reasons, changed = _diff(workload_id, desired, workload, item)
     if not reasons:
         return "noop", [], []
     return "update", reasons, [_update_request(workload_id, changed)]

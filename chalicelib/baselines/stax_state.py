@@ -11,7 +11,10 @@ null; a workload whose tags, parameters or version come back null is read again,
 times, before the plan gives up (a guess would plan a wrong change).
 
 :meth:`StaxState.records` is the state as plain records: the plan's fingerprint is their
-hash, and comparing two of them names what changed.
+hash, and comparing two of them names what changed. A workload's parameter values are kept
+as digests (:func:`value_digest`) only: the plan compares the file's values by digest and
+its updates ask the update Lambda to keep the workload's other parameters
+(``parameters_mode: merge``), so no value read from Stax is written anywhere.
 """
 
 from __future__ import annotations
@@ -134,7 +137,17 @@ def _full_workload(stax: Any, workload_id: str) -> dict[str, Any] | None:
     )
 
 
+def value_digest(workload_id: str, name: str, value: Any) -> str:
+    """What a plan keeps of a parameter's value: a digest, never the value (a saved plan,
+    a fleet plan object and an execution's history may be read by others). Salted with the
+    workload and the parameter's name, so equal values of different workloads differ."""
+    text = "\0".join((str(workload_id), str(name), str(value)))
+    return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
 def _workload_record(workload: dict[str, Any]) -> dict[str, Any]:
+    workload_id = str(workload.get("Id"))
+    parameters = workload.get("Parameters") or {}
     return {
         "Name": workload.get("Name"),
         "AccountId": workload.get("AccountId"),
@@ -142,7 +155,7 @@ def _workload_record(workload: dict[str, Any]) -> dict[str, Any]:
         "CatalogueId": workload.get("CatalogueId"),
         "CatalogueVersionId": workload.get("CatalogueVersionId"),
         "Status": workload.get("Status"),
-        "Parameters": {str(k): str(v) for k, v in (workload.get("Parameters") or {}).items()},
+        "Parameters": {str(k): value_digest(workload_id, k, v) for k, v in parameters.items()},
         "Tags": {str(k): str(v) for k, v in (workload.get("Tags") or {}).items()},
     }
 

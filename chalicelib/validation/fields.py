@@ -159,6 +159,19 @@ class Text(_StrictField):
         return value
 
 
+class Choice(Text):
+    """One of a few words (case as given)."""
+
+    def __init__(self, choices: tuple[str, ...], **kwargs):
+        super().__init__(**kwargs)
+        self.choices = choices
+
+    def _check(self, value: str) -> list[str]:
+        if value in self.choices:
+            return []
+        return [f"must be one of: {', '.join(self.choices)} (got {value[:40]!r})"]
+
+
 class UuidText(Text):
     """A UUID in canonical 8-4-4-4-12 hex form; normalised to lower case."""
 

@@ -29,6 +29,7 @@ from marshmallow import EXCLUDE, Schema, ValidationError, missing, post_load, va
 from chalicelib.validation.fields import (
     OPERATIONS,
     AccountRef,
+    Choice,
     Operation,
     Orchestration,
     Region,
@@ -79,10 +80,14 @@ FIELDS_BY_OPERATION: dict[str, tuple[str, ...]] = {
         "workload_parameters",
         "workload_tags",
         "protection",
+        "parameters_mode",
         "watch_timeout_seconds",
     ),
     "delete": ("workload_id", "watch_timeout_seconds"),
 }
+
+#: How an update's ``workload_parameters`` apply (the first is the default).
+PARAMETERS_MODES = ("replace", "merge")
 
 #: update needs at least one of these besides ``workload_id``.
 UPDATE_CHANGE_FIELDS: tuple[str, ...] = (
@@ -151,6 +156,9 @@ class UpdateWorkloadSchema(_RequestSchema):
     workload_parameters = parameters_field()
     workload_tags = tags_field()
     protection = StrictBoolean()
+    #: ``replace`` (the default): the workload's parameters become ``workload_parameters``;
+    #: ``merge``: its other parameters are kept (read from Stax when the update is sent).
+    parameters_mode = Choice(PARAMETERS_MODES)
 
     @validates_schema(pass_original=True, skip_on_field_errors=False)
     def _something_to_change(self, data, original_data, **kwargs) -> None:

@@ -289,3 +289,24 @@ def test_only_successful_stax_account_events_are_baselined() -> None:
     assert set(refused.value.details["errors"]) == {"detail-type", "detail.status"}
     event = account_event(stax_event(ACCOUNT_PROD.upper()))
     assert (event.account_id, event.account_type) == (ACCOUNT_PROD, "production")
+
+
+def test_a_plan_never_holds_a_parameter_value_it_read_from_stax(
+    gateway: StaxGateway, control: SimulatorControl
+) -> None:
+    secret = "hunter2-not-in-the-file"
+    converged(control)
+    control.seed(workloads=[network(ACCOUNT_PROD, "ap-southeast-2", wid(0),
+                                    Parameters={"VpcCidr": "10.0.0.0/16", "DbPassword": secret})])  # fmt: skip
+    changed = FILE.replace("VpcCidr: 10.0.0.0/16", "VpcCidr: 10.9.0.0/16")
+    plan = compute_plan(gateway, load_baselines(changed), prune=False)
+    text = dumps(plan)
+    assert secret not in text
+    assert all("10.0.0.0/16" not in json.dumps(r) for r in plan["state"].values())
+    (update,) = [c for c in plan["changes"] if c["action"] == "update"]
+    assert update["reasons"] == ["parameter VpcCidr"]
+    (request,) = update["requests"]
+    # Only the file's value; the update Lambda keeps DbPassword, reading it when it sends.
+    assert request["workload_parameters"] == {"VpcCidr": "10.9.0.0/16"}
+    assert request["parameters_mode"] == "merge"
+    assert validate_fleet_request({"operation": "apply", "targets": [request]})

@@ -483,3 +483,24 @@ def test_an_account_without_its_number_in_the_answer_is_never_matched(
     with orchestrator.access.session() as stax:
         resolved = resolve_account_ids(stax, ["222222222222", bare["Id"]])
     assert resolved == {"222222222222": ACCOUNT_STAGING, bare["Id"]: bare["Id"]}
+
+
+def test_an_update_that_merges_parameters_keeps_the_workloads_other_parameters(
+    orchestrator: Orchestrator, control: SimulatorControl
+) -> None:
+    name = unique_name("merge")
+    run = orchestrator.until_done(
+        "create",
+        create_payload(name, workload_parameters={"VpcCidr": "10.0.0.0/16", "Owner": "team-a"}),
+        execution(),
+    )
+    workload_id = str(run.result["workload_id"])
+    wait_for_status(control, workload_id, "ACTIVE")
+    payload = update_payload(
+        workload_id, workload_parameters={"VpcCidr": "10.9.0.0/16"}, parameters_mode="merge"
+    )
+    orchestrator.until_done("update", payload, execution())
+    final = wait_for_status(control, workload_id, "UPDATE_COMPLETE")
+    assert final["Parameters"] == {"VpcCidr": "10.9.0.0/16", "Owner": "team-a"}
+    [sent] = [w for w in writes(control, "PUT") if workload_id in w["path"]]
+    assert len(writes(control, "PUT")) == 1, sent

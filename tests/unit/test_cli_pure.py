@@ -48,6 +48,27 @@ def test_update_flags_send_only_what_was_given() -> None:
     }
 
 
+def test_parameters_come_from_a_file_so_values_stay_out_of_the_shell_history(
+    tmp_path: Any,
+) -> None:
+    secret = tmp_path / "params.json"
+    secret.write_text(json.dumps({"DbPassword": "s3cret", "Size": 3}))
+    args = _args(["update", "--workload-id", "W", "--param-file", str(secret), "--param", "A=b"])
+    assert payload_from_flags(args)["workload_parameters"] == {
+        "DbPassword": "s3cret", "Size": 3, "A": "b"}  # fmt: skip
+    both = _args(["update", "--workload-id", "W", "--param-file", str(secret),
+                  "--param", "DbPassword=x"])  # fmt: skip
+    with pytest.raises(console.CliError, match="DbPassword given by both") as raised:
+        payload_from_flags(both)
+    assert raised.value.code == console.EXIT_INVALID
+    secret.write_text("[1]")
+    with pytest.raises(console.CliError, match="must hold a JSON object"):
+        payload_from_flags(args)
+    secret.write_bytes(b'{"DbPassword": "\xff\xfe"}')
+    with pytest.raises(console.CliError, match="is not UTF-8 text"):
+        payload_from_flags(args)
+
+
 def test_a_pair_without_equals_is_a_usage_error() -> None:
     args = _args(["update", "--workload-id", "W", "--tag", "novalue"])
     with pytest.raises(console.CliError, match="--tag takes KEY=VALUE") as raised:
