@@ -151,8 +151,11 @@ class AwsContext:
             from botocore.exceptions import ProfileNotFound
 
             try:
+                # As the AWS CLI v2: --aws-region, then AWS_REGION, then AWS_DEFAULT_REGION
+                # and the profile (botocore reads only the last two).
+                region = self.options.aws_region or os.environ.get("AWS_REGION") or None
                 self._session = self._session_factory(
-                    profile_name=self.options.profile, region_name=self.options.aws_region
+                    profile_name=self.options.profile, region_name=region
                 )
             except ProfileNotFound:
                 raise CliError(

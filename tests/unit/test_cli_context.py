@@ -103,6 +103,30 @@ def test_aws_region_moves_the_lookup_and_a_workloads_region_does_not(
     assert f"region {REGION}" in " ".join(out.split())
 
 
+def test_aws_region_is_honoured_before_aws_default_region_as_the_aws_cli_does(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.setenv("AWS_REGION", "eu-west-1")
+    assert AwsContext(Options(stage="unit")).region == "eu-west-1"
+    assert AwsContext(Options(stage="unit", aws_region="ap-southeast-2")).region == (
+        "ap-southeast-2"
+    )
+    monkeypatch.delenv("AWS_DEFAULT_REGION")
+    assert AwsContext(Options(stage="unit")).region == "eu-west-1"
+
+
+def test_an_abbreviated_long_option_is_refused_not_guessed(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with pytest.raises(SystemExit) as refused:
+        cli.build_parser().parse_args(["list", "--aws-reg", "eu-west-1"])
+    assert refused.value.code == 2
+    assert "unrecognized arguments: --aws-reg" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        cli.build_parser().parse_args(["update", "--workload", "W", "--param", "A=b"])
+
+
 def test_the_named_error_is_raised_by_the_context_itself(aws: Any) -> None:
     gone = Target("gone", REGION, ACCOUNT_ID)
     stage_stack(gone, workload=machine("gone-workload"), fleet=gone.state_machine_arn("fleet"))
