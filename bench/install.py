@@ -50,7 +50,8 @@ def constraints(path: Path) -> Path:
     lines = []
     for name in ("requirements.txt", "requirements-dev.txt"):
         for raw in (ROOT / name).read_text().splitlines():
-            line = raw.split("#", 1)[0].strip()
+            # The lock's lines: "name==version \" then "--hash=..." lines (skipped).
+            line = raw.split("#", 1)[0].strip().rstrip("\\").strip()
             if line and not line.startswith("-"):
                 lines.append(re.sub(r"\[[^\]]*\]", "", line))
     path.write_text("\n".join(lines) + "\n")
