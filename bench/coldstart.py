@@ -44,13 +44,19 @@ import resource
 import subprocess
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 # Nothing heavy is imported at module level: the child's baseline RSS is taken first thing.
 
 MODES = ("client-ours", "client-plain", "status-ours", "status-plain")
-ACCESS_KEY_PARAMETER = "/orchestrator/stax/access/key"
-SECRET_KEY_PARAMETER = "/orchestrator/stax/access/key/secret"
+#: The local stage's token parameters, read from .chalice/config.json (not through
+#: stax_orchestrator.deploy.stage, which imports Chalice).
+_LOCAL_ENV = json.loads(
+    (Path(__file__).resolve().parent.parent / ".chalice" / "config.json").read_text()
+)["stages"]["local"]["environment_variables"]
+ACCESS_KEY_PARAMETER = _LOCAL_ENV["STAX_ACCESS_KEY_PARAMETER"]
+SECRET_KEY_PARAMETER = _LOCAL_ENV["STAX_SECRET_KEY_PARAMETER"]
 
 #: Valid CreateWorkload body (ids of local/seed.json); each probe breaks one rule.
 GOOD_CREATE = {

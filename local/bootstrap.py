@@ -32,6 +32,7 @@ from typing import Any
 import boto3
 from botocore.exceptions import ClientError
 
+from stax_orchestrator.deploy.stage import load_stage
 from staxsim.control import SimulatorControl
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -41,8 +42,8 @@ MINISTACK_URL = "http://127.0.0.1:4566"
 REGION = "us-east-1"
 POOL_NAME = "stax-orchestrator-local"
 IDENTITY_POOL_NAME = "stax_orchestrator_local"
-ACCESS_KEY_PARAMETER = "/orchestrator/stax/access/key"
-SECRET_KEY_PARAMETER = "/orchestrator/stax/access/key/secret"  # noqa: S105 - a parameter name
+#: The local stage's own token parameters, as .chalice/config.json names them.
+ACCESS_KEY_PARAMETER, SECRET_KEY_PARAMETER = load_stage("local").token_parameters
 BUCKET_PARAMETER = "/orchestrator/stax/artifact/bucket/name"
 BUCKET_NAME = "stax-orchestrator-local-artifacts"
 DEPLOYER = "stax-orchestrator-deployer"

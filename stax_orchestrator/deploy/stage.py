@@ -118,6 +118,47 @@ def load_stage(stage: str, chalice_dir: Path = CHALICE_DIR) -> StageConfig:
         raise StageConfigError(
             f"log_retention_in_days of stage {stage!r} is {retention!r}: a whole number of days"
         )
+    _check_token_names(stage, environments, on_disk, chalice_dir)
     return StageConfig(
         stage, environments, policy_files, timeout, bool(scope.xray_enabled), retention
     )
+
+
+def _token_names(environment: Mapping[str, Any]) -> tuple[Any, Any]:
+    return (environment.get(settings.ACCESS_KEY_PARAMETER),
+            environment.get(settings.SECRET_KEY_PARAMETER))  # fmt: skip
+
+
+def _check_token_names(
+    stage: str,
+    environments: Mapping[str, Mapping[str, str]],
+    on_disk: Mapping[str, Any],
+    chalice_dir: Path,
+) -> None:
+    """Each stage names its own token parameters: a token shared by two stages would give a
+    development stage the production token (and its rotation would break both).
+
+    Raises:
+        StageConfigError: a function of the stage has no token names, or another stage of
+            the config file uses one of them.
+    """
+    where = chalice_dir / "config.json"
+    mine = {name for env in environments.values() for name in _token_names(env)}
+    if None in mine or "" in mine:
+        raise StageConfigError(
+            f"stage {stage!r} names no token parameters in {where}: set its own "
+            f"{settings.ACCESS_KEY_PARAMETER} and {settings.SECRET_KEY_PARAMETER} in the "
+            f"stage's environment_variables, e.g. /stax-orchestrator/{stage}/stax-api-token/"
+            "access-key and .../secret-key"
+        )
+    shared_env = on_disk.get("environment_variables") or {}
+    for other, config in sorted((on_disk.get("stages") or {}).items()):
+        if other == stage or not isinstance(config, Mapping):
+            continue
+        theirs = {**shared_env, **(config.get("environment_variables") or {})}
+        common = sorted(mine & {n for n in _token_names(theirs) if n})
+        if common:
+            raise StageConfigError(
+                f"stages {stage!r} and {other!r} share the token parameter(s) "
+                f"{', '.join(common)} in {where}: give each stage its own names"
+            )

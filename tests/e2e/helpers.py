@@ -24,9 +24,12 @@ import boto3
 
 from chalicelib.stax import is_live
 from stax_orchestrator.deploy import Target
+from stax_orchestrator.deploy.stage import load_stage
 from tests.e2e.conftest import ROOT, SEED, deployer_env
 
 CLI = str(Path(sys.executable).with_name("stax-orchestrator"))
+#: The ``local`` stage's token parameters (access key, secret), as its config names them.
+LOCAL_TOKEN = load_stage("local").token_parameters
 #: The ``local`` stage's coordination table (the name the deploy tooling gives it).
 TABLE = Target("local", "us-east-1", "000000000000").table_name
 
@@ -76,12 +79,30 @@ def copy_project(
     for cached in (ROOT / ".chalice" / "deployments").glob("*.zip"):
         shutil.copy2(cached, chalice / "deployments" / cached.name)
     config = json.loads((ROOT / ".chalice" / "config.json").read_text())
-    settings = json.loads(json.dumps(config["stages"]["local"]).replace("-local-", f"-{stage}-"))
+    text = json.dumps(config["stages"]["local"])
+    settings = json.loads(text.replace("-local-", f"-{stage}-").replace("/local/", f"/{stage}/"))
     settings["iam_policy_file"] = f"policy-{stage}.json"
     settings["environment_variables"].update(environment or {})
     config["stages"][stage] = settings
     (chalice / "config.json").write_text(json.dumps(config, indent=2))
+    env = settings["environment_variables"]
+    store_token(env["STAX_ACCESS_KEY_PARAMETER"], env["STAX_SECRET_KEY_PARAMETER"])
     return destination
+
+
+def store_token(access_key_parameter: str, secret_key_parameter: str) -> None:
+    """The local token under a stage's own parameter names (as ``setup --stage S`` would
+    store it), unless they hold a value already."""
+    ssm = boto3.client("ssm")
+    for source, name in zip(LOCAL_TOKEN, (access_key_parameter, secret_key_parameter),
+                            strict=True):  # fmt: skip
+        try:
+            ssm.get_parameter(Name=name)
+            continue
+        except ssm.exceptions.ParameterNotFound:
+            pass
+        value = ssm.get_parameter(Name=source, WithDecryption=True)["Parameter"]["Value"]
+        ssm.put_parameter(Name=name, Value=value, Type="SecureString")
 
 
 def run_in(

@@ -23,6 +23,7 @@ from tests.e2e.conftest import (
     unique_name,
     write_calls,
 )
+from tests.e2e.helpers import LOCAL_TOKEN
 from tests.e2e.helpers import cli as run_cli
 
 pytestmark = pytest.mark.e2e
@@ -45,9 +46,9 @@ def cli_json(*args: str, expect: int = 0) -> Any:
 
 @pytest.fixture(scope="module")
 def secret(local_stack: None) -> Iterator[str]:
-    value = boto3.client("ssm").get_parameter(
-        Name="/orchestrator/stax/access/key/secret", WithDecryption=True
-    )["Parameter"]["Value"]
+    value = boto3.client("ssm").get_parameter(Name=LOCAL_TOKEN[1], WithDecryption=True)[
+        "Parameter"
+    ]["Value"]
     yield value
     leaked = [output for output in OUTPUTS if value in output]
     assert not leaked, "the CLI printed the Stax API secret"
@@ -194,14 +195,12 @@ def test_catalogue_publish_and_list(local_stack: None, clean_sim: Any, secret: s
 
 def test_setup_stores_the_token_and_never_prints_it(local_stack: None, secret: str) -> None:
     ssm = boto3.client("ssm")
-    access_key = ssm.get_parameter(Name="/orchestrator/stax/access/key", WithDecryption=True)[
-        "Parameter"
-    ]["Value"]
+    access_key = ssm.get_parameter(Name=LOCAL_TOKEN[0], WithDecryption=True)["Parameter"]["Value"]
     # Same values as the stack's, so the deployed Lambdas keep working.
     run = cli("setup", env={"STAX_ACCESS_KEY": access_key, "STAX_SECRET_KEY": secret})
     assert run.returncode == 0, run.stdout + run.stderr
-    assert "/orchestrator/stax/access/key/secret" in run.stdout
-    stored = ssm.get_parameter(Name="/orchestrator/stax/access/key/secret", WithDecryption=True)
+    assert LOCAL_TOKEN[1] in run.stdout
+    stored = ssm.get_parameter(Name=LOCAL_TOKEN[1], WithDecryption=True)
     assert stored["Parameter"]["Type"] == "SecureString"
     assert stored["Parameter"]["Value"] == secret
     no_token = cli("setup", env={"STAX_ACCESS_KEY": "", "STAX_SECRET_KEY": ""}, stdin="")

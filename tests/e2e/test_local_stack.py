@@ -21,6 +21,7 @@ import pytest
 import requests
 
 from tests.e2e.conftest import ACCOUNT_ID, CATALOGUE_ID, SIM_URL, VERSION_1, VERSION_2
+from tests.e2e.helpers import LOCAL_TOKEN
 
 pytestmark = pytest.mark.e2e
 
@@ -109,12 +110,12 @@ def sdk(clean_sim: Any) -> Iterator[Any]:
     ssm = boto3.client("ssm")
     saved = (Config.hostname, Config.access_key, Config.secret_key, Config.load_live_schema)
     Config.hostname = SIM_URL.removeprefix("https://")
-    Config.access_key = ssm.get_parameter(
-        Name="/orchestrator/stax/access/key", WithDecryption=True
-    )["Parameter"]["Value"]
-    Config.secret_key = ssm.get_parameter(
-        Name="/orchestrator/stax/access/key/secret", WithDecryption=True
-    )["Parameter"]["Value"]
+    Config.access_key = ssm.get_parameter(Name=LOCAL_TOKEN[0], WithDecryption=True)["Parameter"][
+        "Value"
+    ]
+    Config.secret_key = ssm.get_parameter(Name=LOCAL_TOKEN[1], WithDecryption=True)["Parameter"][
+        "Value"
+    ]
     Config.load_live_schema = False
     yield Config
     Config.hostname, Config.access_key, Config.secret_key, Config.load_live_schema = saved

@@ -27,6 +27,7 @@ from tests.e2e.conftest import (
     workloads_named,
     write_calls,
 )
+from tests.e2e.helpers import LOCAL_TOKEN
 
 pytestmark = pytest.mark.e2e
 FAULT_STATUSES = [429, 500, 502, 503]
@@ -220,7 +221,7 @@ def test_a_token_parameter_outside_the_function_policy_is_refused_by_iam(
 def wrong_secret() -> Iterator[None]:
     """The stage's secret key parameter holds a wrong value (restored afterwards)."""
     ssm = boto3.client("ssm")
-    name = "/orchestrator/stax/access/key/secret"
+    name = LOCAL_TOKEN[1]
     kept = ssm.get_parameter(Name=name, WithDecryption=True)["Parameter"]["Value"]
     ssm.put_parameter(Name=name, Value="not-the-secret-1A!", Type="SecureString", Overwrite=True)
     yield

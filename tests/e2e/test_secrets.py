@@ -16,7 +16,7 @@ import boto3
 import pytest
 
 from tests.e2e.conftest import ROOT, history
-from tests.e2e.helpers import pages
+from tests.e2e.helpers import LOCAL_TOKEN, pages
 
 pytestmark = pytest.mark.e2e
 #: What ``local/stack.sh`` writes while the stack runs: MiniStack's output (Lambda workers'
@@ -56,9 +56,9 @@ def _every_execution(sfn: Any) -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def secret(local_stack: None) -> str:
-    value = boto3.client("ssm").get_parameter(
-        Name="/orchestrator/stax/access/key/secret", WithDecryption=True
-    )["Parameter"]["Value"]
+    value = boto3.client("ssm").get_parameter(Name=LOCAL_TOKEN[1], WithDecryption=True)[
+        "Parameter"
+    ]["Value"]
     assert len(value) >= 16, "the local token's secret is too short to search for"
     return str(value)
 

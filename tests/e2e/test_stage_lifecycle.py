@@ -20,7 +20,7 @@ import boto3
 import pytest
 
 from tests.e2e.conftest import create_payload, run_execution, unique_name
-from tests.e2e.helpers import copy_project, run_in, stage_resources
+from tests.e2e.helpers import LOCAL_TOKEN, copy_project, run_in, stage_resources
 
 pytestmark = pytest.mark.e2e
 STAGE = "kms"
@@ -53,7 +53,7 @@ def token_key(local_stack: None) -> str:
         kms.create_alias(AliasName=ALIAS, TargetKeyId=key_id)
     values = [
         ssm.get_parameter(Name=name, WithDecryption=True)["Parameter"]["Value"]
-        for name in ("/orchestrator/stax/access/key", "/orchestrator/stax/access/key/secret")
+        for name in LOCAL_TOKEN
     ]
     for name, value in zip(PARAMETERS, values, strict=True):
         ssm.put_parameter(Name=name, Value=value, Type="SecureString", KeyId=ALIAS,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import fnmatch
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -295,3 +296,33 @@ def test_the_events_role_trusts_only_the_stage_account_events_rule() -> None:
     # The rule's bus is the stack's parameter: substituted by CloudFormation.
     assert sub(sources[1]) == {"Fn::Sub": rule.replace("rule/", "rule/${StaxEventBusName}/")}
     assert statement["Condition"]["StringEquals"] == {"aws:SourceAccount": "000000000000"}
+
+
+def _config_with(tmp_path: Path, **stages: dict[str, str]) -> Path:
+    """A ``.chalice`` folder whose stages have only the environment given."""
+    chalice = tmp_path / ".chalice"
+    chalice.mkdir(parents=True)
+    config = {"version": "2.0", "app_name": "stax-orchestrator",
+              "stages": {name: {"environment_variables": env} for name, env in stages.items()}}  # fmt: skip
+    (chalice / "config.json").write_text(json.dumps(config))
+    return chalice
+
+
+def token(stage: str) -> dict[str, str]:
+    return {"STAX_ACCESS_KEY_PARAMETER": f"/stax-orchestrator/{stage}/key",
+            "STAX_SECRET_KEY_PARAMETER": f"/stax-orchestrator/{stage}/secret"}  # fmt: skip
+
+
+def test_each_stage_names_its_own_token_parameters(tmp_path: Path) -> None:
+    from stax_orchestrator.deploy.stage import StageConfigError, load_stage
+
+    shipped = {load_stage(s).token_parameters for s in ("dev", "local")}
+    assert len(shipped) == 2  # the shipped stages share none
+    fine = _config_with(tmp_path / "fine", dev=token("dev"), prod=token("prod"))
+    assert load_stage("prod", fine).token_parameters == tuple(token("prod").values())
+    shared = _config_with(tmp_path / "shared", dev=token("dev"), prod=token("dev"))
+    with pytest.raises(StageConfigError, match="'prod' and 'dev' share the token parameter"):
+        load_stage("prod", shared)
+    unnamed = _config_with(tmp_path / "unnamed", prod={"STAX_REGION": "au1.staxapp.cloud"})
+    with pytest.raises(StageConfigError, match="names no token parameters"):
+        load_stage("prod", unnamed)
