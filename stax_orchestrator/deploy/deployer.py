@@ -17,8 +17,8 @@ services that use them (``iam:PassedToService``). The wildcards that must stay a
 actions AWS authorizes only on ``*``: ``states:ListStateMachines``,
 ``logs:DescribeLogGroups``, the vended-log delivery actions Step Functions logging needs
 (``logs:CreateLogDelivery`` and its siblings, "Logging using CloudWatch Logs", Step
-Functions Developer Guide), ``ssm:DescribeParameters``, ``kms:DescribeKey`` of a
-customer-managed key named by alias (the preflight check) and
+Functions Developer Guide), ``ssm:DescribeParameters``, ``kms:DescribeKey`` and
+``kms:GetKeyPolicy`` of a customer-managed key named by alias (the preflight checks) and
 ``cloudformation:ValidateTemplate``; and the alarms, named ``<prefix>-<subject>-<metric>``
 by the dashboard (``alarm:<prefix>-*``).
 """
@@ -156,7 +156,7 @@ def deployer_policy(target: Target, token_parameters: Iterable[str]) -> dict[str
                 "logs:CreateLogDelivery", "logs:GetLogDelivery", "logs:UpdateLogDelivery",
                 "logs:DeleteLogDelivery", "logs:ListLogDeliveries",
                 "logs:PutResourcePolicy", "logs:DescribeResourcePolicies",
-                "ssm:DescribeParameters", "kms:DescribeKey",
+                "ssm:DescribeParameters", "kms:DescribeKey", "kms:GetKeyPolicy",
                 "cloudformation:ValidateTemplate",
             ), ["*"]),
         ],

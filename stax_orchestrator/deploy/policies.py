@@ -475,7 +475,9 @@ def events_policy(target: Target) -> dict[str, Any]:
 
 def alert_topic_policy(target: Target) -> dict[str, Any]:
     """The account manages the topic; publishing takes an identity policy that allows it
-    (only the stage's alert function has one)."""
+    (only the stage's alert function has one), or is the stage's own CloudWatch alarms
+    (``--dashboard``: ``aws:SourceArn`` their names, ``aws:SourceAccount`` this account).
+    A policy set on a topic replaces SNS's default one, which let CloudWatch publish."""
     return {
         "Version": VERSION,
         "Statement": [
@@ -491,6 +493,19 @@ def alert_topic_policy(target: Target) -> dict[str, Any]:
                     "SNS:DeleteTopic",
                 ],
                 "Resource": target.alert_topic_arn,
-            }
+            },
+            {
+                "Sid": "StageAlarmsPublish",
+                "Effect": "Allow",
+                "Principal": {"Service": "cloudwatch.amazonaws.com"},
+                "Action": "SNS:Publish",
+                "Resource": target.alert_topic_arn,
+                "Condition": {
+                    "ArnLike": {
+                        "aws:SourceArn": target.arn("cloudwatch", f"alarm:{target.prefix}-*")
+                    },
+                    "StringEquals": {"aws:SourceAccount": target.account},
+                },
+            },
         ],
     }

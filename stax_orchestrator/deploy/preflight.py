@@ -154,11 +154,49 @@ def write_policies(
     return dict(groups)
 
 
+#: What CloudWatch needs of the alert topic's key to publish an alarm to it.
+ALARM_KEY_ACTIONS = ("kms:Decrypt", "kms:GenerateDataKey*")
+
+
+def _allows(statement: Any, service: str, action: str) -> bool:
+    if not isinstance(statement, dict) or statement.get("Effect") != "Allow":
+        return False
+    principal = statement.get("Principal")
+    services = principal.get("Service") if isinstance(principal, dict) else None
+    services = [services] if isinstance(services, str) else services or []
+    actions = statement.get("Action")
+    actions = [actions] if isinstance(actions, str) else actions or []
+    return service in services and any(a in (action, "kms:*", "*") for a in actions)
+
+
+def check_alarm_key(kms: Any, key: str) -> None:
+    """The alert topic's key lets CloudWatch publish the dashboard's alarms (the stage does
+    not own the key, so its policy is the key owner's to change).
+
+    Raises:
+        DeployError: the key policy gives cloudwatch.amazonaws.com neither action.
+    """
+    policy = json.loads(kms.get_key_policy(KeyId=key, PolicyName="default")["Policy"])
+    statements = policy.get("Statement") or []
+    statements = [statements] if isinstance(statements, dict) else statements
+    cloudwatch = "cloudwatch.amazonaws.com"
+    missing = [
+        a for a in ALARM_KEY_ACTIONS if not any(_allows(s, cloudwatch, a) for s in statements)
+    ]
+    if missing:
+        raise DeployError(
+            f"the alert key {key} does not let CloudWatch use it ({', '.join(missing)} for "
+            "cloudwatch.amazonaws.com): the dashboard's alarms could not publish to the alert "
+            "topic. Add the statement of docs/observability.md to the key's policy."
+        )
+
+
 def preflight(
     stage_name: str,
     kms_key_id: str | None = None,
     alert_kms_key_id: str | None = None,
     aws: Any | None = None,
+    dashboard: bool = False,
 ) -> Target:
     """Check credentials, the token and its key; write the policy files.
 
@@ -182,6 +220,8 @@ def preflight(
             )
     granted = check_token(aws, target, stage, kms_key_id or stage.kms_key_id)
     alert_key = key_arn(aws.client("kms"), alert_kms_key_id) if alert_kms_key_id else None
+    if dashboard and alert_key:
+        check_alarm_key(aws.client("kms"), alert_key)
     write_policies(target, stage, granted, alert_key)
     if granted:
         print(f"token key {granted}: kms:Decrypt granted through SSM only", file=sys.stderr)

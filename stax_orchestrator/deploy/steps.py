@@ -179,6 +179,24 @@ def delete(stage: str, force: bool = False, aws: Any | None = None) -> teardown.
     return report
 
 
+def check_dashboard_key(dashboard: bool, alert_kms_key_id: str | None) -> None:
+    """The dashboard's alarms can publish to the (always encrypted) alert topic only under a
+    customer-managed key: SNS's AWS-managed key cannot be granted to CloudWatch ("Enable
+    compatibility between event sources from AWS services and encrypted topics", SNS
+    Developer Guide).
+
+    Raises:
+        DeployError: ``--dashboard`` without ``--alert-kms-key-id``.
+    """
+    if dashboard and not alert_kms_key_id:
+        raise DeployError(
+            "--dashboard's alarms publish to the alert topic, which is encrypted; CloudWatch "
+            "can publish to an encrypted topic only under a customer-managed key whose policy "
+            "lets cloudwatch.amazonaws.com use it (alias/aws/sns cannot): add "
+            "--alert-kms-key-id KEY (docs/observability.md)"
+        )
+
+
 def deployer_policy_of(stage: str, aws: Any | None = None) -> dict[str, Any]:
     """The policy of the principal that deploys ``stage`` (in the session's account and
     region).
@@ -263,6 +281,7 @@ def _run(args: argparse.Namespace) -> int:
         problem = stage_name_problem(args.stage)
         if problem:
             raise DeployError(problem)
+        check_dashboard_key(args.dashboard, args.alert_kms_key_id)
     watch_timeout = parse_watch_timeout(args.watch_timeout)
     if args.step == "watch-timeout":
         print(watch_timeout)
@@ -271,7 +290,9 @@ def _run(args: argparse.Namespace) -> int:
         observability_of(args.stage, args.sfn_log_level, args.sfn_include_execution_data,
                          args.log_retention_days, args.dashboard)  # fmt: skip
         options = baselines_of(args)
-        target = preflight.preflight(args.stage, args.kms_key_id, args.alert_kms_key_id)
+        target = preflight.preflight(
+            args.stage, args.kms_key_id, args.alert_kms_key_id, dashboard=args.dashboard
+        )
         if options:
             baselining.check_bus(preflight.session().client("events"), options.bus)
         print(f"deploying stage {args.stage} to account {target.account} in {target.region}")

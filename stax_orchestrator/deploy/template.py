@@ -57,6 +57,8 @@ from stax_orchestrator.deploy.templates import (
 
 TOKEN_KEY_PARAMETER = "TokenKmsKeyArn"  # noqa: S105 - a parameter name
 ALERT_KEY_PARAMETER = "AlertKmsKeyArn"
+#: The alert topic's key without ``--alert-kms-key-id``.
+AWS_MANAGED_SNS_KEY = "alias/aws/sns"
 KEY_ARN_PATTERN = r"arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/[A-Za-z0-9-]+"
 KEY_CONDITIONS = {TOKEN_KEY_PARAMETER: "HasTokenKey", ALERT_KEY_PARAMETER: "HasAlertKey"}
 _BASELINE_CONDITIONS = {"StaxEventBusName": "HasStaxEventBus",
@@ -212,8 +214,10 @@ def _alerts(target: Target, functions: Mapping[str, Any], emails, https) -> dict
             "Type": "AWS::SNS::Topic",
             "Properties": {
                 "TopicName": target.alert_topic_name,
+                # Encrypted always: with the stage's key, or SNS's AWS-managed key (which only
+                # principals of the account can use, through SNS).
                 "KmsMasterKeyId": {"Fn::If": ["HasAlertKey", {"Ref": ALERT_KEY_PARAMETER},
-                                              NO_VALUE]},
+                                              AWS_MANAGED_SNS_KEY]},
                 "Tags": tags,
             },
         },

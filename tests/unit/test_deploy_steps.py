@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from stax_orchestrator import deploy
-from stax_orchestrator.deploy import lambdas, preflight, stack, stage, teardown
+from stax_orchestrator.deploy import lambdas, preflight, stack, stage, steps, teardown
 from stax_orchestrator.deploy.names import CHALICE_DIR
 from tests.unit.support import REGION, deployed_function
 
@@ -200,3 +200,46 @@ def test_delete_removes_chalices_lambdas_by_name_and_leaves_another_stage_alone(
     roles = [r["RoleName"] for r in aws.client("iam").list_roles()["Roles"]]
     assert roles == [other.function_role_name("validate_input")]
     assert report.left == []
+
+
+# -- the alert topic's key and the dashboard's alarms -----------------------------------
+def test_the_alert_topic_is_encrypted_and_lets_only_the_stages_alarms_publish() -> None:
+    from stax_orchestrator.deploy.observability import Observability
+    from stax_orchestrator.deploy.template import stage_template
+
+    unit = deploy.Target("unit", REGION, "123456789012")
+    arns = {f: unit.function_arn(f) for f in deploy.FUNCTIONS}
+    groups = {f: unit.log_group(f) for f in deploy.FUNCTIONS}
+    template = stage_template("unit", Observability(), arns, groups, watch_timeout=7200)
+    resources = template["Resources"]
+    assert resources["AlertTopic"]["Properties"]["KmsMasterKeyId"]["Fn::If"][2] == ("alias/aws/sns")
+    from stax_orchestrator.deploy.policies import alert_topic_policy
+
+    statements = {s["Sid"]: s for s in alert_topic_policy(unit)["Statement"]}
+    alarms = statements["StageAlarmsPublish"]
+    assert alarms["Principal"] == {"Service": "cloudwatch.amazonaws.com"}
+    assert alarms["Action"] == "SNS:Publish"
+    assert alarms["Condition"]["StringEquals"] == {"aws:SourceAccount": "123456789012"}
+    assert alarms["Condition"]["ArnLike"]["aws:SourceArn"] == (
+        f"arn:aws:cloudwatch:{REGION}:123456789012:alarm:stax-orchestrator-unit-*"
+    )
+
+
+def test_a_dashboard_needs_a_customer_managed_alert_key_that_lets_cloudwatch_use_it(
+    aws: Any,
+) -> None:
+    with pytest.raises(deploy.DeployError, match="--alert-kms-key-id"):
+        steps.check_dashboard_key(True, None)
+    steps.check_dashboard_key(False, None)
+    kms = aws.client("kms")
+    key = kms.create_key()["KeyMetadata"]["Arn"]
+    with pytest.raises(deploy.DeployError, match=r"for cloudwatch\.amazonaws\.com"):
+        preflight.check_alarm_key(kms, key)
+    policy = json.loads(kms.get_key_policy(KeyId=key, PolicyName="default")["Policy"])
+    policy["Statement"].append({
+        "Sid": "AlarmsPublishToTheAlertTopic", "Effect": "Allow",
+        "Principal": {"Service": "cloudwatch.amazonaws.com"},
+        "Action": ["kms:Decrypt", "kms:GenerateDataKey*"], "Resource": "*",
+    })  # fmt: skip
+    kms.put_key_policy(KeyId=key, PolicyName="default", Policy=json.dumps(policy))
+    preflight.check_alarm_key(kms, key)
