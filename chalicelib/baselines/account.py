@@ -43,15 +43,20 @@ class AccountEvent:
     account_name: str | None = None
 
 
-def account_event(event: Any) -> AccountEvent:
+def account_event(event: Any, source: str) -> AccountEvent:
     """The account an EventBridge event from Stax is about.
 
     Stax documents the fields in camelCase under ``detail``; the type may be missing (an
     account of no type gets no baseline by type). The harsher reading: anything but
     ``status: SUCCESS`` is refused -- a failed creation has no account to baseline.
 
+    ``source``: the stage's event source (a prefix, as the rule matches it). The rule
+    already filters, but the account baseline machine can be started by anyone allowed to,
+    with any input: the Lambda checks again.
+
     Raises:
-        InvalidAccountEvent: not an object, another detail-type, not SUCCESS, no accountId.
+        InvalidAccountEvent: not an object, from another source, another detail-type, not
+            SUCCESS, no accountId.
     """
     errors: dict[str, list[str]] = {}
     if not isinstance(event, Mapping):
@@ -61,6 +66,12 @@ def account_event(event: Any) -> AccountEvent:
         )
     detail = event.get("detail")
     kind = event.get("detail-type")
+    origin = event.get("source")
+    if not source or not isinstance(origin, str) or not origin.startswith(source):
+        errors["source"] = [
+            f"is {str(origin)[:80]!r}; only events from {source or '(no source configured)'!r} "
+            "are baselined"
+        ]
     if kind not in ACCOUNT_EVENT_TYPES:
         errors["detail-type"] = [f"must be one of: {', '.join(ACCOUNT_EVENT_TYPES)}"]
     if not isinstance(detail, Mapping):

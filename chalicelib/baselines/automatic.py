@@ -61,19 +61,22 @@ def read_stored(s3: Any, bucket: str, key: str = STORED_KEY) -> tuple[Baselines,
 def plan_account_event(event: Mapping[str, Any], access: Any, s3: Any) -> dict[str, Any]:
     """plan_account_baselines: the fleets that give the announced account its baselines.
 
-    ``event``: ``{"account_event": <the EventBridge event>, "bucket", "execution_name"}``.
+    ``event``: ``{"account_event": <the EventBridge event>, "bucket", "event_source",
+    "execution_name"}``; ``event_source`` is the stage's (the machine's definition sets it):
+    an event from any other source is refused, whoever started the execution.
     Returns ``{"account_id", "baselines", "changes", "fleets", "event_id", "run_prefix",
     "file_version"}`` (:data:`PLAN_FIELDS`);
     ``fleets`` is empty when the account has every baseline (or none targets it).
 
     Raises:
-        InvalidAccountEvent: not a successful Stax account event.
+        InvalidAccountEvent: not a successful Stax account event, or not from the stage's
+            source.
         BaselinesNotStored, InvalidBaselines: as :func:`read_stored`.
         BaselineAccountNotVisible, BaselineConflict, StaxApiUnavailable: as
             :func:`~chalicelib.baselines.account.plan_account`.
     """
     source = event.get("account_event")
-    account = account_event(source)
+    account = account_event(source, str(event.get("event_source") or ""))
     baselines, version = read_stored(s3, str(event.get("bucket") or ""))
     with access.session() as stax:
         planned = plan_account(stax, baselines, account)

@@ -24,12 +24,11 @@ from pathlib import Path
 from typing import Any
 
 from chalicelib.baselines.account import ACCOUNT_EVENT_TYPES
-from stax_orchestrator.deploy.names import Target
+from stax_orchestrator.deploy.names import DEFAULT_EVENT_SOURCE, Target
 from stax_orchestrator.deploy.templates import DeployError
 
 #: Stax's partner event sources all start so (the harsher reading of its documentation:
 #: the rest of the name is the installation's and the organisation's, not fixed).
-DEFAULT_EVENT_SOURCE = "aws.partner/stax.io"
 ACCOUNT_TARGET_ID = "account-baseline"
 DRIFT_TARGET_ID = "baseline-drift"
 _SCHEDULE = re.compile(r"^(rate\(\s*\d+\s+(minute|minutes|hour|hours|day|days)\s*\)|cron\(.+\))$")

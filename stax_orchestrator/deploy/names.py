@@ -48,6 +48,9 @@ DRIFT_FUNCTION = "check_baseline_drift"
 EVENT_FUNCTIONS = (ALERT_FUNCTION, DRIFT_FUNCTION)
 #: State machines in deployment order: each may run the ones before it.
 STATE_MACHINES = ("task_watcher", "workload", "fleet", "account_baseline")
+#: The prefix of the source of Stax's account events on its partner bus (a stage may name
+#: another with ``deploy.sh --stax-event-source``).
+DEFAULT_EVENT_SOURCE = "aws.partner/stax.io"
 #: The Outputs of a stage's stack that say where its parts are (the CLI reads them).
 OUTPUT_KEYS = {
     "workload": "WorkloadStateMachineArn",

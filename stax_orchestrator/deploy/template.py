@@ -139,8 +139,8 @@ def substitutions(kind: str, target: Target, functions: Mapping[str, Any]) -> tu
             variables[name] = {"Ref": machine_id(machine)}
         elif value == target.fleet_bucket:
             variables[name] = {"Ref": "FleetBucket"}
-        elif name == "WatchTimeoutSeconds":
-            variables[name] = {"Ref": "WatchTimeoutSeconds"}
+        elif name in ("WatchTimeoutSeconds", "StaxEventSource"):
+            variables[name] = {"Ref": name}
         elif isinstance(value, int) and value == longest.get(name):
             variables[name] = str(value)  # derived, and the same for every watch timeout
         else:

@@ -13,7 +13,12 @@ from collections.abc import Mapping
 from typing import Any
 
 from chalicelib.validation import MAX_WATCH_TIMEOUT_SECONDS
-from stax_orchestrator.deploy.names import STATEMACHINES_DIR, Target, placeholder
+from stax_orchestrator.deploy.names import (
+    DEFAULT_EVENT_SOURCE,
+    STATEMACHINES_DIR,
+    Target,
+    placeholder,
+)
 
 DEFAULT_WATCH_TIMEOUT = 7200
 #: The deploy-time default watch is at least this long (a request may ask for less).
@@ -83,6 +88,9 @@ def template_values(
         FleetArn=target.state_machine_arn("fleet"),
         AccountBaselineArn=target.state_machine_arn("account_baseline"),
         FleetBucket=target.fleet_bucket,
+        # The stage's Stax event source (the stack parameter; here its default): the account
+        # baseline Lambda refuses an event from any other.
+        StaxEventSource=DEFAULT_EVENT_SOURCE,
         WatchTimeoutSeconds=watch_timeout,
         # The watcher's own Choice reports WorkloadTaskTimedOut (after the request's
         # watch_timeout_seconds, at most a day, or this default); the execution timeout

@@ -67,7 +67,12 @@ SAMPLE = json.loads(
 def event_for(account_id: str, **detail: Any) -> dict[str, Any]:
     """The sample EventBridge event (Stax's documented shape) about ``account_id``."""
     body = {**SAMPLE, "detail": {**SAMPLE["detail"], "accountId": account_id, **detail}}
-    return {"account_event": body, "bucket": BUCKET, "execution_name": "exec-1"}
+    return {
+        "account_event": body,
+        "bucket": BUCKET,
+        "event_source": "aws.partner/stax.io",
+        "execution_name": "exec-1",
+    }
 
 
 def test_an_account_event_plans_the_stored_file_for_that_account_alone(

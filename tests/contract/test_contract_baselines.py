@@ -254,6 +254,10 @@ def test_plan_exits_2_with_changes_0_without_and_1_on_a_bad_file(
     assert 'line 16: baselines.network.targets.regions[0]: "mars-1" is not a Stax region' in text
 
 
+#: The prefix the stage matches Stax's account events by (the deploy's default).
+STAX_SOURCE = "aws.partner/stax.io"
+
+
 def stax_event(account_id: str, status: str = "SUCCESS", **detail: Any) -> dict[str, Any]:
     return {
         "source": "aws.partner/stax.io/example/stax-events",
@@ -271,7 +275,9 @@ def test_a_new_account_gets_the_baselines_of_its_type_and_nothing_else(
     new = "6f000000-0000-4000-8000-0000000000aa"
     control.seed(accounts=[{"Id": new, "Name": "workloads-new", "AwsAccountId": "444444444444",
                             "AccountType": "production"}])  # fmt: skip
-    planned = plan_account(gateway, load_baselines(FILE), account_event(stax_event(new)))
+    planned = plan_account(
+        gateway, load_baselines(FILE), account_event(stax_event(new), STAX_SOURCE)
+    )
     assert sorted((c["action"], c["workload_name"]) for c in planned["changes"]) == [
         ("create", f"network-workloads-new-{r}") for r in REGIONS
     ]
@@ -279,15 +285,19 @@ def test_a_new_account_gets_the_baselines_of_its_type_and_nothing_else(
     assert [t["aws_account_id"] for t in fleet["request"]["targets"]] == [new, new]
     validate_fleet_request(fleet["request"])
     # An account already baselined: nothing to do.
-    done = plan_account(gateway, load_baselines(FILE), account_event(stax_event(ACCOUNT_PROD)))
+    done = plan_account(
+        gateway, load_baselines(FILE), account_event(stax_event(ACCOUNT_PROD), STAX_SOURCE)
+    )
     assert [c["action"] for c in done["changes"]] == ["noop", "noop"] and done["fleets"] == []
 
 
 def test_only_successful_stax_account_events_are_baselined() -> None:
     with pytest.raises(InvalidAccountEvent) as refused:
-        account_event({**stax_event(ACCOUNT_PROD, status="FAILED"), "detail-type": "Other"})
+        account_event(
+            {**stax_event(ACCOUNT_PROD, status="FAILED"), "detail-type": "Other"}, STAX_SOURCE
+        )
     assert set(refused.value.details["errors"]) == {"detail-type", "detail.status"}
-    event = account_event(stax_event(ACCOUNT_PROD.upper()))
+    event = account_event(stax_event(ACCOUNT_PROD.upper()), STAX_SOURCE)
     assert (event.account_id, event.account_type) == (ACCOUNT_PROD, "production")
 
 

@@ -171,7 +171,7 @@ def test_the_simulator_announces_a_new_account_on_a_ministack_event_bus(clean_si
         while not got and time.monotonic() < deadline:
             got = sqs.receive_message(QueueUrl=queue, WaitTimeSeconds=1).get("Messages", [])
         assert got, "no account event reached the bus's rule target"
-        event = account_event(json.loads(got[0]["Body"]))
+        event = account_event(json.loads(got[0]["Body"]), "stax.simulator")
         assert (event.account_id, event.account_type, event.aws_account_id) == (
             new["Id"],
             "production",

@@ -81,7 +81,7 @@ def test_a_created_account_and_a_type_change_are_announced_in_staxs_shape(bus: A
                               "AccountType": "production"}]})  # fmt: skip
     (moved,) = bus()
     assert moved["detail-type"] == "AccountManagement: AccountUpdateEvent"
-    event = account_event(moved)
+    event = account_event(moved, "aws.partner/stax.io")
     assert (event.account_id, event.account_type) == (ACCOUNT, "production")
     assert state.account_events.stats()["sent"] == 2
 
@@ -100,7 +100,23 @@ def test_without_a_bus_nothing_is_sent_and_an_unreachable_bus_does_not_fail_the_
 def test_a_failed_or_foreign_event_is_refused_by_name() -> None:
     with pytest.raises(InvalidAccountEvent) as refused:
         account_event({"detail-type": "AccountManagement: AccountCreateEvent",
-                       "detail": {"accountId": ACCOUNT, "status": "FAILED"}})  # fmt: skip
+                       "source": "aws.partner/stax.io/x",
+                       "detail": {"accountId": ACCOUNT, "status": "FAILED"}},
+                      "aws.partner/stax.io")  # fmt: skip
     assert refused.value.details["errors"] == {
         "detail.status": ["is 'FAILED'; only SUCCESS events are baselined"]
     }
+
+
+def test_an_event_from_another_source_is_refused_whoever_started_the_execution() -> None:
+    forged = {"detail-type": "AccountManagement: AccountCreateEvent", "source": "my.app",
+              "detail": {"accountId": ACCOUNT, "status": "SUCCESS"}}  # fmt: skip
+    with pytest.raises(InvalidAccountEvent) as refused:
+        account_event(forged, "aws.partner/stax.io")
+    assert refused.value.details["errors"] == {
+        "source": ["is 'my.app'; only events from 'aws.partner/stax.io' are baselined"]
+    }
+    genuine = {**forged, "source": "aws.partner/stax.io/tenant/stax-events"}
+    assert account_event(genuine, "aws.partner/stax.io").account_id == ACCOUNT
+    with pytest.raises(InvalidAccountEvent, match="1 problem"):
+        account_event(genuine, "")  # no configured source: nothing is trusted

@@ -20,7 +20,7 @@ import pytest
 
 from stax_orchestrator.deploy import observability, package
 from stax_orchestrator.deploy.cfn import function_id, machine_id, pascal
-from stax_orchestrator.deploy.names import FUNCTIONS, STATE_MACHINES, Target
+from stax_orchestrator.deploy.names import DEFAULT_EVENT_SOURCE, FUNCTIONS, STATE_MACHINES, Target
 from stax_orchestrator.deploy.observability import Observability
 from stax_orchestrator.deploy.policies import lambda_policy, states_policy
 from stax_orchestrator.deploy.stage import load_stage
@@ -110,7 +110,7 @@ def test_a_templated_state_machine_is_the_definition_the_code_renders(
     expected = render(load_template(kind), template_values(arns, CONCRETE, TIMEOUT))
     chosen = template if path == "package" else stage_stack
     machine = chosen["Resources"][machine_id(kind)]["Properties"]
-    refs = _refs({"WatchTimeoutSeconds": str(TIMEOUT)})
+    refs = _refs({"WatchTimeoutSeconds": str(TIMEOUT), "StaxEventSource": DEFAULT_EVENT_SOURCE})
     assert definition(machine, refs) == expected
     assert machine["StateMachineName"] == CONCRETE.state_machine_name(kind)
     logging = observability.logging_configuration(CONCRETE, kind, OBS)
