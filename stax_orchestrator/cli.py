@@ -16,7 +16,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, NoReturn
 
 from stax_orchestrator import (
     __version__,
@@ -107,6 +107,13 @@ class Parser(argparse.ArgumentParser):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("allow_abbrev", False)
         super().__init__(*args, **kwargs)
+
+    def error(self, message: str) -> NoReturn:
+        """A usage error: exit 2, except under ``plan --detailed-exitcode``, where 2 means
+        "changes" and every error is 1 (as Terraform)."""
+        self.print_usage(sys.stderr)
+        code = 1 if "--detailed-exitcode" in sys.argv[1:] else 2
+        self.exit(code, f"{self.prog}: error: {message}\n")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -9,10 +9,16 @@ the changes as ``apply`` fleets on the stage's fleet machine -- per baseline, de
 first, then creates and updates -- following each live as ``fleet run`` does, then
 prints a summary.
 
-Exit codes. plan: 0 no change, 2 changes (``terraform plan -detailed-exitcode``), 1 an
-error (the file, Stax, a conflict; 3 for an AWS configuration problem, as every
-command). apply: 0 applied (or nothing to apply), 1 a fleet failed or an error, 2 the
-file or the saved plan was refused (nothing was started), 3 configuration.
+Terraform's contract. ``apply FILE`` prints the plan and asks for ``yes``; ``--auto-approve``
+skips the question; without a terminal and without ``--auto-approve`` it refuses and starts
+nothing. ``apply PLAN`` (a saved plan) is the approved plan: no question, refused if stale.
+
+Exit codes. plan: 0 planned (changes or not), 1 an error (the file, Stax, a conflict), 3 an
+AWS configuration problem; with ``--detailed-exitcode``: 0 no change, 2 changes, and every
+error (a usage error too) is 1, as ``terraform plan -detailed-exitcode``. apply: 0 applied
+(or nothing to apply), 1 a fleet failed, an error, or the question was not answered
+``yes``, 2 the file or the saved plan was refused or approval was impossible (nothing was
+started), 3 configuration.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ import io
 import json
 import os
 import re
+import sys
 import uuid
 from pathlib import Path
 from typing import Any
@@ -171,7 +178,40 @@ def cmd_plan(args: argparse.Namespace, context: AwsContext, out: Output) -> int:
     if not has_changes(plan):
         out.say("No changes: Stax matches the baselines.")
         return EXIT_OK
-    return EXIT_CHANGES
+    return EXIT_CHANGES if args.detailed_exitcode else EXIT_OK
+
+
+#: Terraform's question, word for word where it can be.
+QUESTION = (
+    "\nDo you want to apply these changes?\n"
+    "  Only 'yes' will be accepted to approve.\n\n"
+    "  Enter a value: "
+)
+
+
+def approval(auto_approve: bool, stdin: Any, ask: Any, out: Output) -> int | None:
+    """None when the changes may be applied; otherwise the exit code (nothing started).
+
+    ``stdin``: where the answer comes from (its ``isatty`` decides whether a person can be
+    asked); ``ask``: prompts and reads one line (``input``).
+    """
+    if auto_approve:
+        return None
+    if out.as_json or not stdin.isatty():
+        out.error(
+            "apply needs approval and there is no terminal to ask in: review `plan`, then "
+            "run apply with --auto-approve, or save the plan (plan --out PLAN) and apply "
+            "that. Nothing was started."
+        )
+        return EXIT_INVALID
+    try:
+        answer = ask(QUESTION)
+    except EOFError:
+        answer = ""
+    if answer.strip() != "yes":
+        out.error("Apply cancelled: only 'yes' approves. Nothing was started.")
+        return EXIT_FAILED
+    return None
 
 
 def _saved_plan(context: AwsContext, path: str, text: str, prune: bool) -> dict[str, Any]:
@@ -259,8 +299,9 @@ def cmd_apply(args: argparse.Namespace, context: AwsContext, out: Output) -> int
     from chalicelib.validation import validate_fleet_request
 
     text = _read(args.file)
+    saved = is_saved_plan(text)
     try:
-        if is_saved_plan(text):
+        if saved:
             plan = _saved_plan(context, args.file, text, args.prune)
         else:
             plan = _plan_file(context, args.file, text, args.prune)  # held to 1 MiB there
@@ -280,6 +321,10 @@ def cmd_apply(args: argparse.Namespace, context: AwsContext, out: Output) -> int
         if out.as_json:
             _summary([], out)
         return EXIT_OK
+    # A saved plan was reviewed when it was saved: it is the approval (Terraform's).
+    refused = None if saved else approval(args.auto_approve, sys.stdin, _ask, out)
+    if refused is not None:
+        return refused
     try:
         rows = _run_fleets(context, planned, out, args.interval)
     except KeyboardInterrupt:
@@ -289,6 +334,13 @@ def cmd_apply(args: argparse.Namespace, context: AwsContext, out: Output) -> int
     if plan["totals"].get("wait"):
         out.say(f"{plan['totals']['wait']} target(s) were in progress: apply again once they end.")
     return EXIT_FAILED if any(r["exit_code"] != EXIT_OK for r in rows) else EXIT_OK
+
+
+def _ask(question: str) -> str:
+    """The question on stderr (stdout stays the plan's), the answer from the terminal."""
+    sys.stderr.write(question)
+    sys.stderr.flush()
+    return sys.stdin.readline().rstrip("\n")
 
 
 def _run_fleets(
@@ -325,12 +377,22 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     plan.add_argument("file", metavar="FILE", help="the baselines file (YAML)")
     plan.add_argument("--prune", action="store_true", help="plan deletes of orphaned workloads")
     plan.add_argument("--out", metavar="PLAN", help="save the plan (JSON) for apply")
+    plan.add_argument(
+        "--detailed-exitcode",
+        action="store_true",
+        help="exit 2 when there are changes, 0 when none, 1 on any error (as Terraform)",
+    )
     plan.set_defaults(handler=cmd_plan)
     apply = sub.add_parser(
         "apply", parents=[common], help="make Stax match a baselines file (or a saved plan)"
     )
     apply.add_argument("file", metavar="FILE|PLAN", help="the baselines file, or a saved plan")
     apply.add_argument("--prune", action="store_true", help="delete orphaned workloads too")
+    apply.add_argument(
+        "--auto-approve",
+        action="store_true",
+        help="apply without asking (a saved plan is never asked about)",
+    )
     apply.add_argument(
         "--interval", type=float, default=2.0, help="seconds between looks (default 2)"
     )

@@ -235,21 +235,23 @@ def run_plan(gateway: StaxGateway, path: Any, *flags: str) -> tuple[int, str]:
     return code, stream.getvalue()
 
 
-def test_plan_exits_2_with_changes_0_without_and_1_on_a_bad_file(
+def test_plan_exits_0_planned_and_with_detailed_exitcode_2_on_changes_and_1_on_a_bad_file(
     gateway: StaxGateway, control: SimulatorControl, tmp_path: Any
 ) -> None:
     path = tmp_path / "baselines.yaml"
     path.write_text(FILE)
-    code, text = run_plan(gateway, path, "--out", str(tmp_path / "plan.json"))
+    code, text = run_plan(gateway, path)
+    assert code == 0, text  # changes are not a failure (as terraform plan)
+    code, text = run_plan(gateway, path, "--detailed-exitcode", "--out", str(tmp_path / "p.json"))
     assert code == 2, text
     assert "Plan: 6 to create, 0 to update" in text and "network-workloads-prod-us-east-1" in text
-    saved = load_saved((tmp_path / "plan.json").read_text(), "plan.json")
+    saved = load_saved((tmp_path / "p.json").read_text(), "p.json")
     assert saved["totals"]["create"] == 6 and saved["source"] == FILE
     converged(control)
-    code, text = run_plan(gateway, path, "--json")
+    code, text = run_plan(gateway, path, "--json", "--detailed-exitcode")
     assert code == 0 and json.loads(text)["totals"]["noop"] == 6
     path.write_text(FILE.replace("regions: [ap-southeast-2, us-east-1]", "regions: [mars-1]", 1))
-    code, text = run_plan(gateway, path)
+    code, text = run_plan(gateway, path, "--detailed-exitcode")
     assert code == 1
     assert 'line 16: baselines.network.targets.regions[0]: "mars-1" is not a Stax region' in text
 

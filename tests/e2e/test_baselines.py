@@ -40,13 +40,13 @@ NAMES = {f"network-workloads-prod-{r}" for r in BASELINE_REGIONS} | {
 
 
 def plan(path: Path, *flags: str, expect: int) -> dict[str, Any]:
-    run = cli("plan", str(path), "--json", *flags)
+    run = cli("plan", str(path), "--json", "--detailed-exitcode", *flags)
     assert run.returncode == expect, run.stdout + run.stderr
     return dict(json.loads(run.stdout))
 
 
 def apply(path: Path, *flags: str, expect: int = 0) -> subprocess.CompletedProcess[str]:
-    run = cli("apply", str(path), "--interval", "1", *flags)
+    run = cli("apply", str(path), "--interval", "1", "--auto-approve", *flags)
     assert run.returncode == expect, run.stdout + run.stderr
     return run
 
@@ -131,7 +131,7 @@ def test_a_saved_plan_is_refused_when_stax_changed_since(organisation: Any, tmp_
     path.write_text(BASELINES_FILE)
     saved = tmp_path / "plan.json"
     run = cli("plan", str(path), "--out", str(saved))
-    assert run.returncode == 2 and "6 to create" in run.stdout, run.stdout + run.stderr
+    assert run.returncode == 0 and "6 to create" in run.stdout, run.stdout + run.stderr
     organisation.seed(
         accounts=[
             {**a, "AccountType": "production"}
@@ -144,6 +144,19 @@ def test_a_saved_plan_is_refused_when_stax_changed_since(organisation: Any, tmp_
     assert "Stax changed since the plan was computed" in refused.stdout
     assert "account 'workloads-dev'" in refused.stdout, refused.stdout
     assert len(write_calls(organisation)) == writes, "a stale plan wrote to Stax"
+
+
+def test_apply_without_a_terminal_or_auto_approve_asks_nobody_and_starts_nothing(
+    organisation: Any, tmp_path: Path
+) -> None:
+    path = tmp_path / "baselines.yaml"
+    path.write_text(BASELINES_FILE)
+    writes = len(write_calls(organisation))
+    run = cli("apply", str(path), stdin="yes\n")  # a pipe is not a person
+    assert run.returncode == 2, run.stdout + run.stderr
+    assert "6 to create" in run.stdout  # the plan is shown
+    assert "--auto-approve" in run.stdout + run.stderr and "Nothing was started" in run.stdout
+    assert len(write_calls(organisation)) == writes
 
 
 def test_the_simulator_announces_a_new_account_on_a_ministack_event_bus(clean_sim: Any) -> None:

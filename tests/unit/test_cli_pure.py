@@ -123,3 +123,49 @@ def test_a_saved_plan_is_written_readable_by_its_owner_only(tmp_path: Any) -> No
         write_private(str(path), '{"parameters": "may be secret"}')
         assert path.stat().st_mode & 0o777 == 0o600, path.name
         assert path.read_text() == '{"parameters": "may be secret"}'
+
+
+class _Stdin:
+    def __init__(self, tty: bool) -> None:
+        self.tty = tty
+
+    def isatty(self) -> bool:
+        return self.tty
+
+
+def test_apply_asks_terraforms_question_and_only_yes_approves() -> None:
+    import io
+
+    from stax_orchestrator.commands_baseline import QUESTION, approval
+
+    asked: list[str] = []
+
+    def answer(text: str):
+        def ask(question: str) -> str:
+            asked.append(question)
+            return text
+
+        return ask
+
+    out = console.Output(False, stream=io.StringIO())
+    assert approval(False, _Stdin(True), answer("yes"), out) is None
+    assert asked == [QUESTION] and "Only 'yes' will be accepted" in QUESTION
+    assert approval(False, _Stdin(True), answer("y"), out) == console.EXIT_FAILED
+    assert approval(False, _Stdin(True), answer("YES "), out) == console.EXIT_FAILED
+    assert approval(True, _Stdin(False), answer("no"), out) is None  # --auto-approve
+    assert approval(False, _Stdin(False), answer("yes"), out) == console.EXIT_INVALID
+    assert len(asked) == 3  # no terminal, or --auto-approve: nobody is asked
+
+
+def test_a_usage_error_of_plan_detailed_exitcode_is_1_never_the_changes_code(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    argv = ["stax-orchestrator", "plan", "--detailed-exitcode"]  # no FILE
+    monkeypatch.setattr("sys.argv", argv)
+    with pytest.raises(SystemExit) as refused:
+        cli.build_parser().parse_args(argv[1:])
+    assert refused.value.code == 1
+    monkeypatch.setattr("sys.argv", ["stax-orchestrator", "plan"])
+    with pytest.raises(SystemExit) as refused:
+        cli.build_parser().parse_args(["plan"])
+    assert refused.value.code == 2
