@@ -364,6 +364,10 @@ def cmd_fleet(args: argparse.Namespace, context: AwsContext, out: Output) -> int
     try:
         request = _request(args)
         fleet = validate(request)
+        if args.dry_run:
+            from stax_orchestrator.fleet_dry_run import dry_run
+
+            return dry_run(fleet, context, out)
         machine = context.state_machine_arn("fleet")
         if travels_in_s3(request):
             request = upload_targets(context.client("s3"), _fleet_bucket(context), request)
@@ -473,6 +477,11 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     rollout.add_argument("--max-concurrency", type=int, default=5)
     rollout.add_argument("--failure-tolerance", help="a count, or a percentage like 20%%")
     for parser in (run, rollout):
+        parser.add_argument(
+            "--dry-run",
+            action="store_true",
+            help="print what each target would do (read from Stax); start nothing",
+        )
         parser.add_argument("--no-wait", action="store_true", help="print the ARN and return")
         parser.add_argument(
             "--interval", type=float, default=2.0, help="seconds between looks (default 2)"

@@ -242,7 +242,14 @@ def _plan_apply(fleet: Mapping[str, Any]) -> tuple[list[dict[str, Any]], list[di
     ], []
 
 
-def _runnable_and_done(fleet: Mapping[str, Any], access: StaxAccess) -> tuple[list, list]:
+def runnable_and_done(fleet: Mapping[str, Any], access: StaxAccess) -> tuple[list, list]:
+    """The targets that will run and those already done (with why), as the plan Lambda
+    decides them; ``fleet --dry-run`` shows them.
+
+    Raises:
+        InvalidFleetRequest, StaxAuthenticationFailed, StaxApiUnavailable,
+        StaxCredentialsMissing: as :func:`plan`.
+    """
     if fleet["operation"] == "delete":
         return _plan_delete(fleet)
     if fleet["operation"] == "apply":
@@ -280,7 +287,7 @@ def plan(
         CoordinationUnavailable: the results of done targets could not be recorded.
     """
     fleet_id = fleet_id or f"direct-{uuid.uuid4()}"
-    runnable, done = _runnable_and_done(fleet, access)
+    runnable, done = runnable_and_done(fleet, access)
     prefix = child_prefix(fleet_id)
     lines = []
     for item in runnable:
