@@ -55,6 +55,8 @@ _SYMBOLS = {
     "wait": "[cyan]… wait[/]",
     "orphan": "[dim]? orphan, kept[/]",
     "noop": "[dim]= no change[/]",
+    "skip": "[magenta]! account skipped[/]",
+    "protected": "[magenta]! protected, kept[/]",
 }
 
 
@@ -119,10 +121,17 @@ def _refused(error: Any, out: Output) -> None:
         out.say(error.hint)
 
 
-def print_plan(plan: dict[str, Any], out: Output, *, all_rows: bool = False) -> None:
-    """The plan, target by target (no-ops counted, not listed), then the totals."""
+def print_plan(
+    plan: dict[str, Any], out: Output, *, all_rows: bool = False, max_deletes: Any = None
+) -> None:
+    """The plan, target by target (no-ops counted, not listed), the totals, and each
+    baseline whose deletes exceed its budget (apply would refuse)."""
+    from chalicelib.baselines.budget import describe, over_budget
+
+    over = over_budget(plan, max_deletes)
     if out.as_json:
-        out.json({k: plan[k] for k in ("prune", "changes", "totals", "fingerprint")})
+        body = {k: plan[k] for k in ("prune", "changes", "totals", "fingerprint")}
+        out.json({**body, "over_deletion_budget": over})
         return
     from rich.table import Table
 
@@ -147,7 +156,11 @@ def print_plan(plan: dict[str, Any], out: Output, *, all_rows: bool = False) -> 
         f"{totals['replace']} to replace, {totals['delete']} to delete, "
         f"{totals['wait']} in progress, {totals['orphan']} orphan(s) kept, "
         f"{totals['noop']} unchanged."
+        + (f" {totals['protected']} protected, kept." if totals.get("protected") else "")
+        + (f" {totals['skip']} account(s) skipped." if totals.get("skip") else "")
     )
+    for row in over:
+        out.say(f"Over the deletion budget, apply would refuse: {describe(row)}")
 
 
 def _plan_file(context: AwsContext, path: str, text: str, prune: bool) -> dict[str, Any]:
@@ -171,7 +184,7 @@ def cmd_plan(args: argparse.Namespace, context: AwsContext, out: Output) -> int:
     except CliError as error:
         out.error(str(error))
         return EXIT_FAILED
-    print_plan(plan, out)
+    print_plan(plan, out, max_deletes=args.max_deletes)
     if args.out:
         write_private(args.out, dumps(plan))
         out.say(f"Saved the plan to {args.out} (apply it with: stax-orchestrator apply {args.out})")
@@ -315,14 +328,13 @@ def cmd_apply(args: argparse.Namespace, context: AwsContext, out: Output) -> int
         _refused(error, out)
         return EXIT_FAILED
     if not out.as_json:
-        print_plan(plan, out)
+        print_plan(plan, out, max_deletes=args.max_deletes)
     if not planned:
         out.say("Nothing to apply: Stax matches the baselines.")
         if out.as_json:
             _summary([], out)
         return EXIT_OK
-    # A saved plan was reviewed when it was saved: it is the approval (Terraform's).
-    refused = None if saved else approval(args.auto_approve, sys.stdin, _ask, out)
+    refused = _cleared(plan, saved, args, out)
     if refused is not None:
         return refused
     try:
@@ -334,6 +346,21 @@ def cmd_apply(args: argparse.Namespace, context: AwsContext, out: Output) -> int
     if plan["totals"].get("wait"):
         out.say(f"{plan['totals']['wait']} target(s) were in progress: apply again once they end.")
     return EXIT_FAILED if any(r["exit_code"] != EXIT_OK for r in rows) else EXIT_OK
+
+
+def _cleared(plan: dict[str, Any], saved: bool, args: argparse.Namespace, out: Output) -> Any:
+    """None when the plan may run: within every deletion budget, and approved (a saved
+    plan was reviewed when it was saved: it is the approval, as Terraform's); otherwise
+    the exit code, nothing started."""
+    from chalicelib.baselines.budget import check_budget
+    from chalicelib.baselines.errors import DeletionBudgetExceeded
+
+    try:
+        check_budget(plan, args.max_deletes)
+    except DeletionBudgetExceeded as error:
+        _refused(error, out)
+        return EXIT_INVALID
+    return None if saved else approval(args.auto_approve, sys.stdin, _ask, out)
 
 
 def _ask(question: str) -> str:
@@ -367,6 +394,27 @@ def _run_fleets(
     return rows
 
 
+def _budget(value: str) -> int | str:
+    from chalicelib.baselines.budget import parse_budget
+
+    try:
+        return parse_budget(value)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+#: ``--max-deletes`` of plan and apply.
+_MAX_DELETES: tuple[tuple[str, ...], dict[str, Any]] = (
+    ("--max-deletes",),
+    {
+        "type": _budget,
+        "metavar": "N|P%",
+        "help": "deletes and replacements each baseline may run, a count or a share of its "
+        "targets (default: the baseline's max_deletes, or 10%%)",
+    },
+)
+
+
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
     """Add ``plan`` and ``apply`` to the top-level subparsers."""
     plan = sub.add_parser(
@@ -377,6 +425,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     plan.add_argument("file", metavar="FILE", help="the baselines file (YAML)")
     plan.add_argument("--prune", action="store_true", help="plan deletes of orphaned workloads")
     plan.add_argument("--out", metavar="PLAN", help="save the plan (JSON) for apply")
+    plan.add_argument(*_MAX_DELETES[0], **_MAX_DELETES[1])
     plan.add_argument(
         "--detailed-exitcode",
         action="store_true",
@@ -388,6 +437,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     )
     apply.add_argument("file", metavar="FILE|PLAN", help="the baselines file, or a saved plan")
     apply.add_argument("--prune", action="store_true", help="delete orphaned workloads too")
+    apply.add_argument(*_MAX_DELETES[0], **_MAX_DELETES[1])
     apply.add_argument(
         "--auto-approve",
         action="store_true",

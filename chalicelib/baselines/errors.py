@@ -54,3 +54,13 @@ class BaselineConflict(OrchestratorError):
         "Tag the workload with the baseline's tag to adopt it, or change the baseline's "
         "workload_name."
     )
+
+
+class DeletionBudgetExceeded(OrchestratorError):
+    """An apply would delete (or replace) more workloads than a baseline's budget allows;
+    ``details["baselines"]`` says by how much. Nothing was started."""
+
+    hint = (
+        "Review the deletes in `plan`; raise the baseline's max_deletes (or pass "
+        "--max-deletes N|P%) only if they are meant."
+    )

@@ -28,6 +28,7 @@ The file::
           regions: [ap-southeast-2, us-east-1]
         max_concurrency: 4
         failure_tolerance: 0            # a count, or a percentage like "10%"
+        max_deletes: "10%"              # deletes and replacements an apply may run
 """
 
 from __future__ import annotations
@@ -70,7 +71,10 @@ _BASELINE_FIELDS = (
     "targets",
     "max_concurrency",
     "failure_tolerance",
+    "max_deletes",
 )
+#: The deletion budget of a baseline that names none: a tenth of its targets.
+DEFAULT_MAX_DELETES = "10%"
 _OVERRIDE_FIELDS = ("parameters", "tags")
 _PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
@@ -108,6 +112,8 @@ class Baseline:
     regions: list[str]
     max_concurrency: int
     failure_tolerance: int | str
+    #: Deletes and replacements one apply may run: a count, or a share of the targets.
+    max_deletes: int | str = DEFAULT_MAX_DELETES
 
     @property
     def path(self) -> str:
@@ -151,6 +157,7 @@ class Baseline:
             },
             "max_concurrency": self.max_concurrency,
             "failure_tolerance": self.failure_tolerance,
+            "max_deletes": self.max_deletes,
         }
 
 
@@ -240,9 +247,9 @@ def _strings(value: Any, path: str, problems: Collector) -> list[str]:
     return out
 
 
-def _tolerance(value: Any, path: str, problems: Collector) -> int | str:
+def _tolerance(value: Any, path: str, problems: Collector, default: int | str = 0) -> int | str:
     if value is None:
-        return 0
+        return default
     if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= MAX_TARGETS:
         return value
     if isinstance(value, str) and (m := TOLERANCE_PATTERN.match(value)) and float(m[1]) <= 100:
@@ -358,6 +365,9 @@ def _baseline(name: str, raw: Any, problems: Collector) -> Baseline | None:
         max_concurrency=_concurrency(raw, path, problems),
         failure_tolerance=_tolerance(
             raw.get("failure_tolerance"), join(path, "failure_tolerance"), problems
+        ),
+        max_deletes=_tolerance(
+            raw.get("max_deletes"), join(path, "max_deletes"), problems, DEFAULT_MAX_DELETES
         ),
     )
     _reserved_tag(baseline, problems)

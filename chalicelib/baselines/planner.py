@@ -54,7 +54,11 @@ from chalicelib.validation.limits import RESERVED_TAG_KEY_PREFIXES
 
 #: Actions that change Stax (or wait for it); a plan with any of them exits 2.
 CHANGE_ACTIONS = ("create", "update", "replace", "delete", "wait")
-ACTIONS = (*CHANGE_ACTIONS, "orphan", "noop")
+#: ``skip``: an account Stax lists as not writable; ``protected``: a workload Stax protects
+#: (or does not say), which a baseline never deletes or replaces.
+ACTIONS = (*CHANGE_ACTIONS, "orphan", "noop", "skip", "protected")
+#: Account statuses with no account to write to (the Stax document's ``Account.Status``).
+UNWRITABLE_ACCOUNT_STATUSES = frozenset({"SUSPENDED", "CLOSED", "OFFBOARDED", "INACTIVE", "NOAWS"})
 #: 2: workloads' parameter values as digests (a format-1 plan held them in clear).
 PLAN_FORMAT = 2
 #: An update that keeps the workload's other parameters: the update Lambda reads them from
@@ -157,8 +161,9 @@ def _version(item: Mapping[str, Any], baseline: Baseline, problems: Collector) -
 
 def _targets(
     state: StaxState, baseline: Baseline, problems: Collector
-) -> list[tuple[dict[str, Any], str, str | None]]:
-    """``(account, account id, type name)`` of every ACTIVE account the baseline targets."""
+) -> tuple[list[tuple[dict[str, Any], str, str | None]], list[tuple[dict[str, Any], str, str]]]:
+    """``(account, account id, type name)`` of every ACTIVE account the baseline targets,
+    and ``(account, account id, why)`` of each one it targets but must not write to."""
     chosen: dict[str, tuple[dict[str, Any], str | None]] = {}
     type_ids = {_account_type(state, ref) for ref in baseline.account_types} - {None}
     for account_id, account in state.accounts.items():
@@ -181,11 +186,29 @@ def _targets(
         type_id = account.get("type_id")
         type_name = state.account_types.get(type_id, {}).get("Name") if type_id else None
         chosen.setdefault(account_id, (account, type_name))
-    return [
-        (account, account_id, type_name)
-        for account_id, (account, type_name) in sorted(chosen.items())
-        if account.get("Status") == "ACTIVE"
-    ]
+    active, skipped = [], []
+    for account_id, (account, type_name) in sorted(chosen.items()):
+        status = account.get("Status")
+        if status == "ACTIVE":
+            active.append((account, account_id, type_name))
+        elif status in UNWRITABLE_ACCOUNT_STATUSES:
+            skipped.append((account, account_id, f"account {status}: never written to"))
+        elif status is None:
+            skipped.append((account, account_id, "account status unknown (Stax answered "
+                            "null): not written to; plan again"))  # fmt: skip
+        else:
+            skipped.append((account, account_id, f"account {status}: not ready; plan again"))
+    return active, skipped
+
+
+def _protection(workload: Mapping[str, Any]) -> str | None:
+    """Why a baseline may not delete or replace ``workload`` (None: it may)."""
+    protection = workload.get("Protection")
+    if protection is None:
+        return "protection unknown (Stax answered null): kept; plan again"
+    return (
+        "protected in Stax: kept (a baseline never deletes or replaces it)" if protection else None
+    )
 
 
 def _user_tags(tags: Mapping[str, str]) -> dict[str, str]:
@@ -265,6 +288,9 @@ def _existing(
     if status in _IN_PROGRESS:
         return "wait", [f"{status}: in progress; plan again when it ends"], []
     if status == "CREATE_FAILED":
+        kept = _protection(workload)
+        if kept:
+            return "protected", ["repair: CREATE_FAILED needs a replace", kept], []
         delete = {"operation": "delete", "workload_id": workload_id}
         return (
             "replace",
@@ -284,13 +310,73 @@ def _existing(
     return "update", reasons, [_update_request(workload_id, changed)]
 
 
+def _orphans(
+    baseline: Baseline,
+    state: StaxState,
+    owned: Mapping[str, Mapping[str, Any]],
+    matched: set[str],
+    *,
+    prune: bool,
+) -> list[dict[str, Any]]:
+    """The baseline's workloads that no target matched: kept, or with ``prune`` deleted
+    (never a protected one, nor one in progress)."""
+    changes: list[dict[str, Any]] = []
+    for workload_id, workload in sorted(owned.items()):
+        if workload_id in matched:
+            continue
+        where = {
+            "account_id": workload.get("AccountId"),
+            "account_name": state.accounts.get(str(workload.get("AccountId")), {}).get("Name"),
+            "region": workload.get("Region"),
+            "workload_name": workload.get("Name"),
+            "workload_id": workload_id,
+            "status": workload.get("Status"),
+        }
+        if not prune:
+            changes.append(
+                _change(
+                    baseline,
+                    "orphan",
+                    **where,
+                    reasons=["matches no target; kept (--prune deletes it)"],
+                    requests=[],
+                )
+            )
+        elif _protection(workload):
+            changes.append(
+                _change(baseline, "protected", **where,
+                        reasons=["orphan", str(_protection(workload))], requests=[])
+            )  # fmt: skip
+        elif workload.get("Status") in _IN_PROGRESS:
+            changes.append(
+                _change(
+                    baseline,
+                    "wait",
+                    **where,
+                    reasons=[f"orphan, {workload.get('Status')}: plan again"],
+                    requests=[],
+                )
+            )
+        else:
+            changes.append(
+                _change(
+                    baseline,
+                    "delete",
+                    **where,
+                    reasons=["orphan: matches no target (--prune)"],
+                    requests=[{"operation": "delete", "workload_id": workload_id}],
+                )
+            )
+    return changes
+
+
 def plan_baseline(
     baseline: Baseline, state: StaxState, problems: Collector, *, prune: bool
 ) -> list[dict[str, Any]]:
     """The changes of one baseline (problems are collected, not raised)."""
     item = _catalogue_item(state, baseline, problems)
     version = _version(item, baseline, problems) if item else None
-    targets = _targets(state, baseline, problems)
+    targets, skipped = _targets(state, baseline, problems)
     if item is None or version is None:
         return []
     owned = {
@@ -301,6 +387,12 @@ def plan_baseline(
     changes: list[dict[str, Any]] = []
     conflicts: list[str] = []
     matched: set[str] = set()
+    for account, account_id, why in skipped:
+        changes.append(_change(baseline, "skip", account_id=account_id,
+                               account_name=account.get("Name"), region=None,
+                               workload_name=None, reasons=[why], requests=[]))  # fmt: skip
+        # Its workloads are neither targets nor orphans: nothing in it is touched.
+        matched |= {i for i, w in owned.items() if w.get("AccountId") == account_id}
     for account, account_id, type_name in targets:
         type_refs = (type_name, account.get("type_id"))
         for region in baseline.regions:
@@ -373,47 +465,7 @@ def plan_baseline(
                     requests=requests,
                 )
             )
-    for workload_id, workload in sorted(owned.items()):
-        if workload_id in matched:
-            continue
-        where = {
-            "account_id": workload.get("AccountId"),
-            "account_name": state.accounts.get(str(workload.get("AccountId")), {}).get("Name"),
-            "region": workload.get("Region"),
-            "workload_name": workload.get("Name"),
-            "workload_id": workload_id,
-            "status": workload.get("Status"),
-        }
-        if not prune:
-            changes.append(
-                _change(
-                    baseline,
-                    "orphan",
-                    **where,
-                    reasons=["matches no target; kept (--prune deletes it)"],
-                    requests=[],
-                )
-            )
-        elif workload.get("Status") in _IN_PROGRESS:
-            changes.append(
-                _change(
-                    baseline,
-                    "wait",
-                    **where,
-                    reasons=[f"orphan, {workload.get('Status')}: plan again"],
-                    requests=[],
-                )
-            )
-        else:
-            changes.append(
-                _change(
-                    baseline,
-                    "delete",
-                    **where,
-                    reasons=["orphan: matches no target (--prune)"],
-                    requests=[{"operation": "delete", "workload_id": workload_id}],
-                )
-            )
+    changes += _orphans(baseline, state, owned, matched, prune=prune)
     if conflicts:
         raise BaselineConflict(
             f"Baseline {baseline.name!r}: {len(conflicts)} workload(s) hold a target's name "
@@ -460,7 +512,13 @@ def compute_plan(stax: Any, baselines: Baselines, *, prune: bool) -> dict[str, A
         "state": records,
         "fingerprint": state.fingerprint(),
         "baselines": {
-            b.name: {"max_concurrency": b.max_concurrency, "failure_tolerance": b.failure_tolerance}
+            b.name: {
+                "max_concurrency": b.max_concurrency,
+                "failure_tolerance": b.failure_tolerance,
+                "max_deletes": b.max_deletes,
+                # The budget's base: the account-region pairs it writes to.
+                "targets": len(_targets(state, b, Collector({}, "budget"))[0]) * len(b.regions),
+            }
             for b in baselines.baselines
         },
     }

@@ -123,13 +123,19 @@ def _full_workload(stax: Any, workload_id: str) -> dict[str, Any] | None:
         if not is_live(workload):
             return None
         needs_version = workload.get("Status") in _SETTLED
-        if workload.get("Tags") is not None and not (
-            needs_version
-            and (workload.get("Parameters") is None or workload.get("CatalogueVersionId") is None)
+        if (
+            workload.get("Tags") is not None
+            and workload.get("Protection") is not None  # a baseline never deletes on a guess
+            and not (
+                needs_version
+                and (
+                    workload.get("Parameters") is None or workload.get("CatalogueVersionId") is None
+                )
+            )
         ):
             return workload
     raise StaxApiUnavailable(
-        "Stax kept answering this workload without its tags, parameters or version",
+        "Stax kept answering this workload without its tags, protection, parameters or version",
         call="ReadWorkloads",
         workload_id=workload_id,
         attempts=FULL_READ_ATTEMPTS,
@@ -155,6 +161,8 @@ def _workload_record(workload: dict[str, Any]) -> dict[str, Any]:
         "CatalogueId": workload.get("CatalogueId"),
         "CatalogueVersionId": workload.get("CatalogueVersionId"),
         "Status": workload.get("Status"),
+        # None: Stax did not say (a nullable field); a baseline then never deletes it.
+        "Protection": workload.get("Protection"),
         "Parameters": {str(k): value_digest(workload_id, k, v) for k, v in parameters.items()},
         "Tags": {str(k): str(v) for k, v in (workload.get("Tags") or {}).items()},
     }

@@ -114,7 +114,12 @@ def test_plan_apply_converge_update_recreate_and_prune(organisation: Any, tmp_pa
     assert (
         sorted(c["workload_name"] for c in pruning["changes"] if c["action"] == "delete") == orphans
     )
-    apply(path, "--prune")
+    # Two deletes of a baseline of two targets: over the default budget (10%), refused
+    # before anything starts, saying by how much; within --max-deletes they run.
+    refused = apply(path, "--prune", expect=2)
+    assert "'params': 2 delete(s), 0 allowed (10% of 2 targets): 2 over" in refused.stdout
+    assert len(write_calls(organisation)) == writes
+    apply(path, "--prune", "--max-deletes", "2")
     assert set(live(organisation)) == NAMES - set(orphans)
     # The simulator's own state never holds nulls: every workload the apply made carries
     # its baseline's tag and the file's tags, exactly.
