@@ -24,6 +24,7 @@ rewrite someone else's workload.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -246,12 +247,17 @@ def _diff(
         if current.get(k) != value_digest(workload_id, k, v)
     ]
     if params:
-        reasons += [f"parameter {k}" for k in params]
+        reasons += [
+            f"parameter {k} -> {shown(k, desired['workload_parameters'][k])}"
+            for k in params
+        ]
         changed.update(MERGE, workload_parameters=dict(desired["workload_parameters"]))
     tags = workload.get("Tags") or {}
     tag_keys = [k for k, v in desired["workload_tags"].items() if tags.get(k) != v]
     if tag_keys:
-        reasons += [f"tag {k}" for k in tag_keys]
+        reasons += [
+            f"tag {k}: {_tag_value(tags.get(k))} -> {desired['workload_tags'][k]}" for k in tag_keys
+        ]
         changed["workload_tags"] = {**_user_tags(tags), **desired["workload_tags"]}
     return reasons, changed
 
@@ -263,6 +269,21 @@ def _full_update(desired: Mapping[str, Any], workload: Mapping[str, Any]) -> dic
         "workload_parameters": dict(desired["workload_parameters"]),
         "workload_tags": {**_user_tags(workload.get("Tags") or {}), **desired["workload_tags"]},
     }
+
+
+#: Parameter names whose values a plan never shows (Terraform's ``(sensitive)``).
+SENSITIVE_NAME = re.compile(r"password|secret|token|key|credential|private", re.IGNORECASE)
+SENSITIVE = "(sensitive)"
+
+
+def shown(name: str, value: Any) -> str:
+    """A parameter's value as a plan shows it: ``(sensitive)`` for a name that looks like
+    a secret's. The value Stax holds is never shown (the plan keeps only its digest)."""
+    return SENSITIVE if SENSITIVE_NAME.search(name) else str(value)
+
+
+def _tag_value(value: Any) -> str:
+    return "(none)" if value is None else str(value)
 
 
 def _change(baseline: Baseline, action: str, **fields: Any) -> dict[str, Any]:

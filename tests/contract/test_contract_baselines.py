@@ -108,7 +108,7 @@ def test_a_changed_version_parameter_and_tag_are_updates_that_say_why(
     assert len(updates) == 2 and plan["totals"]["noop"] == 4
     assert updates[0]["reasons"] == [
         f"version 1.0.0 ({VPC_V1}) -> 1.1.0 ({VPC_V2})",
-        "tag CostCode",
+        "tag CostCode: 1234 -> 9999",
     ]
     request = updates[0]["requests"][0]
     assert request["operation"] == "update" and request["catalogue_version_id"] == VPC_V2
@@ -117,7 +117,10 @@ def test_a_changed_version_parameter_and_tag_are_updates_that_say_why(
     cidr = FILE.replace("VpcCidr: 10.0.0.0/16", "VpcCidr: 10.9.0.0/16")
     plan = compute_plan(gateway, load_baselines(cidr), prune=False)
     (update,) = [c for c in plan["changes"] if c["action"] == "update"]
-    assert (update["region"], update["reasons"]) == ("ap-southeast-2", ["parameter VpcCidr"])
+    assert (update["region"], update["reasons"]) == (
+        "ap-southeast-2",
+        ["parameter VpcCidr -> 10.9.0.0/16"],
+    )
 
 
 def test_orphans_are_kept_without_prune_and_deleted_with_it(
@@ -316,9 +319,17 @@ def test_a_plan_never_holds_a_parameter_value_it_read_from_stax(
     assert secret not in text
     assert all("10.0.0.0/16" not in json.dumps(r) for r in plan["state"].values())
     (update,) = [c for c in plan["changes"] if c["action"] == "update"]
-    assert update["reasons"] == ["parameter VpcCidr"]
+    assert update["reasons"] == ["parameter VpcCidr -> 10.9.0.0/16"]
     (request,) = update["requests"]
     # Only the file's value; the update Lambda keeps DbPassword, reading it when it sends.
     assert request["workload_parameters"] == {"VpcCidr": "10.9.0.0/16"}
     assert request["parameters_mode"] == "merge"
     assert validate_fleet_request({"operation": "apply", "targets": [request]})
+
+
+def test_a_plan_shows_new_values_and_hides_those_whose_names_look_secret() -> None:
+    from chalicelib.baselines.planner import SENSITIVE, shown
+
+    assert shown("VpcCidr", "10.0.0.0/16") == "10.0.0.0/16"
+    for name in ("DbPassword", "ApiToken", "ClientSecret", "KmsKeyArn", "PrivateCert"):
+        assert shown(name, "anything") == SENSITIVE
