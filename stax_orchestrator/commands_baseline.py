@@ -172,12 +172,22 @@ def _plan_file(context: AwsContext, path: str, text: str, prune: bool) -> dict[s
         return compute_plan(stax, baselines, prune=prune)
 
 
+def _narrowed(args: argparse.Namespace, plan: dict[str, Any]) -> dict[str, Any]:
+    """``--baseline`` / ``--target``: the plan limited to them (InvalidBaselines: a name
+    that matches nothing)."""
+    from chalicelib.baselines.narrowing import narrow
+
+    return narrow(plan, args.baseline or (), args.target or ())
+
+
 def cmd_plan(args: argparse.Namespace, context: AwsContext, out: Output) -> int:
     from chalicelib.baselines import dumps, has_changes
     from chalicelib.errors import OrchestratorError
 
     try:
-        plan = _plan_file(context, args.file, _read_baselines(args.file), args.prune)
+        plan = _narrowed(
+            args, _plan_file(context, args.file, _read_baselines(args.file), args.prune)
+        )
     except OrchestratorError as error:
         _refused(error, out)
         return EXIT_FAILED
@@ -318,6 +328,7 @@ def cmd_apply(args: argparse.Namespace, context: AwsContext, out: Output) -> int
             plan = _saved_plan(context, args.file, text, args.prune)
         else:
             plan = _plan_file(context, args.file, text, args.prune)  # held to 1 MiB there
+        plan = _narrowed(args, plan)
         planned = fleets(plan)
         for fleet in planned:
             validate_fleet_request(fleet["request"])
@@ -425,7 +436,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     plan.add_argument("file", metavar="FILE", help="the baselines file (YAML)")
     plan.add_argument("--prune", action="store_true", help="plan deletes of orphaned workloads")
     plan.add_argument("--out", metavar="PLAN", help="save the plan (JSON) for apply")
-    plan.add_argument(*_MAX_DELETES[0], **_MAX_DELETES[1])
+
     plan.add_argument(
         "--detailed-exitcode",
         action="store_true",
@@ -437,7 +448,6 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     )
     apply.add_argument("file", metavar="FILE|PLAN", help="the baselines file, or a saved plan")
     apply.add_argument("--prune", action="store_true", help="delete orphaned workloads too")
-    apply.add_argument(*_MAX_DELETES[0], **_MAX_DELETES[1])
     apply.add_argument(
         "--auto-approve",
         action="store_true",
@@ -446,4 +456,18 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     apply.add_argument(
         "--interval", type=float, default=2.0, help="seconds between looks (default 2)"
     )
+    for parser in (plan, apply):
+        parser.add_argument(*_MAX_DELETES[0], **_MAX_DELETES[1])
+        parser.add_argument(
+            "--baseline",
+            action="append",
+            metavar="NAME",
+            help="only this baseline (repeatable)",
+        )
+        parser.add_argument(
+            "--target",
+            action="append",
+            metavar="ACCOUNT[/REGION]",
+            help="only this account (Stax id or name), or one of its regions (repeatable)",
+        )
     apply.set_defaults(handler=cmd_apply)

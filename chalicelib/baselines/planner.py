@@ -248,8 +248,7 @@ def _diff(
     ]
     if params:
         reasons += [
-            f"parameter {k} -> {shown(k, desired['workload_parameters'][k])}"
-            for k in params
+            f"parameter {k} -> {shown(k, desired['workload_parameters'][k])}" for k in params
         ]
         changed.update(MERGE, workload_parameters=dict(desired["workload_parameters"]))
     tags = workload.get("Tags") or {}

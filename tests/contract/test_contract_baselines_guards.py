@@ -76,3 +76,26 @@ def test_deletes_over_the_budget_are_refused_saying_by_how_much(
         gateway, load_baselines(NARROWED.replace("max_concurrency: 2", "max_concurrency: 2\n"
                                                  "    max_deletes: 1")), prune=True)  # fmt: skip
     assert over_budget(budgeted) == []
+
+
+def test_a_plan_narrowed_to_a_baseline_and_a_target_keeps_only_their_changes(
+    gateway: StaxGateway, control: SimulatorControl
+) -> None:
+    from chalicelib.baselines import InvalidBaselines
+    from chalicelib.baselines.narrowing import narrow
+
+    plan = compute_plan(gateway, load_baselines(FILE), prune=False)  # six creates
+    network_only = narrow(plan, ["network"])
+    assert {c["baseline"] for c in network_only["changes"]} == {"network"}
+    assert network_only["totals"]["create"] == 2 and list(network_only["baselines"]) == ["network"]
+    one = narrow(plan, targets=["workloads-dev/us-east-1"])
+    assert [(c["account_name"], c["region"]) for c in one["changes"]] == [
+        ("workloads-dev", "us-east-1")
+    ]
+    assert [len(f["request"]["targets"]) for f in fleets(one)] == [1]
+    by_id = narrow(plan, targets=[ACCOUNT_PROD.upper()])
+    assert {c["account_id"] for c in by_id["changes"]} == {ACCOUNT_PROD}
+    with pytest.raises(InvalidBaselines) as refused:
+        narrow(plan, ["nope"], ["workloads-dev/mars-1"])
+    assert [p["path"] for p in refused.value.problems] == [
+        "--baseline nope", "--target workloads-dev/mars-1"]  # fmt: skip
