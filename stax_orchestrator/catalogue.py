@@ -99,12 +99,20 @@ def list_items(stax: Any) -> list[dict[str, Any]]:
     return items
 
 
-def _template_text(template: Path) -> str:
+def template_text(template: Path) -> str:
+    """The template's text, checked before anything is called.
+
+    Raises:
+        CatalogueError: not a file, too big, not UTF-8, or no Resources section.
+    """
     if not template.is_file():
         raise CatalogueError(f"{template} is not a file")
     if template.stat().st_size > MAX_TEMPLATE_BYTES:
         raise CatalogueError(f"{template} is larger than {MAX_TEMPLATE_BYTES} bytes")
-    text = template.read_text()
+    try:
+        text = template.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError:
+        raise CatalogueError(f"{template} is not UTF-8 text") from None
     if "Resources:" not in text:
         raise CatalogueError(
             f"{template} has no Resources section: is it a CloudFormation template?"
@@ -179,7 +187,7 @@ def publish(
         CatalogueError: bad template, unknown item, or Stax did not accept the version.
         StaxRequestRejected, StaxAuthenticationFailed, StaxApiUnavailable.
     """
-    text = _template_text(template)
+    text = template_text(template)
     if description is None:
         found = _DESCRIPTION.search(text)
         description = found.group(1) if found else f"{name} ({template.name})"

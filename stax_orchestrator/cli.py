@@ -14,6 +14,7 @@ chain, or ``--profile``) and against the local stack (``--local``), from any dir
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
@@ -113,7 +114,24 @@ class Parser(argparse.ArgumentParser):
         "changes" and every error is 1 (as Terraform)."""
         self.print_usage(sys.stderr)
         code = 1 if "--detailed-exitcode" in sys.argv[1:] else 2
-        self.exit(code, f"{self.prog}: error: {message}\n")
+        self.exit(code, f"{self.prog}: error: {message}\n{_habit_hint(message)}")
+
+
+#: AWS CLI habits this CLI spells differently: the option, and what to use instead.
+_HABITS = {
+    "--region": "the stage's region is --aws-region (--region is a workload's, on create "
+    "and fleet rollout)",
+    "--output": "output is a table, or JSON with --json",
+    "--endpoint-url": "set AWS_ENDPOINT_URL, or --local for the local stack",
+}
+
+
+def _habit_hint(message: str) -> str:
+    """A pointer for an AWS CLI habit the error names (empty when none)."""
+    for option, hint in _HABITS.items():
+        if re.search(rf"(^|\s|: ){re.escape(option)}(\s|=|$)", message):
+            return f"hint: {option}: {hint}\n"
+    return ""
 
 
 def build_parser() -> argparse.ArgumentParser:

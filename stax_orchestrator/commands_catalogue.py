@@ -65,6 +65,12 @@ def cmd_catalogue(args: argparse.Namespace, context: AwsContext, out: Output) ->
     )
     from stax_orchestrator import catalogue
 
+    if args.catalogue_command != "list":
+        # Local checks first: a missing or unreadable template is named before any login.
+        try:
+            catalogue.template_text(Path(args.template))
+        except catalogue.CatalogueError as error:
+            raise CliError(str(error), EXIT_INVALID) from None
     access = context.stax_access()
     try:
         with access.session() as stax:
@@ -101,7 +107,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     publish = cat_sub.add_parser(
         "publish", parents=[common], help="upload a CloudFormation template and publish it"
     )
-    publish.add_argument("template")
+    publish.add_argument("template", help="the CloudFormation template (YAML or JSON)")
     publish.add_argument("--name", required=True, help="catalogue item name")
     publish.add_argument("--catalogue-id", help="publish a new version of this item")
     publish.add_argument("--description", help="description (default: the template's)")

@@ -466,15 +466,19 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     rollout = fleet_sub.add_parser(
         "rollout", parents=[common], help="update every live workload of a catalogue to a version"
     )
-    rollout.add_argument("--catalogue-id", required=True)
-    rollout.add_argument("--catalogue-version-id", required=True)
+    rollout.add_argument("--catalogue-id", required=True, help="the catalogue item (UUID)")
+    rollout.add_argument(
+        "--catalogue-version-id", required=True, help="the version to roll out (UUID)"
+    )
     rollout.add_argument(
         "--account-id", action="append", help="only workloads in this account (repeatable)"
     )
     rollout.add_argument(
         "--region", action="append", help="only workloads in this region (repeatable)"
     )
-    rollout.add_argument("--max-concurrency", type=int, default=5)
+    rollout.add_argument(
+        "--max-concurrency", type=int, default=5, help="targets at a time (default 5)"
+    )
     rollout.add_argument("--failure-tolerance", help="a count, or a percentage like 20%%")
     for parser in (run, rollout):
         parser.add_argument(

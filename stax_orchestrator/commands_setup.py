@@ -58,7 +58,8 @@ def token_parameters(args: argparse.Namespace, context: AwsContext) -> tuple[Any
 
 
 def _read_token(args: argparse.Namespace) -> tuple[str, str]:
-    access_key = os.environ.get("STAX_ACCESS_KEY") or args.access_key
+    # An explicit --access-key wins over the environment (as every option does).
+    access_key = args.access_key or os.environ.get("STAX_ACCESS_KEY")
     secret = os.environ.get("STAX_SECRET_KEY")
     interactive = sys.stdin.isatty()
     if not access_key and interactive:
@@ -100,7 +101,14 @@ def cmd_setup(args: argparse.Namespace, context: AwsContext, out: Output) -> int
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
     """Add ``setup`` to the top-level subparsers."""
-    setup = sub.add_parser("setup", parents=[common], help="store the Stax API token in SSM")
+    setup = sub.add_parser(
+        "setup",
+        parents=[common],
+        help="store the Stax API token in SSM",
+        description="Store the Stax API token in the stage's SSM SecureString parameters "
+        "(prompted in a terminal; or STAX_ACCESS_KEY / STAX_SECRET_KEY). Explicit options win "
+        "over the environment.",
+    )
     setup.add_argument(
         "--access-key", help="the token's access key (default: STAX_ACCESS_KEY, or a prompt)"
     )

@@ -383,15 +383,21 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
         return p
 
     run = starter("run", "start an operation from a payload file (- for stdin) and follow it")
-    run.add_argument("payload")
+    run.add_argument("payload", help="the workload request (JSON file; - for stdin)")
 
     create = starter("create", "create a workload")
-    create.add_argument("--account-id", required=True, help="Stax account id (UUID)")
+    create.add_argument(
+        "--account-id",
+        required=True,
+        help="the account: its Stax id (UUID) or its 12-digit AWS account number",
+    )
     create.add_argument(
         "--region", required=True, help="the workload's AWS region, e.g. ap-southeast-2"
     )
-    create.add_argument("--catalogue-id", required=True)
-    create.add_argument("--catalogue-version-id")
+    create.add_argument("--catalogue-id", required=True, help="the catalogue item (UUID)")
+    create.add_argument(
+        "--catalogue-version-id", help="the version (UUID; without it, Stax's default)"
+    )
     create.add_argument("--name", required=True, help="workload name")
     create.add_argument(
         "--param", action="append", metavar="KEY=VALUE", help="a workload parameter (repeatable)"
@@ -402,11 +408,11 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
         help="workload parameters from a JSON object file (- for stdin), so values stay out "
         "of the shell's history",
     )
-    create.add_argument("--tag", action="append", metavar="KEY=VALUE")
+    create.add_argument("--tag", action="append", metavar="KEY=VALUE", help="a tag (repeatable)")
 
     update = starter("update", "update a workload")
-    update.add_argument("--workload-id", required=True)
-    update.add_argument("--catalogue-version-id")
+    update.add_argument("--workload-id", required=True, help="the workload (UUID)")
+    update.add_argument("--catalogue-version-id", help="move the workload to this version (UUID)")
     update.add_argument(
         "--param", action="append", metavar="KEY=VALUE", help="a workload parameter (repeatable)"
     )
@@ -416,27 +422,44 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
         help="workload parameters from a JSON object file (- for stdin), so values stay out "
         "of the shell's history",
     )
-    update.add_argument("--tag", action="append", metavar="KEY=VALUE")
-    update.add_argument("--protection", action=argparse.BooleanOptionalAction, default=None)
+    update.add_argument("--tag", action="append", metavar="KEY=VALUE", help="a tag (repeatable)")
+    update.add_argument(
+        "--protection",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="turn Stax's deletion protection of the workload on or off",
+    )
 
     delete = starter("delete", "delete a workload")
-    delete.add_argument("--workload-id", required=True)
+    delete.add_argument("--workload-id", required=True, help="the workload (UUID)")
 
     watch = sub.add_parser("watch", parents=[common], help="follow an existing execution")
-    watch.add_argument("execution_arn")
-    watch.add_argument("--interval", type=float, default=1.0)
+    watch.add_argument("execution_arn", help="the execution's ARN")
+    watch.add_argument(
+        "--interval", type=float, default=1.0, help="seconds between looks (default 1)"
+    )
     watch.set_defaults(handler=cmd_watch)
 
-    listing = sub.add_parser("list", parents=[common], help="recent workload operations")
+    listing = sub.add_parser(
+        "list",
+        parents=[common],
+        help="recent workload operations",
+        description="The stage's recent workload executions, newest first.",
+    )
     listing.add_argument("--limit", type=_positive, default=20, help="how many (default 20)")
-    listing.add_argument("--status", choices=STATUSES)
-    listing.add_argument("--state-machine-arn")
+    listing.add_argument("--status", choices=STATUSES, help="only executions of this status")
+    listing.add_argument(
+        "--state-machine-arn", help="the workload state machine (default: the stage's)"
+    )
     listing.set_defaults(handler=cmd_list)
 
     hist = sub.add_parser(
-        "history", parents=[common], help="states an execution entered, with timings"
+        "history",
+        parents=[common],
+        help="states an execution entered, with timings",
+        description="The states an execution entered, in order, with how long each took.",
     )
-    hist.add_argument("execution_arn")
+    hist.add_argument("execution_arn", help="the execution's ARN")
     hist.set_defaults(handler=cmd_history)
 
     invoke = sub.add_parser(
@@ -444,7 +467,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
         parents=[common],
         help="run one Lambda in-process (chalice.test.Client; needs the checkout)",
     )
-    invoke.add_argument("function", choices=FUNCTIONS)
+    invoke.add_argument("function", choices=FUNCTIONS, help="the Lambda to invoke")
     invoke.add_argument("event", help="event JSON file (- for stdin)")
     invoke.add_argument(
         "--project-dir", help="the orchestrator's checkout (default: the current directory)"

@@ -169,3 +169,64 @@ def test_a_usage_error_of_plan_detailed_exitcode_is_1_never_the_changes_code(
     with pytest.raises(SystemExit) as refused:
         cli.build_parser().parse_args(["plan"])
     assert refused.value.code == 2
+
+
+def _parsers(parser: Any, name: str = "stax-orchestrator") -> Any:
+    import argparse
+
+    yield name, parser
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub_name, sub in action.choices.items():
+                yield from _parsers(sub, f"{name} {sub_name}")
+
+
+def test_every_option_of_every_command_says_what_it_is_for() -> None:
+    import argparse
+
+    silent = [
+        f"{name} {'/'.join(action.option_strings) or action.dest}"
+        for name, parser in _parsers(cli.build_parser())
+        for action in parser._actions
+        if not isinstance(action, argparse._SubParsersAction)
+        and action.help in (None, "")
+    ]
+    assert silent == []
+
+
+def test_an_aws_cli_habit_gets_a_pointer_to_this_clis_option(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    for argv, hint in (
+        (["list", "--region", "us-east-1"], "--aws-region"),
+        (["list", "--output", "text"], "--json"),
+    ):
+        with pytest.raises(SystemExit) as refused:
+            cli.build_parser().parse_args(argv)
+        assert refused.value.code == 2
+        assert f"hint: {argv[1]}:" in capsys.readouterr().err and hint
+
+
+def test_an_explicit_access_key_wins_over_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from stax_orchestrator.commands_setup import _read_token
+
+    monkeypatch.setenv("STAX_ACCESS_KEY", "from-the-environment")
+    monkeypatch.setenv("STAX_SECRET_KEY", "s")
+    args = _args(["setup", "--access-key", "given-on-the-command-line"])
+    assert _read_token(args)[0] == "given-on-the-command-line"
+    assert _read_token(_args(["setup"]))[0] == "from-the-environment"
+
+
+def test_publishing_a_missing_template_names_the_file_before_any_login(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    missing = tmp_path / "missing.yaml"
+    code = cli.main(["catalogue", "publish", str(missing), "--name", "x", "--aws-region",
+                     "us-east-1"])  # fmt: skip
+    output = capsys.readouterr()
+    assert code == console.EXIT_INVALID
+    assert f"{missing} is not a file" in output.out + output.err
