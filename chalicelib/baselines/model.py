@@ -202,8 +202,11 @@ def load_baselines(text: str, name: str = "baselines file") -> Baselines:
     Raises:
         InvalidBaselines: every problem at once, each with its path and line.
     """
-    data, lines = load_yaml(text, name)
+    duplicates: list[dict[str, Any]] = []
+    data, lines = load_yaml(text, name, duplicates)
     problems = Collector(lines, name)
+    # Reported with every other problem, in the order of the file (the first of each kept).
+    problems.problems.extend(duplicates)
     if not isinstance(data, Mapping):
         problems.add("_file", "must be a YAML mapping with a 'baselines' key")
         problems.raise_if_any()

@@ -137,12 +137,18 @@ def line_of(lines: dict[str, int], path: str) -> int | None:
     return lines.get("")
 
 
-def load_yaml(text: str, name: str = "baselines file") -> tuple[Any, dict[str, int]]:
+def load_yaml(
+    text: str, name: str = "baselines file", duplicates: list[dict[str, Any]] | None = None
+) -> tuple[Any, dict[str, int]]:
     """The document's value and ``{path: line}`` (1-based; ``""`` is the document).
 
+    ``duplicates``: where to collect duplicate keys (each named with its line; the first
+    of each is kept) instead of refusing them, so the caller can report them with every
+    other problem of the file at once.
+
     Raises:
-        InvalidBaselines: not YAML, more than one document, or a duplicate key (each
-            duplicate named with its line).
+        InvalidBaselines: not YAML, more than one document, or (without ``duplicates``) a
+            duplicate key.
     """
     import yaml
 
@@ -174,14 +180,14 @@ def load_yaml(text: str, name: str = "baselines file") -> tuple[Any, dict[str, i
     finally:
         loader.dispose()
     lines: dict[str, int] = {}
-    duplicates: list[dict[str, Any]] = []
+    found: list[dict[str, Any]] = []
     if node is None:
         return None, lines
-    value = _build(loader, node, "", lines, duplicates)
-    if duplicates:
-        raise InvalidBaselines(
-            f"The {name} has {len(duplicates)} duplicate key(s)", problems=duplicates
-        )
+    value = _build(loader, node, "", lines, found)
+    if duplicates is not None:
+        duplicates.extend(found)
+    elif found:
+        raise InvalidBaselines(f"The {name} has {len(found)} duplicate key(s)", problems=found)
     return value, lines
 
 

@@ -10,6 +10,7 @@ error mapping and timeouts are proven in the contract tier
 
 from __future__ import annotations
 
+import os
 import time
 import uuid
 from collections.abc import Iterator
@@ -24,6 +25,7 @@ from chalicelib.errors import WorkloadAlreadyExists
 from chalicelib.settings import CoordinationSettings, stax_settings
 from chalicelib.stax import SsmCredentials, StaxAccess
 from chalicelib.validation import load_operation_request
+from stax_orchestrator.deploy.stage import load_stage
 from tests.e2e.conftest import create_payload, workloads_named
 from tests.e2e.helpers import TABLE
 
@@ -32,7 +34,7 @@ pytestmark = pytest.mark.e2e
 
 def _access() -> StaxAccess:
     """A container's StaxAccess as the Lambdas build it from the local stage's settings."""
-    settings = stax_settings()
+    settings = stax_settings({**os.environ, **load_stage("local").environment()})
     credentials = SsmCredentials(
         lambda: boto3.client("ssm"),
         settings.access_key_parameter,

@@ -127,9 +127,9 @@ def test_the_summary_says_how_many_problems_and_each_line_what_to_fix() -> None:
 
 
 def test_duplicate_keys_and_broken_yaml_are_named_by_line() -> None:
-    assert problems("baselines:\n  a: {}\n  a: {}\n") == [
-        (3, "baselines.a", "duplicate key (first at line 2); keep one")
-    ]
+    found = problems("baselines:\n  a: {}\n  a: {}\n")
+    assert (3, "baselines.a", "duplicate key (first at line 2); keep one") in found
+    assert found == sorted(found, key=lambda p: p[0] or 0)
     ((line, path, message),) = problems("baselines:\n  a: [1, 2\n  b: c\n")
     # The line where the unclosed list opens, and the file's name, never an internal path.
     assert (line, path) == (2, "baselines file") and "expected" in message
@@ -203,3 +203,27 @@ def test_the_example_file_loads_and_the_editor_schema_agrees_with_the_loader() -
         with pytest.raises(InvalidBaselines):
             load_baselines(bad)
         assert list(validator.iter_errors(yaml.safe_load(bad)))
+
+
+def test_a_duplicate_key_is_reported_with_every_other_problem_of_the_file_in_one_run() -> None:
+    broken = """\
+baselines:
+  network:
+    catalogue: baseline-vpc
+    version: latest
+    workload_name: "{baseline}-{acount}-{region}"
+    parameters: {Vpc-Cidr: 10.0.0.0/16}
+    targets:
+      account_types: [production]
+      regions: [mars-1]
+    targets:
+      regions: [us-east-1]
+"""
+    found = problems(broken)
+    assert [line for line, _, _ in found] == sorted(line or 0 for line, _, _ in found)
+    assert (10, "baselines.network.targets", "duplicate key (first at line 7); keep one") in found
+    messages = " | ".join(f"{line}:{message}" for line, _, message in found)
+    assert "{acount}" in messages  # the unknown placeholder
+    assert "Vpc-Cidr" in messages or any(p == "baselines.network.parameters.Vpc-Cidr"
+                                         for _, p, _ in found)  # fmt: skip
+    assert any("mars-1" in message for _, _, message in found)  # the unknown region

@@ -188,8 +188,7 @@ def test_every_option_of_every_command_says_what_it_is_for() -> None:
         f"{name} {'/'.join(action.option_strings) or action.dest}"
         for name, parser in _parsers(cli.build_parser())
         for action in parser._actions
-        if not isinstance(action, argparse._SubParsersAction)
-        and action.help in (None, "")
+        if not isinstance(action, argparse._SubParsersAction) and action.help in (None, "")
     ]
     assert silent == []
 
