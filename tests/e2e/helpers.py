@@ -161,13 +161,10 @@ def stage_resources(stage: str) -> dict[str, list[str]]:
 
 
 # -- baselines ------------------------------------------------------------------------------
-PRODUCTION = "5a1b2c3d-0000-4000-8000-00000000a001"
-DEVELOPMENT = "5a1b2c3d-0000-4000-8000-00000000a002"
-ACCOUNT_TYPES_SEED = [{"Id": PRODUCTION, "Name": "production"},
-                      {"Id": DEVELOPMENT, "Name": "development"}]  # fmt: skip
-#: The account type of each seed account.
-ACCOUNT_TYPE_OF = {"workloads-dev": "development", "workloads-staging": "development",
-                   "workloads-prod": "production"}  # fmt: skip
+#: The seed's account types (local/seed.json), and the type of each seed account.
+ACCOUNT_TYPES_SEED = SEED["account_types"]
+PRODUCTION, DEVELOPMENT = (t["Id"] for t in ACCOUNT_TYPES_SEED)
+ACCOUNT_TYPE_OF = {a["Name"]: a["AccountType"] for a in SEED["accounts"]}
 BASELINE_REGIONS = ("ap-southeast-2", "us-east-1")
 #: Two baselines over two account types and two regions: six workloads.
 BASELINES_FILE = """\
