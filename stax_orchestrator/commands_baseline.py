@@ -106,19 +106,19 @@ def _refused(error: Any, out: Output) -> None:
     from chalicelib.baselines import InvalidBaselines
 
     if out.as_json:
-        out.json({"status": "ERROR", **error.as_dict()})
+        out.err_json({"status": "ERROR", **error.as_dict()})
         return
     if isinstance(error, InvalidBaselines):
-        out.console.print(f"[bold red]✘[/] {literal(error.text())}")
+        out.err_console.print(f"[bold red]✘[/] {literal(error.text())}")
     else:
-        out.console.print(
+        out.err_console.print(
             f"[bold red]✘ {literal(type(error).__name__)}:[/] {literal(error.message)}"
         )
         for key in ("changes", "workloads"):
             for line in error.details.get(key) or []:
-                out.console.print(f"  {literal(line)}")
+                out.err_console.print(f"  {literal(line)}")
     if error.hint:
-        out.say(error.hint)
+        out.err_console.print(error.hint, markup=False)
 
 
 def print_plan(

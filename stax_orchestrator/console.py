@@ -70,9 +70,10 @@ def literal(value: object) -> str:
 
 
 class Output:
-    """Human output (rich on a terminal, plain lines otherwise) or JSON."""
+    """Human output (rich on a terminal, plain lines otherwise) or JSON: results on
+    ``stream`` (stdout), errors and refusals on ``err_stream`` (stderr), as the AWS CLI."""
 
-    def __init__(self, as_json: bool, stream: Any = None) -> None:
+    def __init__(self, as_json: bool, stream: Any = None, err_stream: Any = None) -> None:
         from rich.console import Console
 
         class CleanConsole(Console):
@@ -86,6 +87,10 @@ class Output:
         self.stream = stream or sys.stdout
         # emoji=False: a ":name:" in user text (a tag key, a cause) stays as it is.
         self.console = CleanConsole(file=self.stream, highlight=False, soft_wrap=True, emoji=False)
+        self.err_stream = err_stream or sys.stderr
+        self.err_console = CleanConsole(
+            file=self.err_stream, highlight=False, soft_wrap=True, emoji=False
+        )
         if not self.console.is_terminal:
             # Logs and pipes get whole lines (ARNs are long), not an 80-column layout.
             self.console.width = 200
@@ -101,23 +106,28 @@ class Output:
             self.console.print(text, markup=False)
 
     def error(self, text: str) -> None:
-        """Print an error; ``text`` is plain (it often quotes the user's input)."""
+        """Print an error on stderr; ``text`` is plain (it often quotes the user's input)."""
         if self.as_json:
-            self.json({"error": text})
+            self.err_json({"error": text})
         else:
-            self.console.print(f"[bold red]error:[/] {literal(text)}")
+            self.err_console.print(f"[bold red]error:[/] {literal(text)}")
+
+    def err_json(self, body: Any) -> None:
+        """An error as JSON, on stderr (stdout holds results only)."""
+        self.err_stream.write(json.dumps(body, indent=2, default=str) + "\n")
+        self.err_stream.flush()
 
 
 def print_refusal(error: InvalidWorkloadRequest, title: str, out: Output) -> None:
     """A validation refusal, field by field; nothing of the user's is read as markup."""
     if out.as_json:
-        out.json({"status": "INVALID", **error.as_dict()})
+        out.err_json({"status": "INVALID", **error.as_dict()})
         return
-    out.console.print(f"[bold red]✘ {title}:[/] {literal(error.message)}")
+    out.err_console.print(f"[bold red]✘ {title}:[/] {literal(error.message)}")
     for field, messages in (error.details.get("errors") or {}).items():
         for message in messages:
-            out.console.print(f"  [bold]{literal(field)}[/]: {literal(message)}")
-    out.console.print("Nothing was started.")
+            out.err_console.print(f"  [bold]{literal(field)}[/]: {literal(message)}")
+    out.err_console.print("Nothing was started.")
 
 
 def configure_logging(verbose: bool) -> None:

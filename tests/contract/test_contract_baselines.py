@@ -234,7 +234,7 @@ def run_plan(gateway: StaxGateway, path: Any, *flags: str) -> tuple[int, str]:
 
     args = build_parser().parse_args(["plan", str(path), *flags])
     stream = io.StringIO()
-    code = cmd_plan(args, _Context(gateway), Output(args.json, stream=stream))
+    code = cmd_plan(args, _Context(gateway), Output(args.json, stream=stream, err_stream=stream))
     return code, stream.getvalue()
 
 

@@ -117,7 +117,7 @@ def test_plan_apply_converge_update_recreate_and_prune(organisation: Any, tmp_pa
     # Two deletes of a baseline of two targets: over the default budget (10%), refused
     # before anything starts, saying by how much; within --max-deletes they run.
     refused = apply(path, "--prune", expect=2)
-    assert "'params': 2 delete(s), 0 allowed (10% of 2 targets): 2 over" in refused.stdout
+    assert "'params': 2 delete(s), 0 allowed (10% of 2 targets): 2 over" in refused.stderr
     assert len(write_calls(organisation)) == writes
     apply(path, "--prune", "--max-deletes", "2")
     assert set(live(organisation)) == NAMES - set(orphans)
@@ -146,8 +146,8 @@ def test_a_saved_plan_is_refused_when_stax_changed_since(organisation: Any, tmp_
     )  # workloads-dev moved to production since the plan
     writes = len(write_calls(organisation))
     refused = apply(saved, expect=2)
-    assert "Stax changed since the plan was computed" in refused.stdout
-    assert "account 'workloads-dev'" in refused.stdout, refused.stdout
+    assert "Stax changed since the plan was computed" in refused.stderr
+    assert "account 'workloads-dev'" in refused.stderr, refused.stderr
     assert len(write_calls(organisation)) == writes, "a stale plan wrote to Stax"
 
 
@@ -160,7 +160,7 @@ def test_apply_without_a_terminal_or_auto_approve_asks_nobody_and_starts_nothing
     run = cli("apply", str(path), stdin="yes\n")  # a pipe is not a person
     assert run.returncode == 2, run.stdout + run.stderr
     assert "6 to create" in run.stdout  # the plan is shown
-    assert "--auto-approve" in run.stdout + run.stderr and "Nothing was started" in run.stdout
+    assert "--auto-approve" in run.stderr and "Nothing was started" in run.stderr
     assert len(write_calls(organisation)) == writes
 
 

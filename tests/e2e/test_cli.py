@@ -41,7 +41,8 @@ def cli(
 def cli_json(*args: str, expect: int = 0) -> Any:
     run = cli(*args, "--json")
     assert run.returncode == expect, run.stdout + run.stderr
-    return json.loads(run.stdout)
+    # Results on stdout; a refusal or an error (nothing was done) on stderr.
+    return json.loads(run.stdout.strip() or run.stderr)
 
 
 @pytest.fixture(scope="module")
@@ -95,8 +96,8 @@ def test_bad_payload_is_refused_before_anything_starts(
     bad = create_payload("9-starts-with-a-digit", aws_region="ap-northeast-3")
     run = cli("run", "-", stdin=json.dumps(bad))
     assert run.returncode == 2
-    assert "workload_name" in run.stdout and "aws_region" in run.stdout
-    assert "Nothing was started." in run.stdout
+    assert "workload_name" in run.stderr and "aws_region" in run.stderr
+    assert "Nothing was started." in run.stderr and run.stdout == ""
     refused = cli_json("run", "events/invalid/not_object_array.json", expect=2)
     assert refused["status"] == "INVALID"
     assert refused["error"] == "InvalidWorkloadRequest"
@@ -205,12 +206,13 @@ def test_setup_stores_the_token_and_never_prints_it(local_stack: None, secret: s
     assert stored["Parameter"]["Value"] == secret
     no_token = cli("setup", env={"STAX_ACCESS_KEY": "", "STAX_SECRET_KEY": ""}, stdin="")
     assert no_token.returncode == 2
-    assert "no API token" in no_token.stdout
+    assert "no API token" in no_token.stderr
 
 
 def test_unknown_stage_is_a_configuration_error(local_stack: None, secret: str) -> None:
     run = cli("delete", "--workload-id", "00000000-0000-4000-8000-000000000000", "--stage", "nope")
     assert run.returncode == 3
-    message = " ".join(run.stdout.split())
+    assert run.stdout == ""  # errors go to stderr: `... 2>/dev/null` prints nothing
+    message = " ".join(run.stderr.split())
     assert "no CloudFormation stack 'stax-orchestrator-nope'" in message
     assert "region us-east-1" in message and "./deploy.sh --stage nope" in message

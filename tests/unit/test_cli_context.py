@@ -77,7 +77,7 @@ def test_a_machine_by_the_stages_name_without_its_stack_is_not_found(
     aws: Any, capsys: pytest.CaptureFixture[str]
 ) -> None:
     machine(Target("nope", REGION, ACCOUNT_ID).state_machine_name("workload"))
-    code, out, _ = run(["list", "--stage", "nope"], capsys)
+    code, _, out = run(["list", "--stage", "nope"], capsys)
     assert code == EXIT_CONFIG
     message = " ".join(out.split())
     assert "no CloudFormation stack 'stax-orchestrator-nope'" in message
@@ -98,7 +98,7 @@ def test_aws_region_moves_the_lookup_and_a_workloads_region_does_not(
     assert code == EXIT_OK
     assert [row["name"] for row in json.loads(out)] == ["in-ireland"]
     # Without --aws-region the session's region (us-east-1) is where it is looked for.
-    code, out, _ = run(["--stage", "unit", "list"], capsys)
+    code, _, out = run(["--stage", "unit", "list"], capsys)
     assert code == EXIT_CONFIG
     assert f"region {REGION}" in " ".join(out.split())
 
@@ -177,13 +177,13 @@ def test_stack_name_takes_the_machines_from_the_stacks_outputs(
 def test_a_missing_stack_and_a_stack_without_the_outputs_say_so(
     aws: Any, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code, out, _ = run(["list", "--stack-name", "no-such-stack"], capsys)
+    code, _, out = run(["list", "--stack-name", "no-such-stack"], capsys)
     message = " ".join(out.split())
     assert code == EXIT_CONFIG
     assert f"no CloudFormation stack 'no-such-stack' in AWS account {ACCOUNT_ID}" in message
     assert "--stack-name" in message and "--aws-region" in message
     stack("something-else", {"QueueUrl": "https://example.invalid/q"})
-    code, out, _ = run(["list", "--stack-name", "something-else"], capsys)
+    code, _, out = run(["list", "--stack-name", "something-else"], capsys)
     message = " ".join(out.split())
     assert code == EXIT_CONFIG
     assert "has none of the outputs WorkloadStateMachineArn" in message
@@ -195,7 +195,7 @@ def test_a_stack_output_that_names_a_deleted_machine_is_the_named_error(
     workload = machine("packaged-Workload-gone")
     boto3.client("stepfunctions", region_name=REGION).delete_state_machine(stateMachineArn=workload)
     stack("orchestrator-old", {"WorkloadStateMachineArn": workload})
-    code, out, _ = run(["list", "--stack-name", "orchestrator-old"], capsys)
+    code, _, out = run(["list", "--stack-name", "orchestrator-old"], capsys)
     message = " ".join(out.split())
     assert code == EXIT_CONFIG
     assert "no workload state machine packaged-Workload-gone" in message
@@ -227,10 +227,10 @@ def test_every_client_comes_from_one_session_with_adaptive_retries(aws: Any) -> 
 def test_an_unknown_profile_is_named_and_local_refuses_a_profile(
     aws: Any, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code, out, _ = run(["--profile", "no-such-profile", "list"], capsys)
+    code, _, out = run(["--profile", "no-such-profile", "list"], capsys)
     assert code == EXIT_CONFIG
     assert "no AWS profile 'no-such-profile'" in out
-    code, out, _ = run(["list", "--local", "--profile", "prod"], capsys)
+    code, _, out = run(["list", "--local", "--profile", "prod"], capsys)
     assert code == EXIT_INVALID
     assert "leave out --profile" in out
 

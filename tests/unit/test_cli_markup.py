@@ -40,7 +40,7 @@ def test_run_prints_a_tag_key_that_looks_like_markup_literally_and_exits_2(
 ) -> None:
     payload = create(workload_tags={"[/x]": 1, "[bold]": 2, ":smile:": 3})
     code = cli.main(["run", write(tmp_path, payload)])
-    out = capsys.readouterr().out
+    out = capsys.readouterr().err
     assert code == EXIT_INVALID == 2
     assert "workload_tags.[/x]: value must be a string, not a number" in out
     assert "workload_tags.[bold]: value must be a string" in out
@@ -53,7 +53,7 @@ def test_run_with_json_output_keeps_the_key_as_it_is(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     code = cli.main(["run", "--json", write(tmp_path, create(workload_tags={"[/x]": 1}))])
-    body = json.loads(capsys.readouterr().out)
+    body = json.loads(capsys.readouterr().err)
     assert code == 2
     assert body["status"] == "INVALID"
     assert list(body["errors"]) == ["workload_tags.[/x]"]
@@ -64,7 +64,7 @@ def test_run_refuses_a_parameter_name_with_a_hyphen_before_anything_starts(
 ) -> None:
     code = cli.main(["run", write(tmp_path, create(workload_parameters={"vpc-cidr": "x"}))])
     assert code == 2
-    assert "workload_parameters.vpc-cidr: key must be alphanumeric" in capsys.readouterr().out
+    assert "workload_parameters.vpc-cidr: key must be alphanumeric" in capsys.readouterr().err
 
 
 def test_run_refuses_json_nested_too_deeply_for_python_with_exit_code_2(
@@ -72,7 +72,7 @@ def test_run_refuses_json_nested_too_deeply_for_python_with_exit_code_2(
 ) -> None:
     path = write(tmp_path, "[" * 100_000 + "]" * 100_000, "deep.json")
     code = cli.main(["run", path])
-    out = capsys.readouterr().out
+    out = capsys.readouterr().err
     assert code == 2
     assert f"error: {path} is nested too deeply to read as JSON" in out
 
@@ -84,7 +84,7 @@ def test_run_refuses_json_nested_too_deeply_for_the_rules_naming_the_field(
     for _ in range(200):  # Python reads it; the validation refuses it
         deep = [deep]
     code = cli.main(["run", write(tmp_path, create(workload_parameters={"Subnets": deep}))])
-    out = capsys.readouterr().out
+    out = capsys.readouterr().err
     assert code == 2
     assert "workload_parameters.Subnets: is nested too deeply" in out
 
@@ -100,7 +100,7 @@ def test_fleet_run_prints_markup_in_keys_literally_and_exits_2(
         "targets": [{"aws_account_id": ACCOUNT, "aws_region": "ap-southeast-2"}],
     }
     code = cli.main(["fleet", "run", write(tmp_path, request)])
-    out = capsys.readouterr().out
+    out = capsys.readouterr().err
     assert code == 2
     assert "✘ invalid fleet request: The fleet request has 1 problem: workload_tags.[/x]." in out
     assert "workload_tags.[/x]: value must be a string" in out
@@ -111,7 +111,7 @@ def test_fleet_run_refuses_json_nested_too_deeply_for_python(
 ) -> None:
     path = write(tmp_path, '{"targets": ' + "[" * 100_000 + "]" * 100_000 + "}")
     assert cli.main(["fleet", "run", path]) == 2
-    assert "is nested too deeply to read as JSON" in capsys.readouterr().out
+    assert "is nested too deeply to read as JSON" in capsys.readouterr().err
 
 
 def test_a_failed_executions_report_prints_names_errors_and_causes_literally() -> None:
@@ -172,12 +172,13 @@ def test_a_succeeded_report_prints_the_workload_name_literally() -> None:
     assert "[/x]" in stream.getvalue()
 
 
-def test_errors_and_plain_lines_are_not_read_as_markup() -> None:
-    stream = io.StringIO()
-    out = Output(False, stream)
+def test_errors_and_plain_lines_are_not_read_as_markup_and_errors_go_to_stderr() -> None:
+    stream, errors = io.StringIO(), io.StringIO()
+    out = Output(False, stream, errors)
     out.error("cannot read [/x].json")
     out.say("started [bold]create[/bold]")
-    assert stream.getvalue() == "error: cannot read [/x].json\nstarted [bold]create[/bold]\n"
+    assert stream.getvalue() == "started [bold]create[/bold]\n"
+    assert errors.getvalue() == "error: cannot read [/x].json\n"
 
 
 def test_the_fleet_results_and_failures_print_target_names_and_errors_literally() -> None:

@@ -183,8 +183,10 @@ def write(path: Path, content: Any) -> str:
 
 
 def run_cli(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
+    """The exit code, and the results (stdout) -- with the errors (stderr) when it failed."""
     code = cli.main([*argv, "--stage", STAGE], session_factory=lambda **_: SESSION)
-    return code, capsys.readouterr().out
+    captured = capsys.readouterr()
+    return code, captured.out if code == 0 else captured.out + captured.err
 
 
 # -- fleet results -----------------------------------------------------------------
