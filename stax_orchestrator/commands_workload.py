@@ -364,6 +364,20 @@ def _positive(text: str) -> int:
     return value
 
 
+def _values_options(parser: argparse.ArgumentParser) -> None:
+    """``--param``, ``--param-file`` and ``--tag`` of create and update."""
+    parser.add_argument(
+        "--param", action="append", metavar="KEY=VALUE", help="a workload parameter (repeatable)"
+    )
+    parser.add_argument(
+        "--param-file",
+        metavar="FILE",
+        help="workload parameters from a JSON object file (- for stdin), so values stay out "
+        "of the shell's history",
+    )
+    parser.add_argument("--tag", action="append", metavar="KEY=VALUE", help="a tag (repeatable)")
+
+
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
     """Add the workload commands to the top-level subparsers."""
 
@@ -399,30 +413,12 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
         "--catalogue-version-id", help="the version (UUID; without it, Stax's default)"
     )
     create.add_argument("--name", required=True, help="workload name")
-    create.add_argument(
-        "--param", action="append", metavar="KEY=VALUE", help="a workload parameter (repeatable)"
-    )
-    create.add_argument(
-        "--param-file",
-        metavar="FILE",
-        help="workload parameters from a JSON object file (- for stdin), so values stay out "
-        "of the shell's history",
-    )
-    create.add_argument("--tag", action="append", metavar="KEY=VALUE", help="a tag (repeatable)")
+    _values_options(create)
 
     update = starter("update", "update a workload")
     update.add_argument("--workload-id", required=True, help="the workload (UUID)")
     update.add_argument("--catalogue-version-id", help="move the workload to this version (UUID)")
-    update.add_argument(
-        "--param", action="append", metavar="KEY=VALUE", help="a workload parameter (repeatable)"
-    )
-    update.add_argument(
-        "--param-file",
-        metavar="FILE",
-        help="workload parameters from a JSON object file (- for stdin), so values stay out "
-        "of the shell's history",
-    )
-    update.add_argument("--tag", action="append", metavar="KEY=VALUE", help="a tag (repeatable)")
+    _values_options(update)
     update.add_argument(
         "--protection",
         action=argparse.BooleanOptionalAction,

@@ -239,3 +239,29 @@ def create_body(name: str = "wl-contract", **overrides: Any) -> dict[str, Any]:
     }
     body.update(overrides)
     return body
+
+
+class StaxOnlyContext:
+    """The CLI context's Stax side only: the contract gateway instead of SSM + Cognito.
+    Anything that would start an execution or make an AWS client fails the test."""
+
+    def __init__(self, gateway: Any) -> None:
+        self.gateway = gateway
+
+    def stax_access(self) -> Any:
+        import contextlib
+
+        gateway = self.gateway
+
+        class _Access:
+            @contextlib.contextmanager
+            def session(self) -> Any:
+                yield gateway
+
+        return _Access()
+
+    def state_machine_arn(self, kind: str) -> str:
+        raise AssertionError("the command looked for a state machine to start")
+
+    def client(self, service: str) -> Any:
+        raise AssertionError(f"the command made a {service} client")

@@ -8,10 +8,8 @@ replaced by the SDK's own signer with dummy credentials, as in ``test_contract_s
 
 from __future__ import annotations
 
-import contextlib
 import io
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -27,6 +25,7 @@ from contract_support import (
     SSM_V2,
     VPC_V1,
     VPC_V2,
+    StaxOnlyContext,
 )
 
 from chalicelib.baselines import (
@@ -210,23 +209,6 @@ def test_a_saved_plan_is_refused_naming_what_changed_in_stax(
     ]
 
 
-class _Context:
-    """The CLI context's Stax side only: the contract gateway instead of SSM + Cognito."""
-
-    def __init__(self, gateway: StaxGateway) -> None:
-        self.gateway = gateway
-
-    def stax_access(self) -> Any:
-        gateway = self.gateway
-
-        class _Access:
-            @contextlib.contextmanager
-            def session(self) -> Iterator[StaxGateway]:
-                yield gateway
-
-        return _Access()
-
-
 def run_plan(gateway: StaxGateway, path: Any, *flags: str) -> tuple[int, str]:
     from stax_orchestrator.cli import build_parser
     from stax_orchestrator.commands_baseline import cmd_plan
@@ -234,7 +216,9 @@ def run_plan(gateway: StaxGateway, path: Any, *flags: str) -> tuple[int, str]:
 
     args = build_parser().parse_args(["plan", str(path), *flags])
     stream = io.StringIO()
-    code = cmd_plan(args, _Context(gateway), Output(args.json, stream=stream, err_stream=stream))
+    code = cmd_plan(
+        args, StaxOnlyContext(gateway), Output(args.json, stream=stream, err_stream=stream)
+    )
     return code, stream.getvalue()
 
 

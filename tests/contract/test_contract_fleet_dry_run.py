@@ -3,40 +3,14 @@ plan Lambda reads it, and starts nothing."""
 
 from __future__ import annotations
 
-import contextlib
 import io
 import json
-from collections.abc import Iterator
-from typing import Any
 
 from baselines_support import REGIONS, network, wid
-from contract_support import ACCOUNT_PROD, CATALOGUE_VPC, VPC_V2
+from contract_support import ACCOUNT_PROD, CATALOGUE_VPC, VPC_V2, StaxOnlyContext
 
 from chalicelib.stax import StaxGateway
 from staxsim.control import SimulatorControl
-
-
-class _Context:
-    """The CLI context's Stax side only; anything that would start an execution fails."""
-
-    def __init__(self, gateway: StaxGateway) -> None:
-        self.gateway = gateway
-
-    def stax_access(self) -> Any:
-        gateway = self.gateway
-
-        class _Access:
-            @contextlib.contextmanager
-            def session(self) -> Iterator[StaxGateway]:
-                yield gateway
-
-        return _Access()
-
-    def state_machine_arn(self, kind: str) -> str:
-        raise AssertionError("a dry run looked for a state machine to start")
-
-    def client(self, service: str) -> Any:
-        raise AssertionError(f"a dry run made a {service} client")
 
 
 def run(gateway: StaxGateway, *argv: str) -> tuple[int, str]:
@@ -46,7 +20,7 @@ def run(gateway: StaxGateway, *argv: str) -> tuple[int, str]:
 
     args = build_parser().parse_args(["fleet", *argv])
     stream = io.StringIO()
-    code = cmd_fleet(args, _Context(gateway), Output(args.json, stream=stream))
+    code = cmd_fleet(args, StaxOnlyContext(gateway), Output(args.json, stream=stream))
     return code, stream.getvalue()
 
 
