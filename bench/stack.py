@@ -98,9 +98,14 @@ class Stack:
 
     def env(self, base: dict[str, str] | None = None) -> dict[str, str]:
         """The environment a client process of this stack needs."""
+        from local.bootstrap import ACCESS_KEY_PARAMETER, SECRET_KEY_PARAMETER
+
         env = dict(os.environ if base is None else base)
         env.update(
             {
+                # The local stage's own token parameters (each stage names its own).
+                "STAX_ACCESS_KEY_PARAMETER": ACCESS_KEY_PARAMETER,
+                "STAX_SECRET_KEY_PARAMETER": SECRET_KEY_PARAMETER,
                 "AWS_DEFAULT_REGION": self.region,
                 "AWS_REGION": self.region,
                 "AWS_ACCESS_KEY_ID": "test",

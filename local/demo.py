@@ -8,9 +8,16 @@ sees to both), it drives the real command-line tool exactly as a user would:
 3. publish a new version and update the workload to it with a changed parameter;
 4. delete the workload;
 5. run one operation whose Stax task fails, to show the error report;
-6. print a summary table of the executions.
+6. run a fleet of three targets (``examples/fleet-create.json`` + ``examples/targets.csv``)
+   with its live view;
+7. ``plan`` and ``apply`` the baselines file ``examples/baselines.yaml``;
+8. turn on automatic baselining (the post-deploy step of ``deploy.sh --baselines``), create
+   an account in the simulator, and time how long its baselines take with no command run;
+9. ``plan`` again: no change;
+10. print a summary table: each step, its outcome and seconds.
 
-Every run uses fresh workload names, so running it again works.
+Single operations use fresh workload names; the fleet and the baselines converge, so running
+the demo again works (their second run has nothing to do).
 """
 
 from __future__ import annotations
@@ -20,6 +27,7 @@ import os
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -59,6 +67,48 @@ def cli_json(*args: str) -> Any:
     command = [CLI, *args, "--local", "--json"]
     run = subprocess.run(command, check=True, capture_output=True, text=True)  # noqa: S603
     return json.loads(run.stdout)
+
+
+def step(text: str) -> None:
+    """One line: what the next step shows."""
+    console.print(f"\n[bold cyan]▶ {text}[/]")
+
+
+def timed(function: Any, *args: Any, **kwargs: Any) -> tuple[Any, float]:
+    started = time.monotonic()
+    result = function(*args, **kwargs)
+    return result, time.monotonic() - started
+
+
+def deploy_baselining(bus: str) -> None:
+    """The post-deploy step of ``deploy.sh --baselines``, signed by the deploying user."""
+    key = json.loads((ROOT / ".local" / "deployer.json").read_text())
+    env = {**os.environ, "AWS_ACCESS_KEY_ID": key["AccessKeyId"],
+           "AWS_SECRET_ACCESS_KEY": key["SecretAccessKey"]}  # fmt: skip
+    command = [sys.executable, "-m", "stax_orchestrator.deploy", "post-deploy", "--stage",
+               "local", "--baselines", "examples/baselines.yaml", "--stax-event-bus", bus,
+               "--stax-event-source", "stax.simulator"]  # fmt: skip
+    console.print(
+        "[bold]$ ./deploy.sh --stage local --baselines examples/baselines.yaml "
+        f"--stax-event-bus {bus} --stax-event-source stax.simulator[/]  (its post-deploy step)"
+    )
+    subprocess.run(command, check=True, env=env, capture_output=True, text=True)  # noqa: S603
+
+
+def baselined_in(sim: Any, account: dict[str, Any], timeout: float = 180.0) -> float:
+    """Seconds until every workload of ``account`` is live and ACTIVE (at least one)."""
+    started = time.monotonic()
+    while time.monotonic() - started < timeout:
+        mine = [
+            w
+            for w in sim.state()["workloads"]
+            if w.get("AccountId") == account["Id"] and w.get("Status") != "DELETED"
+        ]
+        if mine and all(w.get("Status") == "ACTIVE" for w in mine):
+            return time.monotonic() - started
+        time.sleep(0.5)
+    console.print(f"[bold red]demo: {account['Name']} had no ACTIVE baselines in {timeout}s[/]")
+    sys.exit(1)
 
 
 def publish(name: str) -> dict[str, Any]:
@@ -131,28 +181,71 @@ def main() -> int:
             expect=1,
         )  # fmt: skip
         sim.set_task_durations(started=0.5, pending=0.5, running=2.0)
+        rows = _fleets_and_baselines(sim, run_id)
 
     table = Table(title="make demo: summary")
     for column in ("step", "operation", "workload", "status", "duration", "error"):
         table.add_column(column)
-    for step, execution_name in names.items():
+    for step_name, execution_name in names.items():
         arn = machine.replace(":stateMachine:", ":execution:") + f":{execution_name}"
         described = sfn.describe_execution(executionArn=arn)
         request = json.loads(described["input"])
         output = json.loads(described.get("output") or "{}")
         duration = (described["stopDate"] - described["startDate"]).total_seconds()
         table.add_row(
-            step,
+            step_name,
             request["operation"],
             output.get("workload_name") or request.get("workload_name") or request["workload_id"],
             described["status"],
             f"{duration:.1f}s",
             described.get("error") or "",
         )
+    for row in rows:
+        table.add_row(*row)
     console.print()
     console.print(table)
     console.print("Stop the local stack with: make down")
     return 0
+
+
+def _fleets_and_baselines(sim: Any, run_id: str) -> list[tuple[str, ...]]:
+    """Steps 6-9; their summary rows."""
+    rows: list[tuple[str, ...]] = []
+    step("A fleet: one operation over three accounts, live (what `fleet run` shows)")
+    run, seconds = timed(cli, "fleet", "run", "examples/fleet-create.json",
+                         "--targets", "examples/targets.csv")  # fmt: skip
+    outcome = "SUCCEEDED" if run.returncode == 0 else "FAILED"
+    rows.append(("fleet", "fleet create", "3 targets", outcome, f"{seconds:.1f}s", ""))
+
+    step("Baselines: what examples/baselines.yaml would change, then apply it (Terraform-style)")
+    cli("plan", "examples/baselines.yaml")
+    run, seconds = timed(cli, "apply", "examples/baselines.yaml", "--auto-approve")
+    outcome = "SUCCEEDED" if run.returncode == 0 else "FAILED"
+    rows.append(("apply", "baselines", "examples/baselines.yaml", outcome, f"{seconds:.1f}s", ""))
+
+    step("A new account gets its baselines with no command run (Stax account event → stage)")
+    bus = f"stax-demo-{run_id}"
+    events = boto3.client("events")
+    if not any(b["Name"] == bus for b in events.list_event_buses()["EventBuses"]):
+        events.create_event_bus(Name=bus)
+    deploy_baselining(bus)
+    sim.set_account_events(bus, endpoint_url=os.environ.get("AWS_ENDPOINT_URL"),
+                           region=events.meta.region_name, source="stax.simulator")  # fmt: skip
+    account = {"Id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"stax-demo-{run_id}")),
+               "Name": f"workloads-new-{run_id}", "AwsAccountId": f"44{run_id}4444",
+               "AccountType": "production"}  # fmt: skip
+    console.print(f"[bold]Stax creates account {account['Name']} (type production)[/]")
+    sim.seed(accounts=[account])
+    seconds = baselined_in(sim, account)
+    sim.set_account_events(None)
+    console.print(f"[green]✔ {account['Name']} has its baselines, ACTIVE, {seconds:.1f}s "
+                  "after Stax announced it[/]")  # fmt: skip
+    rows.append(("new account", "baselines", account["Name"], "SUCCEEDED", f"{seconds:.1f}s", ""))
+
+    step("Plan again: Stax matches the baselines (exit 0, 'No changes')")
+    run, seconds = timed(cli, "plan", "examples/baselines.yaml", "--detailed-exitcode")
+    rows.append(("plan", "baselines", "no change", "SUCCEEDED", f"{seconds:.1f}s", ""))
+    return rows
 
 
 if __name__ == "__main__":
