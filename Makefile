@@ -88,5 +88,5 @@ bench: venv deploy-local ## benchmarks on the local stack: one table, `goals met
 clean: local-down ## remove venvs and local state
 	rm -rf $(VENV) $(MS_VENV) $(AWSCLI_VENV) .local .chalice/deployments .chalice/deployed
 
-demo: deploy-local ## the main job on the local stack: publish, create → update → delete, a failure
+demo: deploy-local ## the whole product on the local stack: single operations, a fleet, baselines, a new account
 	@$(PY) local/demo.py
