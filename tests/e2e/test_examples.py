@@ -53,3 +53,12 @@ def test_the_fleet_examples_preview_and_run_as_shipped(
     assert [t["target"]["aws_region"] for t in json.loads(rollout.stdout)["to_run"]] == [
         "ap-southeast-2"
     ]
+
+
+def test_the_create_payload_of_events_runs_as_shipped(
+    clean_sim: Any, deployed: dict[str, Any]
+) -> None:
+    run = cli("run", "events/create_workload.json", "--json")
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert json.loads(run.stdout)["status"] == "SUCCEEDED"
+    assert "orchestrator-stax-demo-vpc" in live_names(clean_sim)
