@@ -13,6 +13,7 @@ Sections (modules runnable alone, see bench/README.md):
   package    what chalice deploy uploads, with and without automatic_layer
   install    the CLI pip-installed from the checkout into a fresh venv
   deploy     a redeploy with nothing to change, before and after the stage's stack
+  hostile    the hostile baselines corpus: the worst refusal's time and memory
 
 By default it uses the standard local stack (``make deploy-local`` done, as the
 ``bench`` target ensures) and leaves the simulator reset to its seed afterwards
@@ -38,7 +39,18 @@ if __package__ in (None, ""):  # run as a script: python bench/run.py
     # must not shadow anything as top-level modules).
     sys.path[0] = str(Path(__file__).resolve().parent.parent)
 
-from bench import calls, coldstart, deploy, e2e, fleet, install, package, polling, tracing
+from bench import (
+    calls,
+    coldstart,
+    deploy,
+    e2e,
+    fleet,
+    hostile,
+    install,
+    package,
+    polling,
+    tracing,
+)
 from bench.stack import open_stack
 from bench.table import Row, exit_code, guarded, render
 
@@ -52,6 +64,7 @@ SECTIONS = (
     "deploy",
     "package",
     "install",
+    "hostile",
 )
 
 
@@ -179,6 +192,12 @@ def main(argv: list[str] | None = None) -> int:
         return list(install.rows(raw["install"]))
 
     section("install", installing)
+
+    def refusals() -> list[Row]:
+        raw["hostile"] = hostile.measure()
+        return list(hostile.rows(raw["hostile"]))
+
+    section("hostile", refusals)
     if args.json:
         args.json.write_text(json.dumps(raw, indent=2, default=str))
     print(machine())

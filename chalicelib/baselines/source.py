@@ -26,8 +26,10 @@ from chalicelib.validation.problems import segment
 MAX_FILE_BYTES = 1024 * 1024
 #: The deepest nesting of maps and lists (a baselines file needs about six levels).
 MAX_DEPTH = 32
-#: The most nodes (keys, values, items) one file may hold.
-MAX_NODES = 100_000
+#: The most nodes (keys, values, items) one file may hold: a baseline is a few dozen, and
+#: account-by-account overrides for a large organisation a few thousand. PyYAML's parser is
+#: pure Python (about 50 µs a node), so this also keeps the worst refusal under a second.
+MAX_NODES = 10_000
 
 
 def too_big(size: int, name: str) -> InvalidBaselines:
@@ -155,7 +157,14 @@ def load_yaml(
     size = len(text.encode("utf-8", "surrogatepass"))
     if size > MAX_FILE_BYTES:
         raise too_big(size, name)
-    loader = _loader_class()(text)
+    try:
+        # The reader refuses control characters as the loader is made: inside the try.
+        loader = _loader_class()(text)
+    except yaml.YAMLError as error:
+        raise InvalidBaselines(
+            f"The {name} is not valid YAML",
+            problems=[{"path": name, "line": _line(error, text), "message": _reason(error)}],
+        ) from None
     try:
         node = loader.get_single_node()
     except yaml.MarkedYAMLError as error:
@@ -183,12 +192,40 @@ def load_yaml(
     found: list[dict[str, Any]] = []
     if node is None:
         return None, lines
-    value = _build(loader, node, "", lines, found)
+    try:
+        value = _build(loader, node, "", lines, found)
+    except (yaml.YAMLError, ValueError) as error:
+        # A tag no safe loader constructs (!!python/..., !Ref), an integer past Python's
+        # digit limit: the value cannot be built, so the file is refused where it stands.
+        raise InvalidBaselines(
+            f"The {name} holds a value that cannot be read",
+            problems=[{"path": name, "line": _line(error), "message": _reason(error)}],
+        ) from None
     if duplicates is not None:
         duplicates.extend(found)
     elif found:
         raise InvalidBaselines(f"The {name} has {len(found)} duplicate key(s)", problems=found)
     return value, lines
+
+
+def _line(error: BaseException, text: str = "") -> int | None:
+    """The 1-based line a YAML error names (a reader's error: its character's line)."""
+    mark = getattr(error, "context_mark", None) or getattr(error, "problem_mark", None)
+    if mark is not None:
+        return int(mark.line) + 1
+    position = getattr(error, "position", None)
+    return text.count("\n", 0, position) + 1 if isinstance(position, int) else None
+
+
+def _reason(error: BaseException) -> str:
+    problem = getattr(error, "problem", None)
+    if problem:
+        context = getattr(error, "context", None)
+        return f"{problem}" + (f" ({context})" if context else "")
+    reason = getattr(error, "reason", None)
+    if reason:  # a ReaderError: an unacceptable character
+        return f"{reason}: special characters are not allowed"
+    return str(error).splitlines()[0][:300] or type(error).__name__
 
 
 def _build(
