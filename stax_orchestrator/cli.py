@@ -23,6 +23,7 @@ from stax_orchestrator import (
     __version__,
     commands_baseline,
     commands_catalogue,
+    commands_completion,
     commands_fleet,
     commands_setup,
     commands_stage,
@@ -151,6 +152,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands_fleet.register(sub, common)
     commands_baseline.register(sub, common)
     commands_setup.register(sub, common)
+    commands_completion.register(sub, common)
     commands_stage.register(sub, common)
     return parser
 

@@ -229,3 +229,15 @@ def test_publishing_a_missing_template_names_the_file_before_any_login(
     output = capsys.readouterr()
     assert code == console.EXIT_INVALID
     assert f"{missing} is not a file" in output.out + output.err
+
+
+@pytest.mark.parametrize("shell", ["bash", "zsh", "fish", "tcsh"])
+def test_completion_prints_a_script_that_knows_every_command(
+    shell: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert cli.main(["completion", shell]) == console.EXIT_OK
+    script = capsys.readouterr().out
+    for word in ("plan", "apply", "fleet", "completion"):
+        assert word in script, (shell, word)
+    if shell != "tcsh":  # tcsh's completes commands only
+        assert "auto-approve" in script and "detailed-exitcode" in script
