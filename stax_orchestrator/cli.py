@@ -14,6 +14,7 @@ chain, or ``--profile``) and against the local stack (``--local``), from any dir
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import sys
 from collections.abc import Callable, Sequence
@@ -91,6 +92,12 @@ def _global_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
     )
     group.add_argument(
         "--json", action="store_true", default=default(False), help="machine-readable output"
+    )
+    group.add_argument(
+        "--no-color",
+        action="store_true",
+        default=default(False),
+        help="no colour or styles (as NO_COLOR=1 does)",
     )
     group.add_argument(
         "--verbose",
@@ -183,6 +190,8 @@ def main(
     (``boto3.session.Session`` unless a test hands in another)."""
     args = build_parser().parse_args(argv)
     configure_logging(args.verbose)
+    if args.no_color:
+        os.environ["NO_COLOR"] = "1"  # rich reads it: every console of this process
     out = Output(args.json)
     try:
         options = options_of(args)

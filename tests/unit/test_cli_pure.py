@@ -241,3 +241,14 @@ def test_completion_prints_a_script_that_knows_every_command(
         assert word in script, (shell, word)
     if shell != "tcsh":  # tcsh's completes commands only
         assert "auto-approve" in script and "detailed-exitcode" in script
+
+
+def test_no_color_turns_styles_off_as_no_color_does(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    args = _args(["--no-color", "completion", "bash"])
+    assert args.no_color is True
+    cli.main(["--no-color", "completion", "bash"])
+    import os
+
+    assert os.environ.get("NO_COLOR") == "1"
+    assert console.Output(False).console.no_color
