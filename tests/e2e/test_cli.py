@@ -191,7 +191,7 @@ def test_catalogue_publish_and_list(local_stack: None, clean_sim: Any, secret: s
     ]
     assert b"AWS::SSM::Parameter" in body.read()
     missing = cli("catalogue", "publish", "no/such/template.yaml", "--name", name)
-    assert missing.returncode == 2 and "is not a file" in missing.stdout
+    assert missing.returncode == 2 and "is not a file" in missing.stderr
 
 
 def test_setup_stores_the_token_and_never_prints_it(local_stack: None, secret: str) -> None:
