@@ -9,13 +9,14 @@ how much (:class:`~chalicelib.baselines.errors.DeletionBudgetExceeded`).
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Mapping
 from fractions import Fraction
 from typing import Any
 
 from chalicelib.baselines.errors import DeletionBudgetExceeded
+from chalicelib.fleet.planning import tolerated_failures
+from chalicelib.validation import TOLERANCE_PATTERN
 
 #: The actions that delete a workload.
 DELETING = ("delete", "replace")
@@ -33,17 +34,17 @@ def parse_budget(value: str) -> int | str:
         return int(text)
     found = _BUDGET.match(text)
     if found and Fraction(found.group(1)) <= 100:
-        return text
+        return f"{found.group(1)}%"  # the shape a baselines file's max_deletes takes
     raise ValueError(f"--max-deletes takes a count or a percentage like 10%, not {value!r}")
 
 
 def allowed(budget: int | str, targets: int) -> int:
-    """Deletes ``budget`` allows for a baseline of ``targets`` targets (a share rounds down:
-    10% of 9 targets is 0)."""
-    if isinstance(budget, int):
-        return budget
-    found = _BUDGET.match(str(budget))
-    return math.floor(Fraction(found.group(1)) * targets / 100) if found else 0
+    """Deletes ``budget`` allows for a baseline of ``targets`` targets: the arithmetic of a
+    fleet's tolerated failures (a share rounds down: 10% of 9 targets is 0). A value that is
+    neither (a hand-edited saved plan) allows none."""
+    if isinstance(budget, int) or TOLERANCE_PATTERN.match(str(budget)):
+        return tolerated_failures(budget, targets)
+    return 0
 
 
 def over_budget(plan: Mapping[str, Any], override: int | str | None = None) -> list[dict[str, Any]]:
