@@ -34,7 +34,7 @@ MS_PY = ROOT / ".venv-ministack" / "bin" / "python"
 SEED_FILE = ROOT / "local" / "seed.json"
 REGION = "us-east-1"
 
-STANDARD_MINISTACK = "http://127.0.0.1:4566"
+STANDARD_MINISTACK = "https://127.0.0.1:4566"
 STANDARD_SIM = "https://127.0.0.1:8443"
 STANDARD_CA_BUNDLE = "/tmp/stax-orchestrator-local/tls/ca-bundle.pem"
 
@@ -111,6 +111,7 @@ class Stack:
                 "AWS_ACCESS_KEY_ID": "test",
                 "AWS_SECRET_ACCESS_KEY": "test",  # MiniStack's dummy credentials
                 "REQUESTS_CA_BUNDLE": self.ca_bundle,
+                "AWS_CA_BUNDLE": self.ca_bundle,
                 "STAX_API_HOST": self.api_host,
                 "STAX_SIM_URL": self.sim_url,
                 "PYTHONPATH": str(ROOT),
@@ -230,7 +231,8 @@ def check(stack: Stack) -> str | None:
         return f"simulator at {stack.sim_url}: {type(error).__name__}"
     if stack.ministack_url:
         try:
-            requests.get(f"{stack.ministack_url}/_ministack/health", timeout=3)
+            health = f"{stack.ministack_url}/_ministack/health"
+            requests.get(health, timeout=3, verify=stack.ca_bundle)
         except requests.RequestException as error:
             return f"MiniStack at {stack.ministack_url}: {type(error).__name__}"
     return None
@@ -279,7 +281,7 @@ def private_stack(
             workdir = Path(cleanup.enter_context(tempfile.TemporaryDirectory(prefix="bench-")))
         tls = ensure_tls(workdir / "tls")
         sim_url = f"https://127.0.0.1:{sim_port}"
-        ministack_url = f"http://127.0.0.1:{ministack_port}" if with_ministack else None
+        ministack_url = f"https://127.0.0.1:{ministack_port}" if with_ministack else None
         # Public CAs + the private one (as the standard stack's bundle): a private
         # deploy's `chalice deploy` still reaches the package index through pip.
         stack = Stack(sim_url, str(tls["bundle"]), ministack_url, private=True)
@@ -303,7 +305,12 @@ def private_stack(
                     "--quiet",
                 ],
                 workdir / "staxsim.log",
-                {**base, "PYTHONPATH": str(ROOT)},
+                {
+                    **base,
+                    "PYTHONPATH": str(ROOT),
+                    "REQUESTS_CA_BUNDLE": str(tls["bundle"]),
+                    "AWS_CA_BUNDLE": str(tls["bundle"]),
+                },
             )
         )
         if with_ministack:
@@ -316,6 +323,10 @@ def private_stack(
                         "BIND_HOST": "127.0.0.1",
                         "GATEWAY_PORT": str(ministack_port),
                         "LOG_LEVEL": "WARNING",
+                        "MINISTACK_SSL_CERT": str(tls["cert"]),
+                        "MINISTACK_SSL_KEY": str(tls["key"]),
+                        "AWS_CA_BUNDLE": str(tls["bundle"]),
+                        "REQUESTS_CA_BUNDLE": str(tls["bundle"]),
                     },
                 )
             )
@@ -328,7 +339,7 @@ def private_stack(
         }
         if with_ministack:
             assert ministack_url is not None
-            _wait(f"{ministack_url}/_ministack/health", 60)
+            _wait(f"{ministack_url}/_ministack/health", 60, verify=stack.ca_bundle)
             api_auth = bootstrap_cognito(stack)
         with stack.sim() as sim:
             sim.configure(**api_auth)
@@ -382,7 +393,11 @@ def deploy_private(stack: Stack, workdir: Path, automatic_layer: bool = False) -
     # The local stage's settings under the private stage's names (table, topic, policies).
     stage = json.loads(json.dumps(config["stages"]["local"]).replace("-local", f"-{PRIVATE_STAGE}"))
     stage["environment_variables"].update(
-        {"STAX_API_HOST": stack.api_host, "REQUESTS_CA_BUNDLE": stack.ca_bundle}
+        {
+            "STAX_API_HOST": stack.api_host,
+            "REQUESTS_CA_BUNDLE": stack.ca_bundle,
+            "AWS_CA_BUNDLE": stack.ca_bundle,
+        }
     )
     config["stages"][PRIVATE_STAGE] = stage
     if automatic_layer:  # to try Chalice's managed layer on MiniStack (bench/README.md)

@@ -38,7 +38,7 @@ from staxsim.control import SimulatorControl
 ROOT = Path(__file__).resolve().parent.parent
 SEED_FILE = ROOT / "local" / "seed.json"
 
-MINISTACK_URL = "http://127.0.0.1:4566"
+MINISTACK_URL = "https://127.0.0.1:4566"
 REGION = "us-east-1"
 POOL_NAME = "stax-orchestrator-local"
 IDENTITY_POOL_NAME = "stax_orchestrator_local"

@@ -40,6 +40,15 @@ to delete (DELETE_FAILED, so does the stack delete); a new change set is CREATE_
 until described once and cannot be executed before (InvalidChangeSetStatus); an
 AWS::StepFunctions::StateMachine with such a definition fails and is rolled back.
 
+Transport: MiniStack serves HTTPS only (``USE_SSL=1`` with the local CA's server certificate,
+``MINISTACK_SSL_CERT`` / ``MINISTACK_SSL_KEY``); the launcher refuses to start without them.
+AWS's S3 endpoints still answer plain HTTP, which is why the stage bucket's policy denies
+``aws:SecureTransport = false``; MiniStack evaluates that key from the connection, so over
+plain HTTP every call of the product would be denied -- the local stack runs TLS, as every
+AWS SDK does by default. The Lambda workers call back on ``https://127.0.0.1:<port>`` and
+trust the CA through their stage's ``REQUESTS_CA_BUNDLE``. MiniStack's extra listener on
+port 443 is not opened: the stack binds the one port it was given.
+
 Everything else is MiniStack unchanged. If the pinned version or the patched
 source text differs, the launcher refuses to start rather than run a stack
 whose error names or Step Functions rules silently differ from AWS.
@@ -113,7 +122,29 @@ def _patch() -> None:
     ministack_fidelity.install_iam()
 
 
+def _require_tls() -> None:
+    """HTTPS only, on the one port given (see the module docstring)."""
+    import os
+
+    cert, key = os.environ.get("MINISTACK_SSL_CERT"), os.environ.get("MINISTACK_SSL_KEY")
+    if not (cert and key and os.path.exists(cert) and os.path.exists(key)):
+        sys.exit(
+            "local/ministack_launcher.py serves HTTPS only: set MINISTACK_SSL_CERT and "
+            "MINISTACK_SSL_KEY to the local stack's server certificate and key (local/tls.py)."
+        )
+    os.environ["USE_SSL"] = "1"
+    port = os.environ.get("GATEWAY_PORT", "4566")
+    # The workers inherit this: without it MiniStack would write its own CA bundle next to
+    # the certificate (over the local stack's) and point the workers at it.
+    os.environ["AWS_ENDPOINT_URL"] = f"https://127.0.0.1:{port}"
+    from ministack import app
+
+    bindable = app._port_is_bindable
+    app._port_is_bindable = lambda host, number: number != 443 and bindable(host, number)
+
+
 def main() -> None:
+    _require_tls()
     _patch()
     from ministack.app import main as ministack_main
 

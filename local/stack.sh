@@ -14,7 +14,7 @@ LOG_DIR="$STATE_DIR/logs"
 TLS_DIR="${STAX_LOCAL_TLS_DIR:-/tmp/stax-orchestrator-local/tls}"
 MINISTACK_PORT=4566
 SIM_PORT=8443
-MINISTACK_URL="http://127.0.0.1:$MINISTACK_PORT"
+MINISTACK_URL="https://127.0.0.1:$MINISTACK_PORT"
 SIM_URL="https://127.0.0.1:$SIM_PORT"
 PY="$ROOT/.venv/bin/python"
 MS_PY="$ROOT/.venv-ministack/bin/python"
@@ -79,20 +79,23 @@ up() {
   mkdir -p "$LOG_DIR"
   "$PY" "$ROOT/local/tls.py" --dir "$TLS_DIR" >/dev/null
   if ! is_running "$STATE_DIR/ministack.pid"; then
-    if curl -fsS -o /dev/null "$MINISTACK_URL/_ministack/health" 2>/dev/null; then
+    if curl -fsS -o /dev/null --cacert "$TLS_DIR/ca.pem" "$MINISTACK_URL/_ministack/health" 2>/dev/null ||
+      curl -fsS -o /dev/null "http://127.0.0.1:$MINISTACK_PORT/_ministack/health" 2>/dev/null; then
       echo "local stack: port $MINISTACK_PORT answers but is not ours; stop that process first" >&2
       return 1
     fi
     start_detached MiniStack "$STATE_DIR/ministack.pid" "$LOG_DIR/ministack.log" \
       env BIND_HOST=127.0.0.1 GATEWAY_PORT=$MINISTACK_PORT LOG_LEVEL=WARNING AUTH=true \
+      MINISTACK_SSL_CERT="$TLS_DIR/server.pem" MINISTACK_SSL_KEY="$TLS_DIR/server.key" \
+      AWS_CA_BUNDLE="$TLS_DIR/ca-bundle.pem" REQUESTS_CA_BUNDLE="$TLS_DIR/ca-bundle.pem" \
       "$MS_PY" "$ROOT/local/ministack_launcher.py"
   fi
   if ! is_running "$STATE_DIR/staxsim.pid"; then
     start_detached "Stax simulator" "$STATE_DIR/staxsim.pid" "$LOG_DIR/staxsim.log" \
-      env PYTHONPATH="$ROOT" "$PY" -m staxsim serve --host 127.0.0.1 --port $SIM_PORT \
+      env PYTHONPATH="$ROOT" REQUESTS_CA_BUNDLE="$TLS_DIR/ca-bundle.pem" AWS_CA_BUNDLE="$TLS_DIR/ca-bundle.pem" "$PY" -m staxsim serve --host 127.0.0.1 --port $SIM_PORT \
       --certfile "$TLS_DIR/server.pem" --keyfile "$TLS_DIR/server.key"
   fi
-  wait_for MiniStack "$MINISTACK_URL/_ministack/health" 60
+  wait_for MiniStack "$MINISTACK_URL/_ministack/health" 60 --cacert "$TLS_DIR/ca.pem"
   wait_for "Stax simulator" "$SIM_URL/_sim/health" 30 --cacert "$TLS_DIR/ca.pem"
   # PYTHONPATH: staxsim is a development tool of the checkout, not installed with the CLI.
   (eval "$(print_env)" && PYTHONPATH="$ROOT" "$PY" "$ROOT/local/bootstrap.py") >&2

@@ -9,9 +9,12 @@ import os
 import shlex
 import sys
 
-MINISTACK_URL = "http://127.0.0.1:4566"
+MINISTACK_URL = "https://127.0.0.1:4566"
 SIM_HOST = "127.0.0.1:8443"
 SIM_URL = f"https://{SIM_HOST}"
+#: Who the local CLI is (the account's root keys, below): the operator the local stage lets
+#: write fleet requests (``deploy.sh --bucket-writer``; docs/security.md).
+LOCAL_OPERATOR = "arn:aws:iam::000000000000:root"
 TLS_DIR = os.environ.get("STAX_LOCAL_TLS_DIR", "/tmp/stax-orchestrator-local/tls")  # noqa: S108
 
 
@@ -23,7 +26,10 @@ def local_env() -> dict[str, str]:
         "AWS_REGION": "us-east-1",
         "AWS_ACCESS_KEY_ID": "test",
         "AWS_SECRET_ACCESS_KEY": "test",  # MiniStack's dummy credentials, not a secret
+        # Both: botocore prefers AWS_CA_BUNDLE when a machine sets it (many do, to the
+        # system's roots, which do not hold the local CA).
         "REQUESTS_CA_BUNDLE": f"{TLS_DIR}/ca-bundle.pem",
+        "AWS_CA_BUNDLE": f"{TLS_DIR}/ca-bundle.pem",
         "STAX_API_HOST": SIM_HOST,
         "STAX_SIM_URL": SIM_URL,
     }
@@ -35,6 +41,9 @@ def apply_local_env() -> None:
 
 
 def main() -> int:
+    if sys.argv[1:] == ["operator"]:
+        print(LOCAL_OPERATOR)
+        return 0
     for name, value in local_env().items():
         print(f"export {name}={shlex.quote(value)}")
     return 0

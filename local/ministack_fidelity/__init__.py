@@ -42,6 +42,16 @@ patched) and the readings it chose where AWS's documents are silent:
 - ``s3_missing_object`` (request authorization, ``AUTH=true``): a missing object is
   ``AccessDenied`` (403), not ``NoSuchKey``, to a caller without ``s3:ListBucket`` on the
   bucket (for the key's prefix).
+- ``item_reader_version``: a Distributed Map's ItemReader reads the ``VersionId`` it names
+  (a version that is gone fails the Map), through ``s3:GetObjectVersion`` (MiniStack read
+  the latest version).
+- ``principal_arn``: ``aws:PrincipalArn`` of a role session is the role's ARN (MiniStack
+  gave the session's, so a policy naming a role matched nothing).
+- ``s3_expected_bucket_owner``: a request whose ``ExpectedBucketOwner`` is not the bucket's
+  owner is refused (403 AccessDenied; MiniStack ignored the header).
+- ``s3_root_bucket_policy`` (request authorization, ``AUTH=true``): a bucket policy's
+  explicit Deny binds the account's root keys too, all but the bucket-policy calls
+  (MiniStack allowed root everything before reading any resource policy).
 - ``request_resources`` (request authorization, ``AUTH=true``): Lambda's layer, concurrency
   and ``CreateFunction`` calls and EventBridge's bus and rule calls are checked as the
   actions, on the resources, AWS names (MiniStack made every layer read ``ListLayers``,
@@ -86,11 +96,15 @@ from . import (
     distributed_map,
     events_target_role,
     execution_timeout,
+    item_reader_version,
     lambda_role_trust,
     missing_paths,
     payload_size,
+    principal_arn,
     request_resources,
+    s3_expected_bucket_owner,
     s3_missing_object,
+    s3_root_bucket_policy,
     sfn_definition,
     sfn_role_permissions,
     sfn_role_trust,
@@ -104,6 +118,7 @@ RULES = (
     cause_length,
     payload_size,
     distributed_map,  # before missing_paths, whose ItemSelector check must wrap its run
+    item_reader_version,
     missing_paths,
     execution_timeout,
     child_failure,
@@ -175,6 +190,9 @@ def install_iam() -> None:
     verify(iam_actions, request_resources.EXPECTED)
     verify(iam_evaluator, ssm_get_parameters.EVALUATOR_EXPECTED)
     verify(iam_evaluator, s3_missing_object.EVALUATOR_EXPECTED)
+    verify(iam_evaluator, s3_root_bucket_policy.EVALUATOR_EXPECTED)
+    verify(s3, s3_expected_bucket_owner.EXPECTED)
+    verify(iam_evaluator, principal_arn.EXPECTED)
     verify(s3, s3_missing_object.S3_EXPECTED)
     verify(lambda_svc, lambda_role_trust.EXPECTED)
     verify(eventbridge, events_target_role.EXPECTED)
@@ -183,5 +201,8 @@ def install_iam() -> None:
     ssm_get_parameters.install(iam_actions, iam_evaluator)
     request_resources.install(iam_actions)
     s3_missing_object.install(iam_evaluator, s3)
+    s3_root_bucket_policy.install(iam_evaluator)
+    s3_expected_bucket_owner.install(s3)
+    principal_arn.install(iam_evaluator, iam)
     lambda_role_trust.install(lambda_svc, iam_evaluator, iam)
     events_target_role.install(eventbridge, iam_evaluator, iam)

@@ -85,6 +85,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
+from . import item_reader_version
 from ._patching import Expectation, wrap
 
 LAMBDA, STATES, MANAGED_RULE, DYNAMODB, ITEM_READER, MAP_RUN = (
@@ -492,7 +493,10 @@ def _install_map_checks(sf: Any, authorize: Callable[[Scope, list[Call]], None])
         def s3_object_text(bucket: Any, key: Any) -> Any:
             scope = CURRENT.get()
             if scope is not None:
-                authorize(scope, [Call(ITEM_READER, "s3:GetObject", object_arn(bucket, key))])
+                # A pinned version is read through s3:GetObjectVersion (item_reader_version).
+                pinned = item_reader_version.VERSION.get()
+                action = "s3:GetObjectVersion" if pinned else "s3:GetObject"
+                authorize(scope, [Call(ITEM_READER, action, object_arn(bucket, key))])
             return original(bucket, key)
 
         return s3_object_text

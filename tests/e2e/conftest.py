@@ -22,11 +22,12 @@ import pytest
 import requests
 
 from stax_orchestrator.follow import execution_history
+from stax_orchestrator.local_env import LOCAL_OPERATOR
 from staxsim.control import SimulatorControl
 
 ROOT = Path(__file__).resolve().parents[2]
 SEED = json.loads((ROOT / "local" / "seed.json").read_text())
-MINISTACK_URL = "http://127.0.0.1:4566"
+MINISTACK_URL = "https://127.0.0.1:4566"
 SIM_URL = "https://127.0.0.1:8443"
 ACCOUNT_ID = SEED["accounts"][0]["Id"]
 CATALOGUE = SEED["catalogue"][0]
@@ -45,12 +46,12 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 def _stack_is_up() -> str | None:
+    if not os.environ.get("REQUESTS_CA_BUNDLE"):
+        return 'REQUESTS_CA_BUNDLE is not set: eval "$(make -s local-env)"'
     try:
         requests.get(f"{MINISTACK_URL}/_ministack/health", timeout=2).raise_for_status()
     except requests.RequestException as error:
         return f"MiniStack is not answering at {MINISTACK_URL} ({type(error).__name__})"
-    if not os.environ.get("REQUESTS_CA_BUNDLE"):
-        return 'REQUESTS_CA_BUNDLE is not set: eval "$(make -s local-env)"'
     try:
         requests.get(f"{SIM_URL}/_sim/health", timeout=2).raise_for_status()
     except requests.RequestException as error:
@@ -107,9 +108,10 @@ def deployer_env() -> dict[str, str]:
 
 
 def deploy_local() -> subprocess.CompletedProcess[str]:
-    """Run the real ``./deploy.sh --stage local`` as the deploying user."""
+    """Run the real ``./deploy.sh --stage local`` as the deploying user (as ``make
+    deploy-local`` does: the local CLI may write fleet requests)."""
     return subprocess.run(
-        ["./deploy.sh", "--stage", "local"],
+        ["./deploy.sh", "--stage", "local", "--bucket-writer", LOCAL_OPERATOR],
         cwd=ROOT,
         env={**os.environ, **deployer_env()},
         capture_output=True,
@@ -124,7 +126,7 @@ def post_deploy(*flags: str) -> subprocess.CompletedProcess[str]:
     session deployed stay as they are)."""
     return subprocess.run(
         [sys.executable, "-m", "stax_orchestrator.deploy", "post-deploy", "--stage", "local",
-         *flags],
+         "--bucket-writer", LOCAL_OPERATOR, *flags],
         cwd=ROOT, env={**os.environ, **deployer_env()}, capture_output=True, text=True,
         timeout=600, check=False,
     )  # fmt: skip

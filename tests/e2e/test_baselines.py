@@ -21,7 +21,7 @@ import pytest
 from chalicelib.baselines import BASELINE_TAG
 from chalicelib.baselines.account import account_event
 from chalicelib.ownership import EXECUTION_TAG
-from tests.e2e.conftest import SEED, write_calls
+from tests.e2e.conftest import MINISTACK_URL, SEED, write_calls
 from tests.e2e.helpers import (
     ACCOUNT_TYPES_SEED,
     BASELINE_REGIONS,
@@ -179,7 +179,7 @@ def test_the_simulator_announces_a_new_account_on_a_ministack_event_bus(clean_si
                        Targets=[{"Id": "q", "Arn": queue_arn["Attributes"]["QueueArn"]}])  # fmt: skip
     try:
         organisation.set_account_events(
-            name, endpoint_url="http://127.0.0.1:4566", region=events.meta.region_name,
+            name, endpoint_url=MINISTACK_URL, region=events.meta.region_name,
             source="stax.simulator",
         )  # fmt: skip
         new = {"Id": str(uuid.uuid4()), "Name": "workloads-new", "AwsAccountId": "444444444444",

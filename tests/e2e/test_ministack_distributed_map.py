@@ -125,7 +125,7 @@ ROLE_GRANTS = [
     (["events:PutTargets", "events:PutRule", "events:DescribeRule"],
      "arn:aws:events:us-east-1:000000000000:rule/"
      "StepFunctionsGetEventsForStepFunctionsExecutionRule"),
-    ("s3:GetObject", "arn:aws:s3:::dmap-*/*"),
+    (["s3:GetObject", "s3:GetObjectVersion"], "arn:aws:s3:::dmap-*/*"),
 ]  # fmt: skip
 
 
@@ -308,6 +308,37 @@ def test_max_concurrency_path_sets_how_many_children_run_at_once(stack: Stack) -
     unpatched = run_unpatched(stack, definition, {"concurrency": 1})
     assert unpatched["map_runs"][0]["maxConcurrency"] == 0
     assert overlapping(unpatched["children"])
+
+
+def test_an_item_reader_reads_the_version_it_names_not_the_latest(stack: Stack) -> None:
+    """How the fleet machine runs the plan it wrote and no other (``VersionId``)."""
+    s3, bucket = stack.s3, f"dmap-versions-{uuid.uuid4().hex[:8]}"
+    s3.create_bucket(Bucket=bucket)
+    s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    key = "plan.jsonl"
+    try:
+        planned = s3.put_object(Bucket=bucket, Key=key, Body=b'{"n": 1}\n{"n": 2}\n')
+        s3.put_object(Bucket=bucket, Key=key, Body=b"".join(b'{"n": %d}\n' % n for n in range(5)))
+        reader = {
+            "Resource": "arn:aws:states:::s3:getObject",
+            "ReaderConfig": JSONL,
+            "Parameters": {"Bucket": bucket, "Key": key, "VersionId.$": "$.version"},
+        }
+        definition = distributed_map({"StartAt": "Done", "States": {"Done": {"Type": "Pass",
+                                      "End": True}}}, ItemReader=reader)  # fmt: skip
+        result = run_on_stack(stack, definition, {"version": planned["VersionId"]})
+        assert result["status"] == "SUCCEEDED", result
+        assert sorted(json.loads(c["input"])["n"] for c in result["children"]) == [1, 2]
+        # A version that is gone fails the Map: nothing runs.
+        s3.delete_object(Bucket=bucket, Key=key, VersionId=planned["VersionId"])
+        gone = run_on_stack(stack, definition, {"version": planned["VersionId"]})
+        assert (gone["status"], gone.get("error")) == ("FAILED", "States.ItemReaderFailed"), gone
+        assert gone["children"] == []
+    finally:
+        listed = s3.list_object_versions(Bucket=bucket)
+        for version in listed.get("Versions", []) + listed.get("DeleteMarkers", []):
+            s3.delete_object(Bucket=bucket, Key=version["Key"], VersionId=version["VersionId"])
+        s3.delete_bucket(Bucket=bucket)
 
 
 #: (the Map's tolerance fields, the input, whether AWS's Map Run succeeds) for 10 items of
