@@ -79,8 +79,10 @@ fmt: venv ## reformat the code (the only target that writes)
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
+# The local CLI runs as the account's root keys (local/stack.sh env): it is the operator who
+# may upload fleet requests too big for an execution's input (docs/security.md).
 deploy-local: local-up ## deploy the orchestrator to the local stack
-	@eval "$$(local/stack.sh env)" && eval "$$(local/stack.sh deployer-env)" && PATH="$(CURDIR)/$(VENV)/bin:$$PATH" ./deploy.sh --stage local
+	@eval "$$(local/stack.sh env)" && eval "$$(local/stack.sh deployer-env)" && PATH="$(CURDIR)/$(VENV)/bin:$$PATH" ./deploy.sh --stage local --bucket-writer "$$($(PY) -m stax_orchestrator.local_env operator)"
 
 bench: venv deploy-local ## benchmarks on the local stack: one table, `goals met: N/M` (bench/README.md)
 	$(PY) bench/run.py

@@ -6,7 +6,7 @@
 #               [--sfn-log-level ALL|ERROR|FATAL|OFF] [--sfn-include-execution-data]
 #               [--log-retention-days DAYS] [--dashboard]
 #               [--baselines FILE --stax-event-bus NAME [--stax-event-source PREFIX]
-#                [--baseline-drift-schedule 'rate(1 day)']]
+#                [--baseline-drift-schedule 'rate(1 day)']] [--bucket-writer ARN]...
 #   ./deploy.sh --stage S --package DIR [same options] [--sar-source-url URL]
 #   ./deploy.sh --stage S --delete [--force]
 #
@@ -28,12 +28,16 @@
 # creates or moves to another type, on the events of --stax-event-bus (source prefix
 # aws.partner/stax.io unless --stax-event-source); --baseline-drift-schedule alerts when
 # Stax drifts from the file (docs/baselines.md). Without --baselines the rules go.
+# Only the stage's roles, the principal that deploys it and each --bucket-writer (e.g. the
+# role of operators whose fleets are too big for an execution's input) may write what the
+# stage reads to decide its Stax writes and its stack (the bucket's baselines/, plans/,
+# requests/, templates/); nobody reaches the bucket without TLS (docs/security.md).
 # --delete empties the stage's bucket, deletes its stack, then its Lambdas (any clone, any
 # machine); it refuses while executions of the stage run, unless --force.
 set -euo pipefail
 
 usage() {
-  sed -n '2,32p' "$0" | sed 's/^# \{0,1\}//'
+  sed -n '2,36p' "$0" | sed 's/^# \{0,1\}//'
   exit "${1:-0}"
 }
 
@@ -48,6 +52,7 @@ OBSERVE=()
 PACKAGE=""
 SAR=()
 BASELINES=()
+WRITERS=()
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --stage) STAGE=${2:?--stage needs a value}; shift 2 ;;
@@ -67,6 +72,7 @@ while [[ $# -gt 0 ]]; do
     --stax-event-bus) BASELINES+=(--stax-event-bus "${2:?--stax-event-bus needs a bus name}"); shift 2 ;;
     --stax-event-source) BASELINES+=(--stax-event-source "${2:?--stax-event-source needs a source}"); shift 2 ;;
     --baseline-drift-schedule) BASELINES+=(--baseline-drift-schedule "${2:?--baseline-drift-schedule needs a schedule}"); shift 2 ;;
+    --bucket-writer) WRITERS+=(--bucket-writer "${2:?--bucket-writer needs a principal ARN}"); shift 2 ;;
     --delete) DELETE=1; shift ;;
     --diff) DIFF=1; shift ;;
     --force) FORCE=(--force); shift ;;
@@ -100,13 +106,13 @@ if [[ -n "$PACKAGE" ]]; then
 fi
 if [[ $DIFF -eq 1 ]]; then
   step diff --stage "$STAGE" --watch-timeout "$WATCH_TIMEOUT" ${ALERTS[@]+"${ALERTS[@]}"} \
-    ${OBSERVE[@]+"${OBSERVE[@]}"} ${BASELINES[@]+"${BASELINES[@]}"}
+    ${OBSERVE[@]+"${OBSERVE[@]}"} ${BASELINES[@]+"${BASELINES[@]}"} ${WRITERS[@]+"${WRITERS[@]}"}
   exit 0
 fi
 mkdir -p .chalice/deployed
 # Credentials, the Stax token in SSM and its key are checked before anything is created.
 step preflight --stage "$STAGE" ${KMS[@]+"${KMS[@]}"} ${ALERTS[@]+"${ALERTS[@]}"} \
-  ${OBSERVE[@]+"${OBSERVE[@]}"} ${BASELINES[@]+"${BASELINES[@]}"}
+  ${OBSERVE[@]+"${OBSERVE[@]}"} ${BASELINES[@]+"${BASELINES[@]}"} ${WRITERS[@]+"${WRITERS[@]}"}
 "$CHALICE" deploy --stage "$STAGE"
 step post-deploy --stage "$STAGE" --watch-timeout "$WATCH_TIMEOUT" ${ALERTS[@]+"${ALERTS[@]}"} \
-  ${OBSERVE[@]+"${OBSERVE[@]}"} ${BASELINES[@]+"${BASELINES[@]}"}
+  ${OBSERVE[@]+"${OBSERVE[@]}"} ${BASELINES[@]+"${BASELINES[@]}"} ${WRITERS[@]+"${WRITERS[@]}"}

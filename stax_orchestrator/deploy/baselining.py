@@ -7,7 +7,7 @@ account type change, the role EventBridge starts it with, and the schedule of th
 check are resources of the stage's template, ``cfn.baselining_resources``), and
 :func:`store_file`, which stores the file in the stage's (versioned) bucket. A deploy
 without ``--baselines`` sets the parameters empty and CloudFormation removes the rules
-and the role (the stored file's versions stay, as history, until the stage is deleted).
+and the role (the stored file stays; its replaced versions expire after 90 days).
 
 The rule matches on the event's source by prefix: Stax's events come from its partner
 event source, ``aws.partner/stax.io/<installation>/...``, named per installation and

@@ -8,7 +8,7 @@ names, and the named resources of the stage's template.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 APP_NAME = "stax-orchestrator"
@@ -78,6 +78,8 @@ class Target:
     region: str
     account: str
     partition: str = "aws"
+    #: Who resolved it (``sts get-caller-identity``): the principal that deploys.
+    caller_arn: str = field(default="", compare=False)
 
     @property
     def prefix(self) -> str:

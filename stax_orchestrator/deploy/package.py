@@ -131,6 +131,7 @@ def merge_template(
     template = stage_template(
         stage.stage, obs, functions, log_groups, watch_timeout=watch_timeout,
         alert_key_arn=alert_key_arn, emails=emails, https=https,
+        roles={f: {"Fn::GetAtt": [function_id(f) + "Role", "Arn"]} for f in FUNCTIONS},
     )  # fmt: skip
     # The functions' roles are the package's: so is the key of the token they read.
     template["Parameters"][TOKEN_KEY_PARAMETER] = {

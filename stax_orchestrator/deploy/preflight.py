@@ -51,7 +51,9 @@ def resolve_target(stage: str, aws: Any | None = None) -> Target:
             'export AWS_PROFILE, or for the local stack run: eval "$(make -s local-env)"'
         ) from None
     partition = str(identity["Arn"]).split(":")[1] if ":" in str(identity["Arn"]) else "aws"
-    return Target(stage, aws.region_name, str(identity["Account"]), partition)
+    return Target(
+        stage, aws.region_name, str(identity["Account"]), partition, caller_arn=str(identity["Arn"])
+    )
 
 
 def key_arn(kms: Any, key_id: str) -> str:

@@ -36,7 +36,12 @@ from stax_orchestrator.deploy.names import (
 )
 from stax_orchestrator.deploy.observability import Observability
 from stax_orchestrator.deploy.stage import StageConfigError, load_stage
-from stax_orchestrator.deploy.template import ALERT_KEY_PARAMETER, stage_template
+from stax_orchestrator.deploy.template import (
+    ALERT_KEY_PARAMETER,
+    WRITERS_PARAMETER,
+    stage_template,
+    writer_arns,
+)
 from stax_orchestrator.deploy.templates import (
     DEFAULT_WATCH_TIMEOUT,
     DeployError,
@@ -78,6 +83,7 @@ def post_deploy(
     obs: Observability | None = None,
     baselines: Baselining | None = None,
     diff: bool = False,
+    bucket_writers: tuple[str, ...] = (),
 ) -> dict[str, Any]:
     """Everything after ``chalice deploy`` (``diff``: only show the change set); the stage's
     record.
@@ -102,6 +108,7 @@ def post_deploy(
         watch_timeout=watch_timeout, emails=emails, https=https,
     )  # fmt: skip
     parameters = {"WatchTimeoutSeconds": str(watch_timeout), ALERT_KEY_PARAMETER: alert_key or "",
+                  WRITERS_PARAMETER: writer_arns(target.caller_arn, bucket_writers),
                   **baselining.stack_parameters(baselines)}  # fmt: skip
     outcome = stack.deploy(aws, target, template, parameters, diff=diff)
     if diff:
@@ -245,6 +252,13 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--stax-event-bus", help="the bus Stax's account events arrive on")
     parser.add_argument("--stax-event-source", help="their source (a prefix)")
     parser.add_argument("--baseline-drift-schedule", help="e.g. 'rate(1 day)'")
+    parser.add_argument(
+        "--bucket-writer",
+        action="append",
+        default=[],
+        help="a principal ARN that may also write the stage bucket's "
+        "baselines/, plans/, requests/ and templates/ (an operator who runs big fleets)",
+    )
     return parser
 
 
@@ -290,6 +304,7 @@ def _run(args: argparse.Namespace) -> int:
         observability_of(args.stage, args.sfn_log_level, args.sfn_include_execution_data,
                          args.log_retention_days, args.dashboard)  # fmt: skip
         options = baselines_of(args)
+        writer_arns("", tuple(args.bucket_writer))  # refused before anything is created
         target = preflight.preflight(
             args.stage, args.kms_key_id, args.alert_kms_key_id, dashboard=args.dashboard
         )
@@ -329,6 +344,7 @@ def _run(args: argparse.Namespace) -> int:
             obs=obs,
             baselines=baselines_of(args),
             diff=args.step == "diff",
+            bucket_writers=tuple(args.bucket_writer),
         )
         if args.step == "post-deploy":  # the diff printed its change set
             print(json.dumps(deployed, indent=2))

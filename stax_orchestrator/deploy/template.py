@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -90,6 +91,25 @@ BUCKET_SSE = "AES256"
 #: Fleet plans, target lists and the deploy's own templates expire (old versions too).
 BUCKET_EXPIRING_PREFIXES = ("plans", "requests", "templates")
 BUCKET_EXPIRY_DAYS = 30
+#: How long a replaced version of the stored baselines file is kept (the current one stays):
+#: long enough to answer "which file decided?" for an alert or an audit, not forever -- an
+#: old file can hold values someone meant to remove.
+BASELINES_HISTORY_DAYS = 90
+#: What the orchestrator reads to decide what to write to Stax: the stored baselines file
+#: (every account event and drift check reads it), fleet plans and fleet requests (target
+#: lists the CLI uploads); and the deploy's own templates, which CloudFormation applies
+#: with the deploying principal's rights moments after they are uploaded.
+BUCKET_GUARDED_PREFIXES = ("baselines", "plans", "requests", "templates")
+#: Every way to put, replace, remove or restore an object (or its ACL or tags, which an
+#: object's readers can depend on).
+BUCKET_WRITE_ACTIONS = ("s3:PutObject", "s3:PutObjectAcl", "s3:PutObjectVersionAcl",
+                        "s3:PutObjectTagging", "s3:PutObjectVersionTagging",
+                        "s3:DeleteObject", "s3:DeleteObjectVersion", "s3:RestoreObject",
+                        "s3:ReplicateObject")  # fmt: skip
+#: The stack parameter naming the principals, besides the stage's roles, that may write
+#: under those prefixes: the post-deploy step sets it to the principal that deploys.
+WRITERS_PARAMETER = "StageBucketWriters"
+WRITERS_CONDITION = "HasStageBucketWriters"
 
 #: Chosen, not defaulted. Deleting the stage (``deploy.sh --delete``, which refuses while
 #: executions run) deletes its data: the table holds only in-flight claims and locks and
@@ -139,6 +159,10 @@ def substitutions(kind: str, target: Target, functions: Mapping[str, Any]) -> tu
             variables[name] = {"Ref": machine_id(machine)}
         elif value == target.fleet_bucket:
             variables[name] = {"Ref": "FleetBucket"}
+        elif value == target.account:
+            variables[name] = {"Ref": "AWS::AccountId"}
+        elif value == target.table_name:
+            variables[name] = {"Ref": "CoordinationTable"}
         elif name in ("WatchTimeoutSeconds", "StaxEventSource"):
             variables[name] = {"Ref": name}
         elif isinstance(value, int) and value == longest.get(name):
@@ -173,7 +197,8 @@ def _machine(kind: str, target: Target, obs: Observability, functions: Mapping[s
 # -- the data -----------------------------------------------------------------------------
 def bucket_resource(target: Target) -> dict[str, Any]:
     """The stage bucket: private, encrypted, versioned (the stored baselines file keeps its
-    history); plans, target lists and templates, and their old versions, expire."""
+    replaced versions for 90 days); plans, target lists and templates, and their old
+    versions, expire in 30."""
     return {
         "Type": "AWS::S3::Bucket",
         **DATA_POLICIES,
@@ -184,13 +209,102 @@ def bucket_resource(target: Target) -> dict[str, Any]:
                 {"ServerSideEncryptionByDefault": {"SSEAlgorithm": BUCKET_SSE}}]},
             "VersioningConfiguration": {"Status": "Enabled"},
             "LifecycleConfiguration": {"Rules": [
-                {"Id": f"expire-{prefix}", "Status": "Enabled", "Prefix": f"{prefix}/",
-                 "ExpirationInDays": BUCKET_EXPIRY_DAYS,
-                 "NoncurrentVersionExpiration": {"NoncurrentDays": BUCKET_EXPIRY_DAYS}}
-                for prefix in BUCKET_EXPIRING_PREFIXES]},
+                *({"Id": f"expire-{prefix}", "Status": "Enabled", "Prefix": f"{prefix}/",
+                   "ExpirationInDays": BUCKET_EXPIRY_DAYS,
+                   "NoncurrentVersionExpiration": {"NoncurrentDays": BUCKET_EXPIRY_DAYS}}
+                  for prefix in BUCKET_EXPIRING_PREFIXES),
+                {"Id": "expire-old-baselines", "Status": "Enabled", "Prefix": "baselines/",
+                 "NoncurrentVersionExpiration": {"NoncurrentDays": BASELINES_HISTORY_DAYS}},
+            ]},
             "Tags": [{"Key": STAGE_TAG, "Value": target.stage}],
         },
     }  # fmt: skip
+
+
+def bucket_policy(target: Target, roles: Mapping[str, Any]) -> dict[str, Any]:
+    """Only the stage writes what drives Stax writes; nobody reaches the bucket without TLS.
+
+    ``roles`` names each Lambda's role ARN (fixed names on the post-deploy path, ``Fn::GetAtt``
+    in the package). A Deny in a bucket policy binds every principal of every account,
+    administrators and the root user included, whatever their own policies allow (IAM
+    policy evaluation logic: an explicit deny always wins); only changing the policy lifts
+    it (docs/security.md, "Break glass").
+    """
+    bucket = target.fleet_bucket_arn
+    roles_arns: list[Any] = [
+        {"Fn::GetAtt": ["StatesRole", "Arn"]},
+        *(sub(arn) if isinstance(arn, str) else arn for arn in roles.values()),
+    ]
+    writers = {"Fn::If": [WRITERS_CONDITION, {"Fn::Split": [",", {"Fn::Join": [
+        ",", [*roles_arns, {"Ref": WRITERS_PARAMETER}]]}]}, roles_arns]}  # fmt: skip
+    return {
+        "Type": "AWS::S3::BucketPolicy",
+        "Properties": {
+            "Bucket": {"Ref": "FleetBucket"},
+            "PolicyDocument": {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        # AWS's S3 endpoints still answer plain HTTP; this bucket does not.
+                        "Sid": "TlsOnly",
+                        "Effect": "Deny",
+                        "Principal": "*",
+                        "Action": "s3:*",
+                        "Resource": [sub(bucket), sub(f"{bucket}/*")],
+                        "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+                    },
+                    {
+                        "Sid": "OnlyTheStageWritesWhatDrivesStax",
+                        "Effect": "Deny",
+                        "Principal": "*",
+                        "Action": list(BUCKET_WRITE_ACTIONS),
+                        "Resource": [sub(f"{bucket}/{prefix}/*")
+                                     for prefix in BUCKET_GUARDED_PREFIXES],
+                        "Condition": {"ArnNotLike": {"aws:PrincipalArn": writers}},
+                    },
+                ],
+            },
+        },
+    }  # fmt: skip
+
+
+#: A principal ``--bucket-writer`` may name: the root user, a user or a role of an account
+#: (an assumed-role session is named by its role). Never a pattern: ``*`` would let anyone.
+#: (IAM allows a comma in a name; the stack parameter is comma-separated, so not here.)
+_WRITER = re.compile(r"^arn:aws[a-z-]*:(iam::\d{12}:(root|(user|role)/[\w+=.@/-]{1,512})"
+                     r"|sts::\d{12}:assumed-role/[\w+=.@-]{1,64}/[\w+=.@-]{2,64})$")  # fmt: skip
+MAX_BUCKET_WRITERS = 10
+
+
+def writer_arns(caller_arn: str, extra: tuple[str, ...] = ()) -> str:
+    """The ``StageBucketWriters`` value: the principal that deploys and those ``extra``
+    names (``--bucket-writer``), as ``aws:PrincipalArn`` names them (an assumed role is its
+    role, under any path; a user or the root user as it is).
+
+    Raises:
+        DeployError: an ``extra`` that is not the ARN of a user, a role or an account's root
+            user (a wildcard, a service, a group), or more than :data:`MAX_BUCKET_WRITERS`.
+    """
+    bad = [arn for arn in extra if not _WRITER.match(arn)]
+    if bad:
+        raise DeployError(
+            f"--bucket-writer takes the ARN of an IAM user, an IAM role or an account's root "
+            f"user (no wildcards), e.g. arn:aws:iam::123456789012:role/PlatformOperator; "
+            f"got {', '.join(repr(b) for b in bad)}"
+        )
+    if len(extra) > MAX_BUCKET_WRITERS:
+        raise DeployError(f"at most {MAX_BUCKET_WRITERS} --bucket-writer principals")
+    names: list[str] = []
+    for arn in (caller_arn, *extra):
+        parts = arn.split(":", 5)
+        if len(parts) == 6 and parts[2] == "sts" and parts[5].startswith("assumed-role/"):
+            role = parts[5].split("/")[1]
+            prefix = f"arn:{parts[1]}:iam::{parts[4]}:role"
+            named = [f"{prefix}/{role}", f"{prefix}/*/{role}"]
+        else:
+            named = [arn]
+        names += [n for n in named if n and n not in names]
+    return ",".join(names)
 
 
 def _table(target: Target) -> dict[str, Any]:
@@ -269,6 +383,7 @@ def _resources(
     *,
     emails: tuple[str, ...],
     https: tuple[str, ...],
+    roles: Mapping[str, Any],
 ) -> dict[str, Any]:
     arns = {f: target.function_arn(f) for f in FUNCTIONS}
     resources: dict[str, Any] = {
@@ -285,6 +400,7 @@ def _resources(
         },
         "CoordinationTable": _table(target),
         "FleetBucket": bucket_resource(target),
+        "FleetBucketPolicy": bucket_policy(target, roles),
         **_alerts(target, functions, emails, https),
     }  # fmt: skip
     for kind in STATE_MACHINES:
@@ -380,6 +496,13 @@ def _parameters(watch_timeout: int, alert_key_arn: str | None) -> dict[str, Any]
             "Default": DEFAULT_EVENT_SOURCE,
             "Description": "The prefix of the source of Stax's account events",
         },
+        WRITERS_PARAMETER: {
+            "Type": "String",
+            "Default": "",
+            "Description": "Comma-separated ARNs of the principals, besides the stage's roles, "
+            "that may write the stage bucket's baselines/, plans/, requests/ and templates/ (the "
+            "deploying principal; empty: only the stage's roles)",
+        },
         "BaselineDriftSchedule": {
             "Type": "String",
             "Default": "",
@@ -399,10 +522,12 @@ def stage_template(
     alert_key_arn: str | None = None,
     emails: tuple[str, ...] = (),
     https: tuple[str, ...] = (),
+    roles: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The stage's template. ``functions`` says how the template names each Lambda's ARN
     (a recorded ARN, or ``Fn::GetAtt`` in the package), ``log_groups`` each Lambda's log
-    group (a name, or ``Ref``).
+    group (a name, or ``Ref``), ``roles`` each Lambda's role (by default the names
+    ``chalice deploy`` gives them with the stage's policy files).
 
     Raises:
         DeployError: a state machine placeholder the template cannot fill.
@@ -413,8 +538,26 @@ def stage_template(
         "Description": f"Stax Orchestrator {__version__}, stage {stage}: state machines, "
         "coordination table, stage bucket, alerts",
         "Parameters": _parameters(watch_timeout, alert_key_arn),
-        "Conditions": conditions({ALERT_KEY_PARAMETER: "HasAlertKey", **_BASELINE_CONDITIONS}),
-        "Resources": _resources(target, obs, functions, log_groups, emails=emails, https=https),
+        "Conditions": conditions(
+            {
+                ALERT_KEY_PARAMETER: "HasAlertKey",
+                WRITERS_PARAMETER: WRITERS_CONDITION,
+                **_BASELINE_CONDITIONS,
+            }
+        ),
+        "Resources": _resources(
+            target,
+            obs,
+            functions,
+            log_groups,
+            emails=emails,
+            https=https,
+            roles=roles
+            or {
+                f: target.arn("iam", "role/" + target.function_role_name(f), region=False)
+                for f in FUNCTIONS
+            },
+        ),
         "Outputs": _outputs(obs, functions),
     }
 

@@ -24,7 +24,12 @@ from stax_orchestrator.deploy.names import DEFAULT_EVENT_SOURCE, FUNCTIONS, STAT
 from stax_orchestrator.deploy.observability import Observability
 from stax_orchestrator.deploy.policies import lambda_policy, states_policy
 from stax_orchestrator.deploy.stage import load_stage
-from stax_orchestrator.deploy.template import TOKEN_KEY_PARAMETER, stage_template
+from stax_orchestrator.deploy.template import (
+    TOKEN_KEY_PARAMETER,
+    WRITERS_CONDITION,
+    WRITERS_PARAMETER,
+    stage_template,
+)
 from stax_orchestrator.deploy.templates import load_template, render, template_values
 
 REGION, ACCOUNT = "eu-west-1", "123456789012"
@@ -64,10 +69,21 @@ def evaluate(node: Any, refs: dict[str, str], conditions: dict[str, bool]) -> An
         logical, attribute = node["Fn::GetAtt"]
         assert attribute == "Arn"
         function = next((f for f in FUNCTIONS if function_id(f) == logical), None)
-        return CONCRETE.function_arn(function) if function else f"arn-of:{logical}"
+        if function:
+            return CONCRETE.function_arn(function)
+        role = next((f for f in FUNCTIONS if function_id(f) + "Role" == logical), None)
+        if role:  # the package's role is the one `chalice deploy` names
+            return CONCRETE.arn("iam", f"role/{CONCRETE.function_role_name(role)}", region=False)
+        return f"arn-of:{logical}"
     if set(node) == {"Fn::If"}:
         condition, then, otherwise = node["Fn::If"]
         return evaluate(then if conditions[condition] else otherwise, refs, conditions)
+    if set(node) == {"Fn::Join"}:
+        separator, items = node["Fn::Join"]
+        return separator.join(evaluate(items, refs, conditions))
+    if set(node) == {"Fn::Split"}:
+        separator, text = node["Fn::Split"]
+        return evaluate(text, refs, conditions).split(separator)
     if set(node) == {"Fn::Sub"}:
         text, variables = (
             (node["Fn::Sub"], {}) if isinstance(node["Fn::Sub"], str) else node["Fn::Sub"]
@@ -171,10 +187,17 @@ def test_the_packaged_account_events_rule_and_drift_schedule_match_deploy_sh(
 def test_the_package_is_the_stage_stack_plus_the_lambdas(
     template: dict[str, Any], stage_stack: dict[str, Any]
 ) -> None:
-    refs = _refs({"WatchTimeoutSeconds": str(TIMEOUT), "StaxEventBusName": "stax",
-                  "StaxEventSource": "aws.partner/stax.io", "BaselineDriftSchedule": "",
-                  "AlertKmsKeyArn": ""})  # fmt: skip
-    conditions = {"HasTokenKey": False, "HasAlertKey": False}
+    refs = _refs(
+        {
+            "WatchTimeoutSeconds": str(TIMEOUT),
+            "StaxEventBusName": "stax",
+            "StaxEventSource": "aws.partner/stax.io",
+            "BaselineDriftSchedule": "",
+            "AlertKmsKeyArn": "",
+            WRITERS_PARAMETER: "arn:aws:iam::123456789012:user/d",
+        }
+    )
+    conditions = {"HasTokenKey": False, "HasAlertKey": False, WRITERS_CONDITION: True}
     functions_only = {
         logical for logical in template["Resources"]
         if any(logical.startswith(function_id(f)) for f in FUNCTIONS)
