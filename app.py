@@ -21,6 +21,7 @@ from chalicelib import alerts, fleet, operations, settings, validation
 from chalicelib.baselines import automatic
 from chalicelib.coordination import CoordinationStore
 from chalicelib.logs import log_event, observed
+from chalicelib.secrets import SsmSecrets
 from chalicelib.stax import SsmCredentials, StaxAccess
 
 app = Chalice(app_name="stax-orchestrator")
@@ -84,14 +85,15 @@ def services(context: Any) -> operations.Services:
     """The collaborators of one write; its deadline is the invocation's own."""
     remaining = getattr(context, "get_remaining_time_in_millis", None)
     deadline = time.time() + remaining() / 1000 if callable(remaining) else None
+    secrets = SsmSecrets(ssm_client, settings.workload_secrets_prefix())
     return operations.Services(
-        stax_access(), coordination_store(), settings.coordination_settings(), deadline
+        stax_access(), coordination_store(), settings.coordination_settings(), deadline, secrets
     )
 
 
 @lambda_function("validate_input")
 def validate_input(event: Any, context: Any) -> dict[str, Any]:
-    request = validation.load_validation_event(event)
+    request = validation.load_validation_event(event, settings.workload_secrets_prefix())
     log_event("validated", operation=request["operation"])
     return request
 
@@ -129,7 +131,8 @@ def get_task_status(event: Any, context: Any) -> dict[str, Any]:
 @lambda_function("plan_fleet")
 def plan_fleet(event: Any, context: Any) -> dict[str, Any]:
     loaded = validation.load_fleet_event(event)
-    return fleet.plan_event(loaded, stax_access(), coordination_store(), s3_client)
+    owner = settings.account_of(context.invoked_function_arn)
+    return fleet.plan_event(loaded, stax_access(), coordination_store(), s3_client, owner)
 
 
 @lambda_function("record_fleet_target")
@@ -141,7 +144,8 @@ def record_fleet_target(event: Any, context: Any) -> dict[str, Any]:
 @lambda_function("summarise_fleet")
 def summarise_fleet(event: Any, context: Any) -> dict[str, Any]:
     request = validation.load_machine_event("summarise_fleet", event)
-    return fleet.summarise_event(request, coordination_store(), s3_client)
+    owner = settings.account_of(context.invoked_function_arn)
+    return fleet.summarise_event(request, coordination_store(), s3_client, owner)
 
 
 @lambda_function("publish_alert")
@@ -149,14 +153,16 @@ def publish_alert(event: Any, context: Any) -> dict[str, Any]:
     if not isinstance(event, dict):
         raise TypeError("publish_alert takes an EventBridge event (a JSON object)")
     topic = alerts.topic_arn(context.invoked_function_arn, settings.alert_topic_name())
-    return alerts.publish_alert(event, sns_client().publish, topic)
+    return alerts.publish_alert(event, sns_client().publish, topic, coordination_store().get_item)
 
 
 @lambda_function("plan_account_baselines")
 def plan_account_baselines(event: Any, context: Any) -> dict[str, Any]:
     if not isinstance(event, dict):
         raise TypeError("plan_account_baselines takes {account_event, bucket} (a JSON object)")
-    return automatic.plan_account_event(event, stax_access(), s3_client())
+    owner = settings.account_of(context.invoked_function_arn)
+    secrets = SsmSecrets(ssm_client, settings.workload_secrets_prefix())
+    return automatic.plan_account_event(event, stax_access(), s3_client(), owner, secrets)
 
 
 @lambda_function("check_baseline_drift")
@@ -164,4 +170,8 @@ def check_baseline_drift(event: Any, context: Any) -> dict[str, Any]:
     if not isinstance(event, dict):
         raise TypeError("check_baseline_drift takes {bucket} (a JSON object)")
     topic = alerts.topic_arn(context.invoked_function_arn, settings.alert_topic_name())
-    return automatic.check_drift(event, stax_access(), s3_client(), sns_client().publish, topic)
+    owner = settings.account_of(context.invoked_function_arn)
+    return automatic.check_drift(
+        event, stax_access(), s3_client(), sns_client().publish, topic, owner=owner,
+        secrets=SsmSecrets(ssm_client, settings.workload_secrets_prefix()),
+    )  # fmt: skip

@@ -169,6 +169,28 @@ class WorkloadTaskTimedOut(OrchestratorError):
     hint = "The task may still finish in Stax; check it before retrying."
 
 
+class WorkloadParameterUnavailable(OrchestratorError):
+    """A parameter names an SSM parameter (``{"ssm": NAME}``) that cannot be read: missing,
+    outside the stage's secrets folder, or refused. Nothing was sent to Stax."""
+
+    hint = (
+        "Create it as a SecureString under /stax-orchestrator/<stage>/workload-parameters/ "
+        "(aws ssm put-parameter --type SecureString), or fix the name."
+    )
+
+
+class FleetPlanChanged(OrchestratorError):
+    """The fleet's plan object is not the version written when the fleet was planned.
+
+    Raised by the fleet machine itself (a Fail state after it re-reads the plan object's
+    head), before any target starts: only the stage's roles and its deploying principal may
+    write plans (the bucket policy), so a new version means someone else did -- or the
+    bucket keeps no versions, and no plan can be pinned.
+    """
+
+    hint = "Plan the fleet again (start a new execution); find who wrote the plan object."
+
+
 class BaselinesNotStored(OrchestratorError):
     """The stage holds no baselines file (automatic baselining reads it from S3)."""
 

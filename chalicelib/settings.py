@@ -178,3 +178,17 @@ def log_level(environ: Mapping[str, str] | None = None) -> str:
             f"{LOG_LEVEL}={value!r} is not a level: use one of {', '.join(LOG_LEVELS)}"
         )
     return value
+
+
+def account_of(function_arn: str) -> str:
+    """The account a Lambda runs in, from its own ARN (``context.invoked_function_arn``):
+    the owner every S3 call on the stage's bucket expects (``ExpectedBucketOwner``)."""
+    return function_arn.split(":")[4]
+
+
+def workload_secrets_prefix(environ: Mapping[str, str] | None = None) -> str:
+    """The SSM folder of the stage's workload secrets (``{"ssm": NAME}`` parameter values),
+    beside its API token parameters (``chalicelib.secrets.secrets_prefix``)."""
+    from chalicelib.secrets import secrets_prefix
+
+    return secrets_prefix(_get(environ, ACCESS_KEY_PARAMETER, DEFAULT_ACCESS_KEY_PARAMETER))

@@ -147,8 +147,9 @@ def with_location(request: Mapping[str, Any], bucket: str, key: str) -> dict[str
     return sent
 
 
-def upload_targets(s3: Any, bucket: str, request: Mapping[str, Any]) -> dict[str, Any]:
-    """Put the targets in ``s3://bucket/requests/<uuid>.jsonl``; the request to send.
+def upload_targets(s3: Any, bucket: str, request: Mapping[str, Any], owner: str) -> dict[str, Any]:
+    """Put the targets in ``s3://bucket/requests/<uuid>.jsonl`` (the bucket ``owner``, the
+    caller's account, must own: ``ExpectedBucketOwner``); the request to send.
 
     Raises:
         CliError: the JSONL is bigger than a targets file may be (exit code 2), or S3
@@ -170,12 +171,15 @@ def upload_targets(s3: Any, bucket: str, request: Mapping[str, Any]) -> dict[str
     sent = with_location(request, bucket, key)
     validate_fleet_request(sent)
     try:
-        s3.put_object(Bucket=bucket, Key=key, Body=body, ContentType="application/x-ndjson")
+        s3.put_object(Bucket=bucket, Key=key, Body=body, ContentType="application/x-ndjson",
+                      ExpectedBucketOwner=owner)  # fmt: skip
     except ClientError as error:
         code = error.response.get("Error", {}).get("Code", "")
         raise CliError(
             f"cannot put the targets in s3://{bucket}/{key} ({code}): "
-            "is the stage deployed in this account and region?"
+            "is the stage deployed in this account and region? Only the stage's roles, the "
+            "principal that deployed it and those named by deploy.sh --bucket-writer may "
+            "write fleet requests (docs/security.md)"
         ) from None
     return sent
 
@@ -370,7 +374,9 @@ def cmd_fleet(args: argparse.Namespace, context: AwsContext, out: Output) -> int
             return dry_run(fleet, context, out)
         machine = context.state_machine_arn("fleet")
         if travels_in_s3(request):
-            request = upload_targets(context.client("s3"), _fleet_bucket(context), request)
+            request = upload_targets(
+                context.client("s3"), _fleet_bucket(context), request, context.account
+            )
     except InvalidFleetRequest as error:
         print_refusal(error, "invalid fleet request", out)
         return EXIT_INVALID

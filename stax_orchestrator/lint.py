@@ -31,7 +31,14 @@ from stax_orchestrator.deploy import (
 
 #: Placeholders the deploy fills with values, not ARNs.
 DEPLOY_VALUES = frozenset(
-    {"WatchTimeoutSeconds", "WatcherExecutionTimeoutSeconds", "FleetBucket", "StaxEventSource"}
+    {
+        "WatchTimeoutSeconds",
+        "WatcherExecutionTimeoutSeconds",
+        "FleetBucket",
+        "StaxEventSource",
+        "StageAccount",
+        "CoordinationTable",
+    }
 )
 #: Machines people (or the CLI, or an EventBridge rule) start with their own payloads.
 ENTRY_MACHINES = ("workload", "fleet", "account_baseline")

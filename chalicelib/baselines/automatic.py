@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -22,7 +23,9 @@ from chalicelib.baselines.model import Baselines, load_baselines
 from chalicelib.baselines.planner import compute_plan, has_changes
 from chalicelib.baselines.source import read_bounded
 from chalicelib.errors import BaselinesNotStored
+from chalicelib.fleet.results import RESULT_DAYS
 from chalicelib.logs import log_event
+from chalicelib.secrets import Secrets, no_secrets
 
 #: Where the stage keeps its baselines file (in the stage's bucket, versioned).
 STORED_KEY = "baselines/baselines.yaml"
@@ -31,11 +34,14 @@ DRIFT_EXAMPLES = 20
 DRIFT_TITLE = "Stax Orchestrator: Stax has drifted from the baselines"
 #: What plan_account_baselines returns (the account baseline machine reads these).
 PLAN_FIELDS = ("account_id", "baselines", "changes", "fleets", "event_id", "run_prefix",
-               "file_version")  # fmt: skip
+               "file_version", "expires_at")  # fmt: skip
 
 
-def read_stored(s3: Any, bucket: str, key: str = STORED_KEY) -> tuple[Baselines, str | None]:
-    """The stored baselines and the S3 version they were read at.
+def read_stored(
+    s3: Any, bucket: str, owner: str, key: str = STORED_KEY
+) -> tuple[Baselines, str | None]:
+    """The stored baselines and the S3 version they were read at, from the bucket
+    ``owner`` (this account) owns: a bucket of that name in another account is refused.
 
     Raises:
         BaselinesNotStored: no file at ``key`` (or no such bucket).
@@ -44,7 +50,7 @@ def read_stored(s3: Any, bucket: str, key: str = STORED_KEY) -> tuple[Baselines,
     from botocore.exceptions import ClientError
 
     try:
-        got = s3.get_object(Bucket=bucket, Key=key)
+        got = s3.get_object(Bucket=bucket, Key=key, ExpectedBucketOwner=owner)
     except ClientError as error:
         code = error.response.get("Error", {}).get("Code")
         if code in ("NoSuchKey", "NoSuchBucket", "404"):
@@ -58,14 +64,16 @@ def read_stored(s3: Any, bucket: str, key: str = STORED_KEY) -> tuple[Baselines,
     return load_baselines(text, name), got.get("VersionId")
 
 
-def plan_account_event(event: Mapping[str, Any], access: Any, s3: Any) -> dict[str, Any]:
+def plan_account_event(
+    event: Mapping[str, Any], access: Any, s3: Any, owner: str, secrets: Secrets = no_secrets
+) -> dict[str, Any]:
     """plan_account_baselines: the fleets that give the announced account its baselines.
 
     ``event``: ``{"account_event": <the EventBridge event>, "bucket", "event_source",
     "execution_name"}``; ``event_source`` is the stage's (the machine's definition sets it):
     an event from any other source is refused, whoever started the execution.
     Returns ``{"account_id", "baselines", "changes", "fleets", "event_id", "run_prefix",
-    "file_version"}`` (:data:`PLAN_FIELDS`);
+    "file_version", "expires_at"}`` (:data:`PLAN_FIELDS`);
     ``fleets`` is empty when the account has every baseline (or none targets it).
 
     Raises:
@@ -77,9 +85,9 @@ def plan_account_event(event: Mapping[str, Any], access: Any, s3: Any) -> dict[s
     """
     source = event.get("account_event")
     account = account_event(source, str(event.get("event_source") or ""))
-    baselines, version = read_stored(s3, str(event.get("bucket") or ""))
+    baselines, version = read_stored(s3, str(event.get("bucket") or ""), owner)
     with access.session() as stax:
-        planned = plan_account(stax, baselines, account)
+        planned = plan_account(stax, baselines, account, secrets=secrets)
     log_event(
         "account_baselines_planned",
         account_id=account.account_id,
@@ -98,6 +106,8 @@ def plan_account_event(event: Mapping[str, Any], access: Any, s3: Any) -> dict[s
         "event_id": str((source or {}).get("id") or "") or None,
         "run_prefix": run_prefix(source, event.get("execution_name")),
         "file_version": version,
+        # When the machine's records of the fleets it starts expire (DynamoDB's N, a string).
+        "expires_at": str(int(time.time()) + RESULT_DAYS * 86_400),
     }
 
 
@@ -129,7 +139,14 @@ def drift_message(plan: Mapping[str, Any], file_version: str | None) -> dict[str
 
 
 def check_drift(
-    event: Mapping[str, Any], access: Any, s3: Any, publish: Callable[..., Any], topic_arn: str
+    event: Mapping[str, Any],
+    access: Any,
+    s3: Any,
+    publish: Callable[..., Any],
+    topic_arn: str,
+    *,
+    owner: str,
+    secrets: Secrets = no_secrets,
 ) -> dict[str, Any]:
     """check_baseline_drift: plan the whole stored file (orphans included); alert when
     Stax differs from it.
@@ -138,9 +155,9 @@ def check_drift(
         BaselinesNotStored, InvalidBaselines: as :func:`read_stored`.
         BaselineConflict, StaxApiUnavailable: as ``compute_plan``.
     """
-    baselines, version = read_stored(s3, str(event.get("bucket") or ""))
+    baselines, version = read_stored(s3, str(event.get("bucket") or ""), owner)
     with access.session() as stax:
-        plan = compute_plan(stax, baselines, prune=True)
+        plan = compute_plan(stax, baselines, prune=True, secrets=secrets)
     drifted = has_changes(plan)
     log_event("baseline_drift_checked", drifted=drifted, totals=plan["totals"],
               file_version=version)  # fmt: skip

@@ -31,6 +31,7 @@ PLAN_FIELDS = (
     "operation",
     "bucket",
     "key",
+    "version_id",
     "total",
     "to_run",
     "already_done",
@@ -52,19 +53,27 @@ OUTPUT_SHAPES: dict[str, Any] = {
 }
 
 
-def _s3_io(s3: Callable[[], Any]) -> tuple[Callable[[str, str], str], Callable[..., None]]:
-    def read(bucket: str, key: str) -> str:
-        body = s3().get_object(Bucket=bucket, Key=key)["Body"].read()
-        return str(body.decode("utf-8"))
+def bucket_io(
+    s3: Callable[[], Any], owner: str
+) -> tuple[Callable[[str, str], str], Callable[..., str | None]]:
+    """Reads and writes of the stage's bucket, which ``owner`` (this account) must own:
+    a bucket of that name in another account is refused, not read (``ExpectedBucketOwner``)."""
 
-    def write(bucket: str, key: str, data: bytes) -> None:
-        s3().put_object(Bucket=bucket, Key=key, Body=data, ContentType="application/x-ndjson")
+    def read(bucket: str, key: str, version: str | None = None) -> str:
+        pinned = {"VersionId": version} if version else {}
+        got = s3().get_object(Bucket=bucket, Key=key, ExpectedBucketOwner=owner, **pinned)
+        return str(got["Body"].read().decode("utf-8"))
+
+    def write(bucket: str, key: str, data: bytes) -> str | None:
+        written = s3().put_object(Bucket=bucket, Key=key, Body=data, ExpectedBucketOwner=owner,
+                                  ContentType="application/x-ndjson")  # fmt: skip
+        return written.get("VersionId")
 
     return read, write
 
 
 def plan_event(
-    event: Any, access: StaxAccess, store: CoordinationStore, s3: Callable[[], Any]
+    event: Any, access: StaxAccess, store: CoordinationStore, s3: Callable[[], Any], owner: str
 ) -> dict[str, Any]:
     """plan_fleet: read a big target list in from S3, plan, write the plan to S3.
 
@@ -73,21 +82,23 @@ def plan_event(
             :func:`~chalicelib.fleet.planning.plan`.
     """
     assert event.bucket, "load_fleet_event refuses an event without a bucket"
-    read, write = _s3_io(s3)
+    read, write = bucket_io(s3, owner)
     fleet = load_targets(event.request, read)
     return plan(fleet, access, store, write, bucket=event.bucket, fleet_id=event.execution_name)
 
 
 def summarise_event(
-    request: Mapping[str, Any], store: CoordinationStore, s3: Callable[[], Any]
+    request: Mapping[str, Any], store: CoordinationStore, s3: Callable[[], Any], owner: str
 ) -> dict[str, Any]:
-    """summarise_fleet: count the results (reading the plan when the Map stopped early)."""
-    return summarise(request, store, _s3_io(s3)[0])
+    """summarise_fleet: count the results (reading the plan, the version the fleet ran,
+    when the Map stopped early)."""
+    return summarise(request, store, bucket_io(s3, owner)[0])
 
 
 __all__ = [
     "OUTPUT_SHAPES",
     "PLAN_FIELDS",
+    "bucket_io",
     "load_targets",
     "plan",
     "plan_event",

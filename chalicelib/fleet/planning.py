@@ -22,7 +22,12 @@ from typing import Any
 
 from chalicelib.accounts import resolve_account_ids
 from chalicelib.coordination import CoordinationStore
-from chalicelib.errors import AwsAccountAmbiguous, AwsAccountNotFound, InvalidFleetRequest
+from chalicelib.errors import (
+    AwsAccountAmbiguous,
+    AwsAccountNotFound,
+    FleetPlanChanged,
+    InvalidFleetRequest,
+)
 from chalicelib.fleet.results import ALREADY_DONE, RESULT_DAYS, put_results, result_item
 from chalicelib.logs import log_event
 from chalicelib.stax import StaxAccess, is_live
@@ -268,7 +273,7 @@ def plan(
     fleet: Mapping[str, Any],
     access: StaxAccess,
     store: CoordinationStore,
-    write_object: Callable[[str, str, bytes], None],
+    write_object: Callable[[str, str, bytes], str | None],
     *,
     bucket: str,
     fleet_id: str | None = None,
@@ -285,6 +290,7 @@ def plan(
         StaxAuthenticationFailed, StaxApiUnavailable, StaxCredentialsMissing: looking up
             the workloads of a create or rollout failed.
         CoordinationUnavailable: the results of done targets could not be recorded.
+        FleetPlanChanged: the bucket gave the plan no version (it keeps none).
     """
     fleet_id = fleet_id or f"direct-{uuid.uuid4()}"
     runnable, done = runnable_and_done(fleet, access)
@@ -304,13 +310,21 @@ def plan(
             )
         )
     key = f"{PLAN_PREFIX}{fleet_id}.jsonl"
-    write_object(bucket, key, ("\n".join(lines) + "\n").encode("utf-8"))
+    version = write_object(bucket, key, ("\n".join(lines) + "\n").encode("utf-8"))
+    if not version:
+        raise FleetPlanChanged(
+            f"s3://{bucket} keeps no object versions, so the plan {key} cannot be pinned: "
+            "deploy the stage again (its bucket is versioned)", bucket=bucket, key=key,
+        )  # fmt: skip
     put_results(store, fleet_id, [result_item(d) for d in done])
     summary = {
         "fleet_id": fleet_id,
         "operation": fleet["operation"],
         "bucket": bucket,
         "key": key,
+        # The fleet machine runs this version of the plan and no other: it checks the
+        # object's latest version is still this one (FleetPlanChanged), then reads this one.
+        "version_id": version,
         "total": len(runnable) + len(done),
         "to_run": len(runnable),
         "already_done": len(done),

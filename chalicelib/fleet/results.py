@@ -196,7 +196,7 @@ def read_results(
 
 
 def summarise(
-    event: Mapping[str, Any], store: CoordinationStore, read_object: Callable[[str, str], str]
+    event: Mapping[str, Any], store: CoordinationStore, read_object: Callable[..., str]
 ) -> dict[str, Any]:
     """Count the fleet's results; mark the targets without a result ABORTED when the
     fleet machine had started them, NOT_STARTED when it had not.
@@ -215,7 +215,7 @@ def summarise(
     results = {r["index"]: r for r in read_results(store, fleet_id)}
     if map_error and plan["to_run"]:
         missing, started = [], started_indexes(store, fleet_id)
-        for line in read_object(plan["bucket"], plan["key"]).splitlines():
+        for line in read_object(plan["bucket"], plan["key"], plan.get("version_id")).splitlines():
             if line.strip():
                 planned = json.loads(line)
                 if planned["index"] in results:

@@ -9,7 +9,8 @@ Least privilege, function by function:
   when a customer-managed key encrypts them, ``kms:Decrypt`` on that key only, through
   SSM only) and use single items of the coordination table;
 - ``validate_input`` and ``record_fleet_wave`` touch no secret: their own logs only;
-- ``publish_alert`` may publish to the alert topic only (and use its key);
+- ``publish_alert`` may publish to the alert topic only (and use its key), and read items
+  of the coordination table (the records that prove a failed execution's parent);
 - the baseline functions read Stax (the token) and the stage's baselines file only
   (``s3:GetObject`` on that one key, any version); the drift check also publishes to
   the alert topic;
@@ -101,6 +102,27 @@ def _token_statements(
     return statements
 
 
+#: The functions that read workload parameter values kept in SSM: the writes send them,
+#: the baseline planners compare them with Stax's by digest.
+SECRETS_FUNCTIONS = ("create_workload", "update_workload", "plan_account_baselines",
+                     DRIFT_FUNCTION)  # fmt: skip
+
+
+def _secrets_statement(target: Target, parameters: tuple[str, str]) -> dict[str, Any]:
+    """``GetParameter`` on the stage's secrets folder only (``chalicelib.secrets``): a
+    request naming any other parameter (another stage's, the token's) is refused by IAM
+    too. The values are decrypted through SSM (the AWS-managed key, or the token's key
+    when the stage has one: the statement above)."""
+    from chalicelib.secrets import secrets_prefix
+
+    return {
+        "Sid": "ReadWorkloadSecrets",
+        "Effect": "Allow",
+        "Action": "ssm:GetParameter",
+        "Resource": parameter_arn(target, secrets_prefix(parameters[0]) + "*"),
+    }
+
+
 def _fleet_statements(
     target: Target, function: str, parameters: tuple[str, str], token_key_arn: str | None
 ) -> list[dict[str, Any]]:
@@ -126,8 +148,9 @@ def _fleet_statements(
         ]  # fmt: skip
     elif function == "summarise_fleet":
         statements.append(
-            {"Sid": "ReadFleetPlans", "Effect": "Allow", "Action": "s3:GetObject",
-             "Resource": f"{bucket}/plans/*"}
+            # The version the fleet ran (GetObject with a VersionId is s3:GetObjectVersion).
+            {"Sid": "ReadFleetPlans", "Effect": "Allow",
+             "Action": ["s3:GetObject", "s3:GetObjectVersion"], "Resource": f"{bucket}/plans/*"}
         )  # fmt: skip
     return statements
 
@@ -177,6 +200,7 @@ def _baseline_statements(
     statements = _token_statements(target, parameters, token_key_arn)
     bucket = target.fleet_bucket_arn
     statements += [
+        _secrets_statement(target, parameters),
         {
             "Sid": "ReadStoredBaselines",
             "Effect": "Allow",
@@ -224,9 +248,14 @@ def function_statements(
                 "Resource": target.arn("dynamodb", f"table/{target.table_name}"),
             }
         )
+        if function in SECRETS_FUNCTIONS:
+            statements.append(_secrets_statement(target, parameters))
         return statements
     if function == ALERT_FUNCTION:
-        return _publish_statements(target, alert_key_arn)
+        # Whether a parent started the failed execution is read from the parent's record.
+        return [*_publish_statements(target, alert_key_arn), {
+            "Sid": "ReadParentRecords", "Effect": "Allow", "Action": "dynamodb:GetItem",
+            "Resource": target.arn("dynamodb", f"table/{target.table_name}")}]  # fmt: skip
     return []
 
 
@@ -409,9 +438,11 @@ def _states_statements(target: Target, function_arns: Mapping[str, str]) -> list
             "Resource": target.arn("dynamodb", f"table/{target.table_name}"),
         },
         {
+            # The plan's head (its latest version) and the version the fleet planned: an
+            # ItemReader with a VersionId reads through s3:GetObjectVersion.
             "Sid": "ReadFleetPlans",
             "Effect": "Allow",
-            "Action": "s3:GetObject",
+            "Action": ["s3:GetObject", "s3:GetObjectVersion"],
             "Resource": f"{target.fleet_bucket_arn}/plans/*",
         },
         {

@@ -88,6 +88,10 @@ def template_values(
         FleetArn=target.state_machine_arn("fleet"),
         AccountBaselineArn=target.state_machine_arn("account_baseline"),
         FleetBucket=target.fleet_bucket,
+        # The owner every S3 call of a machine expects (ExpectedBucketOwner).
+        StageAccount=target.account,
+        # Where the account baseline machine records the fleets it starts.
+        CoordinationTable=target.table_name,
         # The stage's Stax event source (the stack parameter; here its default): the account
         # baseline Lambda refuses an event from any other.
         StaxEventSource=DEFAULT_EVENT_SOURCE,

@@ -28,6 +28,7 @@ from chalicelib.stax import StaxGateway
 from staxsim.control import SimulatorControl
 
 BUCKET = "stax-orchestrator-test-000000000000-us-east-1"
+OWNER = "123456789012"  # moto's account owns the bucket
 NEW = "6f000000-0000-4000-8000-0000000000bb"
 
 
@@ -83,7 +84,7 @@ def test_an_account_event_plans_the_stored_file_for_that_account_alone(
     version = store(s3)
     control.seed(accounts=[{"Id": NEW, "Name": "workloads-new", "AwsAccountId": "444444444444",
                             "AccountType": "production"}])  # fmt: skip
-    planned = plan_account_event(event_for(NEW), Access(gateway), s3)
+    planned = plan_account_event(event_for(NEW), Access(gateway), s3, OWNER)
     assert planned["file_version"] == version
     assert sorted((c["action"], c["workload_name"]) for c in planned["changes"]) == [
         ("create", f"network-workloads-new-{r}") for r in REGIONS
@@ -100,7 +101,7 @@ def test_an_account_already_baselined_gets_no_fleet(
 ) -> None:
     converged(control)
     store(s3)
-    planned = plan_account_event(event_for(ACCOUNT_PROD), Access(gateway), s3)
+    planned = plan_account_event(event_for(ACCOUNT_PROD), Access(gateway), s3, OWNER)
     assert planned["fleets"] == [] and {c["action"] for c in planned["changes"]} == {"noop"}
 
 
@@ -109,7 +110,7 @@ def test_an_account_stax_does_not_list_yet_is_refused_by_name_so_the_machine_ret
 ) -> None:
     store(s3)
     with pytest.raises(BaselineAccountNotVisible) as refused:
-        plan_account_event(event_for(NEW), Access(gateway), s3)
+        plan_account_event(event_for(NEW), Access(gateway), s3, OWNER)
     assert refused.value.details["account_id"] == NEW
 
 
@@ -117,13 +118,13 @@ def test_an_account_of_a_type_no_baseline_targets_gets_nothing(
     gateway: StaxGateway, s3: Any
 ) -> None:
     store(s3)
-    planned = plan_account_event(event_for(NEW, accountType="sandbox"), Access(gateway), s3)
+    planned = plan_account_event(event_for(NEW, accountType="sandbox"), Access(gateway), s3, OWNER)
     assert planned["fleets"] == [] and planned["changes"] == []
 
 
 def test_a_stage_without_a_stored_file_fails_by_name(gateway: StaxGateway, s3: Any) -> None:
     with pytest.raises(BaselinesNotStored) as refused:
-        plan_account_event(event_for(NEW), Access(gateway), s3)
+        plan_account_event(event_for(NEW), Access(gateway), s3, OWNER)
     assert "--baselines" in refused.value.hint
 
 
@@ -139,7 +140,9 @@ def test_the_drift_check_alerts_only_when_stax_differs_and_never_with_values(
     converged(control)
     store(s3)
     sent: list[dict[str, Any]] = []
-    quiet = check_drift({"bucket": BUCKET}, Access(gateway), s3, lambda **m: sent.append(m), "t")
+    quiet = check_drift(
+        {"bucket": BUCKET}, Access(gateway), s3, lambda **m: sent.append(m), "t", owner=OWNER
+    )
     assert quiet["drifted"] is False and sent == []
     # The file now asks for one more region than Stax has.
     store(
@@ -150,7 +153,9 @@ def test_the_drift_check_alerts_only_when_stax_differs_and_never_with_values(
             1,
         ),
     )
-    loud = check_drift({"bucket": BUCKET}, Access(gateway), s3, lambda **m: sent.append(m), "t")
+    loud = check_drift(
+        {"bucket": BUCKET}, Access(gateway), s3, lambda **m: sent.append(m), "t", owner=OWNER
+    )
     assert loud["drifted"] is True and loud["totals"]["create"] == 1
     (alert,) = sent
     message = json.loads(alert["Message"])

@@ -84,6 +84,6 @@ def test_a_stored_object_past_the_limit_is_refused_by_its_length(aws: Any) -> No
     s3.create_bucket(Bucket="stage-bucket")
     s3.put_object(Bucket="stage-bucket", Key=STORED_KEY, Body=b"#" * (MAX_FILE_BYTES + 1))
     with pytest.raises(InvalidBaselines) as refused:
-        read_stored(s3, "stage-bucket")
+        read_stored(s3, "stage-bucket", "123456789012")
     assert "bigger than 1024 KiB" in refused.value.message
     assert f"s3://stage-bucket/{STORED_KEY}" in refused.value.message

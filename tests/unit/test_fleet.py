@@ -15,7 +15,7 @@ import pytest
 
 from chalicelib import fleet
 from chalicelib.coordination import CoordinationStore
-from chalicelib.errors import InvalidFleetRequest
+from chalicelib.errors import FleetPlanChanged, InvalidFleetRequest
 from chalicelib.fleet import results
 from chalicelib.validation import validate_fleet_request
 from stax_orchestrator.deploy import Target, table_definition
@@ -24,7 +24,8 @@ from tests.unit.support import REGION
 ACCOUNTS = ["6d2e6c4b-1c9a-4e29-9a57-0b7e7f9c2a11", "7e3f7d5c-2dab-4f3a-8b68-1c8f8a0d3b22"]
 CATALOGUE = "2b9a7f0e-5c1d-4f3e-8a6b-9d4c3e2f1a00"
 BUCKET = "fleet-bucket"
-TARGET = Target("unit", REGION, "123456789012")
+MOTO_ACCOUNT = "123456789012"  # moto's default account
+TARGET = Target("unit", REGION, MOTO_ACCOUNT)
 
 
 class Cloud:
@@ -33,15 +34,13 @@ class Cloud:
     def __init__(self, aws: Any) -> None:
         self.s3 = aws.client("s3")
         self.s3.create_bucket(Bucket=BUCKET)
+        self.s3.put_bucket_versioning(Bucket=BUCKET,
+                                      VersioningConfiguration={"Status": "Enabled"})  # fmt: skip
         dynamodb = aws.client("dynamodb")
         dynamodb.create_table(**table_definition(TARGET.table_name))
         self.store = CoordinationStore(lambda: dynamodb, TARGET.table_name)
-
-    def write(self, bucket: str, key: str, data: bytes) -> None:
-        self.s3.put_object(Bucket=bucket, Key=key, Body=data)
-
-    def read(self, bucket: str, key: str) -> str:
-        return str(self.s3.get_object(Bucket=bucket, Key=key)["Body"].read().decode())
+        # The Lambdas' own reads and writes of the stage bucket (moto's account owns it).
+        self.read, self.write = fleet.bucket_io(lambda: self.s3, MOTO_ACCOUNT)
 
     def plan_lines(self, plan: dict[str, Any]) -> list[dict[str, Any]]:
         return [json.loads(line) for line in self.read(BUCKET, plan["key"]).splitlines() if line]
@@ -115,6 +114,35 @@ def test_the_plan_goes_to_s3_one_line_per_target_and_the_answer_stays_small(clou
     assert first["request"]["operation"] == "create"
     assert first["request"]["workload_name"] == "baseline-6d2e6c4b-ap-southeast-2-0"
     assert first["target"]["aws_region"] == "ap-southeast-2"
+
+
+def test_the_plan_names_the_version_it_wrote_and_the_summary_reads_that_version(
+    cloud: Cloud,
+) -> None:
+    plan = fleet.plan(validate_fleet_request(create_request(3)), Access(Stax([])), cloud.store,
+                      cloud.write, bucket=BUCKET, fleet_id="pinned")  # fmt: skip
+    head = cloud.s3.head_object(Bucket=BUCKET, Key=plan["key"])
+    assert plan["version_id"] == head["VersionId"]
+    # Someone replaces the plan (one target): the summary still reads the three planned.
+    cloud.s3.put_object(Bucket=BUCKET, Key=plan["key"], Body=b'{"index": 9, "target": {}}\n')
+    outcome = results.summarise(
+        {"plan": plan, "map_failure": {"Error": results.TOLERANCE_ERROR, "Cause": "stopped"}},
+        cloud.store,
+        cloud.read,
+    )
+    assert outcome["summary"]["not_started"] == 3
+
+
+def test_a_bucket_that_keeps_no_versions_cannot_hold_a_plan(aws: Any) -> None:
+    s3 = aws.client("s3")
+    s3.create_bucket(Bucket="unversioned-bucket")
+    dynamodb = aws.client("dynamodb")
+    dynamodb.create_table(**table_definition(TARGET.table_name))
+    store = CoordinationStore(lambda: dynamodb, TARGET.table_name)
+    _read, write = fleet.bucket_io(lambda: s3, MOTO_ACCOUNT)
+    with pytest.raises(FleetPlanChanged, match="keeps no object versions"):
+        fleet.plan(validate_fleet_request(create_request(2)), Access(Stax([])), store, write,
+                   bucket="unversioned-bucket", fleet_id="f")  # fmt: skip
 
 
 def test_a_rerun_skips_live_workloads_and_records_them_done(cloud: Cloud) -> None:
