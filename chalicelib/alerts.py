@@ -11,6 +11,7 @@ never the input itself, and any ``workload_parameters`` found in a cause are dro
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -79,7 +80,9 @@ def alert_message(event: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def started_by(event: Mapping[str, Any]) -> str | None:
-    """The execution that started this one (a fleet starts one per target), if any."""
+    """The execution this one *claims* started it (its input's
+    ``AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID``), if any: anyone who may start an
+    execution can write that field, so it proves nothing alone (:func:`verified_parent`)."""
     from chalicelib.validation import STARTED_BY_FIELD
 
     request = _json((event.get("detail") or {}).get("input"))
@@ -87,22 +90,76 @@ def started_by(event: Mapping[str, Any]) -> str | None:
     return value if isinstance(value, str) else None
 
 
+#: Which machine starts which, and under which partition of the coordination store the
+#: parent records each child before starting it (``started#<index>``, ``execution_name``):
+#: a fleet its targets' workload operations, an account baseline its fleets.
+PARENTS = {"workload": ("fleet", "fleet#"), "fleet": ("account-baseline", "baseline#")}
+_EXECUTION_ARN = re.compile(
+    r"^arn:([\w-]+):states:([\w-]+):(\d{12}):execution:([\w-]{1,80}):([\w-]{1,80})$"
+)
+_MACHINE_ARN = re.compile(r"^arn:([\w-]+):states:([\w-]+):(\d{12}):stateMachine:([\w-]{1,80})$")
+
+
+def verified_parent(
+    event: Mapping[str, Any], started: Callable[[str, str], Mapping[str, Any] | None]
+) -> str | None:
+    """The execution that started this one, when its own record says so; else None.
+
+    The claim (:func:`started_by`) counts only if it names an execution of the machine
+    that starts this machine's executions, in the same stage, account and region, and that
+    execution recorded, before starting it, a child of exactly this execution's name
+    (``started(pk, sk)`` reads the coordination store).
+
+    Raises:
+        CoordinationUnavailable: the store could not be read (EventBridge retries).
+    """
+    claimed = started_by(event)
+    detail = event.get("detail") or {}
+    child = _MACHINE_ARN.match(str(detail.get("stateMachineArn") or ""))
+    parent = _EXECUTION_ARN.match(claimed or "")
+    name = str(detail.get("name") or "")
+    if not (claimed and child and parent and name):
+        return None
+    machine = child.group(4)
+    kind = next((k for k in PARENTS if machine.endswith(f"-{k}")), None)
+    if kind is None or child.groups()[:3] != parent.groups()[:3]:
+        return None
+    parent_kind, partition = PARENTS[kind]
+    if parent.group(4) != f"{machine[: -len(kind)]}{parent_kind}":
+        return None
+    index = name.rsplit("-", 1)[-1]
+    if not index.isdigit():
+        return None
+    record = started(f"{partition}{parent.group(5)}", f"started#{int(index)}")
+    return claimed if record and record.get("execution_name") == name else None
+
+
 def publish_alert(
-    event: Mapping[str, Any], publish: Callable[..., Any], topic_arn: str
+    event: Mapping[str, Any],
+    publish: Callable[..., Any],
+    topic_arn: str,
+    started: Callable[[str, str], Mapping[str, Any] | None],
 ) -> dict[str, Any]:
     """Publish the alert of ``event`` to ``topic_arn``; returns what was published.
 
-    A workload operation a fleet started is not alerted on its own: the fleet publishes
-    one alert for all its targets (a fleet of 1,000 must not send 1,000 messages).
+    A workload operation a fleet started (a fleet an account baseline started) is not
+    alerted on its own: the parent publishes one alert for all its children (a fleet of
+    1,000 must not send 1,000 messages). Whether a parent started it is read from the
+    parent's record (:func:`verified_parent`), never taken from the execution's input:
+    an execution that only claims a parent is alerted, the claim named in the message.
 
     Raises:
+        CoordinationUnavailable: the parent's record could not be read.
         whatever ``publish`` raises (EventBridge retries a failed invocation).
     """
-    parent = started_by(event)
+    parent = verified_parent(event, started)
     if parent:
         log_event("alert_left_to_parent", parent=parent)
         return {"skipped": "started by another execution, which alerts", "parent": parent}
     message = alert_message(event)
+    claimed = started_by(event)
+    if claimed:
+        message["unverified_parent"] = claimed
     subject = f"{message['status']}: {message.get('operation') or 'operation'} " + str(
         message.get("workload_name") or message.get("workload_id") or ""
     )

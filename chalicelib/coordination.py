@@ -288,6 +288,16 @@ class CoordinationStore:
         """An unconditional write of a plain item (strings, numbers and JSON text)."""
         self._call("put_item", Item={"pk": {"S": pk}, "sk": {"S": sk}, **_plain(values)})
 
+    def get_item(self, pk: str, sk: str) -> dict[str, Any] | None:
+        """A plain item (a strongly consistent read), or None.
+
+        Raises:
+            CoordinationUnavailable: DynamoDB refused the read.
+        """
+        item = self._call("get_item", Key={"pk": {"S": pk}, "sk": {"S": sk}},
+                          ConsistentRead=True).get("Item")  # fmt: skip
+        return {k: _plain_value(v) for k, v in item.items()} if item else None
+
     def put_items(self, pk: str, rows: list[tuple[str, Mapping[str, Any]]]) -> None:
         """Write plain items of one partition in batches of 25 (what DynamoDB takes),
         sending again what DynamoDB left unprocessed (throttling) with a growing pause."""

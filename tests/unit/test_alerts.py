@@ -6,7 +6,11 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from chalicelib import alerts
+from chalicelib.coordination import CoordinationStore
+from stax_orchestrator.deploy import table_definition
 
 EVENT = json.loads(
     (Path(__file__).resolve().parents[2] / "events/publish_alert/failed_create.json").read_text()
@@ -51,18 +55,78 @@ def test_publish_sends_one_message_to_the_topic() -> None:
         "arn:aws:lambda:ap-southeast-2:123456789012:function:x", "stax-orchestrator-dev-alerts"
     )
     assert topic == "arn:aws:sns:ap-southeast-2:123456789012:stax-orchestrator-dev-alerts"
-    alerts.publish_alert(EVENT, lambda **kwargs: sent.append(kwargs), topic)
+    alerts.publish_alert(EVENT, lambda **kwargs: sent.append(kwargs), topic, lambda pk, sk: None)
     [call] = sent
     assert call["TopicArn"] == topic
     assert call["Subject"] == "FAILED: create team-a-vpc"
     assert json.loads(call["Message"])["workload_name"] == "team-a-vpc"
 
 
-def test_a_target_of_a_fleet_leaves_the_alert_to_its_fleet() -> None:
+STAGE = "arn:aws:states:ap-southeast-2:123456789012"
+FLEET = f"{STAGE}:execution:stax-orchestrator-dev-fleet:fleet-7f3a"
+BASELINE = f"{STAGE}:execution:stax-orchestrator-dev-account-baseline:new-account-1"
+
+
+@pytest.fixture()
+def store(aws: Any) -> CoordinationStore:
+    dynamodb = aws.client("dynamodb")
+    dynamodb.create_table(**table_definition("stax-orchestrator-dev-coordination"))
+    return CoordinationStore(lambda: dynamodb, "stax-orchestrator-dev-coordination")
+
+
+def _child(machine: str, name: str, claimed: str | None) -> dict[str, Any]:
+    """A failed execution of ``machine`` named ``name``, its input claiming ``claimed``."""
     event = json.loads(json.dumps(EVENT))
     request = json.loads(event["detail"]["input"])
-    request["AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID"] = "arn:aws:states:x:1:execution:f/m:c"
-    event["detail"]["input"] = json.dumps(request)
+    if claimed:
+        request["AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID"] = claimed
+    event["detail"].update(name=name, input=json.dumps(request),
+                           stateMachineArn=f"{STAGE}:stateMachine:stax-orchestrator-dev-{machine}",
+                           executionArn=f"{STAGE}:execution:stax-orchestrator-dev-{machine}:{name}")  # fmt: skip
+    return event
+
+
+def _publish(event: dict[str, Any], store: CoordinationStore) -> tuple[dict[str, Any], list]:
     sent: list[Any] = []
-    result = alerts.publish_alert(event, lambda **kwargs: sent.append(kwargs), "arn:topic")
-    assert sent == [] and result["parent"].endswith("f/m:c")
+    result = alerts.publish_alert(event, lambda **kw: sent.append(kw), "arn:topic", store.get_item)
+    return result, sent
+
+
+def test_a_target_its_fleet_recorded_leaves_the_alert_to_the_fleet(
+    store: CoordinationStore,
+) -> None:
+    store.put_item("fleet#fleet-7f3a", "started#3", {"execution_name": "fleet-7f3a-3"})
+    result, sent = _publish(_child("workload", "fleet-7f3a-3", FLEET), store)
+    assert sent == [] and result["parent"] == FLEET
+
+
+def test_a_fleet_its_account_baseline_recorded_leaves_the_alert_to_the_baseline(
+    store: CoordinationStore,
+) -> None:
+    store.put_item("baseline#new-account-1", "started#0", {"execution_name": "baseline-ev-0"})
+    result, sent = _publish(_child("fleet", "baseline-ev-0", BASELINE), store)
+    assert sent == [] and result["parent"] == BASELINE
+
+
+@pytest.mark.parametrize(
+    ("machine", "name", "claimed"),
+    [
+        # A payload naming a real fleet, for an execution that fleet never started.
+        ("workload", "fleet-7f3a-4", FLEET),
+        ("workload", "quiet-3", FLEET),
+        # The parent of another stage, another region, or a machine that starts nothing.
+        ("workload", "fleet-7f3a-3", FLEET.replace("-dev-fleet", "-prod-fleet")),
+        ("workload", "fleet-7f3a-3", FLEET.replace("ap-southeast-2", "us-east-1")),
+        ("workload", "fleet-7f3a-3", FLEET.replace("-dev-fleet", "-dev-workload")),
+        ("fleet", "fleet-7f3a-3", FLEET),
+        ("workload", "fleet-7f3a-3", "not an ARN"),
+    ],
+)
+def test_a_payload_claiming_a_parent_cannot_silence_its_own_alert(
+    store: CoordinationStore, machine: str, name: str, claimed: str
+) -> None:
+    store.put_item("fleet#fleet-7f3a", "started#3", {"execution_name": "fleet-7f3a-3"})
+    result, sent = _publish(_child(machine, name, claimed), store)
+    [call] = sent
+    assert json.loads(call["Message"])["unverified_parent"] == claimed
+    assert result["unverified_parent"] == claimed
