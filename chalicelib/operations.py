@@ -57,6 +57,7 @@ from chalicelib.ownership import (
     timestamp,
 )
 from chalicelib.polling import PollSchedule, next_wait_seconds
+from chalicelib.secrets import no_secrets, resolved
 from chalicelib.settings import CoordinationSettings
 from chalicelib.stax import StaxAccess, StaxGateway, is_live
 from chalicelib.validation import load_workload_request
@@ -115,6 +116,18 @@ class Services:
     store: CoordinationStore
     settings: CoordinationSettings
     deadline: float | None = None
+    #: Reads a parameter value a request names in SSM (``chalicelib.secrets.SsmSecrets``);
+    #: None: such a request is refused (WorkloadParameterUnavailable).
+    secrets: Callable[[str], str] | None = None
+
+    def parameters(self, values: Mapping[str, Any]) -> list[dict[str, str]]:
+        """Stax's ``Parameters`` of ``values``, each SSM reference read now (the value
+        exists only in the body sent to Stax).
+
+        Raises:
+            WorkloadParameterUnavailable: a reference cannot be read.
+        """
+        return _parameters(resolved(values, self.secrets or no_secrets))
 
     def settle_until(self, now: float) -> float:
         """Until when a write sent now may still be applied by Stax."""
@@ -188,13 +201,13 @@ def _mark(store: CoordinationStore, record: Record, **changes: Any) -> Record:
 
 
 # -- create --------------------------------------------------------------------------------
-def _create_body(request: Mapping[str, Any], owner: str) -> dict[str, Any]:
+def _create_body(request: Mapping[str, Any], owner: str, services: Services) -> dict[str, Any]:
     body: dict[str, Any] = {
         "Name": request["workload_name"],
         "AccountId": request["aws_account_id"],
         "CatalogueId": request["catalogue_id"],
         "Region": request["aws_region"],
-        "Parameters": _parameters(request.get("workload_parameters") or {}),
+        "Parameters": services.parameters(request.get("workload_parameters") or {}),
         "Tags": {**(request.get("workload_tags") or {}), EXECUTION_TAG: owner},
     }
     if request.get("catalogue_version_id"):
@@ -228,6 +241,8 @@ def create_workload(request: Mapping[str, Any], services: Services) -> dict[str,
     with services.access.session() as stax:
         # Before the name is claimed: an unknown account number leaves nothing behind.
         request = _with_stax_account(request, stax)
+        # Before the name is claimed too: a secret that cannot be read leaves nothing behind.
+        body = _create_body(request, owner, services)
         claim = claim_name(store, stax, name, owner, grace)
         if claim.state == CREATED:
             _log("create_adopted", workload_id=claim.workload_id, workload_name=name)
@@ -262,7 +277,7 @@ def create_workload(request: Mapping[str, Any], services: Services) -> dict[str,
                 services,
                 claim,
                 (POSTING, CLAIMED),
-                lambda: stax.create_workload(_create_body(request, owner)),
+                lambda: stax.create_workload(body),
             )
         except (StaxRequestRejected, StaxAuthenticationFailed):
             # A definite refusal: nothing was created, the name is free again.
@@ -295,12 +310,12 @@ def _adopt_created(
 
 
 # -- update --------------------------------------------------------------------------------
-def _update_body(request: Mapping[str, Any]) -> dict[str, Any]:
+def _update_body(request: Mapping[str, Any], services: Services) -> dict[str, Any]:
     body: dict[str, Any] = {}
     if "catalogue_version_id" in request:
         body["CatalogueVersionId"] = request["catalogue_version_id"]
     if "workload_parameters" in request:
-        body["Parameters"] = _parameters(request["workload_parameters"])
+        body["Parameters"] = services.parameters(request["workload_parameters"])
     if "workload_tags" in request:
         body["Tags"] = dict(request["workload_tags"])
     if "protection" in request:
@@ -377,7 +392,7 @@ def update_workload(request: Mapping[str, Any], services: Services) -> dict[str,
     """
     workload_id, owner = request["workload_id"], _owner(request)
     store, grace = services.store, services.settings.visibility_grace_seconds
-    body = _update_body(request)
+    body = _update_body(request, services)
     with services.access.session() as stax:
         lock = lock_workload(store, stax, workload_id, owner, operation="update", grace=grace)
         if lock.state == SENT:

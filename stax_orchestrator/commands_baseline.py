@@ -169,7 +169,7 @@ def _plan_file(context: AwsContext, path: str, text: str, prune: bool) -> dict[s
 
     baselines = load_baselines(text, path)
     with context.stax_access().session() as stax:
-        return compute_plan(stax, baselines, prune=prune)
+        return compute_plan(stax, baselines, prune=prune, secrets=context.secrets())
 
 
 def _narrowed(args: argparse.Namespace, plan: dict[str, Any]) -> dict[str, Any]:

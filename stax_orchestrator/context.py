@@ -385,3 +385,12 @@ class AwsContext:
             lambda: self.client("ssm"), config.access_key_parameter, config.secret_key_parameter, 0
         )
         return StaxAccess(config, credentials)
+
+    def secrets(self) -> Any:
+        """Reads the workload parameter values the stage keeps in SSM (under its secrets
+        folder only), for plans to compare by digest; never printed."""
+        from chalicelib import settings
+        from chalicelib.secrets import SsmSecrets
+
+        prefix = settings.workload_secrets_prefix(self.stax_environment())
+        return SsmSecrets(lambda: self.client("ssm"), prefix)

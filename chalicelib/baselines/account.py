@@ -21,6 +21,7 @@ from chalicelib.baselines.model import Baselines
 from chalicelib.baselines.planner import compute_plan
 from chalicelib.baselines.saved import fleets
 from chalicelib.errors import BaselineAccountNotVisible, InvalidWorkloadRequest
+from chalicelib.secrets import Secrets, no_secrets
 
 ACCOUNT_EVENT_TYPES = (
     "AccountManagement: AccountCreateEvent",
@@ -133,7 +134,11 @@ def _expected(plan: Mapping[str, Any], relevant: Baselines, account: AccountEven
 
 
 def plan_account(
-    stax: Any, baselines: Baselines, account: AccountEvent, account_name: str | None = None
+    stax: Any,
+    baselines: Baselines,
+    account: AccountEvent,
+    account_name: str | None = None,
+    secrets: Secrets = no_secrets,
 ) -> dict[str, Any]:
     """The plan of the baselines that target ``account``, reduced to that account, and
     the ``apply`` fleet requests that carry it out (deletes never: no prune).
@@ -149,7 +154,7 @@ def plan_account(
     empty = {"account_id": account.account_id, "changes": [], "fleets": [], "baselines": []}
     if not relevant.baselines:
         return empty
-    plan = compute_plan(stax, relevant, prune=False)
+    plan = compute_plan(stax, relevant, prune=False, secrets=secrets)
     if f"account:{account.account_id}" not in {k.lower() for k in plan["state"]}:
         if _expected(plan, relevant, account):
             raise BaselineAccountNotVisible(

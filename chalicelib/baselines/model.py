@@ -233,6 +233,37 @@ def _map(value: Any, path: str, problems: Collector) -> dict[str, Any]:
     return {str(k): v for k, v in value.items()}
 
 
+#: What a parameter written as a mapping may hold: the SSM parameter with its value.
+_SECRET_KEYS = frozenset({"ssm", "secret"})
+
+
+def _parameters(value: Any, path: str, problems: Collector) -> dict[str, Any]:
+    """``parameters``: values, or ``{ssm: NAME, secret: true}`` for a value kept in SSM
+    (normalised to ``{"ssm": NAME}``: shown ``(sensitive)``, read only by the Lambdas that
+    send it to Stax). A secret is never written in the file itself: the file is stored in
+    the stage bucket and its values travel in fleet plans and execution histories."""
+    out = _map(value, path, problems)
+    for key, item in list(out.items()):
+        if not isinstance(item, Mapping):
+            continue
+        out.pop(key)  # back below once valid: the problem is named once, here
+        where = join(path, key)
+        unknown = sorted(str(k) for k in item if k not in _SECRET_KEYS)
+        if "ssm" not in item:
+            problems.add(where, "a secret's value is not written in the file: keep it in SSM "
+                         "Parameter Store under /stax-orchestrator/<stage>/workload-parameters/ "
+                         "and name it, e.g. {ssm: /stax-orchestrator/dev/workload-parameters/"
+                         "db-password, secret: true}")  # fmt: skip
+        elif unknown:
+            problems.add(where, f"unknown key {unknown[0]!r}; a secret has: ssm, secret")
+        elif item.get("secret", True) is not True:
+            problems.add(join(where, "secret"), "a value kept in SSM is always secret: "
+                         "leave out secret, or write the value itself in the file")  # fmt: skip
+        else:
+            out[key] = {"ssm": item["ssm"]}
+    return out
+
+
 def _strings(value: Any, path: str, problems: Collector) -> list[str]:
     if value is None:
         return []
@@ -359,7 +390,7 @@ def _baseline(name: str, raw: Any, problems: Collector) -> Baseline | None:
         catalogue=texts["catalogue"],
         version=texts["version"],
         workload_name=_template(raw, path, problems),
-        parameters=_map(raw.get("parameters"), join(path, "parameters"), problems),
+        parameters=_parameters(raw.get("parameters"), join(path, "parameters"), problems),
         tags=_map(raw.get("tags"), join(path, "tags"), problems),
         overrides=_overrides(raw.get("overrides"), path, problems),
         account_types=lists["account_types"],
@@ -398,7 +429,7 @@ def _overrides(raw: Any, path: str, problems: Collector) -> dict[str, dict[str, 
                         join(entry_path, name), "unknown key; an override has: parameters, tags"
                     )
             result[kind][key] = {
-                "parameters": _map(
+                "parameters": _parameters(
                     body.get("parameters"), join(entry_path, "parameters"), problems
                 ),
                 "tags": _map(body.get("tags"), join(entry_path, "tags"), problems),

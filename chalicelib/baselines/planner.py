@@ -50,6 +50,7 @@ from chalicelib.baselines.stax_state import (
     value_digest,
 )
 from chalicelib.errors import InvalidWorkloadRequest
+from chalicelib.secrets import Secrets, is_reference, no_secrets, resolved
 from chalicelib.validation import load_workload_request
 from chalicelib.validation.limits import RESERVED_TAG_KEY_PREFIXES
 
@@ -229,8 +230,11 @@ def _diff(
     desired: Mapping[str, Any],
     workload: Mapping[str, Any],
     item: Mapping[str, Any],
+    secrets: Secrets,
 ) -> tuple[list[str], dict[str, Any]]:
-    """Reasons and the update request's changed fields (empty: nothing differs)."""
+    """Reasons and the update request's changed fields (empty: nothing differs). A value
+    held in SSM is read (``secrets``) only to compare digests; the request keeps its
+    reference."""
     reasons: list[str] = []
     changed: dict[str, Any] = {}
     version = desired.get("catalogue_version_id")
@@ -241,11 +245,8 @@ def _diff(
         )
         changed["catalogue_version_id"] = version
     current = workload.get("Parameters") or {}  # digests (stax_state.value_digest)
-    params = [
-        k
-        for k, v in desired["workload_parameters"].items()
-        if current.get(k) != value_digest(workload_id, k, v)
-    ]
+    wanted = resolved(desired["workload_parameters"], secrets)
+    params = [k for k, v in wanted.items() if current.get(k) != value_digest(workload_id, k, v)]
     if params:
         reasons += [
             f"parameter {k} -> {shown(k, desired['workload_parameters'][k])}" for k in params
@@ -276,9 +277,10 @@ SENSITIVE = "(sensitive)"
 
 
 def shown(name: str, value: Any) -> str:
-    """A parameter's value as a plan shows it: ``(sensitive)`` for a name that looks like
-    a secret's. The value Stax holds is never shown (the plan keeps only its digest)."""
-    return SENSITIVE if SENSITIVE_NAME.search(name) else str(value)
+    """A parameter's value as a plan shows it: ``(sensitive)`` for a value held in SSM
+    (``secret: true``) or a name that looks like a secret's. The value Stax holds is never
+    shown (the plan keeps only its digest)."""
+    return SENSITIVE if is_reference(value) or SENSITIVE_NAME.search(name) else str(value)
 
 
 def _tag_value(value: Any) -> str:
@@ -302,6 +304,7 @@ def _existing(
     workload: Mapping[str, Any],
     desired: Mapping[str, Any],
     item: Mapping[str, Any],
+    secrets: Secrets,
 ) -> tuple[str, list[str], list[dict[str, Any]]]:
     """The action, reasons and requests for a target whose workload exists."""
     status = str(workload.get("Status"))
@@ -324,7 +327,7 @@ def _existing(
             [f"repair: {status}; the update re-sends version, parameters and tags"],
             [_update_request(workload_id, changed)],
         )
-    reasons, changed = _diff(workload_id, desired, workload, item)
+    reasons, changed = _diff(workload_id, desired, workload, item, secrets)
     if not reasons:
         return "noop", [], []
     return "update", reasons, [_update_request(workload_id, changed)]
@@ -391,7 +394,12 @@ def _orphans(
 
 
 def plan_baseline(
-    baseline: Baseline, state: StaxState, problems: Collector, *, prune: bool
+    baseline: Baseline,
+    state: StaxState,
+    problems: Collector,
+    *,
+    prune: bool,
+    secrets: Secrets = no_secrets,
 ) -> list[dict[str, Any]]:
     """The changes of one baseline (problems are collected, not raised)."""
     item = _catalogue_item(state, baseline, problems)
@@ -473,7 +481,7 @@ def plan_baseline(
                 continue
             workload_id, workload = sorted(mine)[0]
             matched.add(workload_id)
-            action, reasons, requests = _existing(workload_id, workload, desired, item)
+            action, reasons, requests = _existing(workload_id, workload, desired, item, secrets)
             changes.append(
                 _change(
                     baseline,
@@ -506,19 +514,23 @@ def has_changes(plan: Mapping[str, Any]) -> bool:
     return any(plan["totals"].get(a) for a in CHANGE_ACTIONS)
 
 
-def compute_plan(stax: Any, baselines: Baselines, *, prune: bool) -> dict[str, Any]:
-    """Read Stax and plan every baseline.
+def compute_plan(
+    stax: Any, baselines: Baselines, *, prune: bool, secrets: Secrets = no_secrets
+) -> dict[str, Any]:
+    """Read Stax and plan every baseline (``secrets`` reads the values a file keeps in SSM,
+    to compare them with Stax's by digest).
 
     Raises:
         InvalidBaselines: the file names what Stax does not have, or a target's request
             breaks the workload rules (each problem on its line).
         BaselineConflict: a workload holds a target's name without the baseline tag.
         StaxApiUnavailable, StaxAuthenticationFailed: reading Stax failed.
+        WorkloadParameterUnavailable: a value the file keeps in SSM cannot be read.
     """
     state, problems = read_state(stax, baselines)
     changes: list[dict[str, Any]] = []
     for baseline in baselines.baselines:
-        changes += plan_baseline(baseline, state, problems, prune=prune)
+        changes += plan_baseline(baseline, state, problems, prune=prune, secrets=secrets)
     problems.raise_if_any()
     records = state.records()
     return {

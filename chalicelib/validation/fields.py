@@ -22,6 +22,7 @@ from typing import Any
 from marshmallow import ValidationError, fields, missing
 
 from chalicelib.regions import DEFAULT_REGIONS, DISABLED_REGIONS, OPT_IN_REGIONS, WORKLOAD_REGIONS
+from chalicelib.secrets import REFERENCE_KEY, is_reference, reference_problem
 from chalicelib.validation.limits import (
     MAX_EXECUTION_ID_LENGTH,
     MAX_PARAMETER_KEY_LENGTH,
@@ -352,17 +353,26 @@ def _parameter_text(value: object) -> tuple[str | None, str | None]:
     else:
         problem = (
             f"value must be a string, number or boolean, not {json_type(value)}; "
-            "nested objects and arrays are not supported"
+            "nested objects and arrays are not supported (an object may only name an SSM "
+            'parameter that holds the value: {"ssm": "/stax-orchestrator/<stage>/'
+            'workload-parameters/NAME"})'
         )
     return text, problem
 
 
-def _parameter_value(value: object) -> tuple[str | None, str | None]:
-    """(normalised string, None) or (None, problem) for one workload parameter value.
+def _parameter_value(value: object) -> tuple[Any, str | None]:
+    """(normalised value, None) or (None, problem) for one workload parameter value.
 
     Strings are kept; booleans become ``"true"``/``"false"``, numbers ``str(number)``.
     The length is counted as CloudFormation counts it: bytes of UTF-8, so "é" counts 2.
+    ``{"ssm": NAME}`` names an SSM parameter holding the value (``chalicelib.secrets``);
+    where it may point is the stage's to check.
     """
+    if isinstance(value, Mapping) and REFERENCE_KEY in value:
+        if not is_reference(value):
+            return None, f"a reference has only the key {REFERENCE_KEY!r}"
+        problem = reference_problem(value)
+        return (None, problem) if problem else ({REFERENCE_KEY: value[REFERENCE_KEY]}, None)
     text, problem = _parameter_text(value)
     if text is None:
         return None, problem
@@ -414,7 +424,7 @@ class StringMap(_StrictField):
         noun: str,
         max_entries: int,
         max_key_length: int,
-        value_loader: Callable[[object], tuple[str | None, str | None]],
+        value_loader: Callable[[object], tuple[Any, str | None]],
         reserved_prefixes: Mapping[str, str] | None = None,
         limit_reason: str = "",
         key_pattern: re.Pattern[str] | None = None,

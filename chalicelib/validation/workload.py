@@ -343,7 +343,7 @@ def load_workload_request(payload: object) -> dict[str, Any]:
 _VALIDATION_ENVELOPE = frozenset({"request", "execution_arn"})
 
 
-def load_validation_event(event: object) -> dict[str, Any]:
+def load_validation_event(event: object, secrets_prefix: str | None = None) -> dict[str, Any]:
     """The validate_input Lambda's event, validated: ``{"request", "execution_arn"}`` from
     the workload machine (the ARN is for the log lines), or a bare request (``chalice
     invoke``, the CLI's ``invoke``).
@@ -351,12 +351,22 @@ def load_validation_event(event: object) -> dict[str, Any]:
     The machine always sends the envelope, so a user's payload shaped like one is still
     judged as a payload there (it arrives inside ``request`` and is refused).
 
+    ``secrets_prefix``: where a parameter naming an SSM parameter (``{"ssm": NAME}``) may
+    point (the stage's secrets folder).
+
     Raises:
-        InvalidWorkloadRequest: as for :func:`load_workload_request`.
+        InvalidWorkloadRequest: as for :func:`load_workload_request`; a parameter names an
+            SSM parameter outside ``secrets_prefix``.
     """
+    from chalicelib.secrets import check_request
+
     if isinstance(event, Mapping) and "request" in event and set(event) <= _VALIDATION_ENVELOPE:
-        return load_workload_request(event["request"])
-    return load_workload_request(event)
+        request = load_workload_request(event["request"])
+    else:
+        request = load_workload_request(event)
+    if secrets_prefix is not None:
+        check_request(request, secrets_prefix)
+    return request
 
 
 def load_operation_request(operation: str, payload: object) -> dict[str, Any]:

@@ -38,6 +38,7 @@ from staxapp.contract import StaxContract
 import chalicelib.stax
 from chalicelib.coordination import CoordinationStore
 from chalicelib.credentials import SsmCredentials
+from chalicelib.secrets import SsmSecrets, secrets_prefix
 from chalicelib.settings import CoordinationSettings, StaxSettings, stax_settings
 from chalicelib.stax import StaxAccess, StaxCredentials, StaxGateway
 from stax_orchestrator.deploy import Target, table_definition
@@ -200,6 +201,7 @@ def orchestrator_factory(
             CoordinationStore(lambda: dynamodb, TARGET.table_name),
             coordination,
             invocation_seconds,
+            SsmSecrets(lambda: ssm, secrets_prefix(ACCESS_KEY_PARAMETER)),
         )
         built.append(orchestrator)
         return orchestrator

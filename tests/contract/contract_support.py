@@ -260,6 +260,12 @@ class StaxOnlyContext:
 
         return _Access()
 
+    def secrets(self) -> Any:
+        """No SSM here: a file naming a secret fails by name (no baselines file here does)."""
+        from chalicelib.secrets import no_secrets
+
+        return no_secrets
+
     def state_machine_arn(self, kind: str) -> str:
         raise AssertionError("the command looked for a state machine to start")
 

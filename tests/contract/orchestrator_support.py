@@ -170,12 +170,14 @@ class Orchestrator:
     store: CoordinationStore
     settings: CoordinationSettings
     invocation_seconds: float
+    secrets: Any = None
 
     def services(self) -> operations.Services:
         """The collaborators of one invocation; its deadline is the invocation's own."""
         return operations.Services(
-            self.access, self.store, self.settings, deadline=time.time() + self.invocation_seconds
-        )
+            self.access, self.store, self.settings, deadline=time.time() + self.invocation_seconds,
+            secrets=self.secrets,
+        )  # fmt: skip
 
     def invoke(
         self, operation: str, payload: Mapping[str, Any], execution_id: str | None = None

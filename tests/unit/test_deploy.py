@@ -90,6 +90,13 @@ def test_a_token_function_reads_exactly_its_parameters_and_uses_the_table() -> N
                            "dynamodb:DeleteItem"],
                 "Resource": "arn:aws:dynamodb:us-east-1:000000000000:table/stax-orchestrator-local-coordination",
             },
+            {
+                # Workload parameter values the stage keeps in SSM, its folder only.
+                "Sid": "ReadWorkloadSecrets",
+                "Effect": "Allow",
+                "Action": "ssm:GetParameter",
+                "Resource": "arn:aws:ssm:us-east-1:000000000000:parameter/orchestrator/stax/workload-parameters/*",
+            },
             _logs("create_workload"),
         ],
     }  # fmt: skip
@@ -250,8 +257,13 @@ def test_each_function_is_granted_only_the_calls_its_code_makes() -> None:
             for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])
         }
 
-    # The token is read in one GetParameters call; the workload functions never query.
-    assert "ssm:GetParameter" not in actions("create_workload")
+    # The token is read in one GetParameters call; GetParameter reads workload secrets only
+    # (the stage's folder), and only where a value is sent or compared.
+    create = policies.function_statements(TARGET, "create_workload", PARAMETERS)
+    assert [s["Resource"] for s in create if s["Action"] == "ssm:GetParameter"] == [
+        "arn:aws:ssm:us-east-1:000000000000:parameter/orchestrator/stax/workload-parameters/*"
+    ]
+    assert "ssm:GetParameter" not in actions("delete_workload") | actions("get_task_status")
     assert "dynamodb:Query" not in actions("create_workload")
     # A target's result is written in a batch; only the summary reads a partition.
     assert actions("record_fleet_target") == {"dynamodb:BatchWriteItem"}
