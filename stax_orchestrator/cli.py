@@ -34,6 +34,7 @@ from stax_orchestrator.console import (
     EXIT_CONFIG,
     EXIT_INTERRUPTED,
     EXIT_INVALID,
+    OUTPUT_FORMATS,
     CliError,
     Output,
     configure_logging,
@@ -91,7 +92,21 @@ def _global_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
         help="use the local stack (MiniStack + the Stax simulator)",
     )
     group.add_argument(
-        "--json", action="store_true", default=default(False), help="machine-readable output"
+        "--output",
+        choices=OUTPUT_FORMATS,
+        default=default(None),
+        help="table (default, for people), or the command's data as json, yaml or text "
+        "(tab-separated, as the AWS CLI's)",
+    )
+    group.add_argument(
+        "--json", action="store_true", default=default(False), help="the same as --output json"
+    )
+    group.add_argument(
+        "--query",
+        default=default(None),
+        metavar="JMESPATH",
+        help="print only what this JMESPath expression selects from the data (as the AWS "
+        "CLI's --query; implies --output json unless another format is named)",
     )
     group.add_argument(
         "--no-color",
@@ -129,7 +144,6 @@ class Parser(argparse.ArgumentParser):
 _HABITS = {
     "--region": "the stage's region is --aws-region (--region is a workload's, on create "
     "and fleet rollout)",
-    "--output": "output is a table, or JSON with --json",
     "--endpoint-url": "set AWS_ENDPOINT_URL, or --local for the local stack",
 }
 
@@ -164,6 +178,33 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def output_of(args: argparse.Namespace) -> Output:
+    """``--output`` / ``--json`` / ``--query`` as the Output of this run.
+
+    Raises:
+        CliError: (exit code 2) ``--json`` with another ``--output``, or a ``--query``
+            that is not JMESPath.
+    """
+    fmt = args.output
+    if args.json and fmt not in (None, "json"):
+        raise CliError(f"--json is --output json: leave out one of --json, --output {fmt}",
+                       EXIT_INVALID)  # fmt: skip
+    query = None
+    if args.query is not None:
+        import jmespath
+        from jmespath.exceptions import JMESPathError
+
+        try:
+            query = jmespath.compile(args.query)
+        except JMESPathError as error:
+            raise CliError(f"--query is not a JMESPath expression: {error}", EXIT_INVALID) from None
+        if fmt == "table":
+            raise CliError("--query selects from the data: use --output json, yaml or text",
+                           EXIT_INVALID)  # fmt: skip
+    chosen = fmt or ("json" if args.json or query is not None else "table")
+    return Output(fmt=chosen, query=query)
+
+
 def options_of(args: argparse.Namespace) -> Options:
     """The global options as the context takes them.
 
@@ -194,6 +235,7 @@ def main(
         os.environ["NO_COLOR"] = "1"  # rich reads it: every console of this process
     out = Output(args.json)
     try:
+        out = output_of(args)
         options = options_of(args)
         args.stage = options.stage
         if options.local:

@@ -69,11 +69,24 @@ def literal(value: object) -> str:
     return escape(clean(value))
 
 
-class Output:
-    """Human output (rich on a terminal, plain lines otherwise) or JSON: results on
-    ``stream`` (stdout), errors and refusals on ``err_stream`` (stderr), as the AWS CLI."""
+#: ``--output`` formats: ``table`` is for people; the others print the command's data.
+OUTPUT_FORMATS = ("table", "json", "yaml", "text")
 
-    def __init__(self, as_json: bool, stream: Any = None, err_stream: Any = None) -> None:
+
+class Output:
+    """Human output (rich on a terminal, plain lines otherwise) or data (``--output json``,
+    ``yaml``, ``text``, each after ``--query``): results on ``stream`` (stdout), errors and
+    refusals on ``err_stream`` (stderr), as the AWS CLI."""
+
+    def __init__(
+        self,
+        as_json: bool = False,
+        stream: Any = None,
+        err_stream: Any = None,
+        *,
+        fmt: str | None = None,
+        query: Any = None,
+    ) -> None:
         from rich.console import Console
 
         class CleanConsole(Console):
@@ -83,7 +96,10 @@ class Output:
             def print(self, *objects: Any, **kwargs: Any) -> None:
                 super().print(*(clean(o) if isinstance(o, str) else o for o in objects), **kwargs)
 
-        self.as_json = as_json
+        self.format = fmt or ("json" if as_json else "table")
+        #: Data, not tables: json, yaml or text (the commands print their data then).
+        self.as_json = self.format != "table"
+        self.query = query  # a compiled JMESPath expression (--query), or None
         self.stream = stream or sys.stdout
         # emoji=False: a ":name:" in user text (a tag key, a cause) stays as it is.
         self.console = CleanConsole(file=self.stream, highlight=False, soft_wrap=True, emoji=False)
@@ -94,10 +110,14 @@ class Output:
         if not self.console.is_terminal:
             # Logs and pipes get whole lines (ARNs are long), not an 80-column layout.
             self.console.width = 200
-        self.live = self.console.is_terminal and not as_json
+        self.live = self.console.is_terminal and not self.as_json
 
     def json(self, body: Any) -> None:
-        self.stream.write(json.dumps(body, indent=2, default=str) + "\n")
+        """A command's data, after ``--query``, in the ``--output`` format."""
+        data = json.loads(json.dumps(body, default=str))  # what JSON would say, exactly
+        if self.query is not None:
+            data = self.query.search(data)
+        self.stream.write(render(data, self.format))
         self.stream.flush()
 
     def say(self, text: str) -> None:
@@ -113,9 +133,47 @@ class Output:
             self.err_console.print(f"[bold red]error:[/] {literal(text)}")
 
     def err_json(self, body: Any) -> None:
-        """An error as JSON, on stderr (stdout holds results only)."""
-        self.err_stream.write(json.dumps(body, indent=2, default=str) + "\n")
+        """An error in the ``--output`` format, on stderr (stdout holds results only;
+        ``--query`` selects from results, never from errors)."""
+        self.err_stream.write(render(json.loads(json.dumps(body, default=str)), self.format))
         self.err_stream.flush()
+
+
+def render(data: Any, fmt: str) -> str:
+    """``data`` (JSON values) as ``--output`` prints it: ``json`` indented, ``yaml`` block
+    style, ``text`` as the AWS CLI does (tab-separated values: a line per object or list
+    item, keys in sorted order; nothing for null)."""
+    if fmt == "yaml":
+        import yaml
+
+        return str(yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=1_000_000))
+    if fmt == "text":
+        lines = _text_lines(data)
+        return "".join(f"{line}\n" for line in lines)
+    return json.dumps(data, indent=2) + "\n"
+
+
+def _scalar(value: Any) -> str:
+    if isinstance(value, bool):
+        return "True" if value else "False"  # as the AWS CLI prints booleans
+    return clean(value)
+
+
+def _text_lines(data: Any) -> list[str]:
+    if data is None:
+        return []
+    if isinstance(data, list):
+        if all(not isinstance(item, (dict, list)) for item in data):
+            return ["\t".join(_scalar(item) for item in data if item is not None)] if data else []
+        return [line for item in data for line in _text_lines(item)]
+    if isinstance(data, dict):
+        keys = sorted(data)
+        flat = [_scalar(data[k]) for k in keys if not isinstance(data[k], (dict, list))
+                and data[k] is not None]  # fmt: skip
+        nested = [line for k in keys if isinstance(data[k], (dict, list))
+                  for line in _text_lines(data[k])]  # fmt: skip
+        return (["\t".join(flat)] if flat else []) + nested
+    return [_scalar(data)]
 
 
 def print_refusal(error: InvalidWorkloadRequest, title: str, out: Output) -> None:

@@ -149,6 +149,13 @@ def test_no_wait_then_watch_list_and_history(
     mine = [row for row in listed if row["execution_arn"] == arn]
     assert mine and mine[0]["operation"] == "create"
     assert mine[0]["workload"] == name and mine[0]["status"] == "SUCCEEDED"
+    # As the AWS CLI: a JMESPath selection, printed as tab-separated text or YAML.
+    query = f"[?execution_arn=='{arn}'].[workload, status]"
+    text = cli("list", "--limit", "10", "--query", query, "--output", "text")
+    assert (text.returncode, text.stdout, text.stderr) == (0, f"{name}\tSUCCEEDED\n", "")
+    yaml_out = cli("list", "--limit", "10", "--query", f"[?execution_arn=='{arn}'].status",
+                   "--output", "yaml")  # fmt: skip
+    assert yaml_out.stdout == "- SUCCEEDED\n", yaml_out.stderr
 
     history = cli_json("history", arn)
     states = [row["state"] for row in history["states"]]

@@ -198,7 +198,7 @@ def test_an_aws_cli_habit_gets_a_pointer_to_this_clis_option(
 ) -> None:
     for argv, hint in (
         (["list", "--region", "us-east-1"], "--aws-region"),
-        (["list", "--output", "text"], "--json"),
+        (["list", "--endpoint-url", "http://x"], "--local"),
     ):
         with pytest.raises(SystemExit) as refused:
             cli.build_parser().parse_args(argv)
@@ -252,3 +252,52 @@ def test_no_color_turns_styles_off_as_no_color_does(monkeypatch: pytest.MonkeyPa
 
     assert os.environ.get("NO_COLOR") == "1"
     assert console.Output(False).console.no_color
+
+
+DATA = {"executions": [{"name": "a", "status": "FAILED", "ok": False},
+                       {"name": "b", "status": "RUNNING", "stopped": None}], "count": 2}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("fmt", "query", "expected"),
+    [
+        ("json", None, json.dumps(DATA, indent=2) + "\n"),
+        ("yaml", "executions[?status=='FAILED'].name", "- a\n"),
+        ("text", "executions", "a\tFalse\tFAILED\nb\tRUNNING\n"),
+        ("text", "executions[].name", "a\tb\n"),
+        ("json", "count", "2\n"),
+    ],
+)
+def test_data_prints_in_the_output_format_after_the_query(
+    fmt: str, query: str | None, expected: str
+) -> None:
+    import io
+
+    import jmespath
+
+    stream = io.StringIO()
+    out = console.Output(fmt=fmt, query=jmespath.compile(query) if query else None, stream=stream)
+    out.json(DATA)
+    assert stream.getvalue() == expected
+
+
+@pytest.mark.parametrize(
+    ("options", "says"),
+    [
+        (["--output", "yaml", "--json"], "--json is --output json"),
+        (["--query", "executions[?"], "--query is not a JMESPath expression"),
+        (["--output", "table", "--query", "count"], "--query selects from the data"),
+    ],
+)
+def test_output_and_query_refuse_what_they_cannot_do_before_any_call(
+    options: list[str], says: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = cli.main([*options, "list", "--aws-region", "us-east-1"],
+                    session_factory=_no_session)  # fmt: skip
+    assert code == console.EXIT_INVALID
+    captured = capsys.readouterr()
+    assert says in captured.err and captured.out == ""
+
+
+def _no_session(**_: object) -> object:
+    raise AssertionError("a refused option must not reach AWS")
