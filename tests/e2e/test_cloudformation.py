@@ -19,6 +19,7 @@ from typing import Any
 import boto3
 import pytest
 
+from stax_orchestrator.local_env import LOCAL_OPERATOR
 from tests.e2e.conftest import ROOT, create_payload, run_execution, unique_name
 from tests.e2e.helpers import copy_project, run_in, stage_resources
 
@@ -48,9 +49,14 @@ def test_the_package_deploys_as_a_stack_runs_create_and_delete_and_leaves_nothin
           "--s3-bucket", artifacts, "--s3-prefix", "e2e-cfn",
           "--output-template-file", str(packaged)], package)  # fmt: skip
     try:
+        # Who may write the bucket's baselines/, plans/, requests/ and templates/ besides the
+        # stage's roles: here the local operator (below) and the deploying user (--delete
+        # empties the bucket).
+        writers = f"{LOCAL_OPERATOR},arn:aws:iam::000000000000:user/stax-orchestrator-deployer"
         _run([str(AWS), "cloudformation", "deploy", "--template-file", str(packaged),
               "--stack-name", STACK, "--capabilities", "CAPABILITY_NAMED_IAM",
-              "CAPABILITY_AUTO_EXPAND", "--s3-bucket", artifacts, "--s3-prefix", "e2e-cfn"],
+              "CAPABILITY_AUTO_EXPAND", "--s3-bucket", artifacts, "--s3-prefix", "e2e-cfn",
+              "--parameter-overrides", f"StageBucketWriters={writers}"],
              package)  # fmt: skip
         stack = boto3.client("cloudformation").describe_stacks(StackName=STACK)["Stacks"][0]
         outputs = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
