@@ -20,6 +20,7 @@ from chalice import Chalice
 from chalicelib import alerts, fleet, operations, settings, validation
 from chalicelib.baselines import automatic
 from chalicelib.coordination import CoordinationStore
+from chalicelib.credentials import PreferredCredentials, read_only_names
 from chalicelib.logs import log_event, observed
 from chalicelib.secrets import SsmSecrets
 from chalicelib.stax import SsmCredentials, StaxAccess
@@ -65,14 +66,16 @@ def sns_client() -> Any:
 
 
 @functools.cache
-def stax_access() -> StaxAccess:
+def stax_access(read_only: bool = False) -> StaxAccess:
+    """Stax with the stage's token; ``read_only``: with its read-only token when it has one
+    (the functions that only read Stax)."""
     config = settings.stax_settings()
-    credentials = SsmCredentials(
-        ssm_client,
-        config.access_key_parameter,
-        config.secret_key_parameter,
-        config.credentials_ttl_seconds,
-    )
+    names = (config.access_key_parameter, config.secret_key_parameter)
+    ttl = config.credentials_ttl_seconds
+    credentials: Any = SsmCredentials(ssm_client, *names, ttl)
+    if read_only:
+        first = SsmCredentials(ssm_client, *read_only_names(names), ttl)
+        credentials = PreferredCredentials(first, credentials, ttl)
     return StaxAccess(config, credentials)
 
 
@@ -121,7 +124,7 @@ def get_task_status(event: Any, context: Any) -> dict[str, Any]:
     request = validation.load_task_status_request(event)
     return operations.get_task_status(
         request,
-        stax_access(),
+        stax_access(read_only=True),
         settings.poll_schedule(),
         grace_seconds=settings.coordination_settings().visibility_grace_seconds,
         store=coordination_store(),
@@ -132,7 +135,9 @@ def get_task_status(event: Any, context: Any) -> dict[str, Any]:
 def plan_fleet(event: Any, context: Any) -> dict[str, Any]:
     loaded = validation.load_fleet_event(event)
     owner = settings.account_of(context.invoked_function_arn)
-    return fleet.plan_event(loaded, stax_access(), coordination_store(), s3_client, owner)
+    return fleet.plan_event(
+        loaded, stax_access(read_only=True), coordination_store(), s3_client, owner
+    )
 
 
 @lambda_function("record_fleet_target")
@@ -162,7 +167,9 @@ def plan_account_baselines(event: Any, context: Any) -> dict[str, Any]:
         raise TypeError("plan_account_baselines takes {account_event, bucket} (a JSON object)")
     owner = settings.account_of(context.invoked_function_arn)
     secrets = SsmSecrets(ssm_client, settings.workload_secrets_prefix())
-    return automatic.plan_account_event(event, stax_access(), s3_client(), owner, secrets)
+    return automatic.plan_account_event(
+        event, stax_access(read_only=True), s3_client(), owner, secrets
+    )
 
 
 @lambda_function("check_baseline_drift")
@@ -172,6 +179,6 @@ def check_baseline_drift(event: Any, context: Any) -> dict[str, Any]:
     topic = alerts.topic_arn(context.invoked_function_arn, settings.alert_topic_name())
     owner = settings.account_of(context.invoked_function_arn)
     return automatic.check_drift(
-        event, stax_access(), s3_client(), sns_client().publish, topic, owner=owner,
+        event, stax_access(read_only=True), s3_client(), sns_client().publish, topic, owner=owner,
         secrets=SsmSecrets(ssm_client, settings.workload_secrets_prefix()),
     )  # fmt: skip

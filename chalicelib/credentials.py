@@ -49,6 +49,10 @@ class SsmCredentials:
         self._read_at = 0.0
         self.reads = 0
 
+    @property
+    def names(self) -> tuple[str, str]:
+        return self._names
+
     def get(self) -> StaxCredentials:
         """The token, from cache while fresh.
 
@@ -102,3 +106,69 @@ class SsmCredentials:
     def clear(self) -> None:
         """Forget the cached token: the next ``get`` reads SSM again."""
         self._cached = None
+
+
+#: Where a stage keeps its read-only token: beside the token, in a folder of its own
+#: (``/stax-orchestrator/dev/stax-api-token-read-only/access-key``).
+READ_ONLY_SUFFIX = "-read-only"
+
+
+def read_only_names(names: tuple[str, str]) -> tuple[str, str]:
+    """The read-only token's parameter names for the token's ``names``."""
+    access, secret = (f"{n.rsplit('/', 1)[0]}{READ_ONLY_SUFFIX}/{n.rsplit('/', 1)[1]}"
+                      for n in names)  # fmt: skip
+    return access, secret
+
+
+class PreferredCredentials:
+    """The read-only token when the stage has one, else the token: for the functions
+    that only read Stax (task status, planning, drift).
+
+    When the deploy found a read-only token, those functions' roles may read only it, so
+    a missing read-only token then fails by name rather than falling back. A read that
+    fails is not tried again for ``ttl_seconds`` (one SSM call per refresh, not per use).
+    """
+
+    def __init__(
+        self,
+        read_only: SsmCredentials,
+        token: SsmCredentials,
+        ttl_seconds: float,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._read_only, self._token = read_only, token
+        self._ttl, self._clock = ttl_seconds, clock
+        self._skip_until = 0.0
+        self.using_read_only: bool | None = None
+
+    def get(self) -> StaxCredentials:
+        """The read-only token, else the token.
+
+        Raises:
+            StaxCredentialsMissing: neither can be read (both named).
+            StaxCredentialsUnavailable: SSM did not answer (retried).
+        """
+        if self._clock() >= self._skip_until:
+            try:
+                found = self._read_only.get()
+            except StaxCredentialsMissing:
+                self._skip_until = self._clock() + self._ttl
+            else:
+                self.using_read_only = True
+                return found
+        try:
+            found = self._token.get()
+        except StaxCredentialsMissing as error:
+            raise StaxCredentialsMissing(
+                "Neither the read-only Stax API token nor the token could be read from SSM",
+                read_only_parameters=list(self._read_only.names),
+                parameters=list(self._token.names),
+                aws_error=error.details.get("aws_error"),
+            ) from None
+        self.using_read_only = False
+        return found
+
+    def clear(self) -> None:
+        self._read_only.clear()
+        self._token.clear()
+        self._skip_until = 0.0

@@ -62,10 +62,11 @@ def _read_token(args: argparse.Namespace) -> tuple[str, str]:
     access_key = args.access_key or os.environ.get("STAX_ACCESS_KEY")
     secret = os.environ.get("STAX_SECRET_KEY")
     interactive = sys.stdin.isatty()
+    which = "Stax read-only API token" if args.read_only_token else "Stax API token"
     if not access_key and interactive:
-        access_key = input("Stax API token access key: ").strip()
+        access_key = input(f"{which} access key: ").strip()
     if not secret and interactive:
-        secret = getpass.getpass("Stax API token secret (not shown): ")
+        secret = getpass.getpass(f"{which} secret (not shown): ")
     if not access_key or not secret:
         raise CliError(
             "no API token: set STAX_ACCESS_KEY and STAX_SECRET_KEY, or run setup in a terminal",
@@ -80,6 +81,14 @@ def cmd_setup(args: argparse.Namespace, context: AwsContext, out: Output) -> int
 
     access_key, secret = _read_token(args)
     names, source = token_parameters(args, context)
+    if args.read_only_token:
+        from chalicelib.credentials import read_only_names
+        from stax_orchestrator.token_store import TokenParameters
+
+        names = TokenParameters(*read_only_names((names.access_key, names.secret)))
+        if args.bucket:
+            raise CliError("--bucket is stored with the token, not the read-only token",
+                           EXIT_INVALID)  # fmt: skip
     ssm = context.client("ssm")
     try:
         written = store_token(ssm, names, access_key, secret, args.kms_key_id)
@@ -96,6 +105,8 @@ def cmd_setup(args: argparse.Namespace, context: AwsContext, out: Output) -> int
             out.console.print(f"[green]✔[/] wrote {literal(name)}")
         out.say(f"Parameter names from {source}; {context.where()}.")
         out.console.print("The secret is stored as a SecureString; it is never printed.")
+        if args.read_only_token:
+            out.say("Deploy the stage again: the reading functions then use this token only.")
     return EXIT_OK
 
 
@@ -116,4 +127,10 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     setup.add_argument("--secret-key-parameter", help="SSM name (default: the stage's)")
     setup.add_argument("--kms-key-id", help="encrypt both with this customer-managed KMS key")
     setup.add_argument("--bucket", help="artifact bucket name to store in SSM")
+    setup.add_argument(
+        "--read-only-token",
+        action="store_true",
+        help="store a read-only Stax API token beside the token (the folder's name ends in "
+        "-read-only); after the next deploy, task status, planning and drift read only it",
+    )
     setup.set_defaults(handler=cmd_setup)

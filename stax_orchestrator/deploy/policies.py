@@ -77,6 +77,11 @@ def _logs(target: Target, functions: Iterable[str]) -> dict[str, Any]:
     }
 
 
+#: The functions that only read Stax: with a read-only token in the stage, they read only it.
+READ_ONLY_FUNCTIONS = ("get_task_status", "plan_fleet", "plan_account_baselines",
+                       DRIFT_FUNCTION)  # fmt: skip
+
+
 def _token_statements(
     target: Target, parameters: tuple[str, str], token_key_arn: str | None
 ) -> list[dict[str, Any]]:
@@ -230,8 +235,15 @@ def function_statements(
     parameters: tuple[str, str],
     token_key_arn: str | None = None,
     alert_key_arn: str | None = None,
+    *,
+    read_only_token: bool = False,
 ) -> list[dict[str, Any]]:
-    """What one function needs besides its logs."""
+    """What one function needs besides its logs (``read_only_token``: the stage has one, and
+    the functions that only read Stax may read that token and not the other)."""
+    if read_only_token and function in READ_ONLY_FUNCTIONS:
+        from chalicelib.credentials import read_only_names
+
+        parameters = read_only_names(parameters)
     if function in FLEET_TABLE_ACTIONS:
         return _fleet_statements(target, function, parameters, token_key_arn)
     if function in BASELINE_FUNCTIONS:
@@ -265,6 +277,8 @@ def lambda_policy(
     parameters: tuple[str, str],
     token_key_arn: str | None = None,
     alert_key_arn: str | None = None,
+    *,
+    read_only_token: bool = False,
 ) -> dict[str, Any]:
     """The policy of the functions that share one policy file (they need the same).
 
@@ -273,7 +287,9 @@ def lambda_policy(
     """
     functions = list(functions)
     needs = {
-        f: function_statements(target, f, parameters, token_key_arn, alert_key_arn)
+        f: function_statements(
+            target, f, parameters, token_key_arn, alert_key_arn, read_only_token=read_only_token
+        )
         for f in functions
     }
     first = needs[functions[0]]

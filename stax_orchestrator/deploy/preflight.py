@@ -130,12 +130,41 @@ def check_token(aws: Any, target: Target, stage: StageConfig, kms_key_id: str | 
     return granted
 
 
+def has_read_only_token(aws: Any, stage: StageConfig) -> bool:
+    """Whether the stage holds a read-only token (``setup --read-only-token``): both
+    parameters, SecureStrings under the token's own key.
+
+    Raises:
+        DeployError: only one of the two, or one that is not a SecureString under the key
+            the token uses.
+    """
+    from chalicelib.credentials import read_only_names
+
+    names = read_only_names(stage.token_parameters)
+    ssm = aws.client("ssm")
+    keys = _parameter_keys(ssm, names)
+    if not keys:
+        return False
+    token_keys = set(_parameter_keys(ssm, stage.token_parameters).values())
+    for name in names:
+        if name not in keys:
+            raise DeployError(f"SSM parameter {name} is missing: store the read-only token "
+                              "again with `stax-orchestrator setup --read-only-token`")  # fmt: skip
+        if keys[name] is None or keys[name] not in token_keys:
+            raise DeployError(f"SSM parameter {name} must be a SecureString under the key of "
+                              "the token: store it again with `stax-orchestrator setup "
+                              "--read-only-token`")  # fmt: skip
+    return True
+
+
 def write_policies(
     target: Target,
     stage: StageConfig,
     token_key_arn: str | None,
     alert_key_arn: str | None,
     chalice_dir: Any = CHALICE_DIR,
+    *,
+    read_only_token: bool = False,
 ) -> dict[str, list[str]]:
     """Each policy file Chalice will use, with exactly what its functions need.
 
@@ -147,9 +176,8 @@ def write_policies(
         groups[filename].append(function)
     for filename, functions in groups.items():
         try:
-            document = lambda_policy(
-                target, functions, stage.token_parameters, token_key_arn, alert_key_arn
-            )
+            document = lambda_policy(target, functions, stage.token_parameters, token_key_arn,
+                                     alert_key_arn, read_only_token=read_only_token)  # fmt: skip
         except ValueError as error:
             raise DeployError(f".chalice/{filename}: {error}") from None
         (chalice_dir / filename).write_text(json.dumps(document, indent=2) + "\n")
@@ -221,10 +249,14 @@ def preflight(
                 "set it in .chalice/config.json"
             )
     granted = check_token(aws, target, stage, kms_key_id or stage.kms_key_id)
+    read_only = has_read_only_token(aws, stage)
     alert_key = key_arn(aws.client("kms"), alert_kms_key_id) if alert_kms_key_id else None
     if dashboard and alert_key:
         check_alarm_key(aws.client("kms"), alert_key)
-    write_policies(target, stage, granted, alert_key)
+    write_policies(target, stage, granted, alert_key, read_only_token=read_only)
+    if read_only:
+        print("read-only token found: task status, planning and drift read only it",
+              file=sys.stderr)  # fmt: skip
     if granted:
         print(f"token key {granted}: kms:Decrypt granted through SSM only", file=sys.stderr)
     return target
