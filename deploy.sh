@@ -30,8 +30,8 @@
 # Stax drifts from the file (docs/baselines.md). Without --baselines the rules go.
 # Only the stage's roles, the principal that deploys it and each --bucket-writer (e.g. the
 # role of operators whose fleets are too big for an execution's input) may write what the
-# stage reads to decide its Stax writes and its stack (the bucket's baselines/, plans/,
-# requests/, templates/); nobody reaches the bucket without TLS (docs/security.md).
+# stage reads to decide its Stax writes (the bucket's baselines/, plans/, requests/);
+# nobody reaches the bucket without TLS (docs/security.md).
 # --delete empties the stage's bucket, deletes its stack, then its Lambdas (any clone, any
 # machine); it refuses while executions of the stage run, unless --force.
 set -euo pipefail

@@ -301,6 +301,27 @@ def _prepare(cfn: Any, name: str, diff: bool) -> dict[str, Any] | None:
     return stack
 
 
+def _check_template(cfn: Any, name: str, change_set: str, template: Mapping[str, Any]) -> None:
+    """The change set holds the template this deploy uploaded, not one written to the
+    bucket after it (``templates/`` is not guarded by principal: whoever deploys next must
+    be able to upload). What CloudFormation read is what it would execute.
+
+    Raises:
+        DeployError: another template; the change set is deleted, nothing changed.
+    """
+    got = cfn.get_template(StackName=name, ChangeSetName=change_set, TemplateStage="Original")
+    body = got.get("TemplateBody")
+    if isinstance(body, str):
+        body = json.loads(body)
+    if body != json.loads(json.dumps(template)):
+        cfn.delete_change_set(ChangeSetName=change_set, StackName=name)
+        raise DeployError(
+            f"stack {name}: the change set holds another template than the one uploaded (the "
+            "object was replaced in the stage bucket's templates/ meanwhile); nothing was "
+            "changed. Find who writes there, then deploy again."
+        )
+
+
 def deploy(
     aws: Any,
     target: Target,
@@ -339,6 +360,7 @@ def deploy(
     body = json.dumps(template, separators=(",", ":"), sort_keys=True)
     url = upload_template(aws.client("s3"), target, bucket, body)
     change_set, changes = _change_set(cfn, target, "UPDATE", parameters, TemplateURL=url)
+    _check_template(cfn, name, change_set, template)
     if changes is None:
         report(f"stack {name}: no changes")
         outcome.outputs = outputs(stack)

@@ -257,7 +257,7 @@ def _parser() -> argparse.ArgumentParser:
         action="append",
         default=[],
         help="a principal ARN that may also write the stage bucket's "
-        "baselines/, plans/, requests/ and templates/ (an operator who runs big fleets)",
+        "baselines/, plans/ and requests/ (an operator who runs big fleets)",
     )
     return parser
 

@@ -97,9 +97,10 @@ BUCKET_EXPIRY_DAYS = 30
 BASELINES_HISTORY_DAYS = 90
 #: What the orchestrator reads to decide what to write to Stax: the stored baselines file
 #: (every account event and drift check reads it), fleet plans and fleet requests (target
-#: lists the CLI uploads); and the deploy's own templates, which CloudFormation applies
-#: with the deploying principal's rights moments after they are uploaded.
-BUCKET_GUARDED_PREFIXES = ("baselines", "plans", "requests", "templates")
+#: lists the CLI uploads). Not the deploy's own templates: whoever deploys next must be able
+#: to upload one (the policy names the previous deployer); the deploy checks instead that
+#: the change set holds the template it uploaded (``stack._check_template``).
+BUCKET_GUARDED_PREFIXES = ("baselines", "plans", "requests")
 #: Every way to put, replace, remove or restore an object (or its ACL or tags, which an
 #: object's readers can depend on).
 BUCKET_WRITE_ACTIONS = ("s3:PutObject", "s3:PutObjectAcl", "s3:PutObjectVersionAcl",
@@ -500,7 +501,7 @@ def _parameters(watch_timeout: int, alert_key_arn: str | None) -> dict[str, Any]
             "Type": "String",
             "Default": "",
             "Description": "Comma-separated ARNs of the principals, besides the stage's roles, "
-            "that may write the stage bucket's baselines/, plans/, requests/ and templates/ (the "
+            "that may write the stage bucket's baselines/, plans/ and requests/ (the "
             "deploying principal; empty: only the stage's roles)",
         },
         "BaselineDriftSchedule": {

@@ -49,7 +49,7 @@ def test_the_package_deploys_as_a_stack_runs_create_and_delete_and_leaves_nothin
           "--s3-bucket", artifacts, "--s3-prefix", "e2e-cfn",
           "--output-template-file", str(packaged)], package)  # fmt: skip
     try:
-        # Who may write the bucket's baselines/, plans/, requests/ and templates/ besides the
+        # Who may write the bucket's baselines/, plans/ and requests/ besides the
         # stage's roles: here the local operator (below) and the deploying user (--delete
         # empties the bucket).
         writers = f"{LOCAL_OPERATOR},arn:aws:iam::000000000000:user/stax-orchestrator-deployer"

@@ -17,12 +17,14 @@ import uuid
 from collections.abc import Iterator
 from typing import Any
 
+import boto3
 import pytest
 
 from stax_orchestrator.deploy.deployer import deployer_policy
 from stax_orchestrator.deploy.names import Target
 from stax_orchestrator.deploy.stage import load_stage
-from tests.e2e.conftest import ROOT
+from stax_orchestrator.local_env import LOCAL_OPERATOR
+from tests.e2e.conftest import ROOT, post_deploy
 from tests.e2e.ministack_support import IamUser, require_auth
 
 pytestmark = pytest.mark.e2e
@@ -51,13 +53,26 @@ def user(deployed: dict[str, Any]) -> Iterator[IamUser]:
     require_auth()
     made = IamUser(f"deployer-{uuid.uuid4().hex[:8]}", statements())
     yield made
+    # The stage as the session deploys it, if this user deployed it (its bucket's writers
+    # are whoever deploys).
+    bucket = deployed["fleet_bucket"]
+    policy = boto3.client("s3").get_bucket_policy(Bucket=bucket)["Policy"]
+    restored = post_deploy() if f":user/{made.name}" in policy else None
     made.close()
+    assert restored is None or restored.returncode == 0, restored.stderr
 
 
 def test_the_deployer_policy_redeploys_the_stage_and_prints_itself(user: IamUser) -> None:
-    run = step(user, "post-deploy", "--stage", "local")
+    writers = ("--bucket-writer", LOCAL_OPERATOR)
+    run = step(user, "post-deploy", "--stage", "local", *writers)
     assert run.returncode == 0, run.stderr
-    assert json.loads(run.stdout)["changed"] is False
+    # The principal that deploys may write the stage bucket's guarded prefixes: now this one.
+    bucket = json.loads(run.stdout)["fleet_bucket"]
+    policy = boto3.client("s3").get_bucket_policy(Bucket=bucket, ExpectedBucketOwner="000000000000")
+    assert f":user/{user.name}" in policy["Policy"]
+    again = step(user, "post-deploy", "--stage", "local", *writers)
+    assert again.returncode == 0, again.stderr
+    assert json.loads(again.stdout)["changed"] is False
     printed = step(user, "deployer-policy", "--stage", "local")
     assert printed.returncode == 0, printed.stderr
     assert json.loads(printed.stdout)["Statement"] == statements()

@@ -22,8 +22,7 @@ from tests.e2e.ministack_support import MINISTACK_URL, IamUser
 
 pytestmark = pytest.mark.e2e
 
-GUARDED = ("baselines/baselines.yaml", "plans/fleet.jsonl", "requests/targets.jsonl",
-           "templates/stage.json")  # fmt: skip
+GUARDED = ("baselines/baselines.yaml", "plans/fleet.jsonl", "requests/targets.jsonl")  # fmt: skip
 
 
 @pytest.fixture(scope="module")

@@ -17,6 +17,7 @@ from typing import Any
 import boto3
 import pytest
 
+from stax_orchestrator.local_env import LOCAL_OPERATOR
 from tests.e2e.conftest import ROOT, create_payload, post_deploy, run_execution, unique_name
 from tests.e2e.helpers import cli, copy_project, run_in
 
@@ -30,6 +31,11 @@ def settled(deployed: dict[str, Any]) -> dict[str, Any]:
     run = post_deploy()
     assert run.returncode == 0, run.stderr[-3000:]
     return deployed
+
+
+#: The flags the session deployed the stage with (deploy.sh is declarative: a flag left out
+#: is a setting removed, as --dashboard or --baselines).
+AS_DEPLOYED = ("--bucket-writer", LOCAL_OPERATOR)
 
 
 def _project(tmp_path: Path) -> Path:
@@ -81,7 +87,8 @@ def test_diff_after_editing_one_template_lists_exactly_that_machine_and_changes_
     project = _project(tmp_path)
     _edit_machine(project, "fleet", lambda d: d.update(Comment=d["Comment"] + " (edited)"))
     before, change_sets = _definition("fleet"), _change_sets()
-    run = run_in(project, "./deploy.sh", "--stage", "local", "--diff", as_deployer=True)
+    run = run_in(project, "./deploy.sh", "--stage", "local", "--diff", *AS_DEPLOYED,
+                 as_deployer=True)  # fmt: skip
     assert run.returncode == 0, run.stdout + run.stderr
     [header, *changes] = run.stdout.strip().splitlines()
     assert header.split() == ["action", "resource", "type", "replacement"]
@@ -109,7 +116,7 @@ def test_a_failed_deploy_rolls_back_and_the_stage_still_runs_a_create(
     _edit_machine(project, "workload", broken)
     fleet_before, workload_before = _definition("fleet"), _definition("workload")
     run = run_in(project, "python", "-m", "stax_orchestrator.deploy", "post-deploy",
-                 "--stage", "local", as_deployer=True)  # fmt: skip
+                 "--stage", "local", *AS_DEPLOYED, as_deployer=True)  # fmt: skip
     assert run.returncode == 1, run.stdout + run.stderr
     assert "rolled it back (UPDATE_ROLLBACK_COMPLETE)" in run.stderr
     assert "the stage is as it was before this deploy" in run.stderr
