@@ -152,3 +152,27 @@ def test_a_delete_refuses_a_busy_stack_before_it_empties_the_bucket(
     with pytest.raises(DeployError, match="busy"):
         teardown.delete_stage(session, TARGET, chalice_dir=tmp_path)
     # No S3 call was stubbed: emptying the bucket would have failed the test.
+
+
+@pytest.mark.parametrize("replaced", [False, True], ids=["as uploaded", "replaced"])
+def test_a_change_set_holding_another_template_than_the_one_uploaded_is_deleted(
+    replaced: bool,
+) -> None:
+    """``templates/`` may be written by others (the next deployer must upload): what the
+    change set read is what would run, so it is compared with what was uploaded."""
+    cfn = boto3.client("cloudformation", region_name="us-east-1")
+    uploaded = {"Resources": {"Topic": {"Type": "AWS::SNS::Topic"}}}
+    held = {"Resources": {"Evil": {"Type": "AWS::IAM::User"}}} if replaced else uploaded
+    with Stubber(cfn) as stub:
+        stub.add_response(
+            "get_template",
+            {"TemplateBody": json.dumps(held)},
+            {"StackName": "s", "ChangeSetName": "cs", "TemplateStage": "Original"},
+        )
+        if replaced:
+            stub.add_response("delete_change_set", {}, {"StackName": "s", "ChangeSetName": "cs"})
+            with pytest.raises(DeployError, match="another template than the one uploaded"):
+                stack._check_template(cfn, "s", "cs", uploaded)
+        else:
+            stack._check_template(cfn, "s", "cs", uploaded)
+        stub.assert_no_pending_responses()
