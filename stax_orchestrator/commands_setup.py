@@ -37,24 +37,33 @@ def token_parameters(args: argparse.Namespace, context: AwsContext) -> tuple[Any
         elif variable in deployed:
             found, source = deployed[variable], f"the deployed stage {context.stage!r}"
         else:
-            found, source = default, "the defaults"
+            found, source = default, default_source
         if source not in sources:
             sources.append(source)
         return found
 
+    configured = _stage_names(context.stage)
+    default_source = "the stage's .chalice/config.json" if configured else "the defaults"
+    defaults = configured or (
+        settings.DEFAULT_ACCESS_KEY_PARAMETER,
+        settings.DEFAULT_SECRET_KEY_PARAMETER,
+    )
     parameters = TokenParameters(
-        pick(
-            args.access_key_parameter,
-            settings.ACCESS_KEY_PARAMETER,
-            settings.DEFAULT_ACCESS_KEY_PARAMETER,
-        ),
-        pick(
-            args.secret_key_parameter,
-            settings.SECRET_KEY_PARAMETER,
-            settings.DEFAULT_SECRET_KEY_PARAMETER,
-        ),
+        pick(args.access_key_parameter, settings.ACCESS_KEY_PARAMETER, defaults[0]),
+        pick(args.secret_key_parameter, settings.SECRET_KEY_PARAMETER, defaults[1]),
     )
     return parameters, " and ".join(sources)
+
+
+def _stage_names(stage: str) -> tuple[str, str] | None:
+    """The stage's own token names in this checkout's ``.chalice/config.json`` (what the
+    deploy will read), or None outside a checkout or for a stage it does not name."""
+    from stax_orchestrator.deploy.stage import StageConfigError, load_stage
+
+    try:
+        return load_stage(stage).token_parameters
+    except (StageConfigError, OSError):
+        return None
 
 
 def _read_token(args: argparse.Namespace) -> tuple[str, str]:

@@ -352,7 +352,10 @@ class AwsContext:
     def _read_function_environment(self) -> dict[str, str]:
         from botocore.exceptions import BotoCoreError, ClientError
 
-        name = self.resources().functions.get(TOKEN_FUNCTION)
+        try:
+            name = self.resources().functions.get(TOKEN_FUNCTION)
+        except CliError:  # no stack yet: the stage is not deployed
+            return {}
         if not name:
             return {}
         try:

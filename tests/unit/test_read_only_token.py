@@ -106,3 +106,23 @@ def test_the_deploy_finds_the_read_only_token_or_names_what_is_wrong_with_it(aws
         has_read_only_token(aws, stage)
     ssm.put_parameter(Name=read_only[1], Value="v", Type="SecureString", Overwrite=True)
     assert has_read_only_token(aws, stage) is True
+
+
+def test_setup_before_the_first_deploy_writes_the_stages_own_names(
+    aws: Any, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """No stack yet: the names come from the stage's .chalice/config.json, as the deploy
+    will read them (the read-only token beside them)."""
+    from stax_orchestrator import cli
+    from stax_orchestrator.deploy.stage import load_stage
+
+    monkeypatch.setenv("STAX_ACCESS_KEY", "AKIA-unit")
+    monkeypatch.setenv("STAX_SECRET_KEY", "s3cret-unit")
+    for flags, names in (([], load_stage("dev").token_parameters),
+                         (["--read-only-token"], read_only_names(load_stage("dev").token_parameters))):  # fmt: skip
+        code = cli.main(["setup", "--stage", "dev", *flags, "--aws-region", "us-east-1"],
+                        session_factory=lambda **_: aws)  # fmt: skip
+        assert code == 0, capsys.readouterr().err
+        stored = aws.client("ssm").get_parameters(Names=list(names), WithDecryption=True)
+        assert sorted(p["Value"] for p in stored["Parameters"]) == ["AKIA-unit", "s3cret-unit"]
+    assert "s3cret-unit" not in capsys.readouterr().out
