@@ -9,7 +9,7 @@ AWSCLI_VENV := .venv-awscli
 PY := $(VENV)/bin/python
 STAGE ?= local
 
-.PHONY: help venv lock local-up local-down local-env local-status down test test-fast test-unit check fmt deploy-local demo bench clean
+.PHONY: help venv lock local-up local-down local-env local-status down test test-fast test-unit check docs fmt deploy-local demo bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -74,6 +74,9 @@ check: venv ## lint, format check, types, state machines, templates (read-only)
 	$(VENV)/bin/mypy
 	$(PY) -m stax_orchestrator.deploy lint
 	@if ls cloudformation/*.yaml >/dev/null 2>&1; then $(VENV)/bin/cfn-lint cloudformation/*.yaml; fi
+
+docs: venv ## regenerate docs/cli-reference.md from the CLI's parser
+	$(PY) -m stax_orchestrator.cli_help > docs/cli-reference.md
 
 fmt: venv ## reformat the code (the only target that writes)
 	$(VENV)/bin/ruff check --fix .

@@ -22,6 +22,7 @@ from typing import Any, NoReturn
 
 from stax_orchestrator import (
     __version__,
+    cli_help,
     commands_baseline,
     commands_catalogue,
     commands_completion,
@@ -175,6 +176,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands_setup.register(sub, common)
     commands_completion.register(sub, common)
     commands_stage.register(sub, common)
+    cli_help.apply(parser)
     return parser
 
 

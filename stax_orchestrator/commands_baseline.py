@@ -431,7 +431,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     plan = sub.add_parser(
         "plan",
         parents=[common],
-        help="what a baselines file would change in Stax (exit 2: changes)",
+        help="what a baselines file would change in Stax",
     )
     plan.add_argument("file", metavar="FILE", help="the baselines file (YAML)")
     plan.add_argument("--prune", action="store_true", help="plan deletes of orphaned workloads")
