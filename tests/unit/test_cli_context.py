@@ -17,7 +17,7 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-from stax_orchestrator import cli
+from stax_orchestrator import cli, commands_workload
 from stax_orchestrator.commands_workload import list_rows
 from stax_orchestrator.console import EXIT_CONFIG, EXIT_INVALID, EXIT_OK
 from stax_orchestrator.context import AwsContext, Options, StateMachineNotFound
@@ -236,7 +236,7 @@ def test_an_unknown_profile_is_named_and_local_refuses_a_profile(
 
 
 # -- paginators ------------------------------------------------------------------------
-def test_list_reads_every_page_up_to_the_limit(aws: Any) -> None:
+def test_list_reads_every_page_up_to_the_limit(aws: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     """AWS may answer with fewer executions than asked and a nextToken (the harsher
     reading of ListExecutions' paging): list goes on to the next page until it has
     ``limit`` rows."""
@@ -257,10 +257,44 @@ def test_list_reads_every_page_up_to_the_limit(aws: Any) -> None:
             expected["nextToken"] = pages[index - 1][1]
         page: dict[str, Any] = {"executions": [summary(e) for e in items], "nextToken": token}
         stubber.add_response("list_executions", page, expected)
-        for execution in items:
-            described = real.describe_execution(executionArn=execution)
-            stubber.add_response("describe_execution", described, {"executionArn": execution})
+    # The listing first, then the descriptions (one at a time here, so the stub's order holds).
+    monkeypatch.setattr(commands_workload, "DESCRIBE_WORKERS", 1)
+    for execution in executions[:2]:
+        described = real.describe_execution(executionArn=execution)
+        stubber.add_response("describe_execution", described, {"executionArn": execution})
     with stubber:
         rows = list_rows(sfn, arn, limit=2, status=None)
     stubber.assert_no_pending_responses()
     assert [row["execution_arn"] for row in rows] == executions[:2]
+
+
+def test_list_describes_the_executions_concurrently() -> None:
+    """One DescribeExecution after another made `list --limit 100` wait 100 round trips."""
+    import threading
+    import time
+    from datetime import UTC, datetime
+
+    arns = [f"arn:aws:states:{REGION}:123456789012:execution:m:e{n}" for n in range(12)]
+    in_flight, most, lock = [0], [0], threading.Lock()
+
+    class Paginator:
+        def paginate(self, **_: Any) -> list[dict[str, Any]]:
+            return [{"executions": [{"executionArn": a, "name": a[-3:]} for a in arns]}]
+
+    class Sfn:
+        def get_paginator(self, _: str) -> Paginator:
+            return Paginator()
+
+        def describe_execution(self, executionArn: str) -> dict[str, Any]:
+            with lock:
+                in_flight[0] += 1
+                most[0] = max(most[0], in_flight[0])
+            time.sleep(0.05)  # a round trip
+            with lock:
+                in_flight[0] -= 1
+            return {"executionArn": executionArn, "status": "SUCCEEDED", "input": "{}",
+                    "startDate": datetime(2026, 1, 1, tzinfo=UTC)}  # fmt: skip
+
+    rows = list_rows(Sfn(), "arn:m", limit=12, status=None)
+    assert [r["execution_arn"] for r in rows] == arns  # newest first, as listed
+    assert most[0] > 1
