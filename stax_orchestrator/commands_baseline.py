@@ -304,7 +304,10 @@ def _summary(rows: list[dict[str, Any]], out: Output) -> None:
         table.add_column(column)
     for row in rows:
         result = "[green]succeeded[/]" if row["exit_code"] == EXIT_OK else "[red]failed[/]"
-        if row.get("skipped"):
+        if row.get("failed_dependencies"):
+            failed = ", ".join(row["failed_dependencies"])
+            result = f"[dim]skipped (depends on {literal(failed)}, which failed)[/]"
+        elif row.get("skipped"):
             result = "[dim]skipped (an earlier round failed)[/]"
         table.add_row(
             literal(row["baseline"]),
@@ -384,9 +387,11 @@ def _ask(question: str) -> str:
 def _run_fleets(
     context: AwsContext, planned: list[dict[str, Any]], out: Output, interval: float
 ) -> list[dict[str, Any]]:
-    """Run the fleets in order; a baseline whose round failed runs no further round."""
+    """Run the fleets in order; a baseline whose round failed runs no further round, and
+    neither does a baseline that depends on it (``depends_on``, directly or not)."""
     rows: list[dict[str, Any]] = []
     failed: set[str] = set()
+    needs = {f["baseline"]: set(f.get("depends_on") or ()) for f in planned}
     # The live view is for a terminal: with --json only the summary is printed.
     follow_out = Output(False, stream=io.StringIO()) if out.as_json else out
     for fleet in planned:
@@ -395,14 +400,29 @@ def _run_fleets(
             "round": fleet["round"],
             "targets": len(fleet["request"]["targets"]),
         }
-        if fleet["baseline"] in failed:
-            rows.append({**row, "exit_code": EXIT_FAILED, "skipped": True})
+        waits_for = sorted(_upstream(fleet["baseline"], needs) & failed)
+        if fleet["baseline"] in failed or waits_for:
+            rows.append({**row, "exit_code": EXIT_FAILED, "skipped": True,
+                         **({"failed_dependencies": waits_for} if waits_for else {})})  # fmt: skip
+            failed.add(fleet["baseline"])
             continue
         code, arn = _run_fleet(context, fleet, follow_out, interval)
         rows.append({**row, "exit_code": code, "execution_arn": arn})
         if code != EXIT_OK:
             failed.add(fleet["baseline"])
     return rows
+
+
+def _upstream(name: str, needs: dict[str, set[str]]) -> set[str]:
+    """Every baseline ``name`` depends on, directly or through others."""
+    found: set[str] = set()
+    todo = list(needs.get(name, ()))
+    while todo:
+        other = todo.pop()
+        if other not in found:
+            found.add(other)
+            todo.extend(needs.get(other, ()))
+    return found
 
 
 def _budget(value: str) -> int | str:

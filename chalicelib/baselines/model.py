@@ -72,6 +72,7 @@ _BASELINE_FIELDS = (
     "max_concurrency",
     "failure_tolerance",
     "max_deletes",
+    "depends_on",
 )
 #: The deletion budget of a baseline that names none: a tenth of its targets.
 DEFAULT_MAX_DELETES = "10%"
@@ -114,6 +115,8 @@ class Baseline:
     failure_tolerance: int | str
     #: Deletes and replacements one apply may run: a count, or a share of the targets.
     max_deletes: int | str = DEFAULT_MAX_DELETES
+    #: The baselines whose creates and updates run before this one's (deletes: after).
+    depends_on: list[str] = field(default_factory=list)
 
     @property
     def path(self) -> str:
@@ -158,6 +161,7 @@ class Baseline:
             "max_concurrency": self.max_concurrency,
             "failure_tolerance": self.failure_tolerance,
             "max_deletes": self.max_deletes,
+            "depends_on": self.depends_on,
         }
 
 
@@ -221,7 +225,46 @@ def load_baselines(text: str, name: str = "baselines file") -> Baselines:
         problems.raise_if_any()
     baselines = [_baseline(str(key), value, problems) for key, value in declared.items()]
     problems.raise_if_any()
-    return Baselines([b for b in baselines if b is not None], text, lines, name)
+    ordered = _in_dependency_order([b for b in baselines if b is not None], problems)
+    problems.raise_if_any()
+    return Baselines(ordered, text, lines, name)
+
+
+def _in_dependency_order(baselines: list[Baseline], problems: Collector) -> list[Baseline]:
+    """The baselines with every one after those it ``depends_on`` (the file's order among
+    independent ones); an unknown name or a cycle is a problem, the cycle named."""
+    by_name = {b.name: b for b in baselines}
+    for baseline in baselines:
+        for index, other in enumerate(baseline.depends_on):
+            where = join(join(baseline.path, "depends_on"), index)
+            if other == baseline.name:
+                problems.add(where, "a baseline cannot depend on itself")
+            elif other not in by_name:
+                problems.add(where, f"no baseline {other!r} in this file")
+    if problems.problems:
+        return baselines
+    ordered: list[Baseline] = []
+    state: dict[str, str] = {}  # "visiting" / "done"
+
+    def visit(baseline: Baseline, trail: list[str]) -> None:
+        if state.get(baseline.name) == "done":
+            return
+        if state.get(baseline.name) == "visiting":
+            cycle = " -> ".join([*trail[trail.index(baseline.name) :], baseline.name])
+            problems.add(
+                join(baseline.path, "depends_on"),
+                f"a cycle: {cycle} (each would wait for the other)",
+            )
+            return
+        state[baseline.name] = "visiting"
+        for other in baseline.depends_on:
+            visit(by_name[other], [*trail, baseline.name])
+        state[baseline.name] = "done"
+        ordered.append(baseline)
+
+    for baseline in baselines:
+        visit(baseline, [])
+    return ordered
 
 
 def _map(value: Any, path: str, problems: Collector) -> dict[str, Any]:
@@ -403,6 +446,7 @@ def _baseline(name: str, raw: Any, problems: Collector) -> Baseline | None:
         max_deletes=_tolerance(
             raw.get("max_deletes"), join(path, "max_deletes"), problems, DEFAULT_MAX_DELETES
         ),
+        depends_on=_strings(raw.get("depends_on"), join(path, "depends_on"), problems),
     )
     _reserved_tag(baseline, problems)
     _probe(baseline, problems)

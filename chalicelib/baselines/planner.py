@@ -548,6 +548,7 @@ def compute_plan(
                 "max_concurrency": b.max_concurrency,
                 "failure_tolerance": b.failure_tolerance,
                 "max_deletes": b.max_deletes,
+                "depends_on": b.depends_on,
                 # The budget's base: the account-region pairs it writes to.
                 "targets": len(_targets(state, b, Collector({}, "budget"))[0]) * len(b.regions),
             }

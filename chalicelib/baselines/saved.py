@@ -107,18 +107,25 @@ def _chunks(requests: list[dict[str, Any]], limit: int) -> list[list[dict[str, A
 
 
 def fleets(plan: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """``[{"baseline", "round", "request"}]``: the apply fleets, in the order to run."""
+    """``[{"baseline", "round", "request", "depends_on"}]``: the apply fleets, in the order
+    to run. The plan lists its baselines after those they depend on (``depends_on``): every
+    baseline's deletes run first, dependents' before those they depend on, then the creates
+    and updates, each baseline's after those it depends on."""
     out: list[dict[str, Any]] = []
     limit = MAX_FLEET_REQUEST_BYTES - _REQUEST_MARGIN_BYTES
-    for name, settings in plan["baselines"].items():
+    order = list(plan["baselines"].items())
+    rounds = [(name, settings, "delete") for name, settings in reversed(order)]
+    rounds += [(name, settings, "create/update") for name, settings in order]
+    for name, settings, round_name in rounds:
         mine = [c for c in plan["changes"] if c["baseline"] == name]
-        deletes = [r for c in mine for r in c["requests"] if r["operation"] == "delete"]
-        writes = [r for c in mine for r in c["requests"] if r["operation"] != "delete"]
-        for round_name, requests in (("delete", deletes), ("create/update", writes)):
+        requests = [r for c in mine for r in c["requests"]
+                    if (r["operation"] == "delete") == (round_name == "delete")]  # fmt: skip
+        if requests:
             for chunk in _chunks(requests, limit):
                 out.append(
                     {
                         "baseline": name,
+                        "depends_on": list(settings.get("depends_on") or []),
                         "round": round_name,
                         "request": {
                             "operation": "apply",
