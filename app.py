@@ -80,6 +80,19 @@ def stax_access(read_only: bool = False) -> StaxAccess:
 
 
 @functools.cache
+def caller_account() -> str:
+    import boto3
+
+    return str(boto3.client("sts").get_caller_identity()["Account"])
+
+
+def bucket_owner(context: Any) -> str:
+    """The account every S3 call on the stage's bucket expects: the function's own (its
+    ARN), else, in an in-process run without one, the caller's (STS)."""
+    return settings.account_of(getattr(context, "invoked_function_arn", None)) or caller_account()
+
+
+@functools.cache
 def coordination_store() -> CoordinationStore:
     return CoordinationStore(dynamodb_client, settings.coordination_settings().table_name)
 
@@ -134,7 +147,7 @@ def get_task_status(event: Any, context: Any) -> dict[str, Any]:
 @lambda_function("plan_fleet")
 def plan_fleet(event: Any, context: Any) -> dict[str, Any]:
     loaded = validation.load_fleet_event(event)
-    owner = settings.account_of(context.invoked_function_arn)
+    owner = bucket_owner(context)
     return fleet.plan_event(
         loaded, stax_access(read_only=True), coordination_store(), s3_client, owner
     )
@@ -149,7 +162,7 @@ def record_fleet_target(event: Any, context: Any) -> dict[str, Any]:
 @lambda_function("summarise_fleet")
 def summarise_fleet(event: Any, context: Any) -> dict[str, Any]:
     request = validation.load_machine_event("summarise_fleet", event)
-    owner = settings.account_of(context.invoked_function_arn)
+    owner = bucket_owner(context)
     return fleet.summarise_event(request, coordination_store(), s3_client, owner)
 
 
@@ -165,7 +178,7 @@ def publish_alert(event: Any, context: Any) -> dict[str, Any]:
 def plan_account_baselines(event: Any, context: Any) -> dict[str, Any]:
     if not isinstance(event, dict):
         raise TypeError("plan_account_baselines takes {account_event, bucket} (a JSON object)")
-    owner = settings.account_of(context.invoked_function_arn)
+    owner = bucket_owner(context)
     secrets = SsmSecrets(ssm_client, settings.workload_secrets_prefix())
     return automatic.plan_account_event(
         event, stax_access(read_only=True), s3_client(), owner, secrets
@@ -177,7 +190,7 @@ def check_baseline_drift(event: Any, context: Any) -> dict[str, Any]:
     if not isinstance(event, dict):
         raise TypeError("check_baseline_drift takes {bucket} (a JSON object)")
     topic = alerts.topic_arn(context.invoked_function_arn, settings.alert_topic_name())
-    owner = settings.account_of(context.invoked_function_arn)
+    owner = bucket_owner(context)
     return automatic.check_drift(
         event, stax_access(read_only=True), s3_client(), sns_client().publish, topic, owner=owner,
         secrets=SsmSecrets(ssm_client, settings.workload_secrets_prefix()),

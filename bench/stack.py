@@ -159,6 +159,7 @@ class Stack:
             region_name=self.region,
             aws_access_key_id="test",
             aws_secret_access_key="test",
+            verify=self.ca_bundle,  # the stack's CA, whatever AWS_CA_BUNDLE this shell has
         )
 
     def api_token(self) -> tuple[str, str]:

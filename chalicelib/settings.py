@@ -180,10 +180,12 @@ def log_level(environ: Mapping[str, str] | None = None) -> str:
     return value
 
 
-def account_of(function_arn: str) -> str:
+def account_of(function_arn: str | None) -> str | None:
     """The account a Lambda runs in, from its own ARN (``context.invoked_function_arn``):
-    the owner every S3 call on the stage's bucket expects (``ExpectedBucketOwner``)."""
-    return function_arn.split(":")[4]
+    the owner every S3 call on the stage's bucket expects (``ExpectedBucketOwner``). None
+    when there is no ARN (``chalice invoke`` and other in-process runs give '')."""
+    parts = (function_arn or "").split(":")
+    return parts[4] if len(parts) > 4 and parts[4].isdigit() else None
 
 
 def workload_secrets_prefix(environ: Mapping[str, str] | None = None) -> str:
