@@ -212,12 +212,12 @@ baselines:
     targets:
       account_types: [production]
       regions: [ap-southeast-2, us-east-1]
-    depends_on: [network]
-  network:
+    depends_on: [core]
+  core:
     catalogue: baseline-vpc
     version: "1.0.0"
     workload_name: "{baseline}-{account}-{region}"
-    parameters: {VpcCidr: 10.0.0.0/16}
+    parameters: {VpcCidr: 10.42.0.0/16}
     targets:
       account_types: [production]
       regions: [ap-southeast-2, us-east-1]
@@ -228,7 +228,7 @@ def test_a_baseline_that_depends_on_another_is_created_only_after_it(
     organisation: Any, tmp_path: Path
 ) -> None:
     """Written first in the file, ``app`` still waits: Stax receives every create of
-    ``network`` (and its tasks end) before the first of ``app``."""
+    ``core`` (and its tasks end) before the first of ``app``."""
     path = tmp_path / "ordered.yaml"
     path.write_text(ORDERED_FILE)
     apply(path)
@@ -237,9 +237,9 @@ def test_a_baseline_that_depends_on_another_is_created_only_after_it(
     assert len(posts) == len(live(organisation)) == 4
     # Stax's own record, in the order it created them.
     created = [w["Name"].split("-")[0] for w in organisation.state()["workloads"]]
-    assert created == ["network", "network", "app", "app"]
+    assert created == ["core", "core", "app", "app"]
     cyclic = ORDERED_FILE.replace("    parameters: {VpcCidr", "    depends_on: [app]\n"
                                   "    parameters: {VpcCidr")  # fmt: skip
     path.write_text(cyclic)
     refused = cli("plan", str(path))
-    assert refused.returncode == 1 and "a cycle: app -> network -> app" in refused.stderr
+    assert refused.returncode == 1 and "a cycle: app -> core -> app" in refused.stderr
