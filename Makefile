@@ -76,7 +76,7 @@ check: venv ## lint, format check, types, state machines, templates (read-only)
 	@if ls cloudformation/*.yaml >/dev/null 2>&1; then $(VENV)/bin/cfn-lint cloudformation/*.yaml; fi
 
 docs: venv ## regenerate docs/cli-reference.md from the CLI's parser
-	$(PY) -m stax_orchestrator.cli_help > docs/cli-reference.md
+	$(PY) -m stax_orchestrator.cli_reference > docs/cli-reference.md
 
 fmt: venv ## reformat the code (the only target that writes)
 	$(VENV)/bin/ruff check --fix .

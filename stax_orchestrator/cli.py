@@ -231,7 +231,9 @@ def main(
 ) -> int:
     """Run one command; its exit code. ``session_factory`` makes the boto3 session
     (``boto3.session.Session`` unless a test hands in another)."""
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    args.parser = parser  # for the commands that read the CLI itself (completion)
     configure_logging(args.verbose)
     if args.no_color:
         os.environ["NO_COLOR"] = "1"  # rich reads it: every console of this process

@@ -1,5 +1,5 @@
 """What ``--help`` says about each command beyond its options, and the reference that is
-generated from it: ``python -m stax_orchestrator.cli_help`` prints docs/cli-reference.md.
+generated from it (``python -m stax_orchestrator.cli_reference`` prints docs/cli-reference.md).
 
 Role: one place for the commands' descriptions and examples. :func:`apply` puts them on
 the parser (an epilog of examples on every command); :func:`reference` walks the same
@@ -10,7 +10,6 @@ fails when the file in docs/ is not what this prints).
 from __future__ import annotations
 
 import argparse
-import sys
 from collections.abc import Iterator
 
 #: A description for the commands whose ``help`` line does not say enough.
@@ -110,7 +109,7 @@ def reference(parser: argparse.ArgumentParser) -> str:
     out = [
         "# CLI reference",
         "",
-        "Generated from the parser by `python -m stax_orchestrator.cli_help` (`make docs`);",
+        "Generated from the parser by `python -m stax_orchestrator.cli_reference` (`make docs`);",
         "a test fails when this file is not what it prints. Conventions and exit codes:",
         "[cli.md](cli.md). The global options (below) may also follow a command's name.",
         "",
@@ -154,14 +153,3 @@ def _options(parser: argparse.ArgumentParser, *, global_only: bool) -> list[str]
         text = (action.help or "").replace("|", "\\|").replace("%%", "%")
         rows.append(f"| `{names}` | {text} |")
     return rows if len(rows) > 2 else []
-
-
-def main() -> int:
-    from stax_orchestrator.cli import build_parser
-
-    sys.stdout.write(reference(build_parser()))
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

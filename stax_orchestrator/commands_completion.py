@@ -22,9 +22,8 @@ SHELLS = ("bash", "zsh", "fish", "tcsh")
 def cmd_completion(args: argparse.Namespace, context: Any, out: Output) -> int:
     import shtab
 
-    from stax_orchestrator.cli import build_parser
-
-    out.stream.write(shtab.complete(build_parser(), shell=args.shell))
+    # The whole CLI's parser, which cli.main hands every command (no import of cli here).
+    out.stream.write(shtab.complete(args.parser, shell=args.shell))
     out.stream.flush()
     return EXIT_OK
 
