@@ -136,6 +136,13 @@ class StaxApiUnavailable(OrchestratorError):
     hint = "Transient: Step Functions retries this with backoff."
 
 
+class StaxPagingStalled(OrchestratorError):
+    """A paged Stax read answered a ``NextOffset`` that does not move past the pages it
+    already served: reading on would never end, and stopping would miss records."""
+
+    hint = "Stax's paging misbehaves: retry later, and report it to Stax if it persists."
+
+
 class CoordinationUnavailable(OrchestratorError):
     """The coordination store (the stage's DynamoDB table) could not be read or written."""
 

@@ -35,6 +35,7 @@ from chalicelib.errors import (
     StaxApiUnavailable,
     StaxAuthenticationFailed,
     StaxConfigurationInvalid,
+    StaxPagingStalled,
     StaxRequestRejected,
     WorkloadNotFound,
 )
@@ -241,14 +242,14 @@ class StaxGateway:
         return dict(workloads[0])
 
     def list_workloads(self, page_size: int = 100, **filters: str) -> Iterator[dict[str, Any]]:
-        """Every workload matching ``filters``, following ``Paging.NextOffset``."""
-        offset: int | None = 0
-        while offset is not None:
-            with translate_errors("ReadWorkloads"):
-                response = self._workloads.ReadWorkloads(**filters, limit=page_size, offset=offset)
+        """Every workload matching ``filters``, following ``Paging.NextOffset``.
+
+        Raises:
+            StaxPagingStalled: a page's NextOffset does not advance.
+        """
+        read = functools.partial(self._workloads.ReadWorkloads, **filters, limit=page_size)
+        for response in pages("ReadWorkloads", read):
             yield from response.get("Workloads") or []
-            next_offset = (response.get("Paging") or {}).get("NextOffset")
-            offset = int(next_offset) if next_offset not in (None, "", 0) else None
 
     def create_workload(self, body: dict[str, Any]) -> dict[str, Any]:
         """POST /workloads with a ``workloads.CreateWorkload`` body; returns the event."""
@@ -310,31 +311,27 @@ class StaxGateway:
         # A few dozen numbers per call keep the query string far below URL length limits.
         for start in range(0, len(wanted), _ACCOUNT_FILTER_CHUNK):
             chunk = wanted[start : start + _ACCOUNT_FILTER_CHUNK]
-            offset: int | None = 0
-            while offset is not None:
-                with translate_errors("ReadAccounts"):
-                    response = self._accounts_client().ReadAccounts(
-                        aws_account_id_filter=",".join(chunk), limit=page_size, offset=offset
-                    )
+            read = functools.partial(
+                self._accounts_client().ReadAccounts,
+                aws_account_id_filter=",".join(chunk),
+                limit=page_size,
+            )
+            for response in pages("ReadAccounts", read):
                 accounts = response.get("Accounts") or []
                 found.extend(a for a in accounts if a.get("AwsAccountId") in chunk)
-                next_offset = (response.get("Paging") or {}).get("NextOffset")
-                offset = int(next_offset) if next_offset not in (None, "", 0) else None
         return found
 
     def list_accounts(self, page_size: int = 100, **filters: str) -> Iterator[dict[str, Any]]:
         """Every Stax account matching ``filters`` (ReadAccounts: ``account_type_filter``,
         ``account_names``, ``id_filter``, ``filter`` for statuses), following
-        ``Paging.NextOffset``."""
-        offset: int | None = 0
-        while offset is not None:
-            with translate_errors("ReadAccounts"):
-                response = self._accounts_client().ReadAccounts(
-                    **filters, limit=page_size, offset=offset
-                )
+        ``Paging.NextOffset``.
+
+        Raises:
+            StaxPagingStalled: a page's NextOffset does not advance.
+        """
+        read = functools.partial(self._accounts_client().ReadAccounts, **filters, limit=page_size)
+        for response in pages("ReadAccounts", read):
             yield from response.get("Accounts") or []
-            next_offset = (response.get("Paging") or {}).get("NextOffset")
-            offset = int(next_offset) if next_offset not in (None, "", 0) else None
 
     def list_account_types(self) -> list[dict[str, Any]]:
         """The organisation's account types (ReadAccountTypes: ``Id``, ``Name``, ``Status``)."""
@@ -357,6 +354,39 @@ class StaxGateway:
         """ReadTask: ``{"Status", "Logs", ...}``."""
         with translate_errors("ReadTask", task_id=task_id):
             return dict(self._tasks.ReadTask(task_id=task_id))
+
+
+def pages(call: str, read: Callable[..., Any]) -> Iterator[Any]:
+    """Every page of a paged Stax read: ``read(offset=...)`` from 0, then each answer's
+    ``Paging.NextOffset`` until there is none.
+
+    The document calls ``offset`` a page number in one place and a record offset in
+    another, so the value Stax gives is sent back as it is, never computed; but it must
+    move forward: a page naming an offset it already served would loop for ever.
+
+    Raises:
+        StaxPagingStalled: a NextOffset that is not a number past every offset served.
+        as ``translate_errors`` for ``call``.
+    """
+    offset = 0
+    while True:
+        with translate_errors(call):
+            response = read(offset=offset)
+        yield response
+        given = (response.get("Paging") or {}).get("NextOffset")
+        if given in (None, "", 0):
+            return
+        try:
+            following = int(given)
+        except (TypeError, ValueError):
+            following = -1
+        if following <= offset:
+            raise StaxPagingStalled(
+                f"Stax's {call} answered NextOffset {given!r} after offset {offset}: the pages "
+                "do not advance, so reading them would never end",
+                call=call, offset=offset, next_offset=str(given),
+            )  # fmt: skip
+        offset = following
 
 
 def _prefetch_api_config(http: StaxHttp, hostname: str) -> dict[str, Any]:
