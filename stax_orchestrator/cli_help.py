@@ -65,6 +65,8 @@ EXAMPLES = {
     "fleet rollout": ["stax-orchestrator fleet rollout --catalogue-id CATALOGUE_ID "
                       "--catalogue-version-id VERSION_ID --max-concurrency 10 --dry-run"],
     "fleet results": ["stax-orchestrator fleet results EXECUTION --status FAILED --csv"],
+    "fleet list": ["stax-orchestrator fleet list --status FAILED",
+                   "stax-orchestrator fleet list --query '[].[fleet, failed]' --output text"],
     "plan": ["stax-orchestrator plan baselines.yaml",
              "stax-orchestrator plan baselines.yaml --out plan.json --detailed-exitcode"],
     "apply": ["stax-orchestrator apply baselines.yaml",

@@ -25,6 +25,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from stax_orchestrator import fleet_list
 from stax_orchestrator import fleet_view as view
 from stax_orchestrator.console import (
     EXIT_INTERRUPTED,
@@ -504,3 +505,4 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     results.add_argument("--status", choices=RESULT_STATUSES, help="only targets of this status")
     results.add_argument("--csv", action="store_true", help="CSV with a header row")
     results.set_defaults(handler=cmd_results)
+    fleet_list.register(fleet_sub, common)

@@ -46,6 +46,12 @@ def test_the_fleet_examples_preview_and_run_as_shipped(
     assert run.returncode == 0, run.stdout + run.stderr
     names = live_names(clean_sim)
     assert len(names) == 3 and all(n.startswith("example-") for n in names), names
+    # The inventory of fleets: the newest is this one, its counters from its Map Run.
+    listed = cli("fleet", "list", "--limit", "1", "--json")
+    assert listed.returncode == 0, listed.stdout + listed.stderr
+    [newest] = json.loads(listed.stdout)
+    assert (newest["operation"], newest["status"]) == ("create", "SUCCEEDED"), newest
+    assert (newest["total"], newest["succeeded"], newest["failed"]) == (3, 3, 0), newest
 
     rollout = cli("fleet", "run", str(EXAMPLES / "fleet-rollout.json"), "--dry-run", "--json")
     assert rollout.returncode == 0, rollout.stdout + rollout.stderr
