@@ -22,7 +22,7 @@ from typing import Any
 import boto3
 import pytest
 
-from tests.e2e.conftest import post_deploy
+from tests.e2e.conftest import post_deploy, write_calls
 from tests.e2e.helpers import (
     ACCOUNT_TYPES_SEED,
     BASELINE_REGIONS,
@@ -170,3 +170,30 @@ def test_a_baseline_that_fails_for_a_new_account_fails_the_execution_by_name(
     assert [r["baseline"] for r in cause["results"]] == ["network"]
     assert cause["results"][0]["ok"] is False
     assert "VpcCidr" not in failed["cause"]  # no workload parameter in what alerts carry
+
+
+def test_an_event_delivered_twice_while_its_first_run_goes_on_writes_to_stax_once(
+    baselined: Any, deployed: dict[str, Any], sfn: Any
+) -> None:
+    """EventBridge delivers at least once: the same event again (its id unchanged) starts a
+    second account baseline while the first runs. Its fleets carry the same names, which
+    Step Functions refuses to start twice: Stax gets one create per target."""
+    machine = deployed["account_baseline"]
+    before = executions(sfn, machine)
+    new = {"Id": str(uuid.uuid4()), "Name": "workloads-twice", "AwsAccountId": "555555555555",
+           "AccountType": "production"}  # fmt: skip
+    baselined.seed(accounts=[new])
+    deadline = time.monotonic() + 60
+    while not (started := executions(sfn, machine) - before):
+        assert time.monotonic() < deadline, "the account event started nothing"
+        time.sleep(0.2)
+    (first,) = started
+    event = sfn.describe_execution(executionArn=first)["input"]
+    sfn.start_execution(stateMachineArn=machine, input=event)  # the same event, again
+    names = {f"network-workloads-twice-{r}" for r in BASELINE_REGIONS}
+    wait_for(baselined, names)
+    both = wait_ended(sfn, machine, before, 2)
+    assert [d["status"] for d in both] == ["SUCCEEDED", "SUCCEEDED"], both
+    creates = [r for r in write_calls(baselined)
+               if r["method"] == "POST" and r["path"].endswith("/workloads")]  # fmt: skip
+    assert len(creates) == len(names) == 2
