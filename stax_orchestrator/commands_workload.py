@@ -208,29 +208,17 @@ def cmd_watch(args: argparse.Namespace, context: AwsContext, out: Output) -> int
     return follow_execution(sfn, args.execution_arn, out, args.interval)
 
 
-#: DescribeExecution calls in flight at once for ``list`` (Step Functions' DescribeExecution
-#: bucket refills at 15 a second per account and region, a burst of 250: well within).
-DESCRIBE_WORKERS = 8
-
-
 def list_rows(sfn: Any, machine: str, limit: int, status: str | None) -> list[dict[str, Any]]:
     """The ``limit`` newest executions of ``machine`` (all pages up to it), described
     concurrently, newest first."""
-    from concurrent.futures import ThreadPoolExecutor
+    from stax_orchestrator.follow import newest_executions
 
-    kwargs: dict[str, Any] = {
-        "stateMachineArn": machine,
-        "PaginationConfig": {"MaxItems": limit, "PageSize": min(limit, 1000)},
-    }
-    if status:
-        kwargs["statusFilter"] = status
-    pages = sfn.get_paginator("list_executions").paginate(**kwargs)
-    listed = [e for page in pages for e in page["executions"]]
-    with ThreadPoolExecutor(max_workers=DESCRIBE_WORKERS) as pool:
-        described_all = list(pool.map(
-            lambda e: sfn.describe_execution(executionArn=e["executionArn"]), listed))  # fmt: skip
+    described_all = newest_executions(
+        sfn, machine, limit, status,
+        lambda e: (e, sfn.describe_execution(executionArn=e["executionArn"])),
+    )  # fmt: skip
     rows = []
-    for execution, described in zip(listed, described_all, strict=True):
+    for execution, described in described_all:
         request = json.loads(described.get("input") or "{}")
         succeeded = described["status"] == "SUCCEEDED"
         output = json.loads(described.get("output") or "null") if succeeded else None

@@ -3,21 +3,19 @@
 Role: an inventory of fleets. The fleet machine's executions (newest first), each described
 with its Map Run's item counts (``ListMapRuns`` / ``DescribeMapRun``, the CLI user's calls,
 as ``fleet run`` follows them) or, for a fleet that ran no target, its summary. The calls
-of the executions listed run a few at a time, as ``list`` does.
+of the executions listed run a few at a time (``follow.newest_executions``, as ``list``).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from stax_orchestrator.console import EXIT_OK, Output, literal
 from stax_orchestrator.context import AwsContext
+from stax_orchestrator.follow import newest_executions
 
-#: Executions described at once (DescribeExecution and the Map Run calls of each).
-WORKERS = 8
 COUNTERS = ("total", "succeeded", "failed", "aborted", "running", "pending")
 
 
@@ -54,16 +52,7 @@ def fleet_row(sfn: Any, execution: dict[str, Any]) -> dict[str, Any]:
 
 def fleet_rows(sfn: Any, machine: str, limit: int, status: str | None) -> list[dict[str, Any]]:
     """The ``limit`` newest fleets of ``machine``, newest first."""
-    kwargs: dict[str, Any] = {
-        "stateMachineArn": machine,
-        "PaginationConfig": {"MaxItems": limit, "PageSize": min(limit, 1000)},
-    }
-    if status:
-        kwargs["statusFilter"] = status
-    pages = sfn.get_paginator("list_executions").paginate(**kwargs)
-    listed = [e for page in pages for e in page["executions"]]
-    with ThreadPoolExecutor(max_workers=WORKERS) as pool:
-        return list(pool.map(lambda e: fleet_row(sfn, e), listed))
+    return newest_executions(sfn, machine, limit, status, lambda e: fleet_row(sfn, e))
 
 
 def cmd_list(args: argparse.Namespace, context: AwsContext, out: Output) -> int:

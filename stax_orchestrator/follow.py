@@ -373,3 +373,27 @@ def largest_state_bytes(sfn: Any, execution_arn: str) -> int:
                     if isinstance(details.get(key), str):
                         largest = max(largest, len(details[key].encode("utf-8")))
     return largest
+
+
+#: Executions described at once by :func:`newest_executions` (Step Functions'
+#: DescribeExecution bucket refills at 15 a second per account and region, a burst of 250).
+DESCRIBE_WORKERS = 8
+
+
+def newest_executions(
+    sfn: Any, machine: str, limit: int, status: str | None, describe: Callable[[dict], Any]
+) -> list[Any]:
+    """``describe(execution)`` of the ``limit`` newest executions of ``machine`` (every
+    page up to it; only ``status`` ones when given), a few at a time, newest first."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    kwargs: dict[str, Any] = {
+        "stateMachineArn": machine,
+        "PaginationConfig": {"MaxItems": limit, "PageSize": min(limit, 1000)},
+    }
+    if status:
+        kwargs["statusFilter"] = status
+    pages = sfn.get_paginator("list_executions").paginate(**kwargs)
+    listed = [e for page in pages for e in page["executions"]]
+    with ThreadPoolExecutor(max_workers=DESCRIBE_WORKERS) as pool:
+        return list(pool.map(describe, listed))

@@ -17,7 +17,7 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-from stax_orchestrator import cli, commands_workload
+from stax_orchestrator import cli, follow
 from stax_orchestrator.commands_workload import list_rows
 from stax_orchestrator.console import EXIT_CONFIG, EXIT_INVALID, EXIT_OK
 from stax_orchestrator.context import AwsContext, Options, StateMachineNotFound
@@ -258,7 +258,7 @@ def test_list_reads_every_page_up_to_the_limit(aws: Any, monkeypatch: pytest.Mon
         page: dict[str, Any] = {"executions": [summary(e) for e in items], "nextToken": token}
         stubber.add_response("list_executions", page, expected)
     # The listing first, then the descriptions (one at a time here, so the stub's order holds).
-    monkeypatch.setattr(commands_workload, "DESCRIBE_WORKERS", 1)
+    monkeypatch.setattr(follow, "DESCRIBE_WORKERS", 1)
     for execution in executions[:2]:
         described = real.describe_execution(executionArn=execution)
         stubber.add_response("describe_execution", described, {"executionArn": execution})
