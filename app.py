@@ -79,6 +79,12 @@ def stax_access(read_only: bool = False) -> StaxAccess:
     return StaxAccess(config, credentials)
 
 
+def workload_secrets() -> SsmSecrets:
+    """A reader of the stage's workload secrets in SSM, fresh per invocation (it keeps
+    what it read for that invocation only)."""
+    return SsmSecrets(ssm_client, settings.workload_secrets_prefix())
+
+
 @functools.cache
 def caller_account() -> str:
     import boto3
@@ -101,7 +107,7 @@ def services(context: Any) -> operations.Services:
     """The collaborators of one write; its deadline is the invocation's own."""
     remaining = getattr(context, "get_remaining_time_in_millis", None)
     deadline = time.time() + remaining() / 1000 if callable(remaining) else None
-    secrets = SsmSecrets(ssm_client, settings.workload_secrets_prefix())
+    secrets = workload_secrets()
     return operations.Services(
         stax_access(), coordination_store(), settings.coordination_settings(), deadline, secrets
     )
@@ -179,7 +185,7 @@ def plan_account_baselines(event: Any, context: Any) -> dict[str, Any]:
     if not isinstance(event, dict):
         raise TypeError("plan_account_baselines takes {account_event, bucket} (a JSON object)")
     owner = bucket_owner(context)
-    secrets = SsmSecrets(ssm_client, settings.workload_secrets_prefix())
+    secrets = workload_secrets()
     return automatic.plan_account_event(
         event, stax_access(read_only=True), s3_client(), owner, secrets
     )
@@ -193,5 +199,5 @@ def check_baseline_drift(event: Any, context: Any) -> dict[str, Any]:
     owner = bucket_owner(context)
     return automatic.check_drift(
         event, stax_access(read_only=True), s3_client(), sns_client().publish, topic, owner=owner,
-        secrets=SsmSecrets(ssm_client, settings.workload_secrets_prefix()),
+        secrets=workload_secrets(),
     )  # fmt: skip
