@@ -170,7 +170,8 @@ def ensure_deployer(iam: Any, path: Path = DEPLOYER_FILE) -> str:
 
 
 def load_seed() -> dict[str, Any]:
-    """The local stack's seed data (organisation, accounts, catalogue)."""
+    """The local stack's seed data (organisation, accounts, catalogue, the workloads the
+    examples update and delete)."""
     return dict(json.loads(SEED_FILE.read_text()))
 
 

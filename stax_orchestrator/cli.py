@@ -78,7 +78,8 @@ def _global_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
     group.add_argument(
         "--stage",
         default=default(None),
-        help="the stage whose state machines to use (default: dev, or local with --local)",
+        help="the stage whose state machines to use (default: STAX_ORCHESTRATOR_STAGE, else dev; "
+        "local with --local)",
     )
     group.add_argument(
         "--stack-name",
@@ -207,6 +208,11 @@ def output_of(args: argparse.Namespace) -> Output:
     return Output(fmt=chosen, query=query)
 
 
+#: The stage when no --stage (or --local) is given, as AWS_PROFILE is the profile; the
+#: local stack's environment (``make -s local-env``) sets it to ``local``.
+STAGE_VARIABLE = "STAX_ORCHESTRATOR_STAGE"
+
+
 def options_of(args: argparse.Namespace) -> Options:
     """The global options as the context takes them.
 
@@ -217,8 +223,15 @@ def options_of(args: argparse.Namespace) -> Options:
         raise CliError(
             "--local uses the local stack's own credentials: leave out --profile", EXIT_INVALID
         )
+    stage = args.stage or ("local" if args.local else os.environ.get(STAGE_VARIABLE) or "dev")
+    if not args.stage and not args.local and os.environ.get(STAGE_VARIABLE):
+        from stax_orchestrator.deploy.names import stage_name_problem
+
+        problem = stage_name_problem(stage)
+        if problem:
+            raise CliError(f"{STAGE_VARIABLE}: {problem}", EXIT_INVALID)
     return Options(
-        stage=args.stage or ("local" if args.local else "dev"),
+        stage=stage,
         profile=args.profile,
         aws_region=args.aws_region,
         stack_name=args.stack_name,

@@ -502,7 +502,12 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
         "results", parents=[common], help="the per-target results of a fleet"
     )
     results.add_argument("execution", metavar="EXECUTION", help="fleet execution ARN, or name")
-    results.add_argument("--status", choices=RESULT_STATUSES, help="only targets of this status")
+    results.add_argument(
+        "--status",
+        choices=RESULT_STATUSES,
+        type=str.lower,  # FAILED as Step Functions writes statuses, failed as the table does
+        help="only targets of this status (any case)",
+    )
     results.add_argument("--csv", action="store_true", help="CSV with a header row")
     results.set_defaults(handler=cmd_results)
     fleet_list.register(fleet_sub, common)

@@ -32,6 +32,9 @@ def local_env() -> dict[str, str]:
         "AWS_CA_BUNDLE": f"{TLS_DIR}/ca-bundle.pem",
         "STAX_API_HOST": SIM_HOST,
         "STAX_SIM_URL": SIM_URL,
+        # The CLI's stage when none is named: after eval "$(make -s local-env)" every
+        # command of the docs runs on the local stage as written.
+        "STAX_ORCHESTRATOR_STAGE": "local",
     }
 
 

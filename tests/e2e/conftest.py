@@ -26,7 +26,11 @@ from stax_orchestrator.local_env import LOCAL_OPERATOR
 from staxsim.control import SimulatorControl
 
 ROOT = Path(__file__).resolve().parents[2]
-SEED = json.loads((ROOT / "local" / "seed.json").read_text())
+#: The local stack's seed file: what ``make local-up`` loads into the simulator.
+SEED_FILE = json.loads((ROOT / "local" / "seed.json").read_text())
+#: What each test starts from: the organisation, account types, accounts and catalogue,
+#: but none of the seed's workloads (each test makes its own; the examples' test seeds them).
+SEED = {key: value for key, value in SEED_FILE.items() if key != "workloads"}
 MINISTACK_URL = "https://127.0.0.1:4566"
 SIM_URL = "https://127.0.0.1:8443"
 ACCOUNT_ID = SEED["accounts"][0]["Id"]
@@ -94,6 +98,35 @@ def clean_sim(sim: SimulatorControl) -> SimulatorControl:
     sim.seed(**SEED)
     sim.set_task_durations(started=0.3, pending=0.3, running=1.0)
     return sim
+
+
+@pytest.fixture
+def no_name_claims(deployed: dict[str, Any]) -> None:
+    """No workload name claimed in the stage's coordination table, as after its first
+    deploy. An earlier test's claim holds its name for the visibility grace (two minutes)
+    after the reset simulator forgot the workload, so tests that create the examples'
+    fixed names start from here."""
+    from stax_orchestrator.deploy.names import Target
+
+    table = Target("local", "us-east-1", "000000000000").table_name
+    dynamodb = boto3.client("dynamodb")
+    pages = dynamodb.get_paginator("scan").paginate(
+        TableName=table,
+        FilterExpression="begins_with(pk, :name)",
+        ExpressionAttributeValues={":name": {"S": "name#"}},
+        ProjectionExpression="pk, sk",
+    )
+    for page in pages:
+        for item in page["Items"]:
+            dynamodb.delete_item(TableName=table, Key={"pk": item["pk"], "sk": item["sk"]})
+
+
+@pytest.fixture
+def as_shipped(clean_sim: SimulatorControl, no_name_claims: None) -> SimulatorControl:
+    """The local stack as a new user finds it after ``make local-up`` and a deploy: the
+    whole seed, its workloads too, and no name claimed yet."""
+    clean_sim.seed(workloads=SEED_FILE["workloads"])
+    return clean_sim
 
 
 #: The deploying user's key, made by ``local/bootstrap.py`` with the deployer policy.

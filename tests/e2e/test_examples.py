@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from chalicelib.stax import is_live
-from tests.e2e.conftest import ROOT
+from tests.e2e.conftest import ROOT, SEED_FILE
 from tests.e2e.helpers import cli
 
 pytestmark = pytest.mark.e2e
@@ -31,7 +31,7 @@ def test_the_baselines_example_plans_against_the_seed_as_shipped(
 
 
 def test_the_fleet_examples_preview_and_run_as_shipped(
-    clean_sim: Any, deployed: dict[str, Any]
+    clean_sim: Any, no_name_claims: None
 ) -> None:
     request = str(EXAMPLES / "fleet-create.json")
     preview = cli("fleet", "run", request, "--targets", str(EXAMPLES / "targets.csv"),
@@ -61,9 +61,35 @@ def test_the_fleet_examples_preview_and_run_as_shipped(
     ]
 
 
-def test_the_create_payload_of_events_runs_as_shipped(
-    clean_sim: Any, deployed: dict[str, Any]
+def test_the_update_and_delete_payloads_and_the_fleet_delete_run_on_the_seeds_workloads(
+    as_shipped: Any,
 ) -> None:
+    clean_sim = as_shipped  # the seed's workloads: those the payloads and the fleet name
+    by_id = {w["Id"]: w for w in SEED_FILE["workloads"]}
+
+    update = cli("run", "events/update_workload.json", "--json")
+    assert update.returncode == 0, update.stdout + update.stderr
+    assert json.loads(update.stdout)["status"] == "SUCCEEDED"
+    payload = json.loads((ROOT / "events" / "update_workload.json").read_text())
+    [updated] = [w for w in clean_sim.state()["workloads"] if w["Id"] == payload["workload_id"]]
+    assert updated["Parameters"]["AzCount"] == "3" and updated["Protection"] is True, updated
+
+    delete = cli("run", "events/delete_workload.json", "--json")
+    assert delete.returncode == 0, delete.stdout + delete.stderr
+    deleted = json.loads((ROOT / "events" / "delete_workload.json").read_text())["workload_id"]
+    assert by_id[deleted]["Name"] not in live_names(clean_sim)
+
+    request = json.loads((EXAMPLES / "fleet-delete.json").read_text())
+    fleet = cli("fleet", "run", str(EXAMPLES / "fleet-delete.json"), "--interval", "1")
+    assert fleet.returncode == 0, fleet.stdout + fleet.stderr
+    retired = {by_id[i]["Name"] for i in request["workload_ids"]}
+    assert len(retired) == 2 and not retired & live_names(clean_sim)
+    # The workload the update protected is still there: nothing else was deleted.
+    assert by_id[payload["workload_id"]]["Name"] in live_names(clean_sim)
+
+
+def test_the_create_payload_of_events_runs_as_shipped(as_shipped: Any) -> None:
+    clean_sim = as_shipped
     run = cli("run", "events/create_workload.json", "--json")
     assert run.returncode == 0, run.stdout + run.stderr
     assert json.loads(run.stdout)["status"] == "SUCCEEDED"

@@ -61,7 +61,10 @@ def test_global_options_count_before_or_after_the_command(argv: list[str]) -> No
     assert (options.local, options.aws_region, options.stage) == (True, "eu-west-1", "s")
 
 
-def test_a_workloads_region_is_not_the_aws_region_of_the_stage() -> None:
+def test_a_workloads_region_is_not_the_aws_region_of_the_stage(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv(cli.STAGE_VARIABLE, raising=False)
     argv = ["create", "--account-id", "a", "--region", "ap-southeast-2", "--catalogue-id", "c",
             "--name", "n", "--aws-region", "eu-west-1"]  # fmt: skip
     args = cli.build_parser().parse_args(argv)
@@ -69,6 +72,27 @@ def test_a_workloads_region_is_not_the_aws_region_of_the_stage() -> None:
     assert cli.options_of(args).aws_region == "eu-west-1"
     assert cli.options_of(cli.build_parser().parse_args(["list"])).stage == "dev"
     assert cli.options_of(cli.build_parser().parse_args(["list", "--local"])).stage == "local"
+
+
+def test_the_stage_variable_chooses_the_stage_when_no_option_does(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def stage(*argv: str) -> str:
+        return cli.options_of(cli.build_parser().parse_args(["list", *argv])).stage
+
+    monkeypatch.setenv("STAX_ORCHESTRATOR_STAGE", "team-b")
+    assert stage() == "team-b"
+    assert stage("--stage", "prod") == "prod"  # an option wins over the environment
+    assert stage("--local") == "local"
+
+
+def test_a_stage_variable_that_cannot_name_a_stage_is_refused_by_name(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("STAX_ORCHESTRATOR_STAGE", "Prod Stage")
+    with pytest.raises(cli.CliError, match="STAX_ORCHESTRATOR_STAGE: bad stage name") as error:
+        cli.options_of(cli.build_parser().parse_args(["list"]))
+    assert error.value.code == 2
 
 
 # -- what reaches the terminal ---------------------------------------------------------
