@@ -25,7 +25,7 @@ _ANY, _VALUE = sys.intern("<any>"), sys.intern("<value>")
 #: reads some of them).
 SUMMARY_FIELDS = ("operation", "total", "to_run", "already_done", "succeeded", "failed",
                   "not_started", "aborted", "max_concurrency", "failure_tolerance",
-                  "tolerated_failures", "results")  # fmt: skip
+                  "tolerated_failures", "results", "execution_records")  # fmt: skip
 PLAN_FIELDS = (
     "fleet_id",
     "operation",
@@ -40,6 +40,7 @@ PLAN_FIELDS = (
     "tolerated_failures",
     "table",
     "results_expire_at",
+    "results_prefix",
 )
 OUTPUT_SHAPES: dict[str, Any] = {
     "plan_fleet": dict.fromkeys(PLAN_FIELDS, _VALUE),

@@ -50,6 +50,8 @@ CREATED_STATUSES = frozenset({"ACTIVE", "UPDATE_COMPLETE", "UPDATE_IN_PROGRESS",
 SETTLED_STATUSES = frozenset({"ACTIVE", "UPDATE_COMPLETE"})
 #: Where plans live in the fleet bucket (expired by the bucket's lifecycle rule).
 PLAN_PREFIX = "plans/"
+#: Where the fleet machine's ResultWriter exports each fleet's child records (expired too).
+RESULTS_PREFIX = "results/"
 #: Workload executions are named ``<prefix>-<index>-r<redrive count>``: at most 80 characters.
 CHILD_PREFIX_CHARS = 60
 #: Request fields that say which target a result is about.
@@ -336,6 +338,9 @@ def plan(
         # string, as DynamoDB's N takes it).
         "table": store.table_name,
         "results_expire_at": str(int(time.time()) + RESULT_DAYS * 86_400),
+        # Where the Map's ResultWriter exports its children's records (AWS's own record of
+        # every target, which a state could not hold: 256 KiB).
+        "results_prefix": f"{RESULTS_PREFIX}{fleet_id}",
     }
     store.put_item(
         f"fleet#{fleet_id}",

@@ -201,10 +201,12 @@ def summarise(
     """Count the fleet's results; mark the targets without a result ABORTED when the
     fleet machine had started them, NOT_STARTED when it had not.
 
-    ``event``: ``{"plan": <plan_fleet's output>, "map_failure": {"Error", "Cause"}}``
-    (``Error`` null when the Map ended normally). Returns ``{"summary", "exceeded",
-    "error", "cause"}``: ``exceeded`` when more targets failed than tolerated; ``error``
-    a Map failure of another kind (e.g. the plan could not be read).
+    ``event``: ``{"plan": <plan_fleet's output>, "map_failure": {"Error", "Cause"},
+    "map_result": {"MapRunArn", "ResultWriterDetails"}}`` (``Error`` null when the Map
+    ended normally; ``map_result`` its ResultWriter's answer, nulls when it did not end).
+    Returns ``{"summary", "exceeded", "error", "cause"}``: ``exceeded`` when more targets
+    failed than tolerated; ``error`` a Map failure of another kind (e.g. the plan could not
+    be read).
 
     Raises:
         CoordinationUnavailable: the store could not be read or written (retried).
@@ -243,6 +245,9 @@ def summarise(
         "failure_tolerance": plan["failure_tolerance"],
         "tolerated_failures": plan["tolerated_failures"],
         "results": {"table": store.table_name, "partition": partition(fleet_id)},
+        # Step Functions' own record of every child (the Map's ResultWriter), when the
+        # Map ended and wrote one.
+        "execution_records": _manifest_location(event.get("map_result")),
     }
     exceeded = map_error == TOLERANCE_ERROR or counts[FAILED] > plan["tolerated_failures"]
     failing = exceeded or bool(map_error)
@@ -255,6 +260,14 @@ def summarise(
         # Only a failing fleet needs a cause (its Fail state's), and it stays small.
         "cause": _fleet_cause(plan, summary, results, map_error) if failing else None,
     }
+
+
+def _manifest_location(map_result: Any) -> str | None:
+    """``s3://bucket/key`` of the ResultWriter's manifest in the Map's result, or None."""
+    details = map_result.get("ResultWriterDetails") if isinstance(map_result, Mapping) else None
+    if isinstance(details, Mapping) and details.get("Bucket") and details.get("Key"):
+        return f"s3://{details['Bucket']}/{details['Key']}"
+    return None
 
 
 def _fleet_cause(

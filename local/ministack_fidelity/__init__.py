@@ -17,6 +17,10 @@ patched) and the readings it chose where AWS's documents are silent:
   the tolerated failure threshold stops the Map Run (no new child, running ones ABORTED,
   States.ExceedToleratedFailureThreshold); the reader's 10 GB file, 8 MB item and
   MaxItems limits, a child input's 256 KiB; a child's own context object.
+- ``map_results``: a failed child's whole execution record in the Map's result, which
+  over 256 KiB fails the state (States.DataLimitExceeded); ``ResultWriter`` exports the
+  records to S3 (``manifest.json``, ``SUCCEEDED_0.json``, ``FAILED_0.json``) and leaves
+  only their location in the state (States.ResultWriterFailed when it cannot write).
 - ``sfn_definition``: a definition must be JSON, and every StartAt, Next, Default,
   Choices[].Next and Catch[].Next must name a state of its own block (Parallel branches,
   Map processors): InvalidDefinition from CreateStateMachine /
@@ -98,6 +102,7 @@ from . import (
     execution_timeout,
     item_reader_version,
     lambda_role_trust,
+    map_results,
     missing_paths,
     payload_size,
     principal_arn,
@@ -117,6 +122,7 @@ RULES = (
     terminal_errors,
     cause_length,
     payload_size,
+    map_results,  # the Map's result and its export, which distributed_map's run calls
     distributed_map,  # before missing_paths, whose ItemSelector check must wrap its run
     item_reader_version,
     missing_paths,

@@ -108,6 +108,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from . import map_results
 from ._patching import Expectation, wrap
 from .payload_size import DATA_LIMIT_EXCEEDED, MAX_PAYLOAD_BYTES, payload_bytes, text_bytes
 
@@ -564,7 +565,13 @@ def _distributed_map(sf: Any) -> Callable[..., Any]:
         if not isinstance(items, list):
             items = [items]
         scope = _Scope(state_def, effective, iterator, execution, ctx)
-        results = _MapRun(sf, scope, items, settings).run()
+        run = _MapRun(sf, scope, items, settings)
+        outputs = run.run()
+        # Failed children in full, 256 KiB at most, or exported by a ResultWriter.
+        results = map_results.result_of_run(
+            sf, state_def, effective=effective, ctx=ctx, map_run_arn=run.map_run_arn,
+            records=run.records, outputs=outputs,
+        )  # fmt: skip
         result = sf._apply_result_selector(state_def, results)
         output = sf._apply_result_path(state_def, raw_input, result)
         output = sf._apply_output_path(state_def, output, ctx)
@@ -612,6 +619,7 @@ class _MapRun:
         self.role_arn = machine.get("roleArn")
         self.selector = scope.state_def.get("ItemSelector") or scope.state_def.get("Parameters")
         self.results: list[Any] = [None] * len(items)
+        self.records: list[dict[str, Any] | None] = [None] * len(items)
         total = len(items)
         self.record: dict[str, Any] = {
             "mapRunArn": self.map_run_arn, "executionArn": scope.execution["executionArn"],
@@ -696,6 +704,7 @@ class _MapRun:
                 "testCase": self.scope.execution.get("testCase"), "mockAttempts": {},
             })  # fmt: skip
             sf._executions[arn] = record
+            self.records[index] = record
 
         if not self.progress.begin(child, start):
             return

@@ -27,7 +27,8 @@ https://docs.aws.amazon.com/step-functions/latest/dg/iam-policies-eg-dist-map.ht
   ``states:DescribeExecution`` / ``states:StopExecution`` on its child executions
   (``execution:NAME/LABEL:...``) before any child starts; its ``ItemReader``:
   ``s3:GetObject`` on each object read, ``s3:ListBucket`` on the bucket for
-  ``s3:listObjectsV2``;
+  ``s3:listObjectsV2``; its ``ResultWriter``: ``s3:PutObject`` on each object it exports
+  (``map_results``; a denial fails the Map state with States.ResultWriterFailed);
 - a Distributed Map child's tasks are checked with the parent's role (the child's context
   object carries it, ``distributed_map``).
 
@@ -88,13 +89,14 @@ from typing import Any, NamedTuple
 from . import item_reader_version
 from ._patching import Expectation, wrap
 
-LAMBDA, STATES, MANAGED_RULE, DYNAMODB, ITEM_READER, MAP_RUN = (
+LAMBDA, STATES, MANAGED_RULE, DYNAMODB, ITEM_READER, MAP_RUN, RESULT_WRITER = (
     "lambda",
     "states",
     "managed-rule",
     "dynamodb",
     "item-reader",
     "map-run",
+    "result-writer",
 )
 MANAGED_RULE_NAME = "StepFunctionsGetEventsForStepFunctionsExecutionRule"
 SYNC_RULE_ACTIONS = ("events:PutTargets", "events:PutRule", "events:DescribeRule")
@@ -129,6 +131,10 @@ FAILURES = {
     ),
     ITEM_READER: (ITEM_READER_FAILED, "(Service: S3, Status Code: 403, Request ID: {request})"),
     MAP_RUN: (RUNTIME, STATES_SUFFIX),
+    RESULT_WRITER: (
+        "States.ResultWriterFailed",
+        "(Service: S3, Status Code: 403, Request ID: {request})",
+    ),
 }
 FAILURES[MANAGED_RULE] = FAILURES[STATES]
 
@@ -357,7 +363,7 @@ def denial(
     suffix = suffix.format(request=request)
     if call.kind == MANAGED_RULE:
         return error, f"'{role_arn}' is not authorized to create managed-rule. {suffix}"
-    resource = f'"{call.resource}"' if call.kind == ITEM_READER else call.resource
+    resource = f'"{call.resource}"' if call.kind in (ITEM_READER, RESULT_WRITER) else call.resource
     message = (
         f"User: {principal} is not authorized to perform: {call.action} on resource: "
         f"{resource} {denial_reason(call.action, decision)}"
@@ -488,6 +494,17 @@ def _install_map_checks(sf: Any, authorize: Callable[[Scope, list[Call]], None])
         return read_map_items
 
     wrap(sf, "_read_map_items", checking_list)
+
+    def checking_put(original: Callable[..., Any]) -> Callable[..., Any]:
+        def put_map_result(bucket: Any, key: Any, body: Any, ctx: Any) -> Any:
+            scope = scope_of(ctx, sf._state_machines)
+            if scope is not None:
+                authorize(scope, [Call(RESULT_WRITER, "s3:PutObject", object_arn(bucket, key))])
+            return original(bucket, key, body, ctx)
+
+        return put_map_result
+
+    wrap(sf, "_put_map_result", checking_put)
 
     def checking_get(original: Callable[..., Any]) -> Callable[..., Any]:
         def s3_object_text(bucket: Any, key: Any) -> Any:

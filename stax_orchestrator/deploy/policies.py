@@ -462,6 +462,20 @@ def _states_statements(target: Target, function_arns: Mapping[str, str]) -> list
             "Resource": f"{target.fleet_bucket_arn}/plans/*",
         },
         {
+            # The Map's ResultWriter exports the children's records under results/ (the
+            # permissions the Step Functions guide lists for ResultWriter: the upload may
+            # be multipart).
+            "Sid": "ExportFleetResults",
+            "Effect": "Allow",
+            "Action": [
+                "s3:PutObject",
+                "s3:GetObject",
+                "s3:ListMultipartUploadParts",
+                "s3:AbortMultipartUpload",
+            ],
+            "Resource": f"{target.fleet_bucket_arn}/results/*",
+        },
+        {
             # startExecution.sync learns of the child's end through this managed rule.
             "Sid": "SyncExecutionEvents",
             "Effect": "Allow",

@@ -89,7 +89,7 @@ BUCKET_PUBLIC_ACCESS_BLOCK = {
 }
 BUCKET_SSE = "AES256"
 #: Fleet plans, target lists and the deploy's own templates expire (old versions too).
-BUCKET_EXPIRING_PREFIXES = ("plans", "requests", "templates")
+BUCKET_EXPIRING_PREFIXES = ("plans", "requests", "templates", "results")
 BUCKET_EXPIRY_DAYS = 30
 #: How long a replaced version of the stored baselines file is kept (the current one stays):
 #: long enough to answer "which file decided?" for an alert or an audit, not forever -- an

@@ -132,6 +132,86 @@ def test_forty_targets_with_four_failing_exceed_five_percent_and_every_result_is
     assert varied_tasks.stats()["max_concurrent_tasks"] <= 8
 
 
+def test_failed_targets_past_256_kib_of_records_end_within_tolerance_listed_from_s3(
+    sfn: Any, clean_sim: Any, tmp_path: Path
+) -> None:
+    # 150 targets, 120 failing inside an 85 % tolerance; each target carries a 1.4 KB
+    # parameter, so the failed children's records (inputs included) are over 256 KiB:
+    # without the Map's ResultWriter the fleet would die of States.DataLimitExceeded. The
+    # targets (over 200 KiB) travel as a file, as the CLI sends them.
+    name = f"fr{uuid.uuid4().hex[:6]}"
+    clean_sim.set_task_durations(started=0.1, pending=0.1, running=0.3)
+    clean_sim.fail_next_tasks(None, logs=["AWS::EC2::VPC CREATE_FAILED quota"],
+                              name_regex=f"^{name}-([0-9]|[1-9][0-9]|1[01][0-9])$")  # fmt: skip
+    targets = [
+        {"aws_account_id": ACCOUNTS[i % len(ACCOUNTS)], "aws_region": REGIONS[i % len(REGIONS)],
+         "workload_name": f"{name}-{i}", "workload_parameters": {"Notes": "n" * 1_400}}
+        for i in range(150)
+    ]  # fmt: skip
+    request = {k: v for k, v in fleet_request(name, "85%", []).items() if k != "targets"}
+    (tmp_path / "request.json").write_text(json.dumps({**request, "max_concurrency": 20}))
+    (tmp_path / "targets.jsonl").write_text("".join(json.dumps(t) + "\n" for t in targets))
+    run = cli("fleet", "run", str(tmp_path / "request.json"), "--targets",
+              str(tmp_path / "targets.jsonl"), "--json", "--interval", "2")  # fmt: skip
+    assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
+    result = json.loads(run.stdout)
+    summary = result["summary"]
+    assert (summary["succeeded"], summary["failed"], summary["tolerated_failures"]) == (
+        30,
+        120,
+        127,
+    )
+    described = sfn.describe_execution(executionArn=result["execution_arn"])
+    assert largest_state_bytes(sfn, described["executionArn"]) < 8 * 1024
+
+    # Step Functions' own record of every target, exported by the Map's ResultWriter.
+    bucket, _, manifest_key = summary["execution_records"].removeprefix("s3://").partition("/")
+    assert manifest_key.startswith(f"results/{described['name']}/")
+    s3 = boto3.client("s3")
+    manifest = json.loads(s3.get_object(Bucket=bucket, Key=manifest_key)["Body"].read())
+    failed, size = [], 0
+    for file in manifest["ResultFiles"]["FAILED"]:
+        body = s3.get_object(Bucket=bucket, Key=file["Key"])["Body"].read()
+        size += len(body)
+        failed += [json.loads(record["Input"])["item"] for record in json.loads(body)]
+    assert sorted(item["index"] for item in failed) == list(range(120))
+    assert {item["target"]["workload_name"] for item in failed} == {
+        f"{name}-{i}" for i in range(120)
+    }
+    assert size > 256 * 1024  # what the Map's result would have held without the export
+    stored = {r["index"] for r in stored_results(described["name"]) if r["status"] == "FAILED"}
+    assert stored == set(range(120))
+
+
+def test_the_documented_rerun_finishes_only_the_failed_targets(
+    sfn: Any, deployed: dict[str, Any], clean_sim: Any
+) -> None:
+    # docs/fleets.md "Running it again": delete what a failed create left, run it again.
+    name = f"fd{uuid.uuid4().hex[:6]}"
+    clean_sim.set_task_durations(started=0.1, pending=0.1, running=0.3)
+    fail_four(clean_sim, name)
+    # Three accounts by six regions; four of them (one account, four regions) fail.
+    targets = [t for t in forty_targets() if t["aws_region"] in REGIONS[:6]]
+    request = fleet_request(name, "50%", targets)
+    first = run_execution(sfn, deployed["fleet"], request, timeout=600)
+    assert first["status"] == "SUCCEEDED", first.get("cause")
+    failed = [r for r in stored_results(first["name"]) if r["status"] == "FAILED"]
+    assert len(failed) == 4
+    succeeded_ids = {w["Id"] for w in fleet_workloads(clean_sim, name) if w["Status"] == "ACTIVE"}
+    assert len(succeeded_ids) == 14
+    clean_sim.clear_task_failures()
+
+    delete = {"operation": "delete",
+              "workload_ids": [r["workload_id"] for r in failed], "max_concurrency": 4}  # fmt: skip
+    assert run_execution(sfn, deployed["fleet"], delete, timeout=600)["status"] == "SUCCEEDED"
+    again = run_execution(sfn, deployed["fleet"], request, timeout=600)
+    assert again["status"] == "SUCCEEDED", again.get("cause")
+    summary = json.loads(again["output"])["summary"]
+    assert (summary["already_done"], summary["succeeded"], summary["failed"]) == (14, 4, 0)
+    live = [w for w in fleet_workloads(clean_sim, name) if is_live(w)]
+    assert len(live) == 18 and succeeded_ids <= {w["Id"] for w in live}  # the 14 untouched
+
+
 def test_a_fleet_of_only_done_targets_succeeds_without_a_map_run(
     sfn: Any, deployed: dict[str, Any], clean_sim: Any
 ) -> None:

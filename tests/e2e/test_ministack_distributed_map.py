@@ -126,6 +126,8 @@ ROLE_GRANTS = [
      "arn:aws:events:us-east-1:000000000000:rule/"
      "StepFunctionsGetEventsForStepFunctionsExecutionRule"),
     (["s3:GetObject", "s3:GetObjectVersion"], "arn:aws:s3:::dmap-*/*"),
+    # A ResultWriter may export under results/ of the test buckets, nowhere else.
+    ("s3:PutObject", "arn:aws:s3:::dmap-*/results/*"),
 ]  # fmt: skip
 
 
@@ -603,3 +605,103 @@ def test_a_state_inside_the_child_cannot_read_the_map_item(stack: Stack) -> None
     assert "$$.Map.Item.Index" in child["cause"]
     unpatched = run_unpatched(stack, definition)
     assert unpatched["status"] == "SUCCEEDED", unpatched
+
+
+# ---------------------------------------------------------------------------- the Map's result
+# (local/ministack_fidelity/map_results.py): a failed child comes back as its whole execution
+# record, a result over 256 KiB fails the Map state, a ResultWriter exports the records to S3.
+
+#: A failed child's record holds its input: 3 KB items make 100 failures about 300 KB.
+BLOB = "x" * 3_000
+
+
+def failing_items(stack: Stack, total: int) -> dict[str, Any]:
+    return stack.put_items([{"n": n, "blob": BLOB} for n in range(total)])
+
+
+def exported(stack: Stack, output: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
+    """The records a ResultWriter exported, by status, read back from S3."""
+    s3 = client("s3")
+    details = output["ResultWriterDetails"]
+    manifest = json.loads(
+        s3.get_object(Bucket=details["Bucket"], Key=details["Key"])["Body"].read()
+    )
+    stack.objects[f"{details['Bucket']}/{details['Key']}"] = ""
+    records: dict[str, list[dict[str, Any]]] = {}
+    for status, files in manifest["ResultFiles"].items():
+        for file in files:
+            body = s3.get_object(Bucket=manifest["DestinationBucket"], Key=file["Key"])["Body"]
+            records.setdefault(status, []).extend(json.loads(body.read()))
+            stack.objects[f"{manifest['DestinationBucket']}/{file['Key']}"] = ""
+    return records
+
+
+def test_failed_children_past_256_kib_fail_the_map_state_inside_its_tolerance(
+    stack: Stack,
+) -> None:
+    reader = failing_items(stack, 120)
+    definition = distributed_map(
+        failing_below(100), ItemReader=reader, ToleratedFailurePercentage=90, ResultPath=None
+    )
+    result = run_on_stack(stack, definition)
+    # 100 of 120 failed is inside 90 %; the failed records (inputs included) are not.
+    assert (result["status"], result["error"]) == ("FAILED", "States.DataLimitExceeded"), result
+    assert "ResultWriter" in result["cause"]
+    unpatched = run_unpatched(stack, definition)
+    assert unpatched["status"] == "SUCCEEDED", unpatched  # MiniStack: a null per failure
+
+
+def test_a_failed_child_comes_back_as_its_whole_execution_record(stack: Stack) -> None:
+    reader = stack.put_items([{"n": 0}, {"n": 1}])
+    definition = distributed_map(failing_below(1), ItemReader=reader, ToleratedFailureCount=1)
+    result = run_on_stack(stack, definition)
+    assert result["status"] == "SUCCEEDED", result
+    failed, succeeded = json.loads(result["output"])
+    assert (failed["Status"], failed["Error"], json.loads(failed["Input"])) == (
+        "FAILED", "ItemFailed", {"n": 0}
+    )  # fmt: skip
+    assert failed["ExecutionArn"] in {c["executionArn"] for c in result["children"]}
+    assert succeeded == {"n": 1}  # COMPACT: a succeeded child's output alone
+    unpatched = run_unpatched(stack, definition)
+    assert json.loads(unpatched["output"])[0] is None
+
+
+def test_a_result_writer_exports_every_record_and_keeps_the_state_small(stack: Stack) -> None:
+    # The issue's figure: 2,000 targets, 400 failing, inside a 25 % tolerance.
+    reader = stack.put_items([{"n": n} for n in range(2_000)])
+    writer = {
+        "Resource": "arn:aws:states:::s3:putObject",
+        "Parameters": {"Bucket": stack.bucket, "Prefix": "results/fleet-1"},
+    }
+    definition = distributed_map(
+        failing_below(400), ItemReader=reader, ToleratedFailurePercentage=25,
+        ResultWriter=writer, MaxConcurrency=200,
+    )  # fmt: skip
+    result = run_on_stack(stack, definition)
+    assert result["status"] == "SUCCEEDED", {k: result.get(k) for k in ("error", "cause")}
+    output = json.loads(result["output"])
+    assert set(output) == {"MapRunArn", "ResultWriterDetails"}
+    assert len(result["output"].encode()) < 8 * 1024
+    details = output["ResultWriterDetails"]
+    run_id = output["MapRunArn"].rsplit(":", 1)[-1]
+    assert details["Key"] == f"results/fleet-1/{run_id}/manifest.json"
+    records = exported(stack, output)
+    failed = sorted(json.loads(r["Input"])["n"] for r in records["FAILED"])
+    assert failed == list(range(400))
+    assert {r["Error"] for r in records["FAILED"]} == {"ItemFailed"}
+    assert len(records["SUCCEEDED"]) == 1_600
+    unpatched = run_unpatched(stack, definition)
+    assert unpatched["status"] == "SUCCEEDED"
+    assert "ResultWriterDetails" not in unpatched["output"]  # MiniStack ignores the writer
+
+
+def test_a_result_writer_the_role_may_not_write_with_fails_the_map_state(stack: Stack) -> None:
+    reader = stack.put_items([{"n": 5}])
+    writer = {
+        "Resource": "arn:aws:states:::s3:putObject",
+        "Parameters": {"Bucket": stack.bucket, "Prefix": "elsewhere"},
+    }
+    definition = distributed_map(failing_below(0), ItemReader=reader, ResultWriter=writer)
+    result = run_on_stack(stack, definition)
+    assert (result["status"], result["error"]) == ("FAILED", "States.ResultWriterFailed"), result
+    assert "s3:PutObject" in result["cause"] and "/elsewhere/" in result["cause"]
