@@ -1,5 +1,5 @@
 """Stax account events: what the simulator sends to an EventBridge bus when an account
-is created or moved to another account type.
+is created or changes (moved to another account type, renamed, re-tagged...).
 
 Role: the simulator's side of "a new account gets its baselines". Stax publishes account
 management events on an EventBridge partner event bus (source ``aws.partner/stax.io/...``),
@@ -43,18 +43,28 @@ def _detail(account: Mapping[str, Any], name: str) -> dict[str, Any]:
     }
 
 
+#: What a seed writes again whatever it changes: not a change of the account.
+_STAMPS = ("CreatedTS", "ModifiedTS")
+
+
+def _fields(account: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in account.items() if k not in _STAMPS}
+
+
 def account_events(
     before: Mapping[str, Mapping[str, Any]], after: Mapping[str, Mapping[str, Any]]
 ) -> list[tuple[str, dict[str, Any]]]:
-    """``(detail-type, detail)`` for each account new in ``after`` or whose
-    ``AccountType`` changed (by id; other changes send nothing)."""
+    """``(detail-type, detail)`` for each account new in ``after``, and an update for each
+    account that changed in any way (name, type, status, tags...): real Stax sends
+    ``AccountUpdateEvent`` on any change to an account, not only a type change, so a
+    consumer must expect updates that change nothing it depends on."""
     events: list[tuple[str, dict[str, Any]]] = []
     for account_id in sorted(after):
         account = after[account_id]
         old = before.get(account_id)
         if old is None:
             events.append((CREATE, _detail(account, "AccountCreateEvent")))
-        elif old.get("AccountType") != account.get("AccountType"):
+        elif _fields(old) != _fields(account):
             events.append((UPDATE, _detail(account, "AccountUpdateEvent")))
     return events
 

@@ -206,8 +206,9 @@ class SimState:
     def seed(self, payload: Mapping[str, Any]) -> dict[str, int]:
         """Add or replace (same ids) the organisation, accounts, catalogue and workloads.
 
-        A new account, or one whose ``AccountType`` changed, is announced on the
-        configured event bus (after the lock is released: a slow bus holds up no call).
+        A new account, or one that changed in any field (its type, name, status, tags),
+        is announced on the configured event bus (after the lock is released: a slow bus
+        holds up no call).
         """
         with self._lock:
             before = {k: dict(v) for k, v in self.account_backend.accounts.items()}

@@ -154,7 +154,8 @@ def plan_account(
     empty = {"account_id": account.account_id, "changes": [], "fleets": [], "baselines": []}
     if not relevant.baselines:
         return empty
-    plan = compute_plan(stax, relevant, prune=False, secrets=secrets)
+    # That account alone: its calls to Stax do not grow with the organisation.
+    plan = compute_plan(stax, relevant, prune=False, secrets=secrets, account_id=account.account_id)
     if f"account:{account.account_id}" not in {k.lower() for k in plan["state"]}:
         if _expected(plan, relevant, account):
             raise BaselineAccountNotVisible(

@@ -113,8 +113,10 @@ def plan_account_event(
 
 def run_prefix(source: Any, execution_name: Any) -> str:
     """The prefix of the fleets' execution names: the event's id (EventBridge may deliver
-    an event twice; the same names make the second start join the first), else this
-    execution's name. Only the characters execution names allow, short enough for 80."""
+    an event twice; the second delivery's starts find the names taken -- StartExecution
+    returns a running execution only when the input matches too, and the input holds the
+    caller's execution id -- so it starts nothing), else this execution's name. Only the
+    characters execution names allow, short enough for 80."""
     raw = str((source or {}).get("id") or execution_name or "")
     cleaned = re.sub(r"[^A-Za-z0-9_-]", "-", raw)[:60]
     return f"baseline-{cleaned or 'event'}"

@@ -70,8 +70,14 @@ _IN_PROGRESS = frozenset({"NEW", "INITIALIZING", "UPDATE_IN_PROGRESS", "DELETE_I
 _REPAIR_BY_UPDATE = frozenset({"UPDATE_FAILED", "DELETE_FAILED"})
 
 
-def read_state(stax: Any, baselines: Baselines) -> tuple[StaxState, Collector]:
-    """Read what the file depends on; unknown names become problems (with lines)."""
+def read_state(
+    stax: Any, baselines: Baselines, account_id: str | None = None
+) -> tuple[StaxState, Collector]:
+    """Read what the file depends on; unknown names become problems (with lines).
+
+    ``account_id``: read only that account and its workloads (an account event's plan),
+    so the calls do not grow with the organisation: Stax's own filters (``id_filter`` on
+    ReadAccounts, ``account_ids`` on ReadWorkloads), each answer checked again here."""
     state = StaxState()
     problems = Collector(baselines.lines, baselines.name)
     read_catalogue(stax, state)
@@ -90,16 +96,16 @@ def read_state(stax: Any, baselines: Baselines) -> tuple[StaxState, Collector]:
                 )
             else:
                 type_ids.append(found)
-    read_accounts_of_types(stax, state, type_ids)
+    read_accounts_of_types(stax, state, type_ids, account_id)
     named = [a for b in baselines.baselines for a in b.accounts]
     if named:
-        read_named_accounts(stax, state, named, is_uuid)
+        read_named_accounts(stax, state, named, is_uuid, account_id)
     catalogue_ids = []
     for baseline in baselines.baselines:
         item = _catalogue_item(state, baseline, problems)
         if item is not None:
             catalogue_ids.append(str(item["Id"]))
-    read_workloads(stax, state, catalogue_ids)
+    read_workloads(stax, state, catalogue_ids, account_id)
     return state, problems
 
 
@@ -515,10 +521,16 @@ def has_changes(plan: Mapping[str, Any]) -> bool:
 
 
 def compute_plan(
-    stax: Any, baselines: Baselines, *, prune: bool, secrets: Secrets = no_secrets
+    stax: Any,
+    baselines: Baselines,
+    *,
+    prune: bool,
+    secrets: Secrets = no_secrets,
+    account_id: str | None = None,
 ) -> dict[str, Any]:
     """Read Stax and plan every baseline (``secrets`` reads the values a file keeps in SSM,
-    to compare them with Stax's by digest).
+    to compare them with Stax's by digest; ``account_id``: that account alone, as
+    :func:`read_state`).
 
     Raises:
         InvalidBaselines: the file names what Stax does not have, or a target's request
@@ -527,7 +539,7 @@ def compute_plan(
         StaxApiUnavailable, StaxAuthenticationFailed: reading Stax failed.
         WorkloadParameterUnavailable: a value the file keeps in SSM cannot be read.
     """
-    state, problems = read_state(stax, baselines)
+    state, problems = read_state(stax, baselines, account_id)
     changes: list[dict[str, Any]] = []
     for baseline in baselines.baselines:
         changes += plan_baseline(baseline, state, problems, prune=prune, secrets=secrets)

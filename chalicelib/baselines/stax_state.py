@@ -190,10 +190,19 @@ def read_account_types(stax: Any, state: StaxState) -> None:
         }
 
 
-def read_accounts_of_types(stax: Any, state: StaxState, type_ids: Iterable[str]) -> None:
+def _one(account_id: str | None) -> dict[str, str]:
+    """The ReadAccounts filter of one account (none: every account)."""
+    return {"id_filter": account_id} if account_id else {}
+
+
+def read_accounts_of_types(
+    stax: Any, state: StaxState, type_ids: Iterable[str], account_id: str | None = None
+) -> None:
     for type_id in sorted(set(type_ids)):
         names = {type_id, state.account_types.get(type_id, {}).get("Name")}
-        for account in stax.list_accounts(account_type_filter=type_id):
+        for account in stax.list_accounts(account_type_filter=type_id, **_one(account_id)):
+            if account_id and str(account.get("Id")).lower() != account_id:
+                continue  # an installation that ignored id_filter
             # An installation that ignored the filter must not make every account match:
             # an account that says its type keeps only a matching one.
             declared = account.get("AccountType")
@@ -202,7 +211,9 @@ def read_accounts_of_types(stax: Any, state: StaxState, type_ids: Iterable[str])
             state.accounts[str(account["Id"])] = _account_record(account, type_id)
 
 
-def read_named_accounts(stax: Any, state: StaxState, refs: Iterable[str], is_id: Any) -> None:
+def read_named_accounts(
+    stax: Any, state: StaxState, refs: Iterable[str], is_id: Any, account_id: str | None = None
+) -> None:
     refs = sorted(set(refs))
     ids = [r for r in refs if is_id(r)]
     names = [r for r in refs if not is_id(r)]
@@ -215,18 +226,30 @@ def read_named_accounts(stax: Any, state: StaxState, refs: Iterable[str], is_id:
         ]
     for account in found:
         key = str(account["Id"])
+        if account_id and key.lower() != account_id:
+            continue
         if key not in state.accounts:
             state.accounts[key] = _account_record(account, None)
 
 
-def read_workloads(stax: Any, state: StaxState, catalogue_ids: Iterable[str]) -> None:
+def read_workloads(
+    stax: Any, state: StaxState, catalogue_ids: Iterable[str], account_id: str | None = None
+) -> None:
+    only = {"account_ids": account_id} if account_id else {}
     for catalogue_id in sorted(set(catalogue_ids)):
         listed = [
             w
-            for w in stax.list_workloads(catalogue_ids=catalogue_id)
-            if w.get("CatalogueId") == catalogue_id and is_live(w)
+            for w in stax.list_workloads(catalogue_ids=catalogue_id, **only)
+            if w.get("CatalogueId") == catalogue_id
+            and is_live(w)
+            # A listed AccountId of another account: the filter was ignored (a null one is
+            # decided by the full read below).
+            and (not account_id or str(w.get("AccountId") or account_id).lower() == account_id)
         ]
         for summary in listed:
             workload = _full_workload(stax, str(summary["Id"]))
-            if workload is not None:
-                state.workloads[str(workload["Id"])] = _workload_record(workload)
+            if workload is None:
+                continue
+            if account_id and str(workload.get("AccountId") or "").lower() != account_id:
+                continue
+            state.workloads[str(workload["Id"])] = _workload_record(workload)

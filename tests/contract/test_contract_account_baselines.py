@@ -13,7 +13,7 @@ from typing import Any
 
 import boto3
 import pytest
-from baselines_support import FILE, REGIONS, converged
+from baselines_support import FILE, REGIONS, converged, network
 from contract_support import ACCOUNT_PROD
 from moto import mock_aws
 
@@ -96,6 +96,41 @@ def test_an_account_event_plans_the_stored_file_for_that_account_alone(
     assert planned["run_prefix"] == f"baseline-{SAMPLE['id']}"
 
 
+def production_accounts(first: int, count: int) -> dict[str, list[dict[str, Any]]]:
+    """``count`` production accounts, each with its two network workloads in place."""
+    accounts = [
+        {"Id": f"6a000000-0000-4000-8000-{n:012d}", "Name": f"prod-{n}",
+         "AwsAccountId": f"{500_000_000_000 + n}", "AccountType": "production"}
+        for n in range(first, first + count)
+    ]  # fmt: skip
+    workloads = [
+        {**network(a["Id"], region, f"9f000000-0000-4000-8000-{2 * n + i:012d}"),
+         "Name": f"network-{a['Name']}-{region}"}
+        for n, a in enumerate(accounts, start=first)
+        for i, region in enumerate(REGIONS)
+    ]  # fmt: skip
+    return {"accounts": accounts, "workloads": workloads}
+
+
+def test_an_account_event_costs_as_many_stax_calls_at_300_accounts_as_at_10(
+    gateway: StaxGateway, control: SimulatorControl, s3: Any
+) -> None:
+    store(s3)
+    calls: dict[int, int] = {}
+    for first, count in ((0, 10), (10, 290)):
+        control.seed(**production_accounts(first, count))
+        new = f"6b000000-0000-4000-8000-{first + count:012d}"
+        control.seed(accounts=[{"Id": new, "Name": f"new-{first}", "AwsAccountId": "444444444444",
+                                "AccountType": "production"}])  # fmt: skip
+        control.clear_requests()
+        planned = plan_account_event(event_for(new), Access(gateway), s3, OWNER)
+        assert [c["action"] for c in planned["changes"]] == ["create", "create"]
+        calls[first + count] = len(control.requests())
+    # The account's own: catalogue, account types, the account, its workloads -- not the
+    # organisation's 600 workloads read one by one.
+    assert calls[10] == calls[300] <= 6, calls  # 26 and 614 when it planned them all
+
+
 def test_an_account_already_baselined_gets_no_fleet(
     gateway: StaxGateway, control: SimulatorControl, s3: Any
 ) -> None:
@@ -128,7 +163,7 @@ def test_a_stage_without_a_stored_file_fails_by_name(gateway: StaxGateway, s3: A
     assert "--baselines" in refused.value.hint
 
 
-def test_fleet_names_follow_the_event_so_a_second_delivery_joins_the_first() -> None:
+def test_fleet_names_follow_the_event_so_a_second_delivery_starts_none() -> None:
     assert run_prefix({"id": "a/b c"}, "exec") == "baseline-a-b-c"
     assert run_prefix({}, "exec-9") == "baseline-exec-9"
     assert len(run_prefix({"id": "x" * 200}, None)) + len("-999") <= 80

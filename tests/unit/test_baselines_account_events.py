@@ -86,6 +86,22 @@ def test_a_created_account_and_a_type_change_are_announced_in_staxs_shape(bus: A
     assert state.account_events.stats()["sent"] == 2
 
 
+def test_any_change_to_an_account_is_announced_as_an_update_as_stax_does(bus: Any) -> None:
+    state = sim()
+    account = {"Id": ACCOUNT, "Name": "dev", "AwsAccountId": "111111111111",
+               "AccountType": "development"}  # fmt: skip
+    state.seed({"accounts": [account]})
+    bus()
+    state.seed({"accounts": [{**account, "Name": "dev-renamed"}]})
+    state.seed({"accounts": [{**account, "Name": "dev-renamed", "Tags": {"Team": "a"}}]})
+    renamed, tagged = bus()
+    assert (
+        renamed["detail-type"] == tagged["detail-type"] == "AccountManagement: AccountUpdateEvent"
+    )
+    assert renamed["detail"]["accountName"] == "dev-renamed"
+    assert tagged["detail"]["accountType"] == "development"  # the type did not change
+
+
 def test_without_a_bus_nothing_is_sent_and_an_unreachable_bus_does_not_fail_the_seed() -> None:
     state = SimState()
     state.seed(
