@@ -46,8 +46,10 @@ DEFAULT_DURATIONS = {"started": 0.5, "pending": 0.5, "running": 2.0}
 
 
 def seed() -> dict[str, Any]:
-    """The local stack's seed data (``local/seed.json``)."""
-    return dict(json.loads(SEED_FILE.read_text()))
+    """The local stack's seed data (``local/seed.json``) without its example workloads:
+    each benchmark makes and counts its own."""
+    data = json.loads(SEED_FILE.read_text())
+    return {key: value for key, value in data.items() if key != "workloads"}
 
 
 @dataclass(frozen=True)
@@ -253,6 +255,12 @@ def _wait(url: str, seconds: float, verify: str | bool = True) -> None:
             time.sleep(0.2)
 
 
+def _scratch(workdir: Path) -> Path:
+    path = workdir / "tmp"
+    path.mkdir(mode=0o700, exist_ok=True)
+    return path
+
+
 def _spawn(args: list[str], log: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
     handle = log.open("wb")
     # Own session: stop() ends the server and every child it spawned (Lambda workers).
@@ -321,6 +329,8 @@ def private_stack(
                     workdir / "ministack.log",
                     {
                         **base,
+                        # Its Lambda workers unpack there; removed with the work folder.
+                        "TMPDIR": str(_scratch(workdir)),
                         "BIND_HOST": "127.0.0.1",
                         "GATEWAY_PORT": str(ministack_port),
                         "LOG_LEVEL": "WARNING",

@@ -12,6 +12,10 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 STATE_DIR="$ROOT/.local"
 LOG_DIR="$STATE_DIR/logs"
 TLS_DIR="${STAX_LOCAL_TLS_DIR:-/tmp/stax-orchestrator-local/tls}"
+# MiniStack's scratch space (TMPDIR): each Lambda worker unpacks its code and layer there
+# (about 90 MB), and a killed server leaves them behind. `down` removes it, `up` starts
+# it empty; short, as a socket path inside it must stay under 108 bytes.
+SCRATCH_DIR="$(dirname "$TLS_DIR")/ministack-tmp"
 MINISTACK_PORT=4566
 SIM_PORT=8443
 MINISTACK_URL="https://127.0.0.1:$MINISTACK_PORT"
@@ -84,8 +88,9 @@ up() {
       echo "local stack: port $MINISTACK_PORT answers but is not ours; stop that process first" >&2
       return 1
     fi
+    rm -rf "$SCRATCH_DIR" && mkdir -p -m 700 "$SCRATCH_DIR"
     start_detached MiniStack "$STATE_DIR/ministack.pid" "$LOG_DIR/ministack.log" \
-      env BIND_HOST=127.0.0.1 GATEWAY_PORT=$MINISTACK_PORT LOG_LEVEL=WARNING AUTH=true \
+      env TMPDIR="$SCRATCH_DIR" BIND_HOST=127.0.0.1 GATEWAY_PORT=$MINISTACK_PORT LOG_LEVEL=WARNING AUTH=true \
       MINISTACK_SSL_CERT="$TLS_DIR/server.pem" MINISTACK_SSL_KEY="$TLS_DIR/server.key" \
       AWS_CA_BUNDLE="$TLS_DIR/ca-bundle.pem" REQUESTS_CA_BUNDLE="$TLS_DIR/ca-bundle.pem" \
       "$MS_PY" "$ROOT/local/ministack_launcher.py"
@@ -112,6 +117,7 @@ EOF
 down() {
   stop "Stax simulator" "$STATE_DIR/staxsim.pid"
   stop MiniStack "$STATE_DIR/ministack.pid"
+  rm -rf "$SCRATCH_DIR"
 }
 
 status() {
