@@ -298,6 +298,46 @@ class CoordinationStore:
                           ConsistentRead=True).get("Item")  # fmt: skip
         return {k: _plain_value(v) for k, v in item.items()} if item else None
 
+    def get_items(self, keys: list[tuple[str, str]]) -> dict[tuple[str, str], dict[str, Any]]:
+        """Plain items by ``(pk, sk)``, 100 a call (BatchGetItem), asking again for what
+        DynamoDB left unprocessed; a key without an item is left out.
+
+        Raises:
+            CoordinationUnavailable: DynamoDB refused the read or kept leaving keys out.
+        """
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        found: dict[tuple[str, str], dict[str, Any]] = {}
+        unique = list(dict.fromkeys(keys))
+        for start in range(0, len(unique), 100):
+            wanted = [{"pk": {"S": pk}, "sk": {"S": sk}} for pk, sk in unique[start : start + 100]]
+            for attempt in range(8):
+                try:
+                    response = self._client_factory().batch_get_item(
+                        RequestItems={self.table_name: {"Keys": wanted, "ConsistentRead": True}}
+                    )
+                except (ClientError, BotoCoreError) as error:
+                    raise CoordinationUnavailable(
+                        "The coordination store (DynamoDB) refused a batch read",
+                        table=self.table_name,
+                        aws_error=type(error).__name__,
+                    ) from None
+                for item in (response.get("Responses") or {}).get(self.table_name) or []:
+                    plain = {k: _plain_value(v) for k, v in item.items()}
+                    found[(str(plain["pk"]), str(plain["sk"]))] = plain
+                left = (response.get("UnprocessedKeys") or {}).get(self.table_name) or {}
+                wanted = left.get("Keys") or []
+                if not wanted:
+                    break
+                time.sleep(min(0.05 * 2**attempt, 2.0))
+            if wanted:
+                raise CoordinationUnavailable(
+                    "The coordination store kept leaving keys of a batch read unprocessed",
+                    table=self.table_name,
+                    unprocessed=len(wanted),
+                )
+        return found
+
     def put_items(self, pk: str, rows: list[tuple[str, Mapping[str, Any]]]) -> None:
         """Write plain items of one partition in batches of 25 (what DynamoDB takes),
         sending again what DynamoDB left unprocessed (throttling) with a growing pause."""
@@ -357,6 +397,9 @@ class CoordinationStore:
 
 
 _SORT_KEYS = {"name": "claim", "workload": "lock"}
+#: Beside a workload's lock: the last execution whose update or delete Stax accepted
+#: (the lock itself is released when its task ends).
+WRITTEN_SORT_KEY = "written"
 
 
 class _LostCondition(Exception):

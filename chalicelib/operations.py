@@ -34,6 +34,7 @@ from chalicelib.coordination import (
     POSTING,
     SENDING,
     SENT,
+    WRITTEN_SORT_KEY,
     CoordinationStore,
     Record,
 )
@@ -58,7 +59,7 @@ from chalicelib.ownership import (
 )
 from chalicelib.polling import PollSchedule, next_wait_seconds
 from chalicelib.secrets import no_secrets, resolved
-from chalicelib.settings import CoordinationSettings
+from chalicelib.settings import BASELINE_TAG, CoordinationSettings
 from chalicelib.stax import StaxAccess, StaxGateway, is_live
 from chalicelib.validation import load_workload_request
 
@@ -173,6 +174,12 @@ def _owner(request: Mapping[str, Any]) -> str:
     return str(execution_id) if execution_id else f"direct:{uuid.uuid4()}"
 
 
+def _baseline_of(request: Mapping[str, Any]) -> dict[str, str]:
+    """The baseline a create belongs to (its baseline tag), kept on the name claim."""
+    baseline = (request.get("workload_tags") or {}).get(BASELINE_TAG)
+    return {"baseline": str(baseline)} if baseline else {}
+
+
 def _parameters(values: Mapping[str, str]) -> list[dict[str, str]]:
     return [{"Key": key, "Value": value} for key, value in values.items()]
 
@@ -243,7 +250,7 @@ def create_workload(request: Mapping[str, Any], services: Services) -> dict[str,
         request = _with_stax_account(request, stax)
         # Before the name is claimed too: a secret that cannot be read leaves nothing behind.
         body = _create_body(request, owner, services)
-        claim = claim_name(store, stax, name, owner, grace)
+        claim = claim_name(store, stax, name, owner, grace, **_baseline_of(request))
         if claim.state == CREATED:
             _log("create_adopted", workload_id=claim.workload_id, workload_name=name)
             return _result(request, claim.workload_id, name, claim.task_id)
@@ -480,6 +487,13 @@ def _accepted(
             workload_id=lock.key,
         )
     result = _sent(request, store, lock, written["TaskId"], written["Name"])
+    # Kept after the lock is released: the last execution whose write Stax accepted (the
+    # inventory's "last written by"; a create's is its name claim).
+    store.put_item(
+        f"workload#{lock.key}",
+        WRITTEN_SORT_KEY,
+        {"owner": lock.owner, "operation": request["operation"], "since": store.clock()},
+    )
     _log(f"{request['operation']}_started", **result)
     return result
 

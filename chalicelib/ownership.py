@@ -83,9 +83,15 @@ def _holder(stax: StaxGateway, record: Record, now: float, grace: float) -> dict
 
 
 def claim_name(
-    store: CoordinationStore, stax: StaxGateway, name: str, owner: str, grace: float
+    store: CoordinationStore,
+    stax: StaxGateway,
+    name: str,
+    owner: str,
+    grace: float,
+    **attrs: str,
 ) -> Record:
-    """The name claim of ``owner`` (new, taken over, or its own from an earlier attempt).
+    """The name claim of ``owner`` (new, taken over, or its own from an earlier attempt);
+    ``attrs`` are kept on it (the baseline the workload belongs to, for the inventory).
 
     Raises:
         WorkloadAlreadyExists: another execution is creating a workload of that name, or a
@@ -95,7 +101,7 @@ def claim_name(
     for _ in range(_ATTEMPTS):
         # Write first (the usual case: nobody holds the name), read only when that fails.
         created = store.create(
-            "name", name, owner, CLAIMED, CLAIM_LEASE_SECONDS, workload_name=name
+            "name", name, owner, CLAIMED, CLAIM_LEASE_SECONDS, workload_name=name, **attrs
         )
         if created is not None:
             return created
@@ -121,7 +127,9 @@ def claim_name(
                 claimed_by=record.owner,
                 hint="Wait for that execution to end; its workload will then hold the name.",
             )
-        taken = store.take_over(record, owner, CLAIMED, CLAIM_LEASE_SECONDS, workload_name=name)
+        taken = store.take_over(
+            record, owner, CLAIMED, CLAIM_LEASE_SECONDS, workload_name=name, **attrs
+        )
         if taken is not None:
             log_event("name_claim_taken_over", workload_name=name, previous_owner=record.owner)
             return taken

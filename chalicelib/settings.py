@@ -29,6 +29,14 @@ VISIBILITY_GRACE = "STAX_VISIBILITY_GRACE_SECONDS"
 ALERT_TOPIC_NAME = "STAX_ALERT_TOPIC_NAME"
 LOG_LEVEL = "LOG_LEVEL"
 
+#: The tag every workload of a baseline carries; its value is the baseline's name. It is
+#: how ``plan`` recognises the workloads a baseline owns (and orphans it left behind), and
+#: what a create records on its name claim (the inventory's baseline). Not under
+#: ``stax-orchestrator:``: that prefix is reserved, and the workload rules that judge every
+#: request of an apply refuse it in a request's tags. Adding this tag by hand to a
+#: workload is how a team hands an existing workload to a baseline.
+BASELINE_TAG = "orchestrator:baseline"
+
 # Defaults.
 DEFAULT_STAX_REGION = "au1.staxapp.cloud"
 STAX_INSTALLATIONS = ("au1.staxapp.cloud", "us1.staxapp.cloud", "eu1.staxapp.cloud")

@@ -30,6 +30,7 @@ from stax_orchestrator import (
     commands_setup,
     commands_stage,
     commands_workload,
+    inventory,
 )
 from stax_orchestrator.console import (
     EXIT_CONFIG,
@@ -177,6 +178,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands_setup.register(sub, common)
     commands_completion.register(sub, common)
     commands_stage.register(sub, common)
+    inventory.register(sub, common)
     cli_help.apply(parser)
     return parser
 

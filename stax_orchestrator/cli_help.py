@@ -43,6 +43,9 @@ DESCRIPTIONS = {
     "apply": "Make Stax match a baselines file: plan, show, ask (only 'yes' approves), then "
     "run the fleets. A saved plan (plan --out) is applied as saved, if Stax has not changed.",
     "stage": "The deployed stage: its CloudFormation stack, outputs and drift.",
+    "workloads": "The Stax workloads the orchestrator manages, read from Stax (paged, with "
+    "Stax's own filters) and joined with the stage's coordination table: the baseline each "
+    "was created for and the execution that wrote it last. --all lists every workload.",
 }
 
 #: At least one example for every command (the global options may follow it).
@@ -70,6 +73,8 @@ EXAMPLES = {
     "fleet rollout": ["stax-orchestrator fleet rollout --catalogue-id CATALOGUE_ID "
                       "--catalogue-version-id VERSION_ID --max-concurrency 10 --dry-run"],
     "fleet results": ["stax-orchestrator fleet results EXECUTION --status FAILED --csv"],
+    "workloads": ["stax-orchestrator workloads --baseline network --region us-east-1",
+                  "stax-orchestrator workloads --account workloads-prod --all --output json"],
     "fleet list": ["stax-orchestrator fleet list --status FAILED",
                    "stax-orchestrator fleet list --query '[].[fleet, failed]' --output text"],
     "plan": ["stax-orchestrator plan baselines.yaml",

@@ -40,6 +40,7 @@ from typing import Any
 
 from marshmallow import ValidationError
 
+from chalicelib import settings
 from chalicelib.baselines.errors import InvalidBaselines
 from chalicelib.baselines.source import join, line_of, load_yaml
 from chalicelib.errors import InvalidWorkloadRequest
@@ -47,12 +48,8 @@ from chalicelib.validation import MAX_CONCURRENCY, TOLERANCE_PATTERN, load_workl
 from chalicelib.validation.fields import Region, StrictInteger
 from chalicelib.validation.limits import MAX_TARGETS
 
-#: The tag every workload of a baseline carries; its value is the baseline's name. It is
-#: how ``plan`` recognises the workloads a baseline owns (and orphans it left behind).
-#: Not under ``stax-orchestrator:``: that prefix is reserved, and the workload rules that
-#: judge every request of an apply refuse it in a request's tags. Adding this tag by hand
-#: to a workload is how a team hands an existing workload to a baseline.
-BASELINE_TAG = "orchestrator:baseline"
+#: The tag every workload of a baseline carries (chalicelib.settings.BASELINE_TAG).
+BASELINE_TAG = settings.BASELINE_TAG
 #: Placeholders of ``workload_name``.
 NAME_PLACEHOLDERS = ("baseline", "account", "account_short", "account_type", "region")
 DEFAULT_NAME = "{baseline}-{account}-{region}"

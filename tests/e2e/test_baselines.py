@@ -89,6 +89,14 @@ def test_plan_apply_converge_update_recreate_and_prune(organisation: Any, tmp_pa
     } == {VPC_V2}
     plan(path, expect=0)
 
+    # The inventory: each network workload under its baseline, last written by its update.
+    listed = cli("workloads", "--baseline", "network", "--json")
+    assert listed.returncode == 0, listed.stdout + listed.stderr
+    rows = json.loads(listed.stdout)
+    assert {r["workload_name"] for r in rows} == {n for n in NAMES if n.startswith("network-")}
+    assert all(r["last_operation"] == "update" and r["last_written_by"] != r["created_by"]
+               for r in rows), rows  # fmt: skip
+
     gone = live(organisation)["params-workloads-dev-us-east-1"]
     organisation.seed(workloads=[{**gone, "Status": "DELETED"}])  # deleted by hand in Stax
     again = plan(path, expect=2)

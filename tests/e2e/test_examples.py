@@ -46,6 +46,12 @@ def test_the_fleet_examples_preview_and_run_as_shipped(
     assert run.returncode == 0, run.stdout + run.stderr
     names = live_names(clean_sim)
     assert len(names) == 3 and all(n.startswith("example-") for n in names), names
+    # The inventory lists them as the orchestrator's, each with the execution that made it.
+    listed = cli("workloads", "--catalogue", "baseline-vpc", "--json")
+    assert listed.returncode == 0, listed.stdout + listed.stderr
+    rows = json.loads(listed.stdout)
+    assert {r["workload_name"] for r in rows} == names
+    assert all(r["managed"] and r["created_by"] and r["baseline"] is None for r in rows), rows
     # The inventory of fleets: the newest is this one, its counters from its Map Run.
     listed = cli("fleet", "list", "--limit", "1", "--json")
     assert listed.returncode == 0, listed.stdout + listed.stderr

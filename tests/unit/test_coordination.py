@@ -104,3 +104,13 @@ def test_an_unreachable_table_is_a_named_retryable_error(clock: Clock) -> None:
     with pytest.raises(CoordinationUnavailable) as raised:
         store.get("name", "x")
     assert raised.value.details["aws_error"] == "EndpointConnectionError"
+
+
+def test_many_items_come_back_in_batches_with_the_missing_ones_left_out(
+    store: CoordinationStore,
+) -> None:
+    store.put_items("inventory", [(f"k{n:03}", {"owner": f"exec-{n}"}) for n in range(150)])
+    keys = [("inventory", f"k{n:03}") for n in range(0, 200, 2)] + [("inventory", "k000")]
+    found = store.get_items(keys)
+    assert sorted(found) == [("inventory", f"k{n:03}") for n in range(0, 150, 2)]
+    assert found[("inventory", "k010")]["owner"] == "exec-10"
