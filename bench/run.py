@@ -14,6 +14,7 @@ Sections (modules runnable alone, see bench/README.md):
   install    the CLI pip-installed from the checkout into a fresh venv
   deploy     a redeploy with nothing to change, before and after the stage's stack
   hostile    the hostile baselines corpus: the worst refusal's time and memory
+  events     Stax calls of one account event's plan at 10 and at 300 accounts
 
 By default it uses the standard local stack (``make deploy-local`` done, as the
 ``bench`` target ensures) and leaves the simulator reset to its seed afterwards
@@ -40,6 +41,7 @@ if __package__ in (None, ""):  # run as a script: python bench/run.py
     sys.path[0] = str(Path(__file__).resolve().parent.parent)
 
 from bench import (
+    account_events,
     calls,
     coldstart,
     deploy,
@@ -59,6 +61,7 @@ SECTIONS = (
     "tracing",
     "calls",
     "polling",
+    "events",
     "e2e",
     "fleet",
     "deploy",
@@ -169,6 +172,11 @@ def main(argv: list[str] | None = None) -> int:
                     raw["deploy"] = deploy.measure()
                     return list(deploy.rows(raw["deploy"]))
 
+                def event_calls() -> list[Row]:
+                    raw["events"] = account_events.measure(stack)
+                    return list(account_events.rows(raw["events"]))
+
+                section("events", event_calls)
                 section("e2e", end_to_end)
                 section("fleet", fleets)
                 section("deploy", redeploy)

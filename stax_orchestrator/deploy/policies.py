@@ -454,6 +454,14 @@ def _states_statements(target: Target, function_arns: Mapping[str, str]) -> list
             "Resource": target.arn("dynamodb", f"table/{target.table_name}"),
         },
         {
+            # The account baseline machine reads its own marks of failed baselines
+            # (dynamodb:getItem) before a dependent's fleet, to skip it.
+            "Sid": "ReadBaselineFailureMarks",
+            "Effect": "Allow",
+            "Action": "dynamodb:GetItem",
+            "Resource": target.arn("dynamodb", f"table/{target.table_name}"),
+        },
+        {
             # The plan's head (its latest version) and the version the fleet planned: an
             # ItemReader with a VersionId reads through s3:GetObjectVersion.
             "Sid": "ReadFleetPlans",

@@ -197,3 +197,38 @@ def test_an_event_delivered_twice_while_its_first_run_goes_on_writes_to_stax_onc
     creates = [r for r in write_calls(baselined)
                if r["method"] == "POST" and r["path"].endswith("/workloads")]  # fmt: skip
     assert len(creates) == len(names) == 2
+
+
+#: The session's file with ``params`` for production accounts too, after ``network``.
+DEPENDENT_FILE = BASELINES_FILE.replace(
+    "      account_types: [development]", "      account_types: [production]"
+).replace("    max_concurrency: 4\n", "    max_concurrency: 4\n    depends_on: [network]\n")
+
+
+def test_a_baseline_whose_dependency_failed_in_the_account_is_not_started(
+    baselined: Any, deployed: dict[str, Any], sfn: Any
+) -> None:
+    assert "depends_on: [network]" in DEPENDENT_FILE
+    s3, bucket = boto3.client("s3"), deployed["fleet_bucket"]
+    # The stored file, as deploy.sh --baselines stores it (the local operator may write it).
+    s3.put_object(Bucket=bucket, Key="baselines/baselines.yaml", Body=DEPENDENT_FILE.encode())
+    machine = deployed["account_baseline"]
+    before = executions(sfn, machine)
+    baselined.fail_next_tasks(None, name_regex="^network-workloads-dependent-")
+    try:
+        baselined.seed(accounts=[{"Id": str(uuid.uuid4()), "Name": "workloads-dependent",
+                                  "AwsAccountId": "666666666666",
+                                  "AccountType": "production"}])  # fmt: skip
+        (ended,) = wait_ended(sfn, machine, before, 1, timeout=240)
+    finally:
+        baselined.clear_task_failures()
+        s3.put_object(Bucket=bucket, Key="baselines/baselines.yaml", Body=BASELINES_FILE.encode())
+    assert (ended["status"], ended.get("error")) == ("FAILED", "AccountBaselineFailed"), ended
+    results = {r["baseline"]: r for r in json.loads(ended["cause"])["results"]}
+    assert results["network"]["ok"] is False
+    assert (results["params"]["ok"], results["params"]["error"]) == (
+        False, "BaselineDependencyFailed"
+    )  # fmt: skip
+    created = {n for n in live(baselined) if n.endswith("workloads-dependent-us-east-1")
+               or n.endswith("workloads-dependent-ap-southeast-2")}  # fmt: skip
+    assert not {n for n in created if n.startswith("params-")}, created  # never started
