@@ -232,3 +232,25 @@ def test_a_baseline_whose_dependency_failed_in_the_account_is_not_started(
     created = {n for n in live(baselined) if n.endswith("workloads-dependent-us-east-1")
                or n.endswith("workloads-dependent-ap-southeast-2")}  # fmt: skip
     assert not {n for n in created if n.startswith("params-")}, created  # never started
+
+
+def test_an_account_whose_name_makes_no_valid_workload_name_fails_alone(
+    baselined: Any, deployed: dict[str, Any], sfn: Any
+) -> None:
+    # Two accounts at once: one whose name cannot be part of a workload name (the file's
+    # "{baseline}-{account}-{region}"), one ordinary. Each event is its own execution.
+    machine = deployed["account_baseline"]
+    before = executions(sfn, machine)
+    bad = {"Id": str(uuid.uuid4()), "Name": "Finance (EU) #1", "AwsAccountId": "777777777777",
+           "AccountType": "production"}  # fmt: skip
+    good = {"Id": str(uuid.uuid4()), "Name": "workloads-fine", "AwsAccountId": "888888888888",
+            "AccountType": "production"}  # fmt: skip
+    baselined.seed(accounts=[bad, good])
+    wait_for(baselined, {f"network-workloads-fine-{r}" for r in BASELINE_REGIONS})
+    ended = wait_ended(sfn, machine, before, 2, timeout=240)
+    by_account = {json.loads(e["input"])["detail"]["accountId"]: e for e in ended}
+    assert by_account[good["Id"]]["status"] == "SUCCEEDED"
+    failed = by_account[bad["Id"]]
+    assert (failed["status"], failed.get("error")) == ("FAILED", "InvalidBaselines"), failed
+    assert "Finance (EU) #1" in failed["cause"]  # the account is named in what alerts carry
+    assert not [n for n in live(baselined) if "Finance" in n]
