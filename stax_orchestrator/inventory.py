@@ -118,6 +118,13 @@ def inventory(
     return rows
 
 
+def _execution_name(owner: str | None) -> str | None:
+    """An execution ARN's name (anything else as it is)."""
+    if owner and owner.startswith("arn:") and ":execution:" in owner:
+        return owner.rsplit(":", 1)[-1]
+    return owner
+
+
 def record_keys(workloads: Iterable[Mapping[str, Any]]) -> list[tuple[str, str]]:
     from chalicelib.coordination import WRITTEN_SORT_KEY
 
@@ -152,7 +159,9 @@ def cmd_workloads(args: argparse.Namespace, context: AwsContext, out: Output) ->
     for column in COLUMNS:
         table.add_column(column.replace("_", " "))
     for row in rows:
-        table.add_row(*(literal(str(row[c])) if row[c] is not None else "-" for c in COLUMNS))
+        # The execution's name in the table (its ARN in --output json/yaml/text).
+        shown = {**row, "last_written_by": _execution_name(row["last_written_by"])}
+        table.add_row(*(literal(str(shown[c])) if shown[c] is not None else "-" for c in COLUMNS))
     out.console.print(table)
     return EXIT_OK
 
