@@ -487,13 +487,6 @@ def _accepted(
             workload_id=lock.key,
         )
     result = _sent(request, store, lock, written["TaskId"], written["Name"])
-    # Kept after the lock is released: the last execution whose write Stax accepted (the
-    # inventory's "last written by"; a create's is its name claim).
-    store.put_item(
-        f"workload#{lock.key}",
-        WRITTEN_SORT_KEY,
-        {"owner": lock.owner, "operation": request["operation"], "since": store.clock()},
-    )
     _log(f"{request['operation']}_started", **result)
     return result
 
@@ -505,6 +498,15 @@ def _sent(
     task_id: str,
     name: str | None,
 ) -> dict[str, Any]:
+    # Kept after the lock is released: the last execution whose write Stax accepted (the
+    # inventory's "last written by"; a create's is its name claim). Before the lock says
+    # SENT, so a retry after a failed put writes it again; every path that finds its write
+    # landed (accepted, in doubt but landed, a delete under way) comes through here.
+    store.put_item(
+        f"workload#{lock.key}",
+        WRITTEN_SORT_KEY,
+        {"owner": lock.owner, "operation": request["operation"], "since": store.clock()},
+    )
     _mark(
         store,
         lock,

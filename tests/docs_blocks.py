@@ -32,7 +32,11 @@ DOCUMENTS = (
 )
 SHELL_LANGUAGES = ("bash", "console", "sh", "shell")
 MARKER = re.compile(r"<!-- docs-test: (local|not-local: (?P<reason>\S.*?)) -->")
-FENCE = re.compile(r"^```(\S*)\s*$")
+FENCE = re.compile(r"^\s*```(\S*)\s*$")
+#: A command substitution or process substitution: its command is a command too.
+SUBSTITUTION = re.compile(r"[$<]\(([^()]*)\)")
+#: ``NAME=value`` words before a command (its environment), not the command.
+ASSIGNMENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=")
 
 
 @dataclass(frozen=True)
@@ -54,10 +58,17 @@ class Block:
         """The block's commands as argument lists: continuation lines joined, comments
         dropped, a console block's ``$ `` lines only, split at ``&&``, ``||``, ``;`` and
         ``|``."""
-        lines = self.text.splitlines()
+        lines = [line.strip() for line in self.text.splitlines()]
         if self.language == "console":
-            lines = [line[2:] for line in lines if line.startswith("$ ")]
-        script = _separate(re.sub(r"\\\n\s*", " ", "\n".join(lines)))
+            commands, going_on = [], False
+            for line in lines:
+                if line.startswith("$ ") or going_on:
+                    commands.append(line.removeprefix("$ "))
+                    going_on = line.endswith("\\")
+            lines = commands
+        text = re.sub(r"\\\n\s*", " ", "\n".join(lines))
+        inner = [m.group(1) for m in SUBSTITUTION.finditer(text)]
+        script = _separate(SUBSTITUTION.sub("SUBSTITUTED", text) + "\n" + "\n".join(inner))
         lexer = shlex.shlex(script, posix=True, punctuation_chars=";&|")
         lexer.whitespace_split = True
         lexer.commenters = ""
@@ -67,7 +78,14 @@ class Block:
                 found.append([])
             else:
                 found[-1].append(token)
-        return [command for command in found if command]
+        commands = []
+        for words in found:
+            start = 0
+            while start < len(words) and ASSIGNMENT.match(words[start]):
+                start += 1
+            if words[start:]:
+                commands.append(words[start:])
+        return commands
 
 
 def _separate(script: str) -> str:
@@ -82,8 +100,12 @@ def _separate(script: str) -> str:
                 comment = False
                 out.append(";")
             continue
+        escaped = index > 0 and script[index - 1] == "\\" and quote != "'"
         if quote:
-            quote = None if char == quote else quote
+            quote = None if char == quote and not escaped else quote
+            out.append(char)
+            continue
+        if escaped:
             out.append(char)
             continue
         if char in "'\"":
@@ -108,7 +130,7 @@ def blocks(documents: tuple[Path, ...] = DOCUMENTS) -> list[Block]:
                 index += 1
                 continue
             end = next(
-                (i for i in range(index + 1, len(lines)) if lines[i].startswith("```")),
+                (i for i in range(index + 1, len(lines)) if lines[i].strip().startswith("```")),
                 len(lines),
             )
             if fence.group(1) in SHELL_LANGUAGES:

@@ -99,7 +99,7 @@ def read_state(
     read_accounts_of_types(stax, state, type_ids, account_id)
     named = [a for b in baselines.baselines for a in b.accounts]
     if named:
-        read_named_accounts(stax, state, named, is_uuid, account_id)
+        read_named_accounts(stax, state, named, is_uuid)
     catalogue_ids = []
     for baseline in baselines.baselines:
         item = _catalogue_item(state, baseline, problems)

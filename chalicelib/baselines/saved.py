@@ -106,11 +106,24 @@ def _chunks(requests: list[dict[str, Any]], limit: int) -> list[list[dict[str, A
     return [c for c in chunks if c]
 
 
+def _blocked_by(baselines: Mapping[str, Any], name: str) -> list[str]:
+    """``name`` and every baseline it depends on, directly or through others."""
+    seen: list[str] = []
+    todo = [name]
+    while todo:
+        current = todo.pop()
+        if current in seen:
+            continue
+        seen.append(current)
+        todo += list((baselines.get(current) or {}).get("depends_on") or [])
+    return seen
+
+
 def fleets(plan: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """``[{"baseline", "round", "request", "depends_on"}]``: the apply fleets, in the order
-    to run. The plan lists its baselines after those they depend on (``depends_on``): every
-    baseline's deletes run first, dependents' before those they depend on, then the creates
-    and updates, each baseline's after those it depends on."""
+    """``[{"baseline", "round", "request", "depends_on", "blocked_by"}]``: the apply
+    fleets, in the order to run. The plan lists its baselines after those they depend on
+    (``depends_on``): every baseline's deletes run first, dependents' before those they
+    depend on, then the creates and updates, each baseline's after those it depends on."""
     out: list[dict[str, Any]] = []
     limit = MAX_FLEET_REQUEST_BYTES - _REQUEST_MARGIN_BYTES
     order = list(plan["baselines"].items())
@@ -126,6 +139,10 @@ def fleets(plan: Mapping[str, Any]) -> list[dict[str, Any]]:
                     {
                         "baseline": name,
                         "depends_on": list(settings.get("depends_on") or []),
+                        # What stops this fleet when it failed earlier in the same apply:
+                        # its own baseline (an earlier round or chunk) and everything it
+                        # depends on, directly or not (a middle baseline may have no fleet).
+                        "blocked_by": _blocked_by(plan["baselines"], name),
                         "round": round_name,
                         "request": {
                             "operation": "apply",

@@ -211,9 +211,7 @@ def read_accounts_of_types(
             state.accounts[str(account["Id"])] = _account_record(account, type_id)
 
 
-def read_named_accounts(
-    stax: Any, state: StaxState, refs: Iterable[str], is_id: Any, account_id: str | None = None
-) -> None:
+def read_named_accounts(stax: Any, state: StaxState, refs: Iterable[str], is_id: Any) -> None:
     refs = sorted(set(refs))
     ids = [r for r in refs if is_id(r)]
     names = [r for r in refs if not is_id(r)]
@@ -224,10 +222,10 @@ def read_named_accounts(
         found += [
             a for a in stax.list_accounts(account_names=",".join(names)) if a.get("Name") in names
         ]
+    # Not narrowed to one account: a name two Stax accounts share must stay ambiguous in
+    # an account's plan as in the whole plan (the named reads are bounded by the file).
     for account in found:
         key = str(account["Id"])
-        if account_id and key.lower() != account_id:
-            continue
         if key not in state.accounts:
             state.accounts[key] = _account_record(account, None)
 

@@ -80,3 +80,11 @@ def test_apply_skips_every_baseline_that_depends_on_one_that_failed(
     assert ran == ["network", "other"]
     skipped = {r["baseline"]: r.get("failed_dependencies") for r in rows if r.get("skipped")}
     assert skipped == {"dns": ["network"], "app": ["dns", "network"]}
+
+
+def test_each_fleet_names_what_stops_it_its_own_baseline_and_all_it_depends_on() -> None:
+    # app -> dns -> network: app is stopped by network's failure even where dns has no fleet.
+    planned = fleets(_plan(["network", "dns", "app"], {"dns": ["network"], "app": ["dns"]}))
+    blocked = {f["baseline"]: sorted(f["blocked_by"]) for f in planned}
+    assert blocked["app"] == ["app", "dns", "network"]
+    assert blocked["network"] == ["network"]
