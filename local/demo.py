@@ -192,10 +192,15 @@ def main() -> int:
         request = json.loads(described["input"])
         output = json.loads(described.get("output") or "{}")
         duration = (described["stopDate"] - described["startDate"]).total_seconds()
+        # Stax may leave the name out of an update's or delete's answer (a nullable field):
+        # the demo knows the workload it created, so every row names it.
+        known = {workload_id: workload}
         table.add_row(
             step_name,
             request["operation"],
-            output.get("workload_name") or request.get("workload_name") or request["workload_id"],
+            output.get("workload_name")
+            or request.get("workload_name")
+            or known.get(request.get("workload_id"), request.get("workload_id")),
             described["status"],
             f"{duration:.1f}s",
             described.get("error") or "",
