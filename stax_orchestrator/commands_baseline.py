@@ -391,7 +391,6 @@ def _run_fleets(
     neither does a baseline that depends on it (``depends_on``, directly or not)."""
     rows: list[dict[str, Any]] = []
     failed: set[str] = set()
-    needs = {f["baseline"]: set(f.get("depends_on") or ()) for f in planned}
     # The live view is for a terminal: with --json only the summary is printed.
     follow_out = Output(False, stream=io.StringIO()) if out.as_json else out
     for fleet in planned:
@@ -400,7 +399,9 @@ def _run_fleets(
             "round": fleet["round"],
             "targets": len(fleet["request"]["targets"]),
         }
-        waits_for = sorted(_upstream(fleet["baseline"], needs) & failed)
+        # blocked_by (chalicelib.baselines.saved.fleets): its baseline and every baseline
+        # it depends on, directly or not, from the plan's baselines.
+        waits_for = sorted((set(fleet["blocked_by"]) - {fleet["baseline"]}) & failed)
         if fleet["baseline"] in failed or waits_for:
             rows.append({**row, "exit_code": EXIT_FAILED, "skipped": True,
                          **({"failed_dependencies": waits_for} if waits_for else {})})  # fmt: skip
@@ -411,18 +412,6 @@ def _run_fleets(
         if code != EXIT_OK:
             failed.add(fleet["baseline"])
     return rows
-
-
-def _upstream(name: str, needs: dict[str, set[str]]) -> set[str]:
-    """Every baseline ``name`` depends on, directly or through others."""
-    found: set[str] = set()
-    todo = list(needs.get(name, ()))
-    while todo:
-        other = todo.pop()
-        if other not in found:
-            found.add(other)
-            todo.extend(needs.get(other, ()))
-    return found
 
 
 def _budget(value: str) -> int | str:
