@@ -18,7 +18,8 @@ from typing import Any
 from chalice import Chalice
 
 from chalicelib import alerts, fleet, operations, settings, validation
-from chalicelib.baselines import automatic
+from chalicelib.baselines import automatic, event_queue
+from chalicelib.baselines.slots import Slots
 from chalicelib.coordination import CoordinationStore
 from chalicelib.credentials import PreferredCredentials, read_only_names
 from chalicelib.logs import log_event, observed
@@ -63,6 +64,20 @@ def sns_client() -> Any:
     import boto3
 
     return boto3.client("sns")
+
+
+@functools.cache
+def states_client() -> Any:
+    import boto3
+
+    return boto3.client("stepfunctions")
+
+
+@functools.cache
+def sqs_client() -> Any:
+    import boto3
+
+    return boto3.client("sqs")
 
 
 @functools.cache
@@ -201,3 +216,26 @@ def check_baseline_drift(event: Any, context: Any) -> dict[str, Any]:
         event, stax_access(read_only=True), s3_client(), sns_client().publish, topic, owner=owner,
         secrets=workload_secrets(),
     )  # fmt: skip
+
+
+def account_event_starter(context: Any) -> event_queue.Starter:
+    """What start_account_baselines needs, for the stage the function runs in."""
+    function_arn = context.invoked_function_arn
+    machine = settings.account_baseline_machine()
+    table = settings.coordination_settings().table_name
+    return event_queue.Starter(
+        slots=Slots(dynamodb_client(), table, settings.max_account_baselines()),
+        states=states_client(),
+        sqs=sqs_client(),
+        machine_arn=settings.sibling_arn(function_arn, "states", f"stateMachine:{machine}"),
+        publish=sns_client().publish,
+        topic_arn=alerts.topic_arn(function_arn, settings.alert_topic_name()),
+        max_receives=settings.ACCOUNT_EVENTS_MAX_RECEIVES,
+    )
+
+
+@lambda_function("start_account_baselines")
+def start_account_baselines(event: Any, context: Any) -> dict[str, Any]:
+    if not isinstance(event, dict):
+        raise TypeError("start_account_baselines takes an SQS batch ({Records: [...]})")
+    return event_queue.start_from_queue(event, account_event_starter(context))

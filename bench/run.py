@@ -15,6 +15,7 @@ Sections (modules runnable alone, see bench/README.md):
   deploy     a redeploy with nothing to change, before and after the stage's stack
   hostile    the hostile baselines corpus: the worst refusal's time and memory
   events     Stax calls of one account event's plan at 10 and at 300 accounts
+  burst      account event -> baselines ACTIVE: one new account, then 50 at once
 
 By default it uses the standard local stack (``make deploy-local`` done, as the
 ``bench`` target ensures) and leaves the simulator reset to its seed afterwards
@@ -42,6 +43,7 @@ if __package__ in (None, ""):  # run as a script: python bench/run.py
 
 from bench import (
     account_events,
+    burst,
     calls,
     coldstart,
     deploy,
@@ -62,6 +64,7 @@ SECTIONS = (
     "calls",
     "polling",
     "events",
+    "burst",
     "e2e",
     "fleet",
     "deploy",
@@ -176,7 +179,12 @@ def main(argv: list[str] | None = None) -> int:
                     raw["events"] = account_events.measure(stack)
                     return list(account_events.rows(raw["events"]))
 
+                def bursts() -> list[Row]:
+                    raw["burst"] = burst.measure(stack)
+                    return list(burst.rows(raw["burst"]))
+
                 section("events", event_calls)
+                section("burst", bursts)
                 section("e2e", end_to_end)
                 section("fleet", fleets)
                 section("deploy", redeploy)

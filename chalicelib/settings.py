@@ -27,6 +27,8 @@ COORDINATION_TABLE = "STAX_COORDINATION_TABLE"
 WRITE_SETTLE = "STAX_WRITE_SETTLE_SECONDS"
 VISIBILITY_GRACE = "STAX_VISIBILITY_GRACE_SECONDS"
 ALERT_TOPIC_NAME = "STAX_ALERT_TOPIC_NAME"
+ACCOUNT_BASELINE_MACHINE = "STAX_ACCOUNT_BASELINE_MACHINE"
+MAX_ACCOUNT_BASELINES = "STAX_MAX_ACCOUNT_BASELINES"
 LOG_LEVEL = "LOG_LEVEL"
 
 #: The tag every workload of a baseline carries; its value is the baseline's name. It is
@@ -60,6 +62,14 @@ DEFAULT_WRITE_SETTLE = 60.0
 # How long a workload or task Stax just created may answer 404 (read-after-write lag)
 # before the 404 is believed.
 DEFAULT_VISIBILITY_GRACE = 120.0
+# How many account baselines may run at once (a burst of new accounts waits in the account
+# events queue): enough to baseline 300 new accounts in well under an hour, few enough
+# that their Stax writes leave room for everyone else's (the fleets' own concurrency
+# bounds each one's writes).
+DEFAULT_MAX_ACCOUNT_BASELINES = 10
+# The account events queue's redrive policy: after this many receives a message that
+# keeps failing moves to the dead-letter queue (the starter alerts on the last one).
+ACCOUNT_EVENTS_MAX_RECEIVES = 5
 DEFAULT_LOG_LEVEL = "INFO"
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
@@ -164,6 +174,32 @@ def alert_topic_name(environ: Mapping[str, str] | None = None) -> str:
     return name
 
 
+def account_baseline_machine(environ: Mapping[str, str] | None = None) -> str:
+    """The name of the stage's account baseline state machine.
+
+    Raises:
+        ValueError: ``STAX_ACCOUNT_BASELINE_MACHINE`` is not set (``.chalice/config.json``).
+    """
+    name = _get(environ, ACCOUNT_BASELINE_MACHINE, "")
+    if not name:
+        raise ValueError(
+            f"{ACCOUNT_BASELINE_MACHINE} is not set: it names the stage's account baseline machine"
+        )
+    return name
+
+
+def max_account_baselines(environ: Mapping[str, str] | None = None) -> int:
+    """How many account baselines run at once (``STAX_MAX_ACCOUNT_BASELINES``, 1-1000).
+
+    Raises:
+        ValueError: not a whole number from 1 to 1000.
+    """
+    raw = _get(environ, MAX_ACCOUNT_BASELINES, str(DEFAULT_MAX_ACCOUNT_BASELINES)).strip()
+    if not raw.isdigit() or not 1 <= int(raw) <= 1000:
+        raise ValueError(f"{MAX_ACCOUNT_BASELINES} must be a whole number from 1 to 1000: {raw!r}")
+    return int(raw)
+
+
 def artifact_bucket_parameter(environ: Mapping[str, str] | None = None) -> str:
     return _get(environ, ARTIFACT_BUCKET_PARAMETER, DEFAULT_ARTIFACT_BUCKET_PARAMETER)
 
@@ -194,6 +230,13 @@ def account_of(function_arn: str | None) -> str | None:
     when there is no ARN (``chalice invoke`` and other in-process runs give '')."""
     parts = (function_arn or "").split(":")
     return parts[4] if len(parts) > 4 and parts[4].isdigit() else None
+
+
+def sibling_arn(function_arn: str, service: str, resource: str) -> str:
+    """The ARN of a resource of the stage, in the partition, region and account of the
+    function asking (``context.invoked_function_arn``)."""
+    parts = function_arn.split(":")
+    return f"arn:{parts[1]}:{service}:{parts[3]}:{parts[4]}:{resource}"
 
 
 def workload_secrets_prefix(environ: Mapping[str, str] | None = None) -> str:

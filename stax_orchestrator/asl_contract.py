@@ -322,11 +322,21 @@ def _transfer(m: Machine, name: str, definition: Mapping[str, Any], raw: Any) ->
     return transfer(m, name, definition, shape, raw)
 
 
+def _narrowed(shape: Any, rule: Mapping[str, Any]) -> Any:
+    """The shape a Choice rule's ``Next`` gets: a rule that matches only when its Variable
+    is present (``IsPresent: true``) hands on a shape that has it."""
+    variable = rule.get("Variable")
+    if rule.get("IsPresent") is not True or not isinstance(variable, str):
+        return shape
+    _, missing = resolve(shape, variable)
+    return assign(shape, variable, ANY) if missing else shape
+
+
 def _successors(definition: Mapping[str, Any], output: Any, raw: Any) -> Iterable[tuple[str, Any]]:
     if definition.get("Next"):
         yield definition["Next"], output
     for rule in definition.get("Choices") or []:
-        yield rule["Next"], output
+        yield rule["Next"], _narrowed(output, rule)
     if definition.get("Default"):
         yield definition["Default"], output
     for catcher in definition.get("Catch") or []:

@@ -60,9 +60,11 @@ def lambda_outputs() -> dict[str, Any]:
         "update_workload": _fields(operations.RESULT_FIELDS),
         "delete_workload": _fields(operations.RESULT_FIELDS),
         "get_task_status": _fields(operations.TASK_STATUS_FIELDS),
-        # Invoked by the alert rule and the drift schedule, not by a state machine.
+        # Invoked by the alert rule, the drift schedule and the account events queue, not
+        # by a state machine.
         "publish_alert": {},
         "check_baseline_drift": {},
+        "start_account_baselines": {},
         "plan_account_baselines": _fields(automatic.PLAN_FIELDS),
         **fleet.OUTPUT_SHAPES,
     }

@@ -13,14 +13,19 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from chalicelib.settings import ACCOUNT_EVENTS_MAX_RECEIVES
 from stax_orchestrator.deploy import observability
 from stax_orchestrator.deploy.baselining import (
     ACCOUNT_TARGET_ID,
     DRIFT_TARGET_ID,
     account_event_pattern,
 )
-from stax_orchestrator.deploy.names import DRIFT_FUNCTION, Target
-from stax_orchestrator.deploy.policies import events_policy, events_trust_policy
+from stax_orchestrator.deploy.names import DRIFT_FUNCTION, QUEUE_FUNCTION, Target
+from stax_orchestrator.deploy.policies import account_events_queue_policy
+
+#: The account events queue's visibility timeout: six times the longest Lambda timeout of
+#: the stages (``lambda_timeout`` 60 s), as Lambda's documentation advises for an SQS source.
+QUEUE_VISIBILITY_SECONDS = 360
 
 
 def symbolic_target(stage: str) -> Target:
@@ -67,15 +72,71 @@ def baselining_resources(target: Target, functions: Mapping[str, Any]) -> dict[s
     ``BaselinesObjectUri`` output."""
     drift = functions[DRIFT_FUNCTION]
     return {
-        "EventsRole": {
-            "Type": "AWS::IAM::Role",
+        # A burst of account events waits here; start_account_baselines takes them no
+        # faster than the stage's slots allow (chalicelib.baselines.event_queue).
+        "AccountEventsQueue": {
+            "Type": "AWS::SQS::Queue",
             "Condition": "HasStaxEventBus",
             "Properties": {
-                "RoleName": target.events_role_name,
-                "Description": f"EventBridge starts the account baselines of {target.prefix}",
-                "AssumeRolePolicyDocument": sub(events_trust_policy(target)),
-                "Policies": [{"PolicyName": target.events_role_name,
-                              "PolicyDocument": sub(events_policy(target))}],
+                "QueueName": target.account_events_queue_name,
+                "SqsManagedSseEnabled": True,
+                # Six times the function's timeout (Lambda's advice for an SQS source), so a
+                # batch still running is not delivered again.
+                "VisibilityTimeout": QUEUE_VISIBILITY_SECONDS,
+                "MessageRetentionPeriod": 4 * 86_400,
+                "RedrivePolicy": {
+                    "deadLetterTargetArn": {"Fn::GetAtt": ["AccountEventsDeadLetterQueue", "Arn"]},
+                    "maxReceiveCount": ACCOUNT_EVENTS_MAX_RECEIVES,
+                },
+            },
+        },
+        "AccountEventsDeadLetterQueue": {
+            "Type": "AWS::SQS::Queue",
+            "Condition": "HasStaxEventBus",
+            "Properties": {
+                "QueueName": target.account_events_dlq_name,
+                "SqsManagedSseEnabled": True,
+                "MessageRetentionPeriod": 14 * 86_400,
+            },
+        },
+        "AccountEventsQueuePolicy": {
+            "Type": "AWS::SQS::QueuePolicy",
+            "Condition": "HasStaxEventBus",
+            "Properties": {
+                "Queues": [{"Ref": "AccountEventsQueue"}, {"Ref": "AccountEventsDeadLetterQueue"}],
+                "PolicyDocument": sub(account_events_queue_policy(target)),
+            },
+        },
+        "AccountEventsMapping": {
+            "Type": "AWS::Lambda::EventSourceMapping",
+            "Condition": "HasStaxEventBus",
+            "Properties": {
+                "FunctionName": functions[QUEUE_FUNCTION],
+                "EventSourceArn": {"Fn::GetAtt": ["AccountEventsQueue", "Arn"]},
+                "BatchSize": 10,
+                "FunctionResponseTypes": ["ReportBatchItemFailures"],
+                # Two pollers are enough to start baselines (each start is a few calls);
+                # how many baselines run is the slots' limit, not this.
+                "ScalingConfig": {"MaximumConcurrency": 2},
+            },
+        },
+        "AccountEventsDeadLetterAlarm": {
+            "Type": "AWS::CloudWatch::Alarm",
+            "Condition": "HasStaxEventBus",
+            "Properties": {
+                "AlarmName": target.alarm_name("account-events", "dead-lettered"),
+                "AlarmDescription": "An account event did not start its account baseline "
+                "(it is in the dead-letter queue): fix the cause, then redrive it",
+                "Namespace": "AWS/SQS",
+                "MetricName": "ApproximateNumberOfMessagesVisible",
+                "Dimensions": [{"Name": "QueueName", "Value": target.account_events_dlq_name}],
+                "Statistic": "Maximum",
+                "Period": 300,
+                "EvaluationPeriods": 1,
+                "Threshold": 0,
+                "ComparisonOperator": "GreaterThanThreshold",
+                "TreatMissingData": "notBreaching",
+                "AlarmActions": [{"Ref": "AlertTopic"}],
             },
         },
         "AccountEventsRule": {
@@ -85,13 +146,15 @@ def baselining_resources(target: Target, functions: Mapping[str, Any]) -> dict[s
                 "Name": target.account_events_rule_name,
                 "EventBusName": {"Ref": "StaxEventBusName"},
                 "Description": "Stax account events start the account baselines of "
-                f"{target.prefix}",
+                f"{target.prefix} (through its account events queue)",
                 "EventPattern": {"Fn::Sub": json.dumps(
                     account_event_pattern("${StaxEventSource}"))},
                 "State": "ENABLED",
                 "Targets": [{"Id": ACCOUNT_TARGET_ID,
-                             "Arn": {"Ref": machine_id("account_baseline")},
-                             "RoleArn": {"Fn::GetAtt": ["EventsRole", "Arn"]}}],
+                             "Arn": {"Fn::GetAtt": ["AccountEventsQueue", "Arn"]},
+                             # What EventBridge could not deliver (24 h of retries).
+                             "DeadLetterConfig": {"Arn": {"Fn::GetAtt": [
+                                 "AccountEventsDeadLetterQueue", "Arn"]}}}],
             },
         },
         "DriftRule": {

@@ -28,7 +28,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from stax_orchestrator.deploy.names import FUNCTIONS, STATE_MACHINES, Target
+from stax_orchestrator.deploy.names import FUNCTIONS, QUEUE_FUNCTION, STATE_MACHINES, Target
 from stax_orchestrator.deploy.policies import VERSION, parameter_arn
 
 
@@ -45,7 +45,8 @@ def deployer_policy(target: Target, token_parameters: Iterable[str]) -> dict[str
     functions = [target.function_arn(f) for f in FUNCTIONS]
     layer = target.arn("lambda", f"layer:{target.layer_name}")
     # Chalice's roles: the stage's own (``prefix``) and one per function with its own policy
-    # file; the stack's: the state machines' and the events role.
+    # file; the stack's: the state machines' (and the events role of stages deployed before
+    # the account events queue, which their next update deletes).
     role_names = [target.prefix, target.role_name, target.events_role_name,
                   *(target.function_role_name(f) for f in FUNCTIONS)]  # fmt: skip
     roles = [target.arn("iam", f"role/{name}", region=False) for name in role_names]
@@ -87,8 +88,7 @@ def deployer_policy(target: Target, token_parameters: Iterable[str]) -> dict[str
                 "iam:ListAttachedRolePolicies",
             ), roles),
             _statement("PassRoles", ("iam:PassRole",), roles, Condition={"StringEquals": {
-                "iam:PassedToService": ["lambda.amazonaws.com", "states.amazonaws.com",
-                                        "events.amazonaws.com"]}}),
+                "iam:PassedToService": ["lambda.amazonaws.com", "states.amazonaws.com"]}}),
             _statement("StateMachines", (
                 "states:CreateStateMachine", "states:UpdateStateMachine",
                 "states:DeleteStateMachine", "states:DescribeStateMachine",
@@ -135,6 +135,18 @@ def deployer_policy(target: Target, token_parameters: Iterable[str]) -> dict[str
                 "events:TagResource", "events:UntagResource", "events:ListTagsForResource",
             ), [target.arn("events", f"rule{bus}/{rule}") for rule in rules
                 for bus in ("", "/*")]),
+            _statement("Queues", (
+                "sqs:CreateQueue", "sqs:DeleteQueue", "sqs:GetQueueAttributes",
+                "sqs:SetQueueAttributes", "sqs:GetQueueUrl", "sqs:TagQueue", "sqs:UntagQueue",
+                "sqs:ListQueueTags",
+            ), [target.account_events_queue_arn, target.account_events_dlq_arn]),
+            # The account events queue's event source mapping (IAM checks the function
+            # named: lambda:FunctionArn).
+            _statement("QueueMapping", (
+                "lambda:CreateEventSourceMapping", "lambda:UpdateEventSourceMapping",
+                "lambda:DeleteEventSourceMapping", "lambda:GetEventSourceMapping",
+            ), ["*"], Condition={"ArnLike": {
+                "lambda:FunctionArn": target.function_arn(QUEUE_FUNCTION)}}),
             _statement("EventBuses", ("events:DescribeEventBus",),
                        [target.arn("events", "event-bus/*")]),
             _statement("Dashboard", (
@@ -157,6 +169,7 @@ def deployer_policy(target: Target, token_parameters: Iterable[str]) -> dict[str
                 "logs:DeleteLogDelivery", "logs:ListLogDeliveries",
                 "logs:PutResourcePolicy", "logs:DescribeResourcePolicies",
                 "ssm:DescribeParameters", "kms:DescribeKey", "kms:GetKeyPolicy",
+                "lambda:ListEventSourceMappings",
                 "cloudformation:ValidateTemplate",
             ), ["*"]),
         ],

@@ -29,6 +29,7 @@ FUNCTIONS = (
     "publish_alert",
     "plan_account_baselines",
     "check_baseline_drift",
+    "start_account_baselines",
 )
 #: The functions that read the Stax API token (and use the coordination table).
 TOKEN_FUNCTIONS = (
@@ -44,8 +45,10 @@ TOKEN_FUNCTIONS = (
 ALERT_FUNCTION = "publish_alert"
 #: The function the drift schedule invokes (not a state machine's).
 DRIFT_FUNCTION = "check_baseline_drift"
-#: Functions no state machine invokes (EventBridge does).
-EVENT_FUNCTIONS = (ALERT_FUNCTION, DRIFT_FUNCTION)
+#: The function the account events queue feeds (it starts the account baselines).
+QUEUE_FUNCTION = "start_account_baselines"
+#: Functions no state machine invokes (EventBridge or the account events queue does).
+EVENT_FUNCTIONS = (ALERT_FUNCTION, DRIFT_FUNCTION, QUEUE_FUNCTION)
 #: State machines in deployment order: each may run the ones before it.
 STATE_MACHINES = ("task_watcher", "workload", "fleet", "account_baseline")
 #: The prefix of the source of Stax's account events on its partner bus (a stage may name
@@ -185,6 +188,24 @@ class Target:
         return f"{self.prefix}-account-baselines"
 
     @property
+    def account_events_queue_name(self) -> str:
+        """The queue between the rule and the account baselines (a burst waits there)."""
+        return f"{self.prefix}-account-events"
+
+    @property
+    def account_events_queue_arn(self) -> str:
+        return self.arn("sqs", self.account_events_queue_name)
+
+    @property
+    def account_events_dlq_name(self) -> str:
+        """Where an account event lands that failed to start its baseline every time."""
+        return f"{self.prefix}-account-events-dlq"
+
+    @property
+    def account_events_dlq_arn(self) -> str:
+        return self.arn("sqs", self.account_events_dlq_name)
+
+    @property
     def drift_rule_name(self) -> str:
         """The schedule of the drift check (on the default bus)."""
         return f"{self.prefix}-baseline-drift"
@@ -220,6 +241,8 @@ def _names_by_limit(target: Target) -> list[tuple[int, str, str]]:
     names += [(64, "EventBridge rule names", rule) for rule in rules]
     names += [(80, "Step Functions state machine names", target.state_machine_name(kind))
               for kind in STATE_MACHINES]  # fmt: skip
+    queues = (target.account_events_queue_name, target.account_events_dlq_name)
+    names += [(80, "SQS queue names", queue) for queue in queues]
     names += [(255, "DynamoDB table names", target.table_name)]
     names += [(256, "SNS topic names", target.alert_topic_name)]
     return names

@@ -29,10 +29,15 @@ from typing import Any
 
 from stax_orchestrator import __version__
 from stax_orchestrator.deploy.cfn import function_id, sub, symbolic_target
-from stax_orchestrator.deploy.names import ALERT_FUNCTION, APP_NAME, CHALICE_DIR, FUNCTIONS, Target
+from stax_orchestrator.deploy.names import APP_NAME, CHALICE_DIR, FUNCTIONS, Target
 from stax_orchestrator.deploy.observability import Observability
 from stax_orchestrator.deploy.policies import lambda_policy, lambda_trust_policy
-from stax_orchestrator.deploy.stage import StageConfig, StageConfigError, load_stage
+from stax_orchestrator.deploy.stage import (
+    StageConfig,
+    StageConfigError,
+    load_stage,
+    misnamed_settings,
+)
 from stax_orchestrator.deploy.template import (
     ALERT_KEY_PARAMETER,
     KEY_ARN_PATTERN,
@@ -213,15 +218,11 @@ def package(
     except StageConfigError as error:
         raise DeployError(str(error)) from None
     target = symbolic_target(stage_name)
-    for setting, expected in (
-        (stage.coordination_table, target.table_name),
-        (stage.environment(ALERT_FUNCTION).get("STAX_ALERT_TOPIC_NAME"), target.alert_topic_name),
-    ):
-        if setting != expected:
-            raise DeployError(
-                f"stage {stage_name} names {setting!r} where the package creates {expected!r}: "
-                "set it in .chalice/config.json"
-            )
+    for variable, setting, expected in misnamed_settings(stage, target):
+        raise DeployError(
+            f"stage {stage_name} sets {variable} to {setting!r} where the package creates "
+            f"{expected!r}: set it in .chalice/config.json"
+        )
     extras = merge_template(
         stage,
         obs,

@@ -30,6 +30,7 @@ from stax_orchestrator.deploy.names import (
     DRIFT_FUNCTION,
     EVENT_FUNCTIONS,
     FUNCTIONS,
+    QUEUE_FUNCTION,
     STATE_MACHINES,
     TOKEN_FUNCTIONS,
     Target,
@@ -229,6 +230,38 @@ def _baseline_statements(
     return statements
 
 
+def slots_condition() -> dict[str, Any]:
+    """Only the account baselines' slots item of the coordination table (its partition
+    key: ``dynamodb:LeadingKeys``, which IAM checks on GetItem, PutItem and UpdateItem)."""
+    from chalicelib.baselines.slots import SLOTS_PK
+
+    return {"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": [SLOTS_PK]}}
+
+
+def _queue_statements(target: Target, alert_key_arn: str | None) -> list[dict[str, Any]]:
+    """start_account_baselines: fed by the account events queue (what Lambda's event
+    source mapping needs), sends a waiting event back to it, takes and gives back slots,
+    starts and follows account baselines, alerts on a dead-lettered event."""
+    queue = target.account_events_queue_arn
+    return [
+        {"Sid": "ConsumeAccountEvents", "Effect": "Allow",
+         "Action": ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes",
+                    "sqs:ChangeMessageVisibility"], "Resource": queue},
+        {"Sid": "RequeueWaitingEvents", "Effect": "Allow",
+         "Action": ["sqs:SendMessage", "sqs:GetQueueUrl"], "Resource": queue},
+        {"Sid": "UseBaselineSlots", "Effect": "Allow",
+         "Action": ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"],
+         "Resource": target.arn("dynamodb", f"table/{target.table_name}"),
+         "Condition": slots_condition()},
+        {"Sid": "StartAccountBaselines", "Effect": "Allow", "Action": "states:StartExecution",
+         "Resource": target.state_machine_arn("account_baseline")},
+        {"Sid": "FollowAccountBaselines", "Effect": "Allow",
+         "Action": "states:DescribeExecution",
+         "Resource": target.execution_arns("account_baseline")},
+        *_publish_statements(target, alert_key_arn),
+    ]  # fmt: skip
+
+
 def function_statements(
     target: Target,
     function: str,
@@ -244,6 +277,8 @@ def function_statements(
         from chalicelib.credentials import read_only_names
 
         parameters = read_only_names(parameters)
+    if function == QUEUE_FUNCTION:
+        return _queue_statements(target, alert_key_arn)
     if function in FLEET_TABLE_ACTIONS:
         return _fleet_statements(target, function, parameters, token_key_arn)
     if function in BASELINE_FUNCTIONS:
@@ -454,6 +489,14 @@ def _states_statements(target: Target, function_arns: Mapping[str, str]) -> list
             "Resource": target.arn("dynamodb", f"table/{target.table_name}"),
         },
         {
+            # The account baseline machine gives its slot back as it ends.
+            "Sid": "GiveBackBaselineSlots",
+            "Effect": "Allow",
+            "Action": "dynamodb:UpdateItem",
+            "Resource": target.arn("dynamodb", f"table/{target.table_name}"),
+            "Condition": slots_condition(),
+        },
+        {
             # The account baseline machine reads its own marks of failed baselines
             # (dynamodb:getItem) before a dependent's fleet, to skip it.
             "Sid": "ReadBaselineFailureMarks",
@@ -499,8 +542,9 @@ def _states_statements(target: Target, function_arns: Mapping[str, str]) -> list
 EVENT_BUS_PARAMETER = "${StaxEventBusName}"
 
 
-def events_trust_policy(target: Target) -> dict[str, Any]:
-    """EventBridge may assume the events role for the stage's account events rule only.
+def account_events_queue_policy(target: Target) -> dict[str, Any]:
+    """Only the stage's account events rule may send to its queue and its dead-letter queue
+    (EventBridge's own dead-letter queue for deliveries it could not make).
 
     ``aws:SourceArn`` is the rule's ARN, which names its bus unless it is the default one
     (``rule/NAME`` or ``rule/BUS/NAME``); the bus is the stack parameter, so the document
@@ -510,11 +554,12 @@ def events_trust_policy(target: Target) -> dict[str, Any]:
         "Version": VERSION,
         "Statement": [
             {
+                "Sid": "AccountEventsRuleSends",
                 "Effect": "Allow",
                 "Principal": {"Service": "events.amazonaws.com"},
-                "Action": "sts:AssumeRole",
+                "Action": "sqs:SendMessage",
+                "Resource": [target.account_events_queue_arn, target.account_events_dlq_arn],
                 "Condition": {
-                    "StringEquals": {"aws:SourceAccount": target.account},
                     "ArnEquals": {
                         "aws:SourceArn": [
                             target.arn("events", f"rule/{rule}"),
@@ -522,21 +567,6 @@ def events_trust_policy(target: Target) -> dict[str, Any]:
                         ]
                     },
                 },
-            }
-        ],
-    }
-
-
-def events_policy(target: Target) -> dict[str, Any]:
-    """The account events rule starts the account baseline machine, nothing else."""
-    return {
-        "Version": VERSION,
-        "Statement": [
-            {
-                "Sid": "StartAccountBaselines",
-                "Effect": "Allow",
-                "Action": "states:StartExecution",
-                "Resource": target.state_machine_arn("account_baseline"),
             }
         ],
     }

@@ -18,7 +18,12 @@ from typing import Any
 
 from stax_orchestrator.deploy.names import CHALICE_DIR, Target
 from stax_orchestrator.deploy.policies import lambda_policy
-from stax_orchestrator.deploy.stage import StageConfig, StageConfigError, load_stage
+from stax_orchestrator.deploy.stage import (
+    StageConfig,
+    StageConfigError,
+    load_stage,
+    misnamed_settings,
+)
 from stax_orchestrator.deploy.templates import DeployError
 
 #: The key SSM uses for SecureString when none is named: usable through SSM by anyone
@@ -239,15 +244,11 @@ def preflight(
     except StageConfigError as error:
         raise DeployError(str(error)) from None
     target = resolve_target(stage_name, aws)
-    for setting, expected in (
-        (stage.coordination_table, target.table_name),
-        (stage.environment("publish_alert").get("STAX_ALERT_TOPIC_NAME"), target.alert_topic_name),
-    ):
-        if setting != expected:
-            raise DeployError(
-                f"stage {stage_name} names {setting!r} where the deploy creates {expected!r}: "
-                "set it in .chalice/config.json"
-            )
+    for variable, setting, expected in misnamed_settings(stage, target):
+        raise DeployError(
+            f"stage {stage_name} sets {variable} to {setting!r} where the deploy creates "
+            f"{expected!r}: set it in .chalice/config.json"
+        )
     granted = check_token(aws, target, stage, kms_key_id or stage.kms_key_id)
     read_only = has_read_only_token(aws, stage)
     alert_key = key_arn(aws.client("kms"), alert_kms_key_id) if alert_kms_key_id else None

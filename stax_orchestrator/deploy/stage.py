@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from chalicelib import settings
-from stax_orchestrator.deploy.names import CHALICE_DIR, FUNCTIONS
+from stax_orchestrator.deploy.names import CHALICE_DIR, FUNCTIONS, QUEUE_FUNCTION, Target
 
 KMS_KEY_SETTING = "STAX_TOKEN_KMS_KEY_ID"
 #: Log retention when a stage sets no ``log_retention_in_days`` (the original's 60 days).
@@ -162,3 +162,18 @@ def _check_token_names(
                 f"stages {stage!r} and {other!r} share the token parameter(s) "
                 f"{', '.join(common)} in {where}: give each stage its own names"
             )
+
+
+def misnamed_settings(stage: StageConfig, target: Target) -> list[tuple[str, Any, str]]:
+    """``(variable, set, expected)`` for each name the stage's configuration must give as
+    the deploy creates it (the table, the alert topic, the account baseline machine)."""
+    expected = (
+        ("STAX_COORDINATION_TABLE", stage.coordination_table, target.table_name),
+        (settings.ALERT_TOPIC_NAME,
+         stage.environment("publish_alert").get(settings.ALERT_TOPIC_NAME),
+         target.alert_topic_name),
+        (settings.ACCOUNT_BASELINE_MACHINE,
+         stage.environment(QUEUE_FUNCTION).get(settings.ACCOUNT_BASELINE_MACHINE),
+         target.state_machine_name("account_baseline")),
+    )  # fmt: skip
+    return [(name, value, wanted) for name, value, wanted in expected if value != wanted]

@@ -3,7 +3,8 @@ session's local stage, then accounts created and moved in the simulator get thei
 baselines with no command run.
 
 The simulator sends Stax's account events (its documented shape) to a MiniStack event
-bus; the stage's rule starts the account baseline machine, which plans the stored file
+bus; the stage's rule queues them, ``start_account_baselines`` starts the account baseline
+machine for each while one of the stage's slots is free, and the machine plans the stored file
 for that account (real SDK, strict simulator with read-after-write lag) and runs the
 apply fleets on the deployed fleet machine. Measured: seconds from the event to the
 account's baseline workloads ACTIVE (printed; docs/baselines.md quotes a run).
@@ -16,12 +17,13 @@ import os
 import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import boto3
 import pytest
 
+from bench import burst
 from tests.e2e.conftest import post_deploy, write_calls
 from tests.e2e.helpers import (
     ACCOUNT_TYPES_SEED,
@@ -254,3 +256,45 @@ def test_an_account_whose_name_makes_no_valid_workload_name_fails_alone(
     assert (failed["status"], failed.get("error")) == ("FAILED", "InvalidBaselines"), failed
     assert "Finance (EU) #1" in failed["cause"]  # the account is named in what alerts carry
     assert not [n for n in live(baselined) if "Finance" in n]
+
+
+def test_a_burst_of_50_new_accounts_is_baselined_never_more_than_the_limit_at_once(
+    baselined: Any, deployed: dict[str, Any], sfn: Any, alerts: Callable[[], list[dict[str, Any]]]
+) -> None:
+    """Stax creates 50 accounts at once (one seed: 50 AccountCreateEvents). The rule queues
+    them; the starter starts an account baseline per event only while one of the stage's
+    slots is free. Every account is baselined; one whose name makes no workload name
+    fails alone, by name, and alerts."""
+    machine = deployed["account_baseline"]
+    limit = burst.limit_of(boto3.client("lambda"))
+    listed = sfn.list_executions(stateMachineArn=machine, maxResults=1000)["executions"]
+    before = {e["executionArn"] for e in listed}
+    accounts = burst.burst_accounts(49, "burst")
+    broken = {"Id": str(uuid.uuid4()), "Name": "Burst (broken) #50", "AwsAccountId": "999999999990",
+              "AccountType": "production"}  # fmt: skip
+    started = time.monotonic()
+    baselined.seed(accounts=[*accounts, broken])
+    times = burst.baselined_after(baselined, accounts, len(BASELINE_REGIONS), 200, started)
+    assert len(times) == 49, f"not baselined: {sorted({a['Name'] for a in accounts} - set(times))}"
+    ended = burst.wait_executions(sfn, machine, before, 50, timeout=60)
+    assert len(ended) == 50  # one account baseline per event, none twice
+    at_once = burst.most_at_once(burst.slot_intervals(sfn, ended))
+    values = sorted(times.values())
+    print(f"\n50 accounts at once, limit {limit}: at most {at_once} baselines at once; event -> "
+          f"ACTIVE p50 {values[24]:.1f} s, max {values[-1]:.1f} s", file=sys.stderr)  # fmt: skip
+    assert 2 <= at_once <= limit
+    described = [sfn.describe_execution(executionArn=arn) for arn in ended]
+    failed = [d for d in described if d["status"] != "SUCCEEDED"]
+    assert [json.loads(d["input"])["detail"]["accountId"] for d in failed] == [broken["Id"]]
+    assert failed[0].get("error") == "InvalidBaselines"
+    deadline = time.monotonic() + 60
+    while not [a for a in alerts() if a.get("execution_arn") == failed[0]["executionArn"]]:
+        assert time.monotonic() < deadline, "the broken account's baseline did not alert"
+        time.sleep(1)
+    queue = boto3.client("sqs").get_queue_url(
+        QueueName="stax-orchestrator-local-account-events-dlq"
+    )
+    attributes = boto3.client("sqs").get_queue_attributes(
+        QueueUrl=queue["QueueUrl"], AttributeNames=["ApproximateNumberOfMessages"]
+    )["Attributes"]
+    assert attributes["ApproximateNumberOfMessages"] == "0"  # waiting is not failing

@@ -114,6 +114,24 @@ def test_a_presence_check_and_a_catch_result_are_not_missing_paths() -> None:
     assert problems(templates={"workload": machine}) == []
 
 
+def test_a_choice_that_matches_only_when_a_path_is_present_hands_it_on_and_no_other() -> None:
+    def machine(choices: list[dict[str, Any]]) -> dict[str, Any]:
+        return _machine(
+            {
+                "Start": {"Type": "Pass", "Result": {"here": 1}, "Next": "Present?"},
+                "Present?": {"Type": "Choice", "Choices": choices, "Default": "Done"},
+                "Uses It": {"Type": "Fail", "ErrorPath": "$.maybe.Error", "CausePath": "$.here"},
+                "Done": {"Type": "Succeed"},
+            }
+        )
+
+    present = [{"Variable": "$.maybe", "IsPresent": True, "Next": "Uses It"}]
+    assert problems(templates={"workload": machine(present)}) == []
+    absent = [{"Variable": "$.maybe", "IsPresent": False, "Next": "Uses It"}]
+    found = problems(templates={"workload": machine(absent)})
+    assert any("$.maybe.Error may be missing" in line for line in found), found
+
+
 def test_a_field_present_on_only_one_way_into_a_state_is_caught() -> None:
     machine = _machine(
         {

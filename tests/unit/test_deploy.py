@@ -191,9 +191,12 @@ def test_states_policy_names_every_resource_and_never_the_alert_function() -> No
     policy = policies.states_policy(TARGET, ARNS, log_delivery=False)
     by_sid = {s["Sid"]: s for s in policy["Statement"]}
     invoked = by_sid["InvokeOrchestratorFunctions"]["Resource"]
-    # The alert and drift functions are EventBridge's to invoke, never a state machine's.
+    # The alert and drift functions are EventBridge's to invoke, the starter the account
+    # events queue's: never a state machine's.
     assert invoked == [
-        ARNS[n] for n in deploy.FUNCTIONS if n not in ("publish_alert", "check_baseline_drift")
+        ARNS[n]
+        for n in deploy.FUNCTIONS
+        if n not in ("publish_alert", "check_baseline_drift", "start_account_baselines")
     ]
     assert by_sid["StartOwnStateMachines"]["Resource"] == [
         "arn:aws:states:us-east-1:000000000000:stateMachine:stax-orchestrator-local-task-watcher",
@@ -298,16 +301,36 @@ def test_every_function_has_a_policy_of_its_own_so_it_writes_only_its_own_logs(s
     assert all("get_task_status" in group for group in by_sid["WriteOwnLogs"]["Resource"])
 
 
-def test_the_events_role_trusts_only_the_stage_account_events_rule() -> None:
+def test_only_the_stage_s_account_events_rule_may_send_to_its_queues() -> None:
     from stax_orchestrator.deploy.cfn import sub
 
-    [statement] = policies.events_trust_policy(TARGET)["Statement"]
+    [statement] = policies.account_events_queue_policy(TARGET)["Statement"]
     rule = f"arn:aws:events:us-east-1:000000000000:rule/{TARGET.account_events_rule_name}"
+    assert statement["Principal"] == {"Service": "events.amazonaws.com"}
+    assert statement["Action"] == "sqs:SendMessage"
+    assert statement["Resource"] == [TARGET.account_events_queue_arn, TARGET.account_events_dlq_arn]
     sources = statement["Condition"]["ArnEquals"]["aws:SourceArn"]
     assert sources[0] == rule
     # The rule's bus is the stack's parameter: substituted by CloudFormation.
     assert sub(sources[1]) == {"Fn::Sub": rule.replace("rule/", "rule/${StaxEventBusName}/")}
-    assert statement["Condition"]["StringEquals"] == {"aws:SourceAccount": "000000000000"}
+
+
+def test_the_starter_uses_only_the_slots_item_of_the_table_and_starts_only_account_baselines() -> (
+    None
+):
+    statements = {
+        s["Sid"]: s
+        for s in policies.function_statements(TARGET, "start_account_baselines", ("/k", "/s"))
+    }
+    slots = statements["UseBaselineSlots"]
+    assert slots["Condition"] == {
+        "ForAllValues:StringEquals": {"dynamodb:LeadingKeys": ["account-baselines#running"]}
+    }
+    assert statements["StartAccountBaselines"]["Resource"] == TARGET.state_machine_arn(
+        "account_baseline"
+    )
+    assert statements["ConsumeAccountEvents"]["Resource"] == TARGET.account_events_queue_arn
+    assert not any("ssm:" in str(s["Action"]) for s in statements.values())  # no token
 
 
 def _config_with(tmp_path: Path, **stages: dict[str, str]) -> Path:

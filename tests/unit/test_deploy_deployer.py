@@ -10,7 +10,7 @@ from stax_orchestrator.deploy.names import FUNCTIONS, STATE_MACHINES, Target
 
 PARAMETERS = ("/dev/stax/key", "/dev/stax/secret")
 #: The statements whose actions AWS authorizes only on ``*`` (or by condition).
-UNSCOPED = {"OnlyOnEveryResource", "TokenKey", "EventBuses"}
+UNSCOPED = {"OnlyOnEveryResource", "TokenKey", "EventBuses", "QueueMapping"}
 
 
 def policy(stage: str) -> dict[str, Any]:
@@ -27,6 +27,8 @@ def resources_of(stage: str) -> list[str]:
         target.arn("dynamodb", f"table/{target.table_name}"),
         target.fleet_bucket_arn,
         target.alert_topic_arn,
+        target.account_events_queue_arn,
+        target.account_events_dlq_arn,
         target.arn("cloudformation", f"stack/{target.stack_name}/1234"),
     ]
 
@@ -52,7 +54,16 @@ def test_roles_are_passed_only_to_the_services_that_use_them() -> None:
     [passing] = [s for s in policy("dev")["Statement"] if "iam:PassRole" in s["Action"]]
     assert passing["Action"] == ["iam:PassRole"]
     assert set(passing["Condition"]["StringEquals"]["iam:PassedToService"]) == {
-        "lambda.amazonaws.com", "states.amazonaws.com", "events.amazonaws.com"}  # fmt: skip
+        "lambda.amazonaws.com", "states.amazonaws.com"}  # fmt: skip
+
+
+def test_the_queue_mapping_is_managed_only_for_the_stage_s_own_queue_function() -> None:
+    [mapping] = [s for s in policy("dev")["Statement"] if s["Sid"] == "QueueMapping"]
+    [function] = mapping["Condition"]["ArnLike"].values()
+    assert function == Target("dev", "eu-west-1", "111122223333").function_arn(
+        "start_account_baselines"
+    )
+    assert not any(matches(function, arn) for arn in resources_of("dev-eu"))
 
 
 def test_the_token_is_read_by_its_two_parameters_and_decrypted_only_through_ssm() -> None:

@@ -108,7 +108,8 @@ def test_a_preview_of_a_new_stage_lists_only_what_its_conditions_create(session:
     on = stack.deploy(session, TARGET, template(), {"StaxEventBusName": "stax"}, diff=True,
                       report=lambda _: None)  # fmt: skip
     added = {c.logical_id for c in on.changes} - {c.logical_id for c in off.changes}
-    assert added == {"EventsRole", "AccountEventsRule"}
+    assert added == {"AccountEventsQueue", "AccountEventsDeadLetterQueue", "AccountEventsQueuePolicy",
+                     "AccountEventsMapping", "AccountEventsDeadLetterAlarm", "AccountEventsRule"}  # fmt: skip
     assert {c.action for c in off.changes} == {"Add"}
 
 

@@ -48,6 +48,8 @@ def _refs(parameters: dict[str, str]) -> dict[str, str]:
         "FleetBucket": CONCRETE.fleet_bucket,
         "AlertTopic": CONCRETE.alert_topic_arn,
         "CoordinationTable": CONCRETE.table_name,
+        "AccountEventsQueue": f"https://sqs/{CONCRETE.account_events_queue_name}",
+        "AccountEventsDeadLetterQueue": f"https://sqs/{CONCRETE.account_events_dlq_name}",
         **{f"{function_id(f)}LogGroup": CONCRETE.log_group(f) for f in FUNCTIONS},
         **{machine_id(k): CONCRETE.state_machine_arn(k) for k in STATE_MACHINES},
         **{function_id(f): CONCRETE.function_name(f) for f in FUNCTIONS},
@@ -163,22 +165,31 @@ def test_the_packaged_account_events_rule_and_drift_schedule_match_deploy_sh(
     template: dict[str, Any],
 ) -> None:
     from stax_orchestrator.deploy.baselining import account_event_pattern
-    from stax_orchestrator.deploy.policies import events_policy
+    from stax_orchestrator.deploy.policies import account_events_queue_policy
 
     resources = template["Resources"]
-    assert {resources[n]["Condition"] for n in ("EventsRole", "AccountEventsRule")} == {
-        "HasStaxEventBus"
-    }
+    queued = ("AccountEventsQueue", "AccountEventsDeadLetterQueue", "AccountEventsQueuePolicy",
+              "AccountEventsMapping", "AccountEventsDeadLetterAlarm", "AccountEventsRule")  # fmt: skip
+    assert {resources[n]["Condition"] for n in queued} == {"HasStaxEventBus"}
     refs = _refs({"StaxEventBusName": "stax", "StaxEventSource": "aws.partner/stax.io/au1",
                   "BaselineDriftSchedule": "rate(1 day)"})  # fmt: skip
-    properties = json.loads(json.dumps(resources["AccountEventsRule"]["Properties"]))
-    assert properties["Targets"][0].pop("RoleArn") == {"Fn::GetAtt": ["EventsRole", "Arn"]}
-    rule = evaluate(properties, refs, {})
+    rule = evaluate(resources["AccountEventsRule"]["Properties"], refs, {})
     assert json.loads(rule["EventPattern"]) == account_event_pattern("aws.partner/stax.io/au1")
     assert rule["Name"] == CONCRETE.account_events_rule_name and rule["EventBusName"] == "stax"
-    assert rule["Targets"][0]["Arn"] == CONCRETE.state_machine_arn("account_baseline")
-    role = evaluate(resources["EventsRole"]["Properties"]["Policies"][0], refs, {})
-    assert role["PolicyDocument"] == events_policy(CONCRETE)
+    # The rule queues the events (no role: the queue's policy lets the rule send).
+    [target] = rule["Targets"]
+    assert target["Arn"] == "arn-of:AccountEventsQueue" and "RoleArn" not in target
+    assert target["DeadLetterConfig"] == {"Arn": "arn-of:AccountEventsDeadLetterQueue"}
+    queue = evaluate(resources["AccountEventsQueue"]["Properties"], refs, {})
+    assert queue["RedrivePolicy"] == {"deadLetterTargetArn": "arn-of:AccountEventsDeadLetterQueue",
+                                      "maxReceiveCount": 5}  # fmt: skip
+    policy = evaluate(resources["AccountEventsQueuePolicy"]["Properties"], refs, {})
+    assert policy["PolicyDocument"] == json.loads(
+        json.dumps(account_events_queue_policy(CONCRETE)).replace("${StaxEventBusName}", "stax")
+    )
+    mapping = evaluate(resources["AccountEventsMapping"]["Properties"], refs, {})
+    assert mapping["FunctionName"] == CONCRETE.function_arn("start_account_baselines")
+    assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
     drift = evaluate(resources["DriftRule"]["Properties"], refs, {})
     assert drift["Targets"][0]["Arn"] == CONCRETE.function_arn("check_baseline_drift")
     assert json.loads(drift["Targets"][0]["Input"]) == {"bucket": CONCRETE.fleet_bucket}
