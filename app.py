@@ -17,7 +17,7 @@ from typing import Any
 
 from chalice import Chalice
 
-from chalicelib import alerts, fleet, operations, settings, validation
+from chalicelib import alerts, fleet, operations, settings, status_events, validation
 from chalicelib.baselines import automatic, event_queue
 from chalicelib.baselines.slots import Slots
 from chalicelib.coordination import CoordinationStore
@@ -78,6 +78,13 @@ def sqs_client() -> Any:
     import boto3
 
     return boto3.client("sqs")
+
+
+@functools.cache
+def events_client() -> Any:
+    import boto3
+
+    return boto3.client("events")
 
 
 @functools.cache
@@ -239,3 +246,13 @@ def start_account_baselines(event: Any, context: Any) -> dict[str, Any]:
     if not isinstance(event, dict):
         raise TypeError("start_account_baselines takes an SQS batch ({Records: [...]})")
     return event_queue.start_from_queue(event, account_event_starter(context))
+
+
+@lambda_function("publish_status_event")
+def publish_status_event(event: Any, context: Any) -> dict[str, Any]:
+    if not isinstance(event, dict):
+        raise TypeError("publish_status_event takes a Step Functions status change event")
+    prefix = settings.stage_prefix(context.function_name, "publish_status_event")
+    return status_events.publish_status_event(
+        event, events_client().put_events, settings.status_events_bus(), prefix
+    )

@@ -29,6 +29,7 @@ VISIBILITY_GRACE = "STAX_VISIBILITY_GRACE_SECONDS"
 ALERT_TOPIC_NAME = "STAX_ALERT_TOPIC_NAME"
 ACCOUNT_BASELINE_MACHINE = "STAX_ACCOUNT_BASELINE_MACHINE"
 MAX_ACCOUNT_BASELINES = "STAX_MAX_ACCOUNT_BASELINES"
+STATUS_EVENTS_BUS = "STAX_STATUS_EVENTS_BUS"
 LOG_LEVEL = "LOG_LEVEL"
 
 #: The tag every workload of a baseline carries; its value is the baseline's name. It is
@@ -186,6 +187,18 @@ def account_baseline_machine(environ: Mapping[str, str] | None = None) -> str:
             f"{ACCOUNT_BASELINE_MACHINE} is not set: it names the stage's account baseline machine"
         )
     return name
+
+
+def status_events_bus(environ: Mapping[str, str] | None = None) -> str:
+    """The bus the orchestrator's own status events go to (the account's default bus
+    unless ``STAX_STATUS_EVENTS_BUS`` names another)."""
+    return _get(environ, STATUS_EVENTS_BUS, "default").strip() or "default"
+
+
+def stage_prefix(function_name: str, function: str) -> str:
+    """``stax-orchestrator-<stage>`` from a function's own name (Chalice names it
+    ``<prefix>-<function>``)."""
+    return function_name.removesuffix(f"-{function}")
 
 
 def max_account_baselines(environ: Mapping[str, str] | None = None) -> int:

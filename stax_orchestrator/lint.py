@@ -65,6 +65,7 @@ def lambda_outputs() -> dict[str, Any]:
         "publish_alert": {},
         "check_baseline_drift": {},
         "start_account_baselines": {},
+        "publish_status_event": {},
         "plan_account_baselines": _fields(automatic.PLAN_FIELDS),
         **fleet.OUTPUT_SHAPES,
     }

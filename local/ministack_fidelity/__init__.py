@@ -66,7 +66,8 @@ patched) and the readings it chose where AWS's documents are silent:
   for the function cannot be assumed by Lambda.").
 - ``events_target_role``: EventBridge delivers to a state machine only through a target
   role that trusts ``events.amazonaws.com`` (``aws:SourceArn``: the rule) and allows
-  ``states:StartExecution`` on it; otherwise the event is dropped, not retried.
+  ``states:StartExecution`` on it, to a queue only when its policy lets the rule send;
+  otherwise the event goes to the target's dead-letter queue, or is dropped, not retried.
 - ``cfn_capabilities`` (CloudFormation): a template's IAM resources must be acknowledged
   (``CAPABILITY_IAM``, ``CAPABILITY_NAMED_IAM`` for named ones) whatever the IAM mode.
 - ``cfn_bucket_not_empty`` (CloudFormation): a bucket that holds objects, versions or

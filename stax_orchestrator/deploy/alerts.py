@@ -18,6 +18,20 @@ ALERT_STATUSES = ("FAILED", "TIMED_OUT", "ABORTED")
 TARGET_ID = "publish-alert"
 
 
+STATUS_TARGET_ID = "publish-status-event"
+
+
+def status_event_pattern(target: Target) -> dict[str, Any]:
+    """Every status change of the stage's workload, fleet and account baseline machines."""
+    return {
+        "source": ["aws.states"],
+        "detail-type": ["Step Functions Execution Status Change"],
+        "detail": {
+            "stateMachineArn": [target.state_machine_arn(kind) for kind in ALERTED_MACHINES],
+        },
+    }
+
+
 def alert_event_pattern(target: Target) -> dict[str, Any]:
     """The stage's alerted machines' executions that did not succeed."""
     return {

@@ -54,7 +54,8 @@ def deployer_policy(target: Target, token_parameters: Iterable[str]) -> dict[str
     groups = [target.log_group(f) for f in FUNCTIONS]
     groups += [target.state_machine_log_group(kind) for kind in STATE_MACHINES]
     log_groups = [target.log_group_arn(g) + suffix for g in groups for suffix in ("", ":*")]
-    rules = [target.alert_rule_name, target.account_events_rule_name, target.drift_rule_name]
+    rules = [target.alert_rule_name, target.status_rule_name, target.account_events_rule_name,
+             target.drift_rule_name]  # fmt: skip
     alarms = target.arn("cloudwatch", f"alarm:{target.prefix}-*")
     return {
         "Version": VERSION,

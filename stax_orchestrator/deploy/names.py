@@ -30,6 +30,7 @@ FUNCTIONS = (
     "plan_account_baselines",
     "check_baseline_drift",
     "start_account_baselines",
+    "publish_status_event",
 )
 #: The functions that read the Stax API token (and use the coordination table).
 TOKEN_FUNCTIONS = (
@@ -47,8 +48,10 @@ ALERT_FUNCTION = "publish_alert"
 DRIFT_FUNCTION = "check_baseline_drift"
 #: The function the account events queue feeds (it starts the account baselines).
 QUEUE_FUNCTION = "start_account_baselines"
+#: The function that sends the orchestrator's own status events.
+STATUS_FUNCTION = "publish_status_event"
 #: Functions no state machine invokes (EventBridge or the account events queue does).
-EVENT_FUNCTIONS = (ALERT_FUNCTION, DRIFT_FUNCTION, QUEUE_FUNCTION)
+EVENT_FUNCTIONS = (ALERT_FUNCTION, DRIFT_FUNCTION, QUEUE_FUNCTION, STATUS_FUNCTION)
 #: State machines in deployment order: each may run the ones before it.
 STATE_MACHINES = ("task_watcher", "workload", "fleet", "account_baseline")
 #: The prefix of the source of Stax's account events on its partner bus (a stage may name
@@ -168,6 +171,11 @@ class Target:
     def alert_rule_name(self) -> str:
         return f"{self.prefix}-operation-alerts"
 
+    @property
+    def status_rule_name(self) -> str:
+        """The rule that turns the machines' status changes into the orchestrator's events."""
+        return f"{self.prefix}-status-events"
+
     # -- observability (``deploy.sh --dashboard``) -----------------------------------
     @property
     def dashboard_name(self) -> str:
@@ -237,7 +245,8 @@ def _names_by_limit(target: Target) -> list[tuple[int, str, str]]:
     names += [(64, "IAM role names", target.role_name), (64, "IAM role names",
                target.events_role_name)]  # fmt: skip
     names += [(64, "Lambda layer names", target.layer_name)]
-    rules = (target.alert_rule_name, target.account_events_rule_name, target.drift_rule_name)
+    rules = (target.alert_rule_name, target.status_rule_name, target.account_events_rule_name,
+             target.drift_rule_name)  # fmt: skip
     names += [(64, "EventBridge rule names", rule) for rule in rules]
     names += [(80, "Step Functions state machine names", target.state_machine_name(kind))
               for kind in STATE_MACHINES]  # fmt: skip

@@ -32,6 +32,7 @@ from stax_orchestrator.deploy.names import (
     FUNCTIONS,
     QUEUE_FUNCTION,
     STATE_MACHINES,
+    STATUS_FUNCTION,
     TOKEN_FUNCTIONS,
     Target,
 )
@@ -277,8 +278,9 @@ def function_statements(
         from chalicelib.credentials import read_only_names
 
         parameters = read_only_names(parameters)
-    if function == QUEUE_FUNCTION:
-        return _queue_statements(target, alert_key_arn)
+    event_statements = _event_function_statements(target, function, alert_key_arn)
+    if event_statements is not None:
+        return event_statements
     if function in FLEET_TABLE_ACTIONS:
         return _fleet_statements(target, function, parameters, token_key_arn)
     if function in BASELINE_FUNCTIONS:
@@ -298,12 +300,26 @@ def function_statements(
         if function in SECRETS_FUNCTIONS:
             statements.append(_secrets_statement(target, parameters))
         return statements
+    return []
+
+
+def _event_function_statements(
+    target: Target, function: str, alert_key_arn: str | None
+) -> list[dict[str, Any]] | None:
+    """What the functions EventBridge or the queue invoke need (None: not one of them)."""
+    if function == QUEUE_FUNCTION:
+        return _queue_statements(target, alert_key_arn)
+    if function == STATUS_FUNCTION:
+        # Any bus of the account and region: the stage names its own in
+        # STAX_STATUS_EVENTS_BUS (the default bus unless it does).
+        return [{"Sid": "PutStatusEvents", "Effect": "Allow", "Action": "events:PutEvents",
+                 "Resource": target.arn("events", "event-bus/*")}]  # fmt: skip
     if function == ALERT_FUNCTION:
         # Whether a parent started the failed execution is read from the parent's record.
         return [*_publish_statements(target, alert_key_arn), {
             "Sid": "ReadParentRecords", "Effect": "Allow", "Action": "dynamodb:GetItem",
             "Resource": target.arn("dynamodb", f"table/{target.table_name}")}]  # fmt: skip
-    return []
+    return None
 
 
 def lambda_policy(

@@ -28,7 +28,12 @@ from chalicelib.baselines.automatic import STORED_KEY
 from chalicelib.validation import MAX_WATCH_TIMEOUT_SECONDS
 from stax_orchestrator import __version__
 from stax_orchestrator.deploy import observability
-from stax_orchestrator.deploy.alerts import TARGET_ID, alert_event_pattern
+from stax_orchestrator.deploy.alerts import (
+    STATUS_TARGET_ID,
+    TARGET_ID,
+    alert_event_pattern,
+    status_event_pattern,
+)
 from stax_orchestrator.deploy.baselining import DEFAULT_EVENT_SOURCE
 from stax_orchestrator.deploy.cfn import (
     baselining_resources,
@@ -44,6 +49,7 @@ from stax_orchestrator.deploy.names import (
     FUNCTIONS,
     OUTPUT_KEYS,
     STATE_MACHINES,
+    STATUS_FUNCTION,
     Target,
 )
 from stax_orchestrator.deploy.observability import Observability
@@ -359,6 +365,28 @@ def _alerts(target: Target, functions: Mapping[str, Any], emails, https) -> dict
                 "Action": "lambda:InvokeFunction",
                 "Principal": "events.amazonaws.com",
                 "SourceArn": {"Fn::GetAtt": ["AlertRule", "Arn"]},
+                "SourceAccount": {"Ref": "AWS::AccountId"},
+            },
+        },
+        # The orchestrator's own events (chalicelib.status_events): every start, success,
+        # failure and halt of a workload operation, a fleet, an account baseline.
+        "StatusEventsRule": {
+            "Type": "AWS::Events::Rule",
+            "Properties": {
+                "Name": target.status_rule_name,
+                "Description": f"The status events of {target.prefix}'s operations",
+                "EventPattern": sub(status_event_pattern(target)),
+                "State": "ENABLED",
+                "Targets": [{"Id": STATUS_TARGET_ID, "Arn": functions[STATUS_FUNCTION]}],
+            },
+        },
+        "StatusEventsRulePermission": {
+            "Type": "AWS::Lambda::Permission",
+            "Properties": {
+                "FunctionName": functions[STATUS_FUNCTION],
+                "Action": "lambda:InvokeFunction",
+                "Principal": "events.amazonaws.com",
+                "SourceArn": {"Fn::GetAtt": ["StatusEventsRule", "Arn"]},
                 "SourceAccount": {"Ref": "AWS::AccountId"},
             },
         },

@@ -177,9 +177,10 @@ def test_a_baseline_that_fails_for_a_new_account_fails_the_execution_by_name(
 def test_an_event_delivered_twice_while_its_first_run_goes_on_writes_to_stax_once(
     baselined: Any, deployed: dict[str, Any], sfn: Any
 ) -> None:
-    """EventBridge delivers at least once: the same event again (its id unchanged) starts a
-    second account baseline while the first runs. Its fleets carry the same names, which
-    Step Functions refuses to start twice: Stax gets one create per target."""
+    """EventBridge delivers at least once: the same event again (its id unchanged) asks for
+    the execution name the first delivery took, and starts nothing. The same event started
+    by hand is a second account baseline while the first runs; its fleets carry the same
+    names, which Step Functions refuses to start twice: Stax gets one create per target."""
     machine = deployed["account_baseline"]
     before = executions(sfn, machine)
     new = {"Id": str(uuid.uuid4()), "Name": "workloads-twice", "AwsAccountId": "555555555555",
@@ -191,10 +192,18 @@ def test_an_event_delivered_twice_while_its_first_run_goes_on_writes_to_stax_onc
         time.sleep(0.2)
     (first,) = started
     event = sfn.describe_execution(executionArn=first)["input"]
-    sfn.start_execution(stateMachineArn=machine, input=event)  # the same event, again
+    assert first.endswith(f":account-{json.loads(event)['id']}")  # named by the event's id
+    # EventBridge delivers it again: the queue gets the same event a second time.
+    sqs = boto3.client("sqs")
+    queue = sqs.get_queue_url(QueueName="stax-orchestrator-local-account-events")["QueueUrl"]
+    sqs.send_message(QueueUrl=queue, MessageBody=event)
+    # And someone starts the machine by hand with it.
+    sfn.start_execution(stateMachineArn=machine, input=event)
     names = {f"network-workloads-twice-{r}" for r in BASELINE_REGIONS}
     wait_for(baselined, names)
+    time.sleep(3)  # the second delivery has been handled (the queue starts within a second)
     both = wait_ended(sfn, machine, before, 2)
+    assert len(executions(sfn, machine) - before) == 2  # the redelivery started nothing
     assert [d["status"] for d in both] == ["SUCCEEDED", "SUCCEEDED"], both
     creates = [r for r in write_calls(baselined)
                if r["method"] == "POST" and r["path"].endswith("/workloads")]  # fmt: skip

@@ -191,12 +191,18 @@ def test_states_policy_names_every_resource_and_never_the_alert_function() -> No
     policy = policies.states_policy(TARGET, ARNS, log_delivery=False)
     by_sid = {s["Sid"]: s for s in policy["Statement"]}
     invoked = by_sid["InvokeOrchestratorFunctions"]["Resource"]
-    # The alert and drift functions are EventBridge's to invoke, the starter the account
-    # events queue's: never a state machine's.
+    # The alert, status and drift functions are EventBridge's to invoke, the starter the
+    # account events queue's: never a state machine's.
     assert invoked == [
         ARNS[n]
         for n in deploy.FUNCTIONS
-        if n not in ("publish_alert", "check_baseline_drift", "start_account_baselines")
+        if n
+        not in (
+            "publish_alert",
+            "check_baseline_drift",
+            "start_account_baselines",
+            "publish_status_event",
+        )
     ]
     assert by_sid["StartOwnStateMachines"]["Resource"] == [
         "arn:aws:states:us-east-1:000000000000:stateMachine:stax-orchestrator-local-task-watcher",
