@@ -21,6 +21,9 @@ patched) and the readings it chose where AWS's documents are silent:
   over 256 KiB fails the state (States.DataLimitExceeded); ``ResultWriter`` exports the
   records to S3 (``manifest.json``, ``SUCCEEDED_0.json``, ``FAILED_0.json``) and leaves
   only their location in the state (States.ResultWriterFailed when it cannot write).
+- ``nested_status_events``: a Standard execution started by a parent's
+  ``startExecution.sync`` sends its status changes to EventBridge (MiniStack sent none for
+  it, as if it were Express).
 - ``sfn_definition``: a definition must be JSON, and every StartAt, Next, Default,
   Choices[].Next and Catch[].Next must name a state of its own block (Parallel branches,
   Map processors): InvalidDefinition from CreateStateMachine /
@@ -105,6 +108,7 @@ from . import (
     lambda_role_trust,
     map_results,
     missing_paths,
+    nested_status_events,
     payload_size,
     principal_arn,
     request_resources,
@@ -130,6 +134,7 @@ RULES = (
     execution_timeout,
     child_failure,
     sfn_definition,
+    nested_status_events,
 )
 
 
