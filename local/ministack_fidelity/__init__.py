@@ -21,6 +21,9 @@ patched) and the readings it chose where AWS's documents are silent:
   over 256 KiB fails the state (States.DataLimitExceeded); ``ResultWriter`` exports the
   records to S3 (``manifest.json``, ``SUCCEEDED_0.json``, ``FAILED_0.json``) and leaves
   only their location in the state (States.ResultWriterFailed when it cannot write).
+- ``nested_start_names``: a parent's ``startExecution.sync`` task is refused a child name
+  already used (``StepFunctions.ExecutionAlreadyExistsException``) unless the child runs
+  with the same input, which the task then follows (MiniStack overwrote the record).
 - ``nested_status_events``: a Standard execution started by a parent's
   ``startExecution.sync`` sends its status changes to EventBridge (MiniStack sent none for
   it, as if it were Express).
@@ -108,6 +111,7 @@ from . import (
     lambda_role_trust,
     map_results,
     missing_paths,
+    nested_start_names,
     nested_status_events,
     payload_size,
     principal_arn,
@@ -135,6 +139,7 @@ RULES = (
     child_failure,
     sfn_definition,
     nested_status_events,
+    nested_start_names,
 )
 
 
