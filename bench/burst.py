@@ -44,9 +44,13 @@ BEFORE_SECONDS = 13.6
 #: One account may take this much longer than before: the queue's hop (EventBridge ->
 #: SQS -> the starter's poll) is a second or two.
 ONE_ACCOUNT_GOAL = 20.0
-#: The burst's p95: waves of ``limit`` accounts, each as long as one account, plus the
-#: waiting messages' delays (up to 30 s).
+#: The burst's makespan (its last account ACTIVE) against the best any scheduler of
+#: ``limit`` slots could do with the account baselines' own durations (start to slot given
+#: back): ``max(sum / limit, longest)``. The queue's waiting (delays of 2-10 s) may add half.
 WAVE_SLACK = 1.5
+#: The simulator as the e2e tier runs it (strict document, read-after-write lag, nulls).
+REALISM = {"strict": True, "read_after_write_lag_seconds": 1.0, "null_share": 0.25,
+           "seed": 20261201}  # fmt: skip
 FILE = """\
 baselines:
   network:
@@ -64,9 +68,11 @@ GIVE_BACK = "Give Back Slot"
 
 
 def burst_accounts(count: int, prefix: str) -> list[dict[str, Any]]:
-    """``count`` new production accounts named ``{prefix}-NN``."""
+    """``count`` new production accounts named ``{prefix}-RUN-NN`` (RUN: this call's, so a
+    name a run before still holds in the coordination store is not asked for again)."""
+    run = uuid.uuid4().hex[:6]
     return [
-        {"Id": str(uuid.uuid4()), "Name": f"{prefix}-{n:02d}",
+        {"Id": str(uuid.uuid4()), "Name": f"{prefix}-{run}-{n:02d}",
          "AwsAccountId": f"{int(uuid.uuid4().int % 10**12):012d}", "AccountType": "production"}
         for n in range(count)
     ]  # fmt: skip
@@ -177,6 +183,7 @@ def measure(stack: Stack) -> dict[str, Any]:
         with stack.sim() as sim:
             sim.reset()
             sim.seed(**seed())
+            sim.set_realism(**REALISM)
             sim.set_task_durations(**QUICK_TASKS)
             sim.set_account_events(bus, endpoint_url=stack.ministack_url, region=stack.region,
                                    source="stax.simulator")  # fmt: skip
@@ -203,12 +210,14 @@ def _run(sim: Any, sfn: Any, machine: str, limit: int) -> dict[str, Any]:
     sim.seed(accounts=accounts)
     times = baselined_after(sim, accounts, len(REGIONS), 900, started)
     ended = wait_executions(sfn, machine, before, BURST, 300)
+    intervals = slot_intervals(sfn, ended)
     return {
         "limit": limit,
         "one": single,
         "burst": sorted(times.values()),
         "baselined": len(times),
-        "at_once": most_at_once(slot_intervals(sfn, ended)),
+        "at_once": most_at_once(intervals),
+        "durations": sorted(end - start for start, end in intervals),
     }
 
 
@@ -216,26 +225,37 @@ def _percentile(values: list[float], share: float) -> float:
     return values[min(len(values) - 1, math.ceil(share * len(values)) - 1)]
 
 
+def ideal_makespan(durations: list[float], limit: int) -> float:
+    """The least time ``limit`` slots can run these durations in (a lower bound)."""
+    return max(sum(durations) / limit, *durations) if durations else 0.0
+
+
 def rows(result: dict[str, Any]) -> list[Row]:
     limit, burst, one = result["limit"], result["burst"], result["one"]
-    bound = math.ceil(BURST / limit) * (one or ONE_ACCOUNT_GOAL) * WAVE_SLACK
+    ideal = ideal_makespan(result["durations"], limit)
     figures = (
         f"p50 {_percentile(burst, 0.5):.1f} / p95 {_percentile(burst, 0.95):.1f} / "
         f"max {burst[-1]:.1f} s"
         if burst
         else "none baselined"
     )
+    durations = result["durations"]
     return [
         check_row("account event → 2 workloads ACTIVE, one new account",
                   one is not None and one <= ONE_ACCOUNT_GOAL,
                   f"{one:.1f} s" if one is not None else "never",
-                  f"{BEFORE_SECONDS} s before the queue", f"≤ {ONE_ACCOUNT_GOAL:.0f} s"),
+                  f"{BEFORE_SECONDS} s before the queue (cold Lambdas)",
+                  f"≤ {ONE_ACCOUNT_GOAL:.0f} s"),
         check_row(f"burst of {BURST} new accounts: every one baselined",
                   result["baselined"] == BURST, f"{result['baselined']}/{BURST}", "",
                   f"{BURST}/{BURST}"),
-        check_row(f"burst of {BURST}: event → ACTIVE per account", bool(burst)
-                  and _percentile(burst, 0.95) <= bound, figures,
-                  f"limit {limit} at once", f"p95 ≤ {bound:.0f} s ({WAVE_SLACK}× the waves)"),
+        check_row(f"burst of {BURST}: event → ACTIVE per account (max = makespan)",
+                  bool(burst) and burst[-1] <= WAVE_SLACK * ideal, figures,
+                  f"ideal {ideal:.1f} s with {limit} slots",
+                  f"max ≤ {WAVE_SLACK}× ideal"),
+        info_row(f"burst of {BURST}: one account baseline, start to slot given back",
+                 f"p50 {_percentile(durations, 0.5):.1f} / max {durations[-1]:.1f} s"
+                 if durations else "-", "10 running at once on 2 cores"),
         check_row(f"burst of {BURST}: account baselines holding a slot at once",
                   result["at_once"] <= limit, str(result["at_once"]), "unbounded before",
                   f"≤ {limit}"),

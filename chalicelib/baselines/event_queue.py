@@ -42,9 +42,11 @@ from chalicelib.logs import log_event
 #: not end, which a person must look at.
 MAX_WAIT_SECONDS = 6 * 3600
 #: The delay of a message sent back to wait (SQS allows up to 900 s): it grows with the
-#: number of waits, up to :data:`MAX_DELAY_SECONDS`, jittered so a burst spreads out.
-FIRST_DELAY_SECONDS = 4
-MAX_DELAY_SECONDS = 30
+#: number of waits, up to :data:`MAX_DELAY_SECONDS`, jittered so a burst spreads out. Short:
+#: a slot given back is found only by the next try (a burst of 50 with 30 s delays took
+#: twice the ideal makespan), and a try costs one conditional write and one SendMessage.
+FIRST_DELAY_SECONDS = 2
+MAX_DELAY_SECONDS = 10
 #: The message attributes a waiting message carries (when it first arrived, waits so far).
 FIRST_SEEN = "first_seen"
 WAITS = "waits"
