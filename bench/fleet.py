@@ -160,13 +160,24 @@ def measure_makespan(stack: Any) -> dict[str, Any]:
     finally:
         with stack.sim() as sim:
             stats = sim.stats(since=started)
+            tasks = [t for t in sim.state()["tasks"] if str(t.get("Name", "")).startswith(name)]
+            # (Name: the workload's; this fleet's are "{name}-{i}".)
             sim.set_task_durations(**DEFAULT_DURATIONS)
     client = stack.boto("dynamodb")
     rows = list(fleet.read_results(CoordinationStore(lambda: client, machines_table(stack)),
                                    described["name"]))  # fmt: skip
     durations = [float(r["duration_seconds"]) for r in sorted(rows, key=lambda r: r["index"])]
     makespan = (described["stopDate"] - described["startDate"]).total_seconds()
+    # The Stax tasks' own durations (the simulator's clock: created to ended), by task id.
+    task_seconds = {t["Id"]: float(t["EndsAt"]) - float(t["CreatedAt"]) for t in tasks}
+    overheads = sorted(float(r["duration_seconds"]) - task_seconds[r["task_id"]]
+                       for r in rows if r.get("task_id") in task_seconds)  # fmt: skip
     return {
+        "task_durations": sorted(task_seconds.values()),
+        "task_bound": lower_bound(list(task_seconds.values()), CONCURRENCY)
+        if task_seconds
+        else 0.0,
+        "overheads": overheads,
         "status": described["status"],
         "makespan": makespan,
         "durations": durations,
@@ -216,12 +227,43 @@ def rows(result: dict[str, Any]) -> list[Any]:
                   CONCURRENCY, baseline=f"max_concurrency {CONCURRENCY}"),
         limit_row("fleet run: largest state in the execution's history", run["largest_state"],
                   MAX_STATE_BYTES, "bytes", baseline=f"{TARGETS} targets"),
+        *_task_rows(run),
         info_row("fleet run: target durations (workload operation)",
                  f"min {min(run['durations']):.1f} s, median "
                  f"{sorted(run['durations'])[len(run['durations']) // 2]:.1f} s, "
                  f"max {max(run['durations']):.1f} s", ""),
     ]  # fmt: skip
     return out
+
+
+#: Issue 24: the makespan against what the Stax tasks alone allow, and each target's
+#: overhead (its workload operation minus its Stax task).
+GOAL_OVER_TASK_BOUND = 1.3
+GOAL_OVERHEAD_P95 = 3.0
+
+
+def _task_rows(run: dict[str, Any]) -> list[Any]:
+    from bench.table import check_row
+
+    overheads, bound = run.get("overheads") or [], run.get("task_bound") or 0.0
+    if not overheads or not bound:
+        return [check_row("fleet run: Stax tasks matched to targets", False, "none", goal="all")]
+
+    def at(share: float) -> float:
+        return overheads[min(len(overheads) - 1, int(share * len(overheads)))]
+
+    tasks = run["task_durations"]
+    return [
+        check_row(f"fleet of {TARGETS}: makespan against the Stax tasks' own bound",
+                  run["makespan"] <= GOAL_OVER_TASK_BOUND * bound,
+                  f"{run['makespan']:.1f} s ({run['makespan'] / bound:.2f}×)",
+                  f"tasks {min(tasks):.1f}–{max(tasks):.1f} s: bound {bound:.1f} s "
+                  f"(sum / {CONCURRENCY}, or the longest)", f"≤ {GOAL_OVER_TASK_BOUND}× bound"),
+        check_row(f"fleet of {TARGETS}: overhead per target (operation − its Stax task)",
+                  at(0.95) < GOAL_OVERHEAD_P95,
+                  f"p50 {at(0.5):.1f} / p95 {at(0.95):.1f} / max {overheads[-1]:.1f} s",
+                  f"{len(overheads)} targets matched", f"p95 < {GOAL_OVERHEAD_P95:.0f} s"),
+    ]  # fmt: skip
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -3,7 +3,7 @@
 Role: the use case behind ``publish_status_event``, the target of the stage's rule on Step
 Functions' "Execution Status Change" events of its workload, fleet and account baseline
 machines. Each becomes an EventBridge event of the orchestrator's own, on the stage's bus
-(the account's default bus unless ``STAX_EVENTS_BUS_NAME`` names another):
+(the account's default bus unless ``STAX_STATUS_EVENTS_BUS`` names another):
 
 - ``source``: ``stax-orchestrator``;
 - ``detail-type``: ``Workload Operation Status Change`` (a workload operation, alone or a

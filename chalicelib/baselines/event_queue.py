@@ -10,8 +10,8 @@ queue, and never an unbounded number of executions sharing Stax's rate.
 
 - **No slot free**: the message is sent again with a delay (growing, with jitter) and the
   one received is deleted. Waiting is not failing: a message that only waits never uses up
-  the queue's ``maxReceiveCount`` and never reaches the dead-letter queue -- unless it has
-  waited :data:`MAX_WAIT_SECONDS`, when it is failed like any other.
+  the queue's ``maxReceiveCount`` and never reaches the dead-letter queue -- unless no slot
+  has changed hands for :data:`MAX_WAIT_SECONDS`, when it is failed like any other.
 - **Idempotent by event id**: EventBridge delivers at least once. The second delivery of
   an event asks for the same execution name; Step Functions refuses it
   (``ExecutionAlreadyExists``: a name is unique for 90 days, whatever the input), so it
@@ -37,9 +37,11 @@ from chalicelib.baselines.slots import Slots
 from chalicelib.errors import OrchestratorError
 from chalicelib.logs import log_event
 
-#: How long a message may wait for a slot before it is failed (and, after its retries,
-#: dead-lettered with an alert): slots that stay full this long mean executions that do
-#: not end, which a person must look at.
+#: When no slot has changed hands for this long (the newest slot is this old) while events
+#: wait, a waiting event is failed (and, after its retries, dead-lettered with an alert):
+#: account baselines that run this long without ending need a person. Measured on the
+#: slots, not on the message: in a long burst a message may wait for hours while slots turn
+#: over, and a redriven message must not fail for the time it spent in the DLQ.
 MAX_WAIT_SECONDS = 6 * 3600
 #: The delay of a message sent back to wait (SQS allows up to 900 s): it grows with the
 #: number of waits, up to :data:`MAX_DELAY_SECONDS`, jittered so a burst spreads out. Short:
@@ -128,9 +130,19 @@ def _running(states: Any, machine_arn: str) -> Callable[[str], bool]:
             found = states.describe_execution(executionArn=f"{executions}:{name}")
         except states.exceptions.ExecutionDoesNotExist:
             return False
+        except Exception:  # throttled, unreachable: not known to have ended, so it holds
+            return True
         return bool(found.get("status") == "RUNNING")
 
     return running
+
+
+def _not_started(error: Exception) -> bool:
+    """Whether Step Functions surely refused the start: a 4xx answer (validation, access,
+    throttling, limits). A timeout, a reset connection or a 5xx may come after the
+    execution started: its slot stays taken (reclaimed later if it did not start)."""
+    status = getattr(error, "response", {}).get("ResponseMetadata", {}).get("HTTPStatusCode")
+    return isinstance(status, int) and 400 <= status < 500
 
 
 def _start(starter: Starter, name: str, body: str) -> str:
@@ -144,7 +156,8 @@ def _start(starter: Starter, name: str, body: str) -> str:
         starter.slots.give_back(name)
         return "done"
     except Exception as error:
-        starter.slots.give_back(name)  # no execution will give it back
+        if _not_started(error):
+            starter.slots.give_back(name)  # no execution will give it back
         raise AccountEventNotStarted(
             f"Step Functions did not start the account baseline ({type(error).__name__})",
             execution_name=name,
@@ -175,10 +188,11 @@ def _handle(starter: Starter, record: Mapping[str, Any]) -> dict[str, Any]:
     if not starter.slots.take(name):
         reclaimed = starter.slots.reclaim(_running(starter.states, starter.machine_arn))
         if not (reclaimed and starter.slots.take(name)):
-            if now - first_seen >= MAX_WAIT_SECONDS:
+            newest = starter.slots.newest_hold()
+            if newest is not None and now - newest >= MAX_WAIT_SECONDS:
                 raise AccountEventNotStarted(
                     f"Every one of the {starter.slots.limit} account baseline slots stayed "
-                    f"held for {int(now - first_seen)} s: look for executions that do not end",
+                    f"held for {int(now - newest)} s: look for executions that do not end",
                     execution_name=name,
                 )
             seconds = _requeue(starter, record, first_seen)

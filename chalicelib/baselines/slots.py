@@ -31,6 +31,9 @@ SLOTS_SK = "slots"
 #: A holder younger than this is never reclaimed: its starter may still be between taking
 #: the slot and StartExecution, or Step Functions may not list the execution yet.
 RECLAIM_AFTER_SECONDS = 120.0
+#: At most one reclaim (one DescribeExecution per old holder) a minute, whoever asks: every
+#: waiting event finds the slots full, and DescribeExecution's quota is the account's.
+RECLAIM_EVERY_SECONDS = 60.0
 
 
 class Slots:
@@ -132,6 +135,11 @@ class Slots:
             return False
         return True
 
+    def newest_hold(self) -> float | None:
+        """When the most recent slot was taken (None: no slot is held)."""
+        held = self.holders() or {}
+        return max(held.values()) if held else None
+
     def holders(self) -> dict[str, float] | None:
         """The executions holding a slot (name -> when taken); None before the first take.
 
@@ -144,14 +152,35 @@ class Slots:
         held = item.get("holders", {}).get("M", {})
         return {name: float(value.get("N", 0)) for name, value in held.items()}
 
+    def _reclaim_turn(self, now: float) -> bool:
+        """Whether this caller may reclaim now (the last reclaim was a minute ago or more)."""
+        try:
+            self._call(
+                "update_item",
+                Key=self._key,
+                UpdateExpression="SET reclaimed_at = :now",
+                ConditionExpression="attribute_exists(pk) AND "
+                "(attribute_not_exists(reclaimed_at) OR reclaimed_at < :before)",
+                ExpressionAttributeValues={
+                    ":now": {"N": str(int(now))},
+                    ":before": {"N": str(int(now - RECLAIM_EVERY_SECONDS))},
+                },
+            )
+        except self._dynamodb.exceptions.ConditionalCheckFailedException:
+            return False
+        return True
+
     def reclaim(self, running: Callable[[str], bool]) -> list[str]:
         """Remove the holders older than :data:`RECLAIM_AFTER_SECONDS` whose execution is
-        not running (``running(name)``); the names removed.
+        not running (``running(name)``; an answer it cannot get counts as running); the
+        names removed. Only one caller a minute looks (:data:`RECLAIM_EVERY_SECONDS`).
 
         Raises:
             CoordinationUnavailable: the table could not be used.
         """
         now = self._clock()
+        if not self._reclaim_turn(now):
+            return []
         removed = []
         for name, taken in sorted((self.holders() or {}).items(), key=lambda item: item[1]):
             if now - taken < RECLAIM_AFTER_SECONDS or running(name):

@@ -20,6 +20,7 @@ with the same input, in which case the task waits for it and returns it as its o
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -35,17 +36,26 @@ ALREADY_EXISTS = "StepFunctions.ExecutionAlreadyExistsException"
 
 
 def _execution_arn(sf: Any, request: dict[str, Any]) -> str | None:
+    """The child's execution ARN, for a named start of a STANDARD machine (Express
+    workflows do not manage idempotency: same-name starts run side by side)."""
     machine = sf._state_machines.get(request.get("stateMachineArn", ""))
     name = request.get("name")
-    if not machine or not name:
+    if not machine or not name or machine.get("type", "STANDARD") != "STANDARD":
         return None
     return (f"arn:aws:states:{sf.get_region()}:{sf.get_account_id()}"
             f":execution:{machine['name']}:{name}")  # fmt: skip
 
 
+#: How long a task follows its running twin (the longest our machines run, and more).
+FOLLOW_SECONDS = 4 * 3600
+
+
 def _followed(sf: Any, resource: str, existing: dict[str, Any]) -> Any:
     """The running twin, once it ended, as the task's result (or its failure)."""
+    deadline = time.monotonic() + FOLLOW_SECONDS
     while existing.get("status") == "RUNNING":
+        if time.monotonic() > deadline:
+            raise sf._ExecutionError("States.Timeout", "the followed execution did not end")
         time.sleep(0.2)
     payload = dict(existing)
     if payload.get("status") != "SUCCEEDED":
@@ -66,18 +76,41 @@ def _followed(sf: Any, resource: str, existing: dict[str, Any]) -> Any:
 
 
 def install(sf: Any) -> None:
+    # Names being started (under the lock) until their record exists: two parents racing
+    # for one name cannot both pass the check.
+    starting: set[str] = set()
+    lock = threading.Lock()
+
     def checking(original: Callable[..., Any]) -> Callable[..., Any]:
         def invoke(resource: Any, input_data: Any) -> Any:
             request = sf._nested_start_execution_request(input_data)
             arn = _execution_arn(sf, request)
-            existing = sf._executions.get(arn) if arn else None
-            if existing is not None:
-                if existing.get("status") == "RUNNING" and existing.get("input") == request.get(
-                    "input"
-                ):
-                    return _followed(sf, str(resource), existing)
-                raise sf._ExecutionError(ALREADY_EXISTS, f"Execution Already Exists: '{arn}'")
-            return original(resource, input_data)
+            if arn is None:
+                return original(resource, input_data)
+            with lock:
+                existing = sf._executions.get(arn)
+                if existing is None and arn not in starting:
+                    starting.add(arn)
+                    existing = None
+                    mine = True
+                else:
+                    mine = False
+            if mine:
+                try:
+                    return original(resource, input_data)
+                finally:
+                    with lock:
+                        starting.discard(arn)
+            while existing is None and arn in starting:  # the other's record is coming
+                time.sleep(0.05)
+                existing = sf._executions.get(arn)
+            if existing is None:  # the other start made no execution: this one may
+                return invoke(resource, input_data)
+            if existing.get("status") == "RUNNING" and existing.get("input") == request.get(
+                "input"
+            ):
+                return _followed(sf, str(resource), existing)
+            raise sf._ExecutionError(ALREADY_EXISTS, f"Execution Already Exists: '{arn}'")
 
         return invoke
 

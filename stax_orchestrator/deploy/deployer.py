@@ -148,6 +148,11 @@ def deployer_policy(target: Target, token_parameters: Iterable[str]) -> dict[str
                 "lambda:DeleteEventSourceMapping", "lambda:GetEventSourceMapping",
             ), ["*"], Condition={"ArnLike": {
                 "lambda:FunctionArn": target.function_arn(QUEUE_FUNCTION)}}),
+            # CloudFormation copies the stack's tags onto the mapping (Lambda: "Using tags
+            # on event source mappings").
+            _statement("QueueMappingTags", (
+                "lambda:TagResource", "lambda:UntagResource", "lambda:ListTags",
+            ), [target.arn("lambda", "event-source-mapping:*")]),
             _statement("EventBuses", ("events:DescribeEventBus",),
                        [target.arn("events", "event-bus/*")]),
             _statement("Dashboard", (

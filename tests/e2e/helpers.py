@@ -163,6 +163,7 @@ def stage_resources(stage: str) -> dict[str, list[str]]:
 # -- baselines ------------------------------------------------------------------------------
 #: The seed's account types (local/seed.json), and the type of each seed account.
 ACCOUNT_TYPES_SEED = SEED["account_types"]
+SEED_CATALOGUE = SEED["catalogue"]
 PRODUCTION, DEVELOPMENT = (t["Id"] for t in ACCOUNT_TYPES_SEED)
 ACCOUNT_TYPE_OF = {a["Name"]: a["AccountType"] for a in SEED["accounts"]}
 BASELINE_REGIONS = ("ap-southeast-2", "us-east-1")

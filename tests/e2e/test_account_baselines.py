@@ -29,6 +29,7 @@ from tests.e2e.helpers import (
     ACCOUNT_TYPES_SEED,
     BASELINE_REGIONS,
     BASELINES_FILE,
+    SEED_CATALOGUE,
     live,
     typed_accounts,
 )
@@ -272,19 +273,26 @@ def test_a_burst_of_50_new_accounts_is_baselined_never_more_than_the_limit_at_on
 ) -> None:
     """Stax creates 50 accounts at once (one seed: 50 AccountCreateEvents). The rule queues
     them; the starter starts an account baseline per event only while one of the stage's
-    slots is free. Every account is baselined; one whose name makes no workload name
-    fails alone, by name, and alerts."""
+    slots is free. Every account is baselined but two, each failing alone, by name, with an
+    alert: one whose name makes no workload name, one where a workload without the
+    baseline's tag holds a target's name."""
     machine = deployed["account_baseline"]
     limit = burst.limit_of(boto3.client("lambda"))
     listed = sfn.list_executions(stateMachineArn=machine, maxResults=1000)["executions"]
     before = {e["executionArn"] for e in listed}
-    accounts = burst.burst_accounts(49, "burst")
+    *accounts, stray = burst.burst_accounts(49, "burst")
     broken = {"Id": str(uuid.uuid4()), "Name": "Burst (broken) #50", "AwsAccountId": "999999999990",
               "AccountType": "production"}  # fmt: skip
+    # A workload without the baseline's tag already holds one of the stray account's names.
+    catalogue = next(c for c in SEED_CATALOGUE if c["Name"] == "baseline-vpc")
+    holder = {"Id": str(uuid.uuid4()), "Name": f"network-{stray['Name']}-us-east-1",
+              "AccountId": stray["Id"], "Region": "us-east-1", "CatalogueId": catalogue["Id"],
+              "CatalogueVersionId": catalogue["Versions"][0]["Id"],
+              "Parameters": {"VpcCidr": "10.0.0.0/16"}, "Tags": {"Owner": "someone"}}  # fmt: skip
     started = time.monotonic()
-    baselined.seed(accounts=[*accounts, broken])
+    baselined.seed(accounts=[*accounts, stray, broken], workloads=[holder])
     times = burst.baselined_after(baselined, accounts, len(BASELINE_REGIONS), 200, started)
-    assert len(times) == 49, f"not baselined: {sorted({a['Name'] for a in accounts} - set(times))}"
+    assert len(times) == 48, f"not baselined: {sorted({a['Name'] for a in accounts} - set(times))}"
     ended = burst.wait_executions(sfn, machine, before, 50, timeout=60)
     assert len(ended) == 50  # one account baseline per event, none twice
     at_once = burst.most_at_once(burst.slot_intervals(sfn, ended))
@@ -293,12 +301,16 @@ def test_a_burst_of_50_new_accounts_is_baselined_never_more_than_the_limit_at_on
           f"ACTIVE p50 {values[24]:.1f} s, max {values[-1]:.1f} s", file=sys.stderr)  # fmt: skip
     assert 2 <= at_once <= limit
     described = [sfn.describe_execution(executionArn=arn) for arn in ended]
-    failed = [d for d in described if d["status"] != "SUCCEEDED"]
-    assert [json.loads(d["input"])["detail"]["accountId"] for d in failed] == [broken["Id"]]
-    assert failed[0].get("error") == "InvalidBaselines"
+    failed = {json.loads(d["input"])["detail"]["accountId"]: d
+              for d in described if d["status"] != "SUCCEEDED"}  # fmt: skip
+    assert set(failed) == {broken["Id"], stray["Id"]}  # each fails alone, by name
+    assert failed[broken["Id"]].get("error") == "InvalidBaselines"
+    assert failed[stray["Id"]].get("error") == "BaselineConflict"
+    assert holder["Name"] in failed[stray["Id"]]["cause"]
     deadline = time.monotonic() + 60
-    while not [a for a in alerts() if a.get("execution_arn") == failed[0]["executionArn"]]:
-        assert time.monotonic() < deadline, "the broken account's baseline did not alert"
+    arns = {d["executionArn"] for d in failed.values()}
+    while arns - {a.get("execution_arn") for a in alerts()}:
+        assert time.monotonic() < deadline, "a failed account baseline did not alert"
         time.sleep(1)
     queue = boto3.client("sqs").get_queue_url(
         QueueName="stax-orchestrator-local-account-events-dlq"

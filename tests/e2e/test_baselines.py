@@ -182,7 +182,13 @@ def test_the_simulator_announces_a_new_account_on_a_ministack_event_bus(clean_si
     pattern = {"detail-type": ["AccountManagement: AccountCreateEvent",
                                "AccountManagement: AccountUpdateEvent"],
                "detail": {"status": ["SUCCESS"]}}  # fmt: skip
-    events.put_rule(Name=name, EventBusName=name, EventPattern=json.dumps(pattern))
+    rule = events.put_rule(Name=name, EventBusName=name, EventPattern=json.dumps(pattern))
+    # As on AWS, the queue must let the rule send to it (the local stack checks it too).
+    sqs.set_queue_attributes(QueueUrl=queue, Attributes={"Policy": json.dumps({
+        "Version": "2012-10-17", "Statement": [{
+            "Effect": "Allow", "Principal": {"Service": "events.amazonaws.com"},
+            "Action": "sqs:SendMessage", "Resource": queue_arn["Attributes"]["QueueArn"],
+            "Condition": {"ArnEquals": {"aws:SourceArn": rule["RuleArn"]}}}]})})  # fmt: skip
     events.put_targets(Rule=name, EventBusName=name,
                        Targets=[{"Id": "q", "Arn": queue_arn["Attributes"]["QueueArn"]}])  # fmt: skip
     try:

@@ -202,13 +202,48 @@ def test_a_slot_taken_for_an_execution_step_functions_refuses_is_given_back(
 ) -> None:
     def refuse(**_: Any) -> None:
         raise world.states.exceptions.ClientError(
-            {"Error": {"Code": "ThrottlingException", "Message": "slow down"}}, "StartExecution"
-        )
+            {"Error": {"Code": "ThrottlingException", "Message": "slow down"},
+             "ResponseMetadata": {"HTTPStatusCode": 400}}, "StartExecution",
+        )  # fmt: skip
 
     monkeypatch.setattr(world.states, "start_execution", refuse)
     record = world.record(account_event(1))
     assert world.deliver(record) == [record["messageId"]]
     assert world.slots.holders() == {}
+
+
+def test_a_start_that_may_have_happened_keeps_its_slot_until_reclaim_finds_out(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from botocore.exceptions import ReadTimeoutError
+
+    def lost(**_: Any) -> None:
+        raise ReadTimeoutError(endpoint_url="https://states")
+
+    monkeypatch.setattr(world.states, "start_execution", lost)
+    record = world.record(account_event(1))
+    assert world.deliver(record) == [record["messageId"]]  # retried by SQS
+    assert list(world.slots.holders() or {}) == ["account-00000000-0000-0000-0000-000000000001"]
+
+
+def test_only_one_waiting_event_a_minute_looks_for_abandoned_slots(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    described: list[str] = []
+    original = world.states.describe_execution
+
+    def counting(**kwargs: Any) -> Any:
+        described.append(kwargs["executionArn"])
+        return original(**kwargs)
+
+    world.deliver(*(world.record(account_event(n)) for n in range(2)))
+    world.clock.now += RECLAIM_AFTER_SECONDS + 1
+    monkeypatch.setattr(world.states, "describe_execution", counting)
+    world.deliver(*(world.record(account_event(n)) for n in range(2, 8)))  # six wait
+    assert len(described) == 2  # the two holders, looked at once
+    world.clock.now += 61
+    world.deliver(world.record(account_event(9)))
+    assert len(described) == 4
 
 
 def test_racing_starters_never_hold_more_slots_than_the_limit(world: World) -> None:
