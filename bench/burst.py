@@ -151,12 +151,17 @@ def limit_of(lambda_client: Any, stage: str = "local") -> int:
 
 
 def _post_deploy(*flags: str) -> None:
+    """The post-deploy step as ``make deploy-local`` runs it (the local operator may write
+    the stage bucket: without it the next bench sections could not put fleet requests)."""
+    from stax_orchestrator.local_env import LOCAL_OPERATOR
+
     key = json.loads((ROOT / ".local" / "deployer.json").read_text())
     env = {**os.environ, "AWS_ACCESS_KEY_ID": key["AccessKeyId"],
            "AWS_SECRET_ACCESS_KEY": key["SecretAccessKey"]}  # fmt: skip
     done = subprocess.run(
         [sys.executable, "-m", "stax_orchestrator.deploy", "post-deploy", "--stage", "local",
-         *flags], cwd=ROOT, env=env, capture_output=True, text=True, timeout=900, check=False,
+         "--bucket-writer", LOCAL_OPERATOR, *flags],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=900, check=False,
     )  # fmt: skip
     if done.returncode != 0:
         raise RuntimeError(f"post-deploy {' '.join(flags)} failed: {done.stderr[-1500:]}")

@@ -82,11 +82,15 @@ def timed(function: Any, *args: Any, **kwargs: Any) -> tuple[Any, float]:
 
 def deploy_baselining(bus: str) -> None:
     """The post-deploy step of ``deploy.sh --baselines``, signed by the deploying user."""
+    from stax_orchestrator.local_env import LOCAL_OPERATOR
+
     key = json.loads((ROOT / ".local" / "deployer.json").read_text())
     env = {**os.environ, "AWS_ACCESS_KEY_ID": key["AccessKeyId"],
            "AWS_SECRET_ACCESS_KEY": key["SecretAccessKey"]}  # fmt: skip
+    # As `make deploy-local` runs it: the local operator keeps writing the stage bucket.
     command = [sys.executable, "-m", "stax_orchestrator.deploy", "post-deploy", "--stage",
-               "local", "--baselines", "examples/baselines.yaml", "--stax-event-bus", bus,
+               "local", "--bucket-writer", LOCAL_OPERATOR,
+               "--baselines", "examples/baselines.yaml", "--stax-event-bus", bus,
                "--stax-event-source", "stax.simulator"]  # fmt: skip
     console.print(
         "[bold]$ ./deploy.sh --stage local --baselines examples/baselines.yaml "
