@@ -34,11 +34,12 @@ from typing import Any
 if __package__ in (None, ""):  # run as a script: python bench/burst.py
     sys.path[0] = str(Path(__file__).resolve().parent.parent)
 
+from bench.account_events import FILE as EVENTS_FILE
+from bench.account_events import REGIONS
 from bench.stack import ROOT, Stack, open_stack, seed
 from bench.table import Row, check_row, info_row
 
 BURST = 50
-REGIONS = ("ap-southeast-2", "us-east-1")
 #: Before the account events queue (issue 22): one account's event to ACTIVE.
 BEFORE_SECONDS = 13.6
 #: One account may take this much longer than before: the queue's hop (EventBridge ->
@@ -51,18 +52,8 @@ WAVE_SLACK = 1.5
 #: The simulator as the e2e tier runs it (strict document, read-after-write lag, nulls).
 REALISM = {"strict": True, "read_after_write_lag_seconds": 1.0, "null_share": 0.25,
            "seed": 20261201}  # fmt: skip
-FILE = """\
-baselines:
-  network:
-    catalogue: baseline-vpc
-    version: "1.0.0"
-    workload_name: "{baseline}-{account}-{region}"
-    parameters: {VpcCidr: 10.0.0.0/16}
-    targets:
-      account_types: [production]
-      regions: [ap-southeast-2, us-east-1]
-    max_concurrency: 2
-"""
+#: Row 11's file (one baseline, two VPC workloads per production account), two at a time.
+FILE = EVENTS_FILE + "    max_concurrency: 2\n"
 QUICK_TASKS = {"started": 0.3, "pending": 0.3, "running": 1.0}
 GIVE_BACK = "Give Back Slot"
 
