@@ -10,13 +10,17 @@ says so with its own ``@pytest.mark.timeout(SECONDS)``, which wins.
 
 from __future__ import annotations
 
+import functools
 import os
+import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import boto3
 import pytest
 from moto import mock_aws
+from moto.dynamodb.responses import DynamoHandler
 
 #: moto's region (its account is 123456789012).
 MOTO_REGION = "us-east-1"
@@ -71,5 +75,26 @@ def aws(
     monkeypatch.setenv("AWS_DEFAULT_REGION", MOTO_REGION)
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setattr(DynamoHandler, "call_action", _one_at_a_time(DynamoHandler.call_action))
     with mock_aws():
         yield boto_session
+
+
+def _one_at_a_time(call_action: Any) -> Any:
+    """moto's DynamoDB answering one request at a time.
+
+    DynamoDB applies every write, its condition checked, atomically ("Condition
+    expressions", DynamoDB Developer Guide: a conditional write succeeds only if the
+    condition holds when it is applied); moto does not lock, so two conditional writes
+    racing on threads could both pass, and a test of racing writers (the claim of a name,
+    the account baselines' slots) would fail or pass by luck. Callers still interleave
+    freely between requests.
+    """
+    lock = threading.Lock()
+
+    @functools.wraps(call_action)
+    def atomic(self: DynamoHandler) -> Any:
+        with lock:
+            return call_action(self)
+
+    return atomic
