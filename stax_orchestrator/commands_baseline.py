@@ -25,12 +25,14 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import io
 import json
 import os
 import re
 import sys
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -163,13 +165,37 @@ def print_plan(
         out.say(f"Over the deletion budget, apply would refuse: {describe(row)}")
 
 
-def _plan_file(context: AwsContext, path: str, text: str, prune: bool) -> dict[str, Any]:
-    """The plan of the baselines file ``path``, whose ``text`` the caller has read."""
+def plan_cache(context: AwsContext, out: Output, refresh_all: bool = False) -> Any:
+    """The stage's plan cache (``chalicelib.baselines.plan_cache``) in its coordination
+    table; None, with a warning, when the stage names no table. ``refresh_all``: trust
+    none of it (every workload is read by id, and what is read is remembered)."""
+    from chalicelib.baselines.plan_cache import PlanCache
+    from chalicelib.coordination import CoordinationStore
+
+    try:
+        table = context.resources().table_name
+    except CliError as error:
+        table, why = None, str(error)
+    else:
+        why = "the stage's stack names no coordination table"
+    if not table:
+        out.warn(f"no plan cache ({why}): every workload is read from Stax by id")
+        return None
+    dynamodb = context.client("dynamodb")
+    return PlanCache(CoordinationStore(lambda: dynamodb, table), warn=out.warn,
+                     trust=not refresh_all)  # fmt: skip
+
+
+def _plan_file(
+    context: AwsContext, path: str, text: str, prune: bool, cache: Callable[[], Any]
+) -> dict[str, Any]:
+    """The plan of the baselines file ``path``, whose ``text`` the caller has read
+    (``cache``: builds the plan cache, once the file is known to be good)."""
     from chalicelib.baselines import compute_plan, load_baselines
 
     baselines = load_baselines(text, path)
     with context.stax_access().session() as stax:
-        return compute_plan(stax, baselines, prune=prune, secrets=context.secrets())
+        return compute_plan(stax, baselines, prune=prune, secrets=context.secrets(), cache=cache())
 
 
 def _narrowed(args: argparse.Namespace, plan: dict[str, Any]) -> dict[str, Any]:
@@ -185,9 +211,9 @@ def cmd_plan(args: argparse.Namespace, context: AwsContext, out: Output) -> int:
     from chalicelib.errors import OrchestratorError
 
     try:
-        plan = _narrowed(
-            args, _plan_file(context, args.file, _read_baselines(args.file), args.prune)
-        )
+        text = _read_baselines(args.file)
+        cache = functools.partial(plan_cache, context, out, args.refresh_all)
+        plan = _narrowed(args, _plan_file(context, args.file, text, args.prune, cache))
     except OrchestratorError as error:
         _refused(error, out)
         return EXIT_FAILED
@@ -237,7 +263,9 @@ def approval(auto_approve: bool, stdin: Any, ask: Any, out: Output) -> int | Non
     return None
 
 
-def _saved_plan(context: AwsContext, path: str, text: str, prune: bool) -> dict[str, Any]:
+def _saved_plan(
+    context: AwsContext, path: str, text: str, prune: bool, cache: Callable[[], Any]
+) -> dict[str, Any]:
     from chalicelib.baselines import check_fresh, load_saved
 
     plan = load_saved(text, path)
@@ -247,7 +275,7 @@ def _saved_plan(context: AwsContext, path: str, text: str, prune: bool) -> dict[
             EXIT_INVALID,
         )
     with context.stax_access().session() as stax:
-        check_fresh(stax, plan)
+        check_fresh(stax, plan, cache())
     return plan
 
 
@@ -327,10 +355,11 @@ def cmd_apply(args: argparse.Namespace, context: AwsContext, out: Output) -> int
     text = _read(args.file)
     saved = is_saved_plan(text)
     try:
+        cache = functools.partial(plan_cache, context, out, args.refresh_all)
         if saved:
-            plan = _saved_plan(context, args.file, text, args.prune)
+            plan = _saved_plan(context, args.file, text, args.prune, cache)
         else:
-            plan = _plan_file(context, args.file, text, args.prune)  # held to 1 MiB there
+            plan = _plan_file(context, args.file, text, args.prune, cache)  # held to 1 MiB
         plan = _narrowed(args, plan)
         planned = fleets(plan)
         for fleet in planned:
@@ -467,6 +496,12 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     )
     for parser in (plan, apply):
         parser.add_argument(*_MAX_DELETES[0], **_MAX_DELETES[1])
+        parser.add_argument(
+            "--refresh-all",
+            action="store_true",
+            help="read every workload from Stax by id, trusting none of what the plan cache "
+            "remembers of earlier plans (docs/baselines.md)",
+        )
         parser.add_argument(
             "--baseline",
             action="append",

@@ -125,6 +125,13 @@ class Output:
         if not self.as_json:
             self.console.print(text, markup=False)
 
+    def warn(self, text: str) -> None:
+        """Print a warning on stderr (plain text); the command goes on."""
+        if self.as_json:
+            self.err_json({"warning": text})
+        else:
+            self.err_console.print(f"[bold yellow]warning:[/] {literal(text)}")
+
     def error(self, text: str) -> None:
         """Print an error on stderr; ``text`` is plain (it often quotes the user's input)."""
         if self.as_json:

@@ -24,7 +24,9 @@ rewrite someone else's workload.
 
 from __future__ import annotations
 
+import copy
 import re
+from collections import defaultdict
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -39,6 +41,7 @@ from chalicelib.baselines.model import (
     is_uuid,
     report_request_problems,
 )
+from chalicelib.baselines.plan_cache import PlanCache
 from chalicelib.baselines.source import join
 from chalicelib.baselines.stax_state import (
     StaxState,
@@ -46,6 +49,7 @@ from chalicelib.baselines.stax_state import (
     read_accounts_of_types,
     read_catalogue,
     read_named_accounts,
+    read_one,
     read_workloads,
     value_digest,
 )
@@ -71,13 +75,18 @@ _REPAIR_BY_UPDATE = frozenset({"UPDATE_FAILED", "DELETE_FAILED"})
 
 
 def read_state(
-    stax: Any, baselines: Baselines, account_id: str | None = None
+    stax: Any,
+    baselines: Baselines,
+    account_id: str | None = None,
+    cache: PlanCache | None = None,
 ) -> tuple[StaxState, Collector]:
     """Read what the file depends on; unknown names become problems (with lines).
 
     ``account_id``: read only that account and its workloads (an account event's plan),
     so the calls do not grow with the organisation: Stax's own filters (``id_filter`` on
-    ReadAccounts, ``account_ids`` on ReadWorkloads), each answer checked again here."""
+    ReadAccounts, ``account_ids`` on ReadWorkloads), each answer checked again here.
+    ``cache``: the stage's plan cache (``plan_cache``), so unchanged workloads are not
+    read by id."""
     state = StaxState()
     problems = Collector(baselines.lines, baselines.name)
     read_catalogue(stax, state)
@@ -105,7 +114,7 @@ def read_state(
         item = _catalogue_item(state, baseline, problems)
         if item is not None:
             catalogue_ids.append(str(item["Id"]))
-    read_workloads(stax, state, catalogue_ids, account_id)
+    read_workloads(stax, state, catalogue_ids, account_id, cache)
     return state, problems
 
 
@@ -418,6 +427,10 @@ def plan_baseline(
         for i, w in state.workloads.items()
         if (w.get("Tags") or {}).get(BASELINE_TAG) == baseline.name
     }
+    # Every workload by where it is and its name: one look-up per target, not a scan.
+    placed: dict[tuple[Any, Any, Any], list[str]] = defaultdict(list)
+    for i, w in state.workloads.items():
+        placed[(w.get("AccountId"), w.get("Region"), w.get("Name"))].append(i)
     changes: list[dict[str, Any]] = []
     conflicts: list[str] = []
     matched: set[str] = set()
@@ -462,22 +475,10 @@ def plan_baseline(
                 "region": region,
                 "workload_name": desired["workload_name"],
             }
-            mine = [
-                (i, w)
-                for i, w in owned.items()
-                if w.get("AccountId") == account_id
-                and w.get("Region") == region
-                and w.get("Name") == desired["workload_name"]
-            ]
+            here = placed.get((account_id, region, desired["workload_name"]), [])
+            mine = [(i, owned[i]) for i in here if i in owned]
             if not mine:
-                taken = [
-                    i
-                    for i, w in state.workloads.items()
-                    if i not in owned
-                    and w.get("AccountId") == account_id
-                    and w.get("Region") == region
-                    and w.get("Name") == desired["workload_name"]
-                ]
+                taken = [i for i in here if i not in owned]
                 if taken:
                     conflicts.append(f"{desired['workload_name']} ({taken[0]}){context}")
                     continue
@@ -527,10 +528,12 @@ def compute_plan(
     prune: bool,
     secrets: Secrets = no_secrets,
     account_id: str | None = None,
+    cache: PlanCache | None = None,
 ) -> dict[str, Any]:
     """Read Stax and plan every baseline (``secrets`` reads the values a file keeps in SSM,
     to compare them with Stax's by digest; ``account_id``: that account alone, as
-    :func:`read_state`).
+    :func:`read_state`; ``cache``: the stage's plan cache, whose records are read again
+    by id wherever the plan would not be a no-op).
 
     Raises:
         InvalidBaselines: the file names what Stax does not have, or a target's request
@@ -539,7 +542,11 @@ def compute_plan(
         StaxApiUnavailable, StaxAuthenticationFailed: reading Stax failed.
         WorkloadParameterUnavailable: a value the file keeps in SSM cannot be read.
     """
-    state, problems = read_state(stax, baselines, account_id)
+    state, problems = read_state(stax, baselines, account_id, cache)
+    if state.cached:
+        _read_what_would_change(
+            stax, state, baselines, problems, prune=prune, secrets=secrets, account_id=account_id
+        )
     changes: list[dict[str, Any]] = []
     for baseline in baselines.baselines:
         changes += plan_baseline(baseline, state, problems, prune=prune, secrets=secrets)
@@ -567,3 +574,34 @@ def compute_plan(
             for b in baselines.baselines
         },
     }
+
+
+def _read_what_would_change(
+    stax: Any,
+    state: StaxState,
+    baselines: Baselines,
+    problems: Collector,
+    *,
+    prune: bool,
+    secrets: Secrets,
+    account_id: str | None,
+) -> None:
+    """Read by id every cached workload the plan would not leave alone (a change, an
+    orphan, a conflict), so that only what Stax says now can lead to a write."""
+    probe = copy.deepcopy(problems)
+    try:
+        changes = [
+            change
+            for baseline in baselines.baselines
+            for change in plan_baseline(baseline, state, probe, prune=prune, secrets=secrets)
+        ]
+    except BaselineConflict:
+        suspects = set(state.cached)  # rare: read them all rather than guess which
+    else:
+        suspects = {
+            str(c["workload_id"])
+            for c in changes
+            if c["action"] not in ("noop", "skip") and c.get("workload_id") in state.cached
+        }
+    for workload_id in sorted(suspects):
+        read_one(stax, state, workload_id, account_id)

@@ -18,6 +18,7 @@ from typing import Any
 
 from chalicelib.baselines.errors import InvalidBaselines, SavedPlanStale
 from chalicelib.baselines.model import load_baselines
+from chalicelib.baselines.plan_cache import PlanCache
 from chalicelib.baselines.planner import PLAN_FORMAT, read_state
 from chalicelib.baselines.stax_state import describe_changes, fingerprint
 from chalicelib.validation import MAX_FLEET_REQUEST_BYTES, json_size
@@ -71,15 +72,17 @@ def load_saved(text: str, name: str) -> dict[str, Any]:
     return dict(plan)
 
 
-def check_fresh(stax: Any, plan: Mapping[str, Any]) -> None:
-    """Refuse a saved plan if Stax changed since it was computed.
+def check_fresh(stax: Any, plan: Mapping[str, Any], cache: PlanCache | None = None) -> None:
+    """Refuse a saved plan if Stax changed since it was computed (``cache``: the stage's
+    plan cache; every workload the plan writes to was read by id when it was planned, and
+    so is not cached, and is read by id again here).
 
     Raises:
         SavedPlanStale: the state read now differs; ``details["changes"]`` names how.
         InvalidBaselines: the file in the plan no longer resolves against Stax.
     """
     baselines = load_baselines(plan["source"], str(plan.get("source_name") or "plan's file"))
-    state, problems = read_state(stax, baselines)
+    state, problems = read_state(stax, baselines, cache=cache)
     problems.raise_if_any()
     now = state.records()
     if fingerprint(now) != plan["fingerprint"]:

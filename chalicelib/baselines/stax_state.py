@@ -6,7 +6,8 @@ Role: the planner's only view of Stax. :func:`read_state` reads, paged, the cata
 known from the question even when the answer's nullable ``AccountType`` is null), the
 accounts the file names, and every workload of the catalogues the file uses -- each
 read again by id with ``include_tags`` (lists carry no tags), because the baseline tag
-is how a baseline's workloads are recognised. Stax may answer a nullable field with
+is how a baseline's workloads are recognised, unless the plan cache shows it unchanged
+(:mod:`chalicelib.baselines.plan_cache`). Stax may answer a nullable field with
 null; a workload whose tags, parameters or version come back null is read again, a few
 times, before the plan gives up (a guess would plan a wrong change).
 
@@ -25,7 +26,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from chalicelib.baselines.plan_cache import PlanCache, Snapshot
 from chalicelib.errors import StaxApiUnavailable
+from chalicelib.settings import BASELINE_TAG
 from chalicelib.stax import is_live
 
 #: Reads of one workload before its null fields are given up on.
@@ -44,6 +47,9 @@ class StaxState:
     #: listing returned it, or None for an account named directly and of unknown type).
     accounts: dict[str, dict[str, Any]] = field(default_factory=dict)
     workloads: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: The workloads whose record came from the plan cache, not from a read by id
+    #: (``plan_cache``); the planner reads again any of them it would change.
+    cached: set[str] = field(default_factory=set)
 
     def records(self) -> dict[str, Any]:
         """Every record, keyed ``kind:id``, as plain JSON (the fingerprint's input)."""
@@ -231,8 +237,15 @@ def read_named_accounts(stax: Any, state: StaxState, refs: Iterable[str], is_id:
 
 
 def read_workloads(
-    stax: Any, state: StaxState, catalogue_ids: Iterable[str], account_id: str | None = None
+    stax: Any,
+    state: StaxState,
+    catalogue_ids: Iterable[str],
+    account_id: str | None = None,
+    cache: PlanCache | None = None,
 ) -> None:
+    """Every live workload of the catalogues (of ``account_id`` alone, if given): listed,
+    paged, then read by id with its tags -- unless ``cache`` holds a snapshot the listing
+    shows is still true (``plan_cache``)."""
     only = {"account_ids": account_id} if account_id else {}
     for catalogue_id in sorted(set(catalogue_ids)):
         listed = [
@@ -244,10 +257,34 @@ def read_workloads(
             # decided by the full read below).
             and (not account_id or str(w.get("AccountId") or account_id).lower() == account_id)
         ]
+        known = cache.load(catalogue_id) if cache else {}
+        fresh: list[Snapshot] = []
         for summary in listed:
-            workload = _full_workload(stax, str(summary["Id"]))
-            if workload is None:
+            snapshot = known.get(str(summary["Id"]))
+            if snapshot is not None and snapshot.describes(summary, _workload_record):
+                state.workloads[snapshot.workload_id] = dict(snapshot.record)
+                state.cached.add(snapshot.workload_id)
                 continue
-            if account_id and str(workload.get("AccountId") or "").lower() != account_id:
-                continue
-            state.workloads[str(workload["Id"])] = _workload_record(workload)
+            record = read_one(stax, state, str(summary["Id"]), account_id)
+            if cache and record and BASELINE_TAG in record[1]["Tags"]:
+                taken = Snapshot.of(record[0], record[1], cache.now())
+                fresh += [taken] if taken else []
+        if cache:
+            cache.store(catalogue_id, fresh)
+
+
+def read_one(
+    stax: Any, state: StaxState, workload_id: str, account_id: str | None = None
+) -> tuple[dict[str, Any], dict[str, Any]] | None:
+    """Read one workload by id into ``state`` (gone or of another account: out of it);
+    the workload and its record."""
+    state.cached.discard(workload_id)
+    workload = _full_workload(stax, workload_id)
+    if workload is None or (
+        account_id and str(workload.get("AccountId") or "").lower() != account_id
+    ):
+        state.workloads.pop(workload_id, None)
+        return None
+    record = _workload_record(workload)
+    state.workloads[str(workload["Id"])] = record
+    return workload, record

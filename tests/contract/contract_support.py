@@ -266,6 +266,12 @@ class StaxOnlyContext:
 
         return no_secrets
 
+    def resources(self) -> Any:
+        """No stage here: the plan cache is skipped with a warning."""
+        from stax_orchestrator.console import CliError
+
+        raise CliError("no stage in the contract tier")
+
     def state_machine_arn(self, kind: str) -> str:
         raise AssertionError("the command looked for a state machine to start")
 

@@ -210,16 +210,17 @@ def test_a_saved_plan_is_refused_naming_what_changed_in_stax(
 
 
 def run_plan(gateway: StaxGateway, path: Any, *flags: str) -> tuple[int, str]:
+    """The exit code, and stdout (results; after stderr's messages unless ``--json``)."""
     from stax_orchestrator.cli import build_parser
     from stax_orchestrator.commands_baseline import cmd_plan
     from stax_orchestrator.console import Output
 
     args = build_parser().parse_args(["plan", str(path), *flags])
-    stream = io.StringIO()
+    stream, err = io.StringIO(), io.StringIO()
     code = cmd_plan(
-        args, StaxOnlyContext(gateway), Output(args.json, stream=stream, err_stream=stream)
+        args, StaxOnlyContext(gateway), Output(args.json, stream=stream, err_stream=err)
     )
-    return code, stream.getvalue()
+    return code, stream.getvalue() if args.json else err.getvalue() + stream.getvalue()
 
 
 def test_plan_exits_0_planned_and_with_detailed_exitcode_2_on_changes_and_1_on_a_bad_file(
