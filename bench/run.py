@@ -15,6 +15,7 @@ Sections (modules runnable alone, see bench/README.md):
   deploy     a redeploy with nothing to change, before and after the stage's stack
   hostile    the hostile baselines corpus: the worst refusal's time and memory
   events     Stax calls of one account event's plan at 10 and at 300 accounts
+  plans      a no-change baselines plan at 180, 1,800 and 10,002 targets, with the cache
   burst      account event -> baselines ACTIVE: one new account, then 50 at once
 
 By default it uses the standard local stack (``make deploy-local`` done, as the
@@ -52,6 +53,7 @@ from bench import (
     hostile,
     install,
     package,
+    plans,
     polling,
     tracing,
 )
@@ -64,6 +66,7 @@ SECTIONS = (
     "calls",
     "polling",
     "events",
+    "plans",
     "burst",
     "e2e",
     "fleet",
@@ -183,7 +186,12 @@ def main(argv: list[str] | None = None) -> int:
                     raw["burst"] = burst.measure(stack)
                     return list(burst.rows(raw["burst"]))
 
+                def no_change_plans() -> list[Row]:
+                    raw["plans"] = plans.measure(stack)
+                    return list(plans.rows(raw["plans"]))
+
                 section("events", event_calls)
+                section("plans", no_change_plans)
                 section("burst", bursts)
                 section("e2e", end_to_end)
                 section("fleet", fleets)

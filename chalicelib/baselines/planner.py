@@ -542,14 +542,32 @@ def compute_plan(
         StaxApiUnavailable, StaxAuthenticationFailed: reading Stax failed.
         WorkloadParameterUnavailable: a value the file keeps in SSM cannot be read.
     """
-    state, problems = read_state(stax, baselines, account_id, cache)
-    if state.cached:
-        _read_what_would_change(
-            stax, state, baselines, problems, prune=prune, secrets=secrets, account_id=account_id
-        )
-    changes: list[dict[str, Any]] = []
-    for baseline in baselines.baselines:
-        changes += plan_baseline(baseline, state, problems, prune=prune, secrets=secrets)
+    state, read_problems = read_state(stax, baselines, account_id, cache)
+    while True:
+        problems = copy.deepcopy(read_problems)
+        try:
+            changes = [
+                change
+                for baseline in baselines.baselines
+                for change in plan_baseline(baseline, state, problems, prune=prune, secrets=secrets)
+            ]
+        except BaselineConflict:
+            if not state.cached:
+                raise
+            suspects = set(state.cached)  # rare: read them all rather than guess which
+        else:
+            # Only what Stax says now may lead to a write: a cached workload the plan would
+            # not leave alone (a change, an orphan, a protected one) is read by id, and
+            # the plan made again.
+            suspects = {
+                str(c["workload_id"])
+                for c in changes
+                if c["action"] not in ("noop", "skip") and c.get("workload_id") in state.cached
+            }
+        if not suspects:
+            break
+        for workload_id in sorted(suspects):
+            read_one(stax, state, workload_id, account_id)
     problems.raise_if_any()
     records = state.records()
     return {
@@ -574,34 +592,3 @@ def compute_plan(
             for b in baselines.baselines
         },
     }
-
-
-def _read_what_would_change(
-    stax: Any,
-    state: StaxState,
-    baselines: Baselines,
-    problems: Collector,
-    *,
-    prune: bool,
-    secrets: Secrets,
-    account_id: str | None,
-) -> None:
-    """Read by id every cached workload the plan would not leave alone (a change, an
-    orphan, a conflict), so that only what Stax says now can lead to a write."""
-    probe = copy.deepcopy(problems)
-    try:
-        changes = [
-            change
-            for baseline in baselines.baselines
-            for change in plan_baseline(baseline, state, probe, prune=prune, secrets=secrets)
-        ]
-    except BaselineConflict:
-        suspects = set(state.cached)  # rare: read them all rather than guess which
-    else:
-        suspects = {
-            str(c["workload_id"])
-            for c in changes
-            if c["action"] not in ("noop", "skip") and c.get("workload_id") in state.cached
-        }
-    for workload_id in sorted(suspects):
-        read_one(stax, state, workload_id, account_id)
