@@ -67,6 +67,13 @@ def sns_client() -> Any:
 
 
 @functools.cache
+def cloudwatch_client() -> Any:
+    import boto3
+
+    return boto3.client("cloudwatch")
+
+
+@functools.cache
 def states_client() -> Any:
     import boto3
 
@@ -185,6 +192,12 @@ def plan_fleet(event: Any, context: Any) -> dict[str, Any]:
 def record_fleet_target(event: Any, context: Any) -> dict[str, Any]:
     outcome = validation.load_machine_event("record_fleet_target", event)
     return fleet.record_target(outcome, coordination_store())
+
+
+@lambda_function("next_fleet_stage")
+def next_fleet_stage(event: Any, context: Any) -> dict[str, Any]:
+    request = validation.load_machine_event("next_fleet_stage", event)
+    return fleet.next_stage(request, coordination_store(), cloudwatch_client)
 
 
 @lambda_function("summarise_fleet")

@@ -186,6 +186,15 @@ class WorkloadParameterUnavailable(OrchestratorError):
     )
 
 
+class FleetHalted(OrchestratorError):
+    """A fleet of canary stages stopped itself between two stages: a stage crossed its
+    failure tolerance, or an alarm of ``halt_on_alarms`` was in ALARM (or could not be
+    read). The later stages' targets were not touched; the cause names the stage and why.
+    Raised by the fleet machine (its summary's error)."""
+
+    hint = "Fix what halted it, then resume: stax-orchestrator fleet resume EXECUTION_ARN."
+
+
 class FleetPlanChanged(OrchestratorError):
     """The fleet's plan object is not the version written when the fleet was planned.
 

@@ -9,7 +9,8 @@ machines. Each becomes an EventBridge event of the orchestrator's own, on the st
 - ``detail-type``: ``Workload Operation Status Change`` (a workload operation, alone or a
   fleet's target), ``Fleet Status Change``, ``Account Baseline Status Change``;
 - ``detail``: the status (``STARTED``, ``SUCCEEDED``, ``FAILED``, ``TIMED_OUT``,
-  ``ABORTED``), the execution and state machine ARNs, the error name, and what the operation
+  ``ABORTED``; ``HALTED`` for a fleet that stopped itself between canary stages), the
+  execution and state machine ARNs, the error name, and what the operation
   is about -- operation, workload name and id, AWS account and region (a workload
   operation); fleet id, name and operation (a fleet); Stax account id and event id (an account
   baseline) -- and the execution that started it, when one did. Never a parameter value,
@@ -26,6 +27,7 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from chalicelib.errors import FleetHalted
 from chalicelib.logs import log_event
 
 SOURCE = "stax-orchestrator"
@@ -37,6 +39,8 @@ DETAIL_TYPES = {
 #: Step Functions' statuses -> ours (an execution that runs has started).
 STATUSES = {"RUNNING": "STARTED", "SUCCEEDED": "SUCCEEDED", "FAILED": "FAILED",
             "TIMED_OUT": "TIMED_OUT", "ABORTED": "ABORTED"}  # fmt: skip
+#: The error of a fleet that halted itself between canary stages.
+HALTED_ERROR = FleetHalted.__name__
 _MACHINE = re.compile(r":stateMachine:(?P<name>[\w-]{1,80})$")
 _ID = re.compile(r"^[\w.:/#@+-]{1,200}$")
 
@@ -108,6 +112,8 @@ def status_event(event: Mapping[str, Any], stage_prefix: str) -> dict[str, Any]:
     status = STATUSES.get(str(detail.get("status")))
     if event.get("source") != "aws.states" or kind is None or status is None:
         raise NotAStatusChange("not a status change of the stage's machines")
+    if kind == "fleet" and status == "FAILED" and detail.get("error") == HALTED_ERROR:
+        status = "HALTED"  # it stopped itself between canary stages
     from chalicelib.validation import STARTED_BY_FIELD
 
     given = _json(detail.get("input"))

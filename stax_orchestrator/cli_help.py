@@ -71,8 +71,12 @@ EXAMPLES = {
     "fleet run": ["stax-orchestrator fleet run examples/fleet-create.json --dry-run",
                   "stax-orchestrator fleet run request.json --targets targets.csv"],
     "fleet rollout": ["stax-orchestrator fleet rollout --catalogue-id CATALOGUE_ID "
-                      "--catalogue-version-id VERSION_ID --max-concurrency 10 --dry-run"],
+                      "--catalogue-version-id VERSION_ID --max-concurrency 10 --dry-run",
+                      "stax-orchestrator fleet rollout --catalogue-id CATALOGUE_ID "
+                      "--catalogue-version-id VERSION_ID --stages 1,25%,100% "
+                      "--halt-on-alarm api-errors-high"],
     "fleet results": ["stax-orchestrator fleet results EXECUTION --status FAILED --csv"],
+    "fleet resume": ["stax-orchestrator fleet resume EXECUTION_ARN"],
     "workloads": ["stax-orchestrator workloads --baseline network --region us-east-1",
                   "stax-orchestrator workloads --account workloads-prod --all --output json"],
     "fleet list": ["stax-orchestrator fleet list --status FAILED",

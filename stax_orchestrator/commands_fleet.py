@@ -199,6 +199,10 @@ def _rollout_request(args: argparse.Namespace) -> dict[str, Any]:
     if args.failure_tolerance is not None:
         tolerance = args.failure_tolerance
         request["failure_tolerance"] = int(tolerance) if tolerance.isdigit() else tolerance
+    if args.stages:
+        request["stages"] = [int(s) if s.isdigit() else s for s in args.stages.split(",")]
+    if args.halt_on_alarm:
+        request["halt_on_alarms"] = args.halt_on_alarm
     return request
 
 
@@ -221,7 +225,6 @@ class FleetReader:
         self.sfn, self.store, self.execution_arn = sfn, store, execution_arn
         self.fleet_id = execution_arn.rsplit(":", 1)[-1]
         self.plan: dict[str, Any] | None = None
-        self.map_run_arn: str | None = None
         self.note: str | None = None
 
     def describe(self) -> dict[str, Any]:
@@ -241,25 +244,29 @@ class FleetReader:
         return self.plan
 
     def map_run(self) -> tuple[dict[str, Any] | None, Any]:
-        """The Map Run's ``itemCounts`` and start, or ``(None, None)`` before it exists."""
+        """The ``itemCounts`` of the fleet's Map Runs so far (one per canary stage, summed)
+        and when the first started, or ``(None, None)`` before one exists."""
         from botocore.exceptions import ClientError
 
         try:
-            if self.map_run_arn is None:
-                pages = self.sfn.get_paginator("list_map_runs").paginate(
-                    executionArn=self.execution_arn
-                )
-                runs = [run for page in pages for run in page.get("mapRuns", [])]
-                if not runs:
-                    return None, None
-                latest = max(runs, key=lambda r: view.epoch(r.get("startDate")) or 0.0)
-                self.map_run_arn = str(latest["mapRunArn"])
-            described = self.sfn.describe_map_run(mapRunArn=self.map_run_arn)
+            pages = self.sfn.get_paginator("list_map_runs").paginate(
+                executionArn=self.execution_arn
+            )
+            runs = [run for page in pages for run in page.get("mapRuns", [])]
+            if not runs:
+                return None, None
+            counts: dict[str, Any] = {}
+            for run in runs:
+                described = self.sfn.describe_map_run(mapRunArn=run["mapRunArn"])
+                for key, value in (described.get("itemCounts") or {}).items():
+                    if isinstance(value, int):
+                        counts[key] = counts.get(key, 0) + value
         except ClientError as error:
             code = error.response.get("Error", {}).get("Code", "")
             self.note = f"the Map Run cannot be read ({code}): counts are the plan's"
             return None, None
-        return dict(described.get("itemCounts") or {}), described.get("startDate")
+        first = min(runs, key=lambda r: view.epoch(r.get("startDate")) or 0.0)
+        return counts, first.get("startDate")
 
     def failures(self) -> list[dict[str, Any]] | None:
         """Every failed target recorded so far (the ``failed#`` items), or None."""
@@ -381,9 +388,24 @@ def cmd_fleet(args: argparse.Namespace, context: AwsContext, out: Output) -> int
     except InvalidFleetRequest as error:
         print_refusal(error, "invalid fleet request", out)
         return EXIT_INVALID
+    return _start_and_follow(context, out, args, machine, request, operation=fleet["operation"])
+
+
+def _start_and_follow(
+    context: AwsContext,
+    out: Output,
+    args: argparse.Namespace,
+    machine: str,
+    request: Mapping[str, Any],
+    *,
+    operation: str,
+    name: str | None = None,
+) -> int:
+    """Start the fleet machine with ``request`` (named ``name``) and follow it."""
     sfn = context.client_for("stepfunctions", machine)
     body = json.dumps(request, ensure_ascii=False, separators=(",", ":"))
-    arn = str(sfn.start_execution(stateMachineArn=machine, input=body)["executionArn"])
+    named = {"name": name} if name else {}
+    arn = str(sfn.start_execution(stateMachineArn=machine, input=body, **named)["executionArn"])
     if args.no_wait:
         if out.as_json:
             out.json({"execution_arn": arn, "status": "RUNNING"})
@@ -391,10 +413,7 @@ def cmd_fleet(args: argparse.Namespace, context: AwsContext, out: Output) -> int
             print(arn, file=out.stream)
         return EXIT_OK
     location = request.get("targets_location")
-    out.say(
-        f"started fleet {fleet['operation']}: {arn}"
-        + (f" (targets: {location})" if location else "")
-    )
+    out.say(f"started fleet {operation}: {arn}" + (f" (targets: {location})" if location else ""))
     command = f"stax-orchestrator fleet results {arn}{_flags(context)}"
     try:
         store = None
@@ -404,7 +423,7 @@ def cmd_fleet(args: argparse.Namespace, context: AwsContext, out: Output) -> int
             sfn,
             store,
             arn,
-            operation=fleet["operation"],
+            operation=operation,
             out=out,
             interval=args.interval,
             results_command=command,
@@ -412,6 +431,48 @@ def cmd_fleet(args: argparse.Namespace, context: AwsContext, out: Output) -> int
     except KeyboardInterrupt:
         out.error(f"interrupted: the fleet goes on; its results: {command}")
         return EXIT_INTERRUPTED
+
+
+#: The execution statuses a fleet can be resumed from (it ended without finishing).
+RESUMABLE = ("FAILED", "ABORTED", "TIMED_OUT")
+
+
+def cmd_resume(args: argparse.Namespace, context: AwsContext, out: Output) -> int:
+    """``fleet resume EXECUTION``: the same request again, as a new execution of the stage's
+    fleet machine: the targets already done are skipped (the plan finds them in Stax),
+    the stages and brakes of the request apply again to what is left."""
+    from chalicelib.errors import InvalidFleetRequest
+
+    arn = execution_arn_of(context, args.execution)
+    machine = context.state_machine_arn("fleet")
+    described = context.client_for("stepfunctions", arn).describe_execution(executionArn=arn)
+    if described.get("stateMachineArn") != machine:
+        raise CliError(f"{arn} is not an execution of the stage's fleet machine ({machine})",
+                       EXIT_INVALID)  # fmt: skip
+    status = described.get("status")
+    if status not in RESUMABLE:
+        raise CliError(
+            f"{arn} is {status}: only a fleet that ended without finishing ("
+            f"{', '.join(RESUMABLE)}) can be resumed", EXIT_INVALID,
+        )  # fmt: skip
+    try:
+        request = json.loads(described.get("input") or "null")
+    except ValueError:
+        request = None
+    if isinstance(request, Mapping) and request.get("operation") == "apply":
+        raise CliError(
+            "a baseline's fleet resumes with `stax-orchestrator apply FILE` (it plans again "
+            "from what Stax holds now)", EXIT_INVALID,
+        )  # fmt: skip
+    try:
+        fleet = validate(request)
+    except InvalidFleetRequest as error:
+        print_refusal(error, "the fleet's request can no longer run", out)
+        return EXIT_INVALID
+    name = f"{arn.rsplit(':', 1)[-1][:60]}-resume-{uuid.uuid4().hex[:8]}"
+    return _start_and_follow(
+        context, out, args, machine, request, operation=fleet["operation"], name=name
+    )
 
 
 def read_fleet_results(store: CoordinationStore, fleet_id: str, status: str | None) -> list:
@@ -487,6 +548,26 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
         "--max-concurrency", type=int, default=5, help="targets at a time (default 5)"
     )
     rollout.add_argument("--failure-tolerance", help="a count, or a percentage like 20%%")
+    rollout.add_argument(
+        "--stages",
+        metavar="N,P%,...,100%",
+        help="canary stages: cumulative sizes, the last 100%% (e.g. 1,25%%,100%%)",
+    )
+    rollout.add_argument(
+        "--halt-on-alarm",
+        action="append",
+        metavar="ALARM",
+        help="halt before a stage while this CloudWatch alarm is in ALARM (repeatable)",
+    )
+    resume = fleet_sub.add_parser(
+        "resume", parents=[common], help="run a halted or failed fleet again, for what is left"
+    )
+    resume.add_argument("execution", metavar="EXECUTION", help="fleet execution ARN, or name")
+    resume.add_argument("--no-wait", action="store_true", help="print the ARN and return")
+    resume.add_argument(
+        "--interval", type=float, default=2.0, help="seconds between looks (default 2)"
+    )
+    resume.set_defaults(handler=cmd_resume)
     for parser in (run, rollout):
         parser.add_argument(
             "--dry-run",

@@ -34,6 +34,7 @@ def dry_run(fleet: Mapping[str, Any], context: Any, out: Output) -> int:
     """Print the fleet's plan; the exit code (0: planned, nothing started)."""
     from chalicelib.errors import InvalidFleetRequest, OrchestratorError
     from chalicelib.fleet.planning import runnable_and_done, target_of, tolerated_failures
+    from chalicelib.validation.stages import stage_ends
 
     try:
         runnable, done = runnable_and_done(fleet, context.stax_access())
@@ -51,10 +52,13 @@ def dry_run(fleet: Mapping[str, Any], context: Any, out: Output) -> int:
         for item in runnable
     ]  # fmt: skip
     already = [{"index": d["index"], "target": d["target"], "detail": d["detail"]} for d in done]
+    stages = stage_ends(fleet.get("stages") or ["100%"], len(runnable))
     if out.as_json:
         out.json({"dry_run": True, "operation": operation, "to_run": to_run,
                   "already_done": already, "max_concurrency": fleet["max_concurrency"],
-                  "tolerated_failures": tolerated, "started": False})  # fmt: skip
+                  "tolerated_failures": tolerated, "stages": stages,
+                  "halt_on_alarms": fleet.get("halt_on_alarms") or [],
+                  "started": False})  # fmt: skip
         return EXIT_OK
     from rich.table import Table
 
@@ -76,6 +80,12 @@ def dry_run(fleet: Mapping[str, Any], context: Any, out: Output) -> int:
     out.say(
         f"Dry run: {len(to_run)} target(s) would run ({fleet['max_concurrency']} at a time), "
         f"{len(already)} already done; the fleet would tolerate {tolerated} failure(s). "
-        "Nothing was started."
-    )
+        + (
+            f"In {len(stages)} stages, ending after target {', '.join(map(str, stages))}"
+            + (f", halting on alarm(s) {', '.join(fleet['halt_on_alarms'])}. "
+               if fleet.get("halt_on_alarms") else ". ")
+            if len(stages) > 1 else ""
+        )
+        + "Nothing was started."
+    )  # fmt: skip
     return EXIT_OK

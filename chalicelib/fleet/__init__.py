@@ -16,6 +16,7 @@ from typing import Any
 from chalicelib.coordination import CoordinationStore
 from chalicelib.fleet.planning import load_targets, plan, target_of, tolerated_failures
 from chalicelib.fleet.results import read_results, record_target, summarise
+from chalicelib.fleet.stages import next_stage
 from chalicelib.stax import StaxAccess
 
 # The contract check's sentinels (``stax_orchestrator.asl_contract``), interned: it
@@ -25,7 +26,7 @@ _ANY, _VALUE = sys.intern("<any>"), sys.intern("<value>")
 #: reads some of them).
 SUMMARY_FIELDS = ("operation", "total", "to_run", "already_done", "succeeded", "failed",
                   "not_started", "aborted", "max_concurrency", "failure_tolerance",
-                  "tolerated_failures", "results", "execution_records")  # fmt: skip
+                  "tolerated_failures", "results", "execution_records", "stages")  # fmt: skip
 PLAN_FIELDS = (
     "fleet_id",
     "operation",
@@ -41,10 +42,25 @@ PLAN_FIELDS = (
     "table",
     "results_expire_at",
     "results_prefix",
+    "stages",
+    "halt_on_alarms",
 )
 OUTPUT_SHAPES: dict[str, Any] = {
     "plan_fleet": dict.fromkeys(PLAN_FIELDS, _VALUE),
     "record_fleet_target": {},
+    # The stage to run next (or the halt); its fields are the plan's stage's and these.
+    "next_fleet_stage": {
+        "index": _VALUE,
+        "count": _VALUE,
+        "key": _VALUE,
+        "version_id": _VALUE,
+        "results_prefix": _VALUE,
+        "tolerated_failures": _VALUE,
+        "manifests": _VALUE,
+        "of": _VALUE,
+        "next": _VALUE,
+        "halt": _VALUE,
+    },
     "summarise_fleet": {
         "summary": dict.fromkeys(SUMMARY_FIELDS, _VALUE),
         "exceeded": _VALUE,
@@ -101,6 +117,7 @@ __all__ = [
     "PLAN_FIELDS",
     "bucket_io",
     "load_targets",
+    "next_stage",
     "plan",
     "plan_event",
     "read_results",

@@ -39,6 +39,7 @@ from chalicelib.validation import (
     parse_targets,
     validate_fleet_request,
 )
+from chalicelib.validation.stages import stage_ends
 
 #: Workloads a rollout updates: the live ones, and those whose last update failed.
 ROLLOUT_STATUSES = frozenset({"ACTIVE", "UPDATE_COMPLETE", "UPDATE_FAILED", "NEW", "INITIALIZING"})
@@ -271,6 +272,46 @@ def child_prefix(fleet_id: str) -> str:
     return fleet_id[:CHILD_PREFIX_CHARS]
 
 
+def _write_pinned(
+    write_object: Callable[[str, str, bytes], str | None], bucket: str, key: str, lines: list[str]
+) -> str:
+    """Write plan lines; the version written (the fleet machine reads that one only).
+
+    Raises:
+        FleetPlanChanged: the bucket keeps no versions.
+    """
+    version = write_object(bucket, key, ("\n".join(lines) + "\n").encode("utf-8"))
+    if not version:
+        raise FleetPlanChanged(
+            f"s3://{bucket} keeps no object versions, so the plan {key} cannot be pinned: "
+            "deploy the stage again (its bucket is versioned)", bucket=bucket, key=key,
+        )  # fmt: skip
+    return version
+
+
+def _stages(
+    fleet: Mapping[str, Any],
+    fleet_id: str,
+    lines: list[str],
+    whole: tuple[str, str],
+    write: Callable[[str, list[str]], str],
+) -> list[dict[str, Any]]:
+    """The fleet's canary stages, each a slice of the plan in plan order with its own plan
+    object and results prefix (one stage: the plan itself)."""
+    ends = stage_ends(fleet.get("stages") or ["100%"], len(lines))
+    if len(ends) <= 1:
+        return [{"index": 0, "count": len(lines), "key": whole[0], "version_id": whole[1],
+                 "results_prefix": f"{RESULTS_PREFIX}{fleet_id}"}]  # fmt: skip
+    stages, start = [], 0
+    for index, end in enumerate(ends):
+        part = f"{fleet_id}/stage-{index + 1}"
+        stages.append({"index": index, "count": end - start, "key": f"{PLAN_PREFIX}{part}.jsonl",
+                       "version_id": write(f"{PLAN_PREFIX}{part}.jsonl", lines[start:end]),
+                       "results_prefix": f"{RESULTS_PREFIX}{part}"})  # fmt: skip
+        start = end
+    return stages
+
+
 def plan(
     fleet: Mapping[str, Any],
     access: StaxAccess,
@@ -312,12 +353,9 @@ def plan(
             )
         )
     key = f"{PLAN_PREFIX}{fleet_id}.jsonl"
-    version = write_object(bucket, key, ("\n".join(lines) + "\n").encode("utf-8"))
-    if not version:
-        raise FleetPlanChanged(
-            f"s3://{bucket} keeps no object versions, so the plan {key} cannot be pinned: "
-            "deploy the stage again (its bucket is versioned)", bucket=bucket, key=key,
-        )  # fmt: skip
+    version = _write_pinned(write_object, bucket, key, lines)
+    stages = _stages(fleet, fleet_id, lines, (key, version), lambda k, part: _write_pinned(
+        write_object, bucket, k, part))  # fmt: skip
     put_results(store, fleet_id, [result_item(d) for d in done])
     summary = {
         "fleet_id": fleet_id,
@@ -341,6 +379,9 @@ def plan(
         # Where the Map's ResultWriter exports its children's records (AWS's own record of
         # every target, which a state could not hold: 256 KiB).
         "results_prefix": f"{RESULTS_PREFIX}{fleet_id}",
+        # The canary stages (chalicelib.fleet.stages): at most MAX_STAGES small objects.
+        "stages": stages,
+        "halt_on_alarms": list(fleet.get("halt_on_alarms") or []),
     }
     store.put_item(
         f"fleet#{fleet_id}",

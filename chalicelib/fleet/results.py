@@ -24,6 +24,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 from chalicelib.coordination import CoordinationStore
+from chalicelib.errors import FleetHalted
 from chalicelib.logs import log_event
 
 SUCCEEDED, FAILED, ALREADY_DONE = "SUCCEEDED", "FAILED", "ALREADY_DONE"
@@ -46,6 +47,8 @@ CAUSE_TARGETS = 20
 MAX_FLEET_CAUSE_BYTES = 5 * 1024
 #: What the Map's Catch leaves when the Map ended by tolerance.
 TOLERANCE_ERROR = "States.ExceedToleratedFailureThreshold"
+#: The error of a fleet that halted between canary stages (``chalicelib.fleet.stages``).
+HALTED_ERROR = FleetHalted.__name__
 
 
 def partition(fleet_id: str) -> str:
@@ -214,8 +217,10 @@ def summarise(
     plan = event["plan"]
     fleet_id = plan["fleet_id"]
     map_error = (event.get("map_failure") or {}).get("Error")
+    stage = event.get("stage") or {}
+    halt = stage.get("halt")
     results = {r["index"]: r for r in read_results(store, fleet_id)}
-    if map_error and plan["to_run"]:
+    if (map_error or halt) and plan["to_run"]:
         missing, started = [], started_indexes(store, fleet_id)
         for line in read_object(plan["bucket"], plan["key"], plan.get("version_id")).splitlines():
             if line.strip():
@@ -246,9 +251,20 @@ def summarise(
         "tolerated_failures": plan["tolerated_failures"],
         "results": {"table": store.table_name, "partition": partition(fleet_id)},
         # Step Functions' own record of every child (the Map's ResultWriter), when the
-        # Map ended and wrote one.
+        # Map ended and wrote one (the last stage's; each stage's below).
         "execution_records": _manifest_location(event.get("map_result")),
+        "stages": {
+            "planned": len(plan.get("stages") or [None]),
+            "run": len(stage.get("manifests") or []) or (1 if event.get("map_result") else 0),
+            "execution_records": list(stage.get("manifests") or []),
+            "halted": halt,
+        },
     }
+    if halt:
+        log_event("fleet_summarised", fleet_id=fleet_id, halted=True, **{k: summary[k] for k in
+                  ("succeeded", "failed", "not_started", "aborted", "already_done")})  # fmt: skip
+        return {"summary": summary, "exceeded": False, "error": HALTED_ERROR,
+                "cause": _halt_cause(halt, summary)}  # fmt: skip
     exceeded = map_error == TOLERANCE_ERROR or counts[FAILED] > plan["tolerated_failures"]
     failing = exceeded or bool(map_error)
     log_event("fleet_summarised", fleet_id=fleet_id, **{k: summary[k] for k in
@@ -303,3 +319,20 @@ def _fleet_cause(
             break
     cause["failed_targets_not_shown"] = len(failed) - len(cause["failed_targets"])
     return json.dumps(cause, default=str)
+
+
+def _halt_cause(halt: Mapping[str, Any], summary: Mapping[str, Any]) -> str:
+    """The cause of a fleet that halted: which stage, why, what it left, how to resume."""
+    return json.dumps(
+        {
+            "message": (
+                f"halted before stage {halt['before_stage']} of {halt['of']}: {halt['reason']}; "
+                f"{halt['untouched_targets']} target(s) left untouched"
+            ),
+            "halt": dict(halt),
+            "summary": dict(summary),
+            "hint": f"Fix what halted it, then resume: {halt['resume']} (done targets are "
+            "skipped; a baseline's fleet resumes with `stax-orchestrator apply` again).",
+        },
+        default=str,
+    )

@@ -38,6 +38,7 @@ from chalicelib.validation.problems import (
     nesting_problem,
     segment,
 )
+from chalicelib.validation.stages import load_alarm_names, load_stages
 from chalicelib.validation.workload import load_workload_request
 
 FLEET_OPERATIONS = ("create", "rollout", "delete", "apply")
@@ -71,7 +72,14 @@ _FIELDS: dict[str, tuple[str, ...]] = {
     # baseline): each target is a whole create, update or delete request.
     "apply": ("targets",),
 }
-_COMMON = ("operation", "max_concurrency", "failure_tolerance", "watch_timeout_seconds")
+_COMMON = (
+    "operation",
+    "max_concurrency",
+    "failure_tolerance",
+    "watch_timeout_seconds",
+    "stages",
+    "halt_on_alarms",
+)
 _TARGET_FIELDS = (
     "aws_account_id",
     "aws_region",
@@ -88,6 +96,8 @@ FLEET_SHAPE: Shape = {
     "accounts": {int: None},
     "regions": {int: None},
     "workload_ids": {int: None},
+    "stages": {int: None},
+    "halt_on_alarms": {int: None},
     "workload_parameters": _ENTRIES,
     "workload_tags": _ENTRIES,
     str: None,
@@ -415,6 +425,8 @@ def validate_fleet_request(
             problems,
             "watch_timeout_seconds",
         )  # fmt: skip
+    fleet["stages"] = load_stages(payload.get("stages"), problems)
+    fleet["halt_on_alarms"] = load_alarm_names(payload.get("halt_on_alarms"), problems)
     _BY_OPERATION[operation](payload, fleet, problems)
     problems.raise_if_any()
     return fleet
@@ -455,6 +467,7 @@ def load_fleet_event(event: object) -> FleetEvent:
 _MACHINE_EVENTS: dict[str, tuple[str, ...]] = {
     "record_fleet_target": ("fleet_id", "item", "status"),
     "summarise_fleet": ("plan", "map_failure"),
+    "next_fleet_stage": ("plan", "stage", "map_failure"),
 }
 
 

@@ -151,3 +151,10 @@ MAX_TARGETS_FILE_BYTES = 16 * 1024 * 1024
 #: AWS's own key linking a child execution to the execution that started it
 #: (the Step Functions console follows it); accepted on a workload request and dropped.
 STARTED_BY_FIELD = "AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID"
+#: Canary stages of one fleet (``stages``): each a bounded Distributed Map run.
+MAX_STAGES = 10
+#: CloudWatch alarms a fleet may halt on (``halt_on_alarms``): one DescribeAlarms call
+#: takes up to 100 names; ten keep the check one small call.
+MAX_HALT_ALARMS = 10
+#: [CW-ALARMS] an alarm name is 1 to 255 characters (PutMetricAlarm's AlarmName).
+MAX_ALARM_NAME_LENGTH = 255

@@ -24,6 +24,7 @@ FUNCTIONS = (
     "delete_workload",
     "get_task_status",
     "plan_fleet",
+    "next_fleet_stage",
     "record_fleet_target",
     "summarise_fleet",
     "publish_alert",

@@ -49,6 +49,8 @@ TASK_STATUS_TABLE_ACTIONS = ("dynamodb:DeleteItem",)
 #: marks the targets that never ran.
 FLEET_TABLE_ACTIONS = {
     "plan_fleet": ("dynamodb:PutItem", "dynamodb:BatchWriteItem"),
+    # Counts the failures so far (a count tolerance spans the stages).
+    "next_fleet_stage": ("dynamodb:Query",),
     "record_fleet_target": ("dynamodb:BatchWriteItem",),
     "summarise_fleet": ("dynamodb:Query", "dynamodb:BatchWriteItem"),
 }
@@ -153,6 +155,12 @@ def _fleet_statements(
             {"Sid": "ReadTargetLists", "Effect": "Allow", "Action": "s3:GetObject",
              "Resource": f"{bucket}/requests/*"},
         ]  # fmt: skip
+    elif function == "next_fleet_stage":
+        statements.append(
+            # halt_on_alarms: reads the state of alarms the request names, nothing else.
+            {"Sid": "ReadHaltAlarms", "Effect": "Allow", "Action": "cloudwatch:DescribeAlarms",
+             "Resource": target.arn("cloudwatch", "alarm:*")}
+        )  # fmt: skip
     elif function == "summarise_fleet":
         statements.append(
             # The version the fleet ran (GetObject with a VersionId is s3:GetObjectVersion).

@@ -93,6 +93,18 @@ def test_fleets_and_account_baselines_have_their_own_detail_type(
     assert "Finance" not in entry["Detail"]  # free text never leaves
 
 
+def test_a_fleet_that_halted_itself_is_halted_not_failed() -> None:
+    event = sample("publish_status_event/create_started.json")
+    event["detail"].update(
+        stateMachineArn=event["detail"]["stateMachineArn"].replace("-workload", "-fleet"),
+        status="FAILED", error="FleetHalted", input=json.dumps({"operation": "rollout"}),
+    )  # fmt: skip
+    body = detail(status_event(event, PREFIX))
+    assert (body["status"], body["error"]) == ("HALTED", "FleetHalted")
+    jsonschema.validate(body, json.loads(
+        Path("schemas/status_event_fleet.schema.json").read_text()))  # fmt: skip
+
+
 @pytest.mark.parametrize(
     "change",
     [

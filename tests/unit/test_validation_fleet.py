@@ -250,7 +250,7 @@ def test_the_fleet_machines_event_is_unwrapped_and_validated() -> None:
     )  # fmt: skip
     assert loaded == FleetEvent(
         {"operation": "delete", "max_concurrency": 5, "failure_tolerance": 0,
-         "workload_ids": [ACCOUNTS[0]]},
+         "stages": ["100%"], "halt_on_alarms": [], "workload_ids": [ACCOUNTS[0]]},
         EXECUTION_ARN, "run-1", BUCKET,
     )  # fmt: skip
 

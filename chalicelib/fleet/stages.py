@@ -1,0 +1,155 @@
+"""Canary stages: a fleet runs its targets stage by stage, and halts itself.
+
+Role: the next_fleet_stage Lambda's use case, and the stage part of a fleet's plan. A
+fleet request's ``stages`` (``[1, "25%", "100%"]``; one stage when absent) cut the
+runnable targets, in plan order, into consecutive slices, each written as its own plan
+object and run as its own Distributed Map run (``statemachines/fleet.asl.json``: ``Next
+Stage`` → ``Run Targets`` → ``Next Stage`` ...). Before each stage, :func:`next_stage`
+decides:
+
+- the stage before ended by its Map's failure (its failure tolerance crossed, or another
+  Map error) and stages are left: **halt** -- the targets of the later stages are left
+  untouched;
+- an alarm of ``halt_on_alarms`` is in ALARM, does not exist, or cannot be read: **halt**
+  (a brake that cannot be read stops the rollout);
+- no stage is left: **end**; otherwise **run** the next stage, its failure tolerance its
+  own: a percentage of its targets, or what a count leaves after the failures so far.
+
+A halted fleet ends ``FleetHalted``, its cause naming the stage, why, and how to resume
+(``stax-orchestrator fleet resume EXECUTION``: the same request again, done targets
+skipped). The state holds one stage at a time and the manifests of the Map runs so far
+(at most ``MAX_STAGES``): its size does not grow with the number of targets.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from fractions import Fraction
+from typing import Any
+
+from chalicelib.coordination import CoordinationStore
+from chalicelib.fleet.results import FAILED, TOLERANCE_ERROR, read_results
+from chalicelib.logs import log_event
+from chalicelib.validation import TOLERANCE_PATTERN
+
+#: The stage object before the first stage (``Keep The Plan`` puts it in the state).
+BEFORE_FIRST: dict[str, Any] = {"index": -1, "manifests": []}
+
+
+def tolerated(plan: Mapping[str, Any], stage: Mapping[str, Any], failed_so_far: int) -> int:
+    """The failures a stage may have: a percentage of its own targets, or what a count
+    leaves after the failures of the stages before."""
+    tolerance = plan["failure_tolerance"]
+    if isinstance(tolerance, int):
+        return max(0, tolerance - failed_so_far)
+    match = TOLERANCE_PATTERN.match(str(tolerance))
+    assert match is not None  # validated before
+    return math.floor(Fraction(match.group(1)) * int(stage["count"]) / 100)
+
+
+def _manifest(map_result: Any) -> str | None:
+    details = map_result.get("ResultWriterDetails") if isinstance(map_result, Mapping) else None
+    if isinstance(details, Mapping) and details.get("Bucket") and details.get("Key"):
+        return f"s3://{details['Bucket']}/{details['Key']}"
+    return None
+
+
+def _map_error(event: Mapping[str, Any]) -> tuple[str | None, Any]:
+    failure = event.get("map_failure") or {}
+    return failure.get("Error"), failure.get("Cause")
+
+
+def _why_the_map_stopped(error: str, cause: Any, stage: Mapping[str, Any]) -> str:
+    if error == TOLERANCE_ERROR:
+        return (
+            f"stage {stage['index'] + 1} crossed its failure tolerance "
+            f"({stage.get('tolerated_failures')} failure(s) tolerated of {stage['count']})"
+        )
+    return f"stage {stage['index'] + 1} stopped: {error}"
+
+
+def alarms_firing(cloudwatch: Callable[[], Any], names: list[str]) -> tuple[list[str], str | None]:
+    """The alarms of ``names`` in ALARM, and why the check itself failed (a missing alarm,
+    no permission, CloudWatch unreachable), if it did."""
+    try:
+        found = cloudwatch().describe_alarms(
+            AlarmNames=names, AlarmTypes=["MetricAlarm", "CompositeAlarm"], MaxRecords=100
+        )
+    except Exception as error:  # any failure to read a brake stops the rollout
+        code = getattr(error, "response", {}).get("Error", {}).get("Code")
+        return [], f"the alarms could not be read ({code or type(error).__name__})"
+    alarms = [*found.get("MetricAlarms", []), *found.get("CompositeAlarms", [])]
+    states = {a.get("AlarmName"): a.get("StateValue") for a in alarms}
+    missing = [n for n in names if n not in states]
+    if missing:
+        return [], f"no CloudWatch alarm named {', '.join(repr(n) for n in missing)}"
+    return [n for n in names if states[n] == "ALARM"], None
+
+
+def next_stage(
+    event: Mapping[str, Any],
+    store: CoordinationStore,
+    cloudwatch: Callable[[], Any],
+) -> dict[str, Any]:
+    """The fleet's next step: ``{"next": "run" | "end", ...}`` with the stage to run, or
+    the halt (``halt``: why, which stage) -- see the module docstring.
+
+    ``event``: ``{"plan", "stage", "map_failure", "map_result", "execution_arn"}``.
+
+    Raises:
+        CoordinationUnavailable: the failures so far could not be counted (retried).
+    """
+    plan = event["plan"]
+    stage: Mapping[str, Any] = event.get("stage") or BEFORE_FIRST
+    stages = plan.get("stages") or []
+    manifests = list(stage.get("manifests") or [])
+    done = int(stage.get("index", -1))
+    if done >= 0:
+        manifests.append(_manifest(event.get("map_result")))
+    kept = {"manifests": manifests, "of": len(stages)}
+    error, cause = _map_error(event)
+    if done + 1 >= len(stages):
+        return {**dict(stage), **kept, "next": "end", "halt": None}
+    if error:
+        why = _why_the_map_stopped(error, cause, stage)
+        return _halt(event, kept, done + 1, why)
+    names = list(plan.get("halt_on_alarms") or [])
+    if names:
+        firing, unreadable = alarms_firing(cloudwatch, names)
+        if unreadable or firing:
+            why = unreadable or f"alarm {', '.join(repr(n) for n in firing)} in ALARM"
+            return _halt(event, kept, done + 1, why, alarms=firing)
+    upcoming = dict(stages[done + 1])
+    failed = 0
+    if done >= 0 and isinstance(plan["failure_tolerance"], int):
+        failed = sum(1 for r in read_results(store, plan["fleet_id"]) if r["status"] == FAILED)
+    upcoming["tolerated_failures"] = tolerated(plan, upcoming, failed)
+    log_event("fleet_stage_started", fleet_id=plan["fleet_id"], stage=upcoming["index"] + 1,
+              of=len(stages), targets=upcoming["count"],
+              tolerated_failures=upcoming["tolerated_failures"])  # fmt: skip
+    return {**upcoming, **kept, "next": "run", "halt": None}
+
+
+def _halt(
+    event: Mapping[str, Any],
+    kept: Mapping[str, Any],
+    halted_before: int,
+    why: str,
+    alarms: list[str] | None = None,
+) -> dict[str, Any]:
+    plan, stage = event["plan"], event.get("stage") or BEFORE_FIRST
+    stages = plan.get("stages") or []
+    untouched = sum(int(s["count"]) for s in stages[halted_before:])
+    execution = event.get("execution_arn") or "EXECUTION_ARN"
+    halt: dict[str, Any] = {
+        "before_stage": halted_before + 1,
+        "of": len(stages),
+        "reason": why,
+        "alarms": alarms or [],
+        "untouched_targets": untouched,
+        "resume": f"stax-orchestrator fleet resume {execution}",
+    }
+    log_event("fleet_halted", fleet_id=plan["fleet_id"], **{k: v for k, v in halt.items()
+              if k != "resume"})  # fmt: skip
+    return {**dict(stage), **kept, "next": "end", "halt": halt}

@@ -1,0 +1,206 @@
+"""Canary stages: a fleet's targets cut into stages, and a fleet that halts itself.
+
+Planning and the stage decisions (``chalicelib.fleet.stages``) on moto's S3, DynamoDB and
+CloudWatch; the fleet machine's own loop runs in the e2e tier.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from chalicelib import fleet
+from chalicelib.errors import InvalidFleetRequest
+from chalicelib.fleet import results
+from chalicelib.fleet.stages import BEFORE_FIRST, next_stage
+from chalicelib.validation import validate_fleet_request
+from chalicelib.validation.stages import stage_ends
+from tests.unit.fleet_support import BUCKET, Access, Cloud, Stax, create_request
+
+NO_FAILURE = {"Error": None, "Cause": None}
+NO_RESULT = {"MapRunArn": None, "ResultWriterDetails": None}
+EXECUTION = "arn:aws:states:us-east-1:123456789012:execution:stax-orchestrator-unit-fleet:f"
+
+
+@pytest.fixture()
+def cloud(aws: Any) -> Cloud:
+    return Cloud(aws)
+
+
+@pytest.fixture()
+def cloudwatch(aws: Any) -> Any:
+    client = aws.client("cloudwatch")
+    for name in ("errors-high", "latency-high"):
+        client.put_metric_alarm(
+            AlarmName=name, MetricName="Errors", Namespace="App", Statistic="Sum", Period=60,
+            EvaluationPeriods=1, Threshold=1, ComparisonOperator="GreaterThanThreshold",
+        )  # fmt: skip
+    return client
+
+
+def planned(cloud: Cloud, count: int, fleet_id: str = "f", **overrides: Any) -> dict[str, Any]:
+    request = validate_fleet_request(create_request(count, **overrides))
+    return fleet.plan(request, Access(Stax([])), cloud.store, cloud.write, bucket=BUCKET,
+                      fleet_id=fleet_id)  # fmt: skip
+
+
+def step(plan: dict[str, Any], stage: dict[str, Any], cloud: Cloud, cloudwatch: Any,
+         failure: dict[str, Any] = NO_FAILURE) -> dict[str, Any]:  # fmt: skip
+    event = {"plan": plan, "stage": stage, "map_failure": failure, "map_result": NO_RESULT,
+             "execution_arn": EXECUTION}  # fmt: skip
+    return next_stage(event, cloud.store, lambda: cloudwatch)
+
+
+@pytest.mark.parametrize(
+    ("stages", "runnable", "ends"),
+    [([1, "25%", "100%"], 40, [1, 10, 40]), (["100%"], 7, [7]), ([1, "5%", "100%"], 10, [1, 10]),
+     ([5, "100%"], 3, [3]), ([1, 2, "50%", "100%"], 0, []), (["12.5%", "100%"], 8, [1, 8])],
+)  # fmt: skip
+def test_stages_are_cumulative_and_a_stage_that_adds_nothing_is_left_out(
+    stages: list[Any], runnable: int, ends: list[int]
+) -> None:
+    assert stage_ends(stages, runnable) == ends
+
+
+@pytest.mark.parametrize(
+    ("stages", "field", "words"),
+    [([1, "25%"], "stages[1]", 'the last stage must be "100%"'),
+     (["25%", 1, "100%"], "stages[1]", "numbers first"),
+     ([5, 5, "100%"], "stages[1]", "bigger than the stage before"),
+     (["50%", "20%", "100%"], "stages[1]", "bigger than the stage before"),
+     ([0, "100%"], "stages[0]", "1 to 10000"),
+     (["0%", "100%"], "stages[0]", "more than 0%"),
+     ([True, "100%"], "stages[0]", "a number of targets or a percentage"),
+     ("100%", "stages", "a list of 1 to 10"),
+     ([1] * 11, "stages", "a list of 1 to 10")],
+)  # fmt: skip
+def test_bad_stages_are_refused_by_name_saying_what_to_write(
+    stages: Any, field: str, words: str
+) -> None:
+    with pytest.raises(InvalidFleetRequest) as refused:
+        validate_fleet_request(create_request(3, stages=stages))
+    assert any(words in m for m in refused.value.details["errors"][field])
+
+
+def test_bad_alarm_names_are_refused() -> None:
+    for names, field in ((["a\nb"], "halt_on_alarms[0]"), (["x" * 256], "halt_on_alarms[0]"),
+                         (["a", "a"], "halt_on_alarms"), ("a", "halt_on_alarms")):  # fmt: skip
+        with pytest.raises(InvalidFleetRequest) as refused:
+            validate_fleet_request(create_request(3, halt_on_alarms=names))
+        assert field in refused.value.details["errors"]
+
+
+def test_each_stage_is_its_own_pinned_plan_object_in_plan_order(cloud: Cloud) -> None:
+    plan = planned(cloud, 40, stages=[1, "25%", "100%"], failure_tolerance="10%")
+    assert [s["count"] for s in plan["stages"]] == [1, 9, 30]
+    indexes = []
+    for stage in plan["stages"]:
+        text = cloud.read(BUCKET, stage["key"], stage["version_id"])
+        indexes += [json.loads(line)["index"] for line in text.splitlines() if line]
+        assert stage["results_prefix"].endswith(f"/stage-{stage['index'] + 1}")
+    assert indexes == list(range(40))  # every target once, in plan order
+    assert len(json.dumps(plan)) < 3000  # the state holds stages, never targets
+
+
+def test_one_stage_is_the_plan_itself(cloud: Cloud) -> None:
+    plan = planned(cloud, 5)
+    [stage] = plan["stages"]
+    assert (stage["key"], stage["version_id"], stage["count"]) == (
+        plan["key"], plan["version_id"], 5)  # fmt: skip
+
+
+def test_stages_run_in_turn_each_with_its_own_share_of_the_tolerance(
+    cloud: Cloud, cloudwatch: Any
+) -> None:
+    plan = planned(cloud, 40, stages=[1, "25%", "100%"], failure_tolerance="10%")
+    first = step(plan, BEFORE_FIRST, cloud, cloudwatch)
+    assert (first["next"], first["index"], first["tolerated_failures"]) == ("run", 0, 0)
+    second = step(plan, first, cloud, cloudwatch)
+    assert (second["index"], second["count"], second["tolerated_failures"]) == (1, 9, 0)
+    third = step(plan, second, cloud, cloudwatch)
+    assert (third["index"], third["tolerated_failures"]) == (2, 3)
+    assert step(plan, third, cloud, cloudwatch)["next"] == "end"
+
+
+def test_a_count_tolerance_is_shared_by_all_stages(cloud: Cloud, cloudwatch: Any) -> None:
+    plan = planned(cloud, 40, stages=[10, "100%"], failure_tolerance=3)
+    first = step(plan, BEFORE_FIRST, cloud, cloudwatch)
+    assert first["tolerated_failures"] == 3
+    for index in (0, 1):
+        results.record_target(
+            {"fleet_id": "f", "item": {"index": index, "target": {}}, "status": "FAILED",
+             "failure": {"Error": "X", "Cause": "y"}}, cloud.store,
+        )  # fmt: skip
+    assert step(plan, first, cloud, cloudwatch)["tolerated_failures"] == 1
+
+
+def test_a_stage_over_its_tolerance_halts_the_fleet_before_the_next(
+    cloud: Cloud, cloudwatch: Any
+) -> None:
+    plan = planned(cloud, 40, stages=[1, "25%", "100%"], failure_tolerance="10%")
+    first = step(plan, BEFORE_FIRST, cloud, cloudwatch)
+    crossed = {"Error": "States.ExceedToleratedFailureThreshold", "Cause": "..."}
+    halted = step(plan, first, cloud, cloudwatch, crossed)
+    assert halted["next"] == "end"
+    halt = halted["halt"]
+    assert (halt["before_stage"], halt["of"], halt["untouched_targets"]) == (2, 3, 39)
+    assert "stage 1 crossed its failure tolerance" in halt["reason"]
+    assert halt["resume"] == f"stax-orchestrator fleet resume {EXECUTION}"
+
+
+def test_the_last_stage_failing_ends_the_fleet_as_a_tolerance_failure_not_a_halt(
+    cloud: Cloud, cloudwatch: Any
+) -> None:
+    plan = planned(cloud, 4, stages=[1, "100%"])
+    last = step(plan, step(plan, BEFORE_FIRST, cloud, cloudwatch), cloud, cloudwatch)
+    crossed = {"Error": "States.ExceedToleratedFailureThreshold", "Cause": "..."}
+    ended = step(plan, last, cloud, cloudwatch, crossed)
+    assert (ended["next"], ended["halt"]) == ("end", None)
+
+
+def test_an_alarm_in_alarm_halts_before_the_next_stage_and_its_clearing_lets_it_go(
+    cloud: Cloud, cloudwatch: Any
+) -> None:
+    plan = planned(cloud, 40, stages=[1, "100%"], halt_on_alarms=["errors-high", "latency-high"])
+    first = step(plan, BEFORE_FIRST, cloud, cloudwatch)
+    assert first["next"] == "run"
+    cloudwatch.set_alarm_state(AlarmName="latency-high", StateValue="ALARM", StateReason="test")
+    halted = step(plan, first, cloud, cloudwatch)
+    assert halted["halt"]["alarms"] == ["latency-high"]
+    assert halted["halt"]["reason"] == "alarm 'latency-high' in ALARM"
+    cloudwatch.set_alarm_state(AlarmName="latency-high", StateValue="OK", StateReason="test")
+    assert step(plan, first, cloud, cloudwatch)["next"] == "run"
+
+
+def test_an_alarm_that_cannot_be_read_is_a_brake_that_stops_the_fleet(
+    cloud: Cloud, cloudwatch: Any
+) -> None:
+    plan = planned(cloud, 4, stages=[1, "100%"], halt_on_alarms=["no-such-alarm"])
+    halted = step(plan, BEFORE_FIRST, cloud, cloudwatch)
+    assert halted["halt"]["before_stage"] == 1 and halted["halt"]["untouched_targets"] == 4
+    assert "no CloudWatch alarm named 'no-such-alarm'" in halted["halt"]["reason"]
+
+
+def test_a_halted_fleet_summary_names_the_stage_why_and_how_to_resume(
+    cloud: Cloud, cloudwatch: Any
+) -> None:
+    plan = planned(cloud, 40, stages=[1, "25%", "100%"], failure_tolerance="10%")
+    first = step(plan, BEFORE_FIRST, cloud, cloudwatch)
+    results.record_target(
+        {"fleet_id": "f", "item": {"index": 0, "target": {}}, "status": "FAILED",
+         "failure": {"Error": "X", "Cause": "y"}}, cloud.store,
+    )  # fmt: skip
+    crossed = {"Error": "States.ExceedToleratedFailureThreshold", "Cause": "..."}
+    halted = step(plan, first, cloud, cloudwatch, crossed)
+    outcome = results.summarise(
+        {"plan": plan, "stage": halted, "map_failure": crossed, "map_result": NO_RESULT},
+        cloud.store, cloud.read,
+    )  # fmt: skip
+    assert (outcome["error"], outcome["exceeded"]) == ("FleetHalted", False)
+    summary = outcome["summary"]
+    assert (summary["failed"], summary["not_started"]) == (1, 39)
+    cause = json.loads(outcome["cause"])
+    assert cause["message"].startswith("halted before stage 2 of 3: stage 1 crossed")
+    assert "fleet resume" in cause["hint"]
