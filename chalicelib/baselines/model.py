@@ -41,6 +41,7 @@ from typing import Any
 from marshmallow import ValidationError
 
 from chalicelib import settings
+from chalicelib.baselines.brakes import BRAKE_FIELDS, load_brakes
 from chalicelib.baselines.errors import InvalidBaselines
 from chalicelib.baselines.source import join, line_of, load_yaml
 from chalicelib.errors import InvalidWorkloadRequest
@@ -70,6 +71,7 @@ _BASELINE_FIELDS = (
     "failure_tolerance",
     "max_deletes",
     "depends_on",
+    *BRAKE_FIELDS,
 )
 #: The deletion budget of a baseline that names none: a tenth of its targets.
 DEFAULT_MAX_DELETES = "10%"
@@ -114,6 +116,8 @@ class Baseline:
     max_deletes: int | str = DEFAULT_MAX_DELETES
     #: The baselines whose creates and updates run before this one's (deletes: after).
     depends_on: list[str] = field(default_factory=list)
+    #: Its fleets' brakes (``chalicelib.baselines.brakes``): stages, alarms, region order.
+    brakes: dict[str, Any] = field(default_factory=dict)
 
     @property
     def path(self) -> str:
@@ -159,6 +163,7 @@ class Baseline:
             "failure_tolerance": self.failure_tolerance,
             "max_deletes": self.max_deletes,
             "depends_on": self.depends_on,
+            **self.brakes,
         }
 
 
@@ -444,6 +449,7 @@ def _baseline(name: str, raw: Any, problems: Collector) -> Baseline | None:
             raw.get("max_deletes"), join(path, "max_deletes"), problems, DEFAULT_MAX_DELETES
         ),
         depends_on=_strings(raw.get("depends_on"), join(path, "depends_on"), problems),
+        brakes=load_brakes(raw, path, problems),
     )
     _reserved_tag(baseline, problems)
     _probe(baseline, problems)

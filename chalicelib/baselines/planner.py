@@ -586,6 +586,9 @@ def compute_plan(
                 "failure_tolerance": b.failure_tolerance,
                 "max_deletes": b.max_deletes,
                 "depends_on": b.depends_on,
+                # Its fleets' brakes (chalicelib.baselines.brakes), and its region order.
+                **b.brakes,
+                "regions": b.regions,
                 # The budget's base: the account-region pairs it writes to.
                 "targets": len(_targets(state, b, Collector({}, "budget"))[0]) * len(b.regions),
             }

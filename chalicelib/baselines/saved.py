@@ -16,6 +16,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from chalicelib.baselines.brakes import fleet_stages
 from chalicelib.baselines.errors import InvalidBaselines, SavedPlanStale
 from chalicelib.baselines.model import load_baselines
 from chalicelib.baselines.plan_cache import PlanCache
@@ -137,7 +138,8 @@ def fleets(plan: Mapping[str, Any]) -> list[dict[str, Any]]:
         requests = [r for c in mine for r in c["requests"]
                     if (r["operation"] == "delete") == (round_name == "delete")]  # fmt: skip
         if requests:
-            for chunk in _chunks(requests, limit):
+            for part in _chunks(requests, limit):
+                chunk, stages = fleet_stages(settings, part)
                 out.append(
                     {
                         "baseline": name,
@@ -152,6 +154,8 @@ def fleets(plan: Mapping[str, Any]) -> list[dict[str, Any]]:
                             "targets": chunk,
                             "max_concurrency": settings["max_concurrency"],
                             "failure_tolerance": settings["failure_tolerance"],
+                            "stages": stages,
+                            "halt_on_alarms": list(settings.get("halt_on_alarms") or []),
                         },
                     }
                 )
