@@ -157,9 +157,11 @@ def _fleet_statements(
         ]  # fmt: skip
     elif function == "next_fleet_stage":
         statements.append(
-            # halt_on_alarms: reads the state of alarms the request names, nothing else.
+            # halt_on_alarms: reads the state of the alarms a request names (a read only).
+            # "*": the DescribeAlarms API reference -- composite alarms are returned only to
+            # a cloudwatch:DescribeAlarms permission scoped to *.
             {"Sid": "ReadHaltAlarms", "Effect": "Allow", "Action": "cloudwatch:DescribeAlarms",
-             "Resource": target.arn("cloudwatch", "alarm:*")}
+             "Resource": "*"}
         )  # fmt: skip
     elif function == "summarise_fleet":
         statements.append(

@@ -76,7 +76,7 @@ def wait_for_stage_one(sfn: Any, execution_arn: str, timeout: float = 120.0) -> 
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         events = sfn.get_execution_history(executionArn=execution_arn, maxResults=1000)["events"]
-        if any(e["type"] in ("MapRunStarted", "MapStateStarted") for e in events):
+        if any(e["type"] in ("MapStateEntered", "MapRunStarted") for e in events):
             return
         time.sleep(0.25)
     raise AssertionError("the first stage never started")
