@@ -46,10 +46,13 @@ class FakeStepFunctions:
     def look(self) -> dict[str, Any]:
         return self.looks[max(0, min(self.at, len(self.looks) - 1))]
 
-    def start_execution(self, stateMachineArn: str, input: str) -> dict[str, Any]:
-        self.started.append({"stateMachineArn": stateMachineArn, "input": json.loads(input)})
+    def start_execution(
+        self, stateMachineArn: str, input: str, name: str | None = None
+    ) -> dict[str, Any]:
+        self.started.append({"stateMachineArn": stateMachineArn, "input": json.loads(input),
+                             "name": name})  # fmt: skip
         return {"executionArn": stateMachineArn.replace(":stateMachine:", ":execution:") + ":"
-                + self.name}  # fmt: skip
+                + (name or self.name)}  # fmt: skip
 
     def describe_execution(self, executionArn: str) -> dict[str, Any]:
         self.at += 1
@@ -59,7 +62,7 @@ class FakeStepFunctions:
                      "startDate": 1_000.0}  # fmt: skip
         if self.look["status"] != "RUNNING":
             described["stopDate"] = 1_000.0 + 252
-        for key in ("output", "error", "cause"):
+        for key in ("output", "error", "cause", "input", "stateMachineArn"):
             if key in self.look:
                 described[key] = self.look[key]
         return described
@@ -723,3 +726,53 @@ def test_a_stopped_fleet_names_its_aborted_targets_apart_from_those_never_starte
     code, text = follow(clients, store, looks, as_json=False)
     assert code == console.EXIT_FAILED
     assert "1 failed, 0 already done, 2 aborted, 1 not started" in " ".join(text.split())
+
+
+# -- canary stages and resume ----------------------------------------------------------
+def test_rollout_stages_and_alarms_make_the_rollout_request(
+    clients: dict[str, Any], capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _ = run_cli(["fleet", "rollout", "--catalogue-id", CATALOGUE, "--catalogue-version-id",
+                       ACCOUNTS[1], "--stages", "1,25%,100%", "--halt-on-alarm", "api-5xx",
+                       "--halt-on-alarm", "p99", "--no-wait", "--json"], capsys)  # fmt: skip
+    assert code == 0
+    sent = clients["stepfunctions"].started[0]["input"]
+    assert (sent["stages"], sent["halt_on_alarms"]) == ([1, "25%", "100%"], ["api-5xx", "p99"])
+
+
+def halted(request: dict[str, Any], status: str = "FAILED") -> dict[str, Any]:
+    return {"status": status, "error": "FleetHalted", "input": json.dumps(request),
+            "stateMachineArn": TARGET.state_machine_arn("fleet")}  # fmt: skip
+
+
+def test_resume_starts_the_halted_fleets_request_again_under_a_new_name(
+    clients: dict[str, Any], capsys: pytest.CaptureFixture[str]
+) -> None:
+    request = create_request(targets=targets(3), stages=[1, "100%"])
+    sfn = clients["stepfunctions"]
+    sfn.looks = [halted(request), {"status": "SUCCEEDED"}]
+    code, _ = run_cli(["fleet", "resume", EXECUTION_ARN, "--no-wait", "--json"], capsys)
+    assert code == 0
+    [started] = sfn.started
+    assert started["input"] == request
+    assert started["name"].startswith(f"{FLEET_ID}-resume-")
+
+
+@pytest.mark.parametrize(
+    ("look", "says"),
+    [
+        ({"status": "RUNNING"}, "is RUNNING: only a fleet that ended without finishing"),
+        ({"status": "SUCCEEDED"}, "is SUCCEEDED: only a fleet that ended without finishing"),
+        ({"operation": "apply"}, "a baseline's fleet resumes with `stax-orchestrator apply"),
+        ({"stateMachineArn": "arn:aws:states:us-east-1:123456789012:stateMachine:other"},
+         "is not an execution of the stage's fleet machine"),
+    ],
+)  # fmt: skip
+def test_resume_refuses_what_is_not_a_fleet_that_stopped_short(
+    clients: dict[str, Any], capsys: pytest.CaptureFixture[str], look: dict[str, Any], says: str
+) -> None:
+    request = {"operation": look.pop("operation", "create"), "targets": []}
+    clients["stepfunctions"].looks = [{**halted(request), **look}]
+    code, out = run_cli(["fleet", "resume", EXECUTION_ARN], capsys)
+    assert code == console.EXIT_INVALID and says in out
+    assert clients["stepfunctions"].started == []
