@@ -4,8 +4,8 @@ Role: part of ``make check`` (``python -m stax_orchestrator.deploy lint``). For 
 template in ``statemachines/`` it proves three things:
 
 1. every error name in a ``Retry``/``Catch`` ``ErrorEquals`` or a Fail ``Error`` that is
-   not Step Functions' own (``States.*``, ``Lambda.*``, ``Sandbox.*``,
-   ``StepFunctions.*``, ``DynamoDB.*``, ``S3.*``) is a class in ``chalicelib.errors``;
+   not Step Functions' own (``States.*``, ``Lambda.*``, ``Sandbox.*``, ``StepFunctions.*``,
+   ``DynamoDB.*``, ``S3.*``, ``CloudWatch.*``) is a class in ``chalicelib.errors``;
 2. every ``${...}`` placeholder is a Chalice function of ``app.py`` (``${CreateWorkloadArn}``
    for ``create_workload``), a state machine the deploy creates, or a deploy value;
 3. every JSONPath a state reads (``InputPath``, ``Parameters``/``ItemSelector``,
@@ -37,8 +37,11 @@ VALUE: Any = sys.intern("<value>")
 _TOP: Any = "<not reached>"
 
 #: Step Functions' own errors and its service integrations' (``DynamoDB.*`` from the
-#: fleet's dynamodb:putItem task, ``S3.*`` from its aws-sdk:s3:headObject).
-_AWS_ERROR_PREFIXES = ("States.", "Lambda.", "Sandbox.", "StepFunctions.", "DynamoDB.", "S3.")
+#: fleet's dynamodb:putItem task, ``S3.*`` from its aws-sdk:s3:headObject, ``CloudWatch.*``
+#: from its aws-sdk:cloudwatch:describeAlarms).
+_AWS_ERROR_PREFIXES = (
+    "States.", "Lambda.", "Sandbox.", "StepFunctions.", "DynamoDB.", "S3.", "CloudWatch."
+)  # fmt: skip
 _PLACEHOLDER = re.compile(r"\$\{([A-Za-z0-9]+)\}")
 _INTRINSIC = re.compile(r"^States\.(\w+)\((.*)\)$", re.DOTALL)
 _PATH_ARG = re.compile(r"(?<![\w'])(\$\$?(?:\.[A-Za-z0-9_]+|\[\d+\])*)")

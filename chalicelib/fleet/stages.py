@@ -24,12 +24,13 @@ skipped). The state holds one stage at a time and the manifests of the Map runs 
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Callable, Mapping
 from fractions import Fraction
 from typing import Any
 
 from chalicelib.coordination import CoordinationStore
-from chalicelib.fleet.results import FAILED, TOLERANCE_ERROR, read_results
+from chalicelib.fleet.results import FAILED, NOT_STARTED, TOLERANCE_ERROR, read_results
 from chalicelib.logs import log_event
 from chalicelib.validation import TOLERANCE_PATTERN
 
@@ -109,22 +110,28 @@ def next_stage(
         manifests.append(_manifest(event.get("map_result")))
     kept = {"manifests": manifests, "of": len(stages)}
     error, cause = _map_error(event)
+    names = list(plan.get("halt_on_alarms") or [])
+    counts: Counter[str] = Counter()
+    if done >= 0 and (names or isinstance(plan["failure_tolerance"], int)):
+        counts = Counter(r["status"] for r in read_results(store, plan["fleet_id"]))
+    # Targets a stage did not start because an alarm was in ALARM as they were to start
+    # (the item processor's own check): the only NOT_STARTED results before the summary.
+    if counts[NOT_STARTED]:
+        why = (f"an alarm of halt_on_alarms was in ALARM during stage {done + 1}: "
+               f"{counts[NOT_STARTED]} of its targets not started")  # fmt: skip
+        return _halt(event, kept, done + 1, why, skipped=counts[NOT_STARTED])
     if done + 1 >= len(stages):
         return {**dict(stage), **kept, "next": "end", "halt": None}
     if error:
         why = _why_the_map_stopped(error, cause, stage)
         return _halt(event, kept, done + 1, why)
-    names = list(plan.get("halt_on_alarms") or [])
     if names:
         firing, unreadable = alarms_firing(cloudwatch, names)
         if unreadable or firing:
             why = unreadable or f"alarm {', '.join(repr(n) for n in firing)} in ALARM"
             return _halt(event, kept, done + 1, why, alarms=firing)
     upcoming = dict(stages[done + 1])
-    failed = 0
-    if done >= 0 and isinstance(plan["failure_tolerance"], int):
-        failed = sum(1 for r in read_results(store, plan["fleet_id"]) if r["status"] == FAILED)
-    upcoming["tolerated_failures"] = tolerated(plan, upcoming, failed)
+    upcoming["tolerated_failures"] = tolerated(plan, upcoming, counts[FAILED])
     log_event("fleet_stage_started", fleet_id=plan["fleet_id"], stage=upcoming["index"] + 1,
               of=len(stages), targets=upcoming["count"],
               tolerated_failures=upcoming["tolerated_failures"])  # fmt: skip
@@ -136,11 +143,13 @@ def _halt(
     kept: Mapping[str, Any],
     halted_before: int,
     why: str,
+    *,
     alarms: list[str] | None = None,
+    skipped: int = 0,
 ) -> dict[str, Any]:
     plan, stage = event["plan"], event.get("stage") or BEFORE_FIRST
     stages = plan.get("stages") or []
-    untouched = sum(int(s["count"]) for s in stages[halted_before:])
+    untouched = skipped + sum(int(s["count"]) for s in stages[halted_before:])
     execution = event.get("execution_arn") or "EXECUTION_ARN"
     halt: dict[str, Any] = {
         "before_stage": halted_before + 1,

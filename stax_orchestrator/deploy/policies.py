@@ -442,9 +442,15 @@ def states_policy(
 ) -> dict[str, Any]:
     """The state machines' policy: invoke the stage's functions that run in a machine,
     run only the stage's own state machines; deliver their logs (unless logging is
-    ``OFF``) and traces (with X-Ray on). Those two take ``"*"``: the log delivery and
-    X-Ray actions support no resource-level permission."""
-    observe = []
+    ``OFF``) and traces (with X-Ray on); read the alarms a fleet halts on. Those take
+    ``"*"``: the log delivery and X-Ray actions support no resource-level permission, and
+    DescribeAlarms returns composite alarms only to a permission scoped to ``*`` (its API
+    reference); it reads, and only alarm states."""
+    observe: list[dict[str, Any]] = [
+        # A fleet's targets check halt_on_alarms as each is about to start.
+        {"Sid": "ReadHaltAlarms", "Effect": "Allow", "Action": "cloudwatch:DescribeAlarms",
+         "Resource": "*"}
+    ]  # fmt: skip
     if log_delivery:
         groups = [target.log_group_arn(target.state_machine_log_group(k)) for k in STATE_MACHINES]
         observe.append({"Sid": "DeliverExecutionLogs", "Effect": "Allow",

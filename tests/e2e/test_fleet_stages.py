@@ -4,7 +4,8 @@
 machine against the strict simulator: a first stage whose only task fails halts the fleet
 with exactly one workload written; an alarm set to ALARM (CloudWatch ``SetAlarmState``)
 while the first stage runs halts it before the second; once the alarm is OK again,
-``stax-orchestrator fleet resume`` finishes only what was left.
+``stax-orchestrator fleet resume`` finishes only what was left; an alarm raised while a
+stage runs keeps that stage's next targets from starting.
 """
 
 from __future__ import annotations
@@ -125,6 +126,38 @@ def test_an_alarm_halts_the_fleet_before_stage_two_and_resume_finishes_only_what
                 if w["Name"].startswith(f"{name}-") and is_live(w)]  # fmt: skip
         assert len(live) == 40 == len(set(live))
     finally:
+        cloudwatch.delete_alarms(AlarmNames=[alarm])
+
+
+def test_an_alarm_raised_during_a_stage_keeps_its_next_targets_from_starting(
+    sfn: Any, deployed: dict[str, Any], clean_sim: Any
+) -> None:
+    name = f"cd{uuid.uuid4().hex[:6]}"
+    alarm = f"e2e-during-{name}"
+    cloudwatch = boto3.client("cloudwatch")
+    cloudwatch.put_metric_alarm(
+        AlarmName=alarm, MetricName="Errors", Namespace="E2E", Statistic="Sum", Period=60,
+        EvaluationPeriods=1, Threshold=1, ComparisonOperator="GreaterThanThreshold",
+    )  # fmt: skip
+    cloudwatch.set_alarm_state(AlarmName=alarm, StateValue="OK", StateReason="e2e")
+    request = staged_request(name, halt_on_alarms=[alarm], max_concurrency=1, stages=[2, "100%"])
+    request["targets"] = request["targets"][:3]
+    try:
+        clean_sim.set_task_durations(total=8.0)  # one target at a time, each 8 s
+        arn = sfn.start_execution(stateMachineArn=deployed["fleet"],
+                                  input=json.dumps(request))["executionArn"]  # fmt: skip
+        deadline = time.monotonic() + 120
+        while not written(clean_sim, name) and time.monotonic() < deadline:
+            time.sleep(0.25)
+        cloudwatch.set_alarm_state(AlarmName=alarm, StateValue="ALARM", StateReason="e2e")
+        described = _wait(sfn, arn)
+        assert (described["status"], described["error"]) == ("FAILED", "FleetHalted")
+        cause = json.loads(described["cause"])
+        assert "was in ALARM during stage 1: 1 of its targets not started" in cause["message"]
+        assert cause["halt"]["untouched_targets"] == 2
+        assert written(clean_sim, name) == [first_target(name)]
+    finally:
+        clean_sim.set_task_durations(started=0.3, pending=0.3, running=1.0)
         cloudwatch.delete_alarms(AlarmNames=[alarm])
 
 

@@ -204,3 +204,22 @@ def test_a_halted_fleet_summary_names_the_stage_why_and_how_to_resume(
     cause = json.loads(outcome["cause"])
     assert cause["message"].startswith("halted before stage 2 of 3: stage 1 crossed")
     assert "fleet resume" in cause["hint"]
+
+
+def test_targets_a_stage_did_not_start_for_an_alarm_halt_the_fleet_even_after_its_last_stage(
+    cloud: Cloud, cloudwatch: Any
+) -> None:
+    plan = planned(cloud, 4, stages=[2, "100%"], halt_on_alarms=["errors-high"])
+    first = step(plan, BEFORE_FIRST, cloud, cloudwatch)
+    # As the fleet machine's Skip Target records a target an alarm kept from starting.
+    results.record_target(
+        {"fleet_id": "f", "item": {"index": 1, "target": {}}, "status": "NOT_STARTED",
+         "failure": {"Error": "FleetHalted", "Cause": "an alarm"}}, cloud.store,
+    )  # fmt: skip
+    halted = step(plan, first, cloud, cloudwatch)  # the alarm is OK again by now
+    assert halted["halt"]["reason"].startswith(
+        "an alarm of halt_on_alarms was in ALARM during stage 1"
+    )
+    assert halted["halt"]["untouched_targets"] == 3  # the one skipped and stage 2's two
+    last = {**first, "index": 1, "count": 2}
+    assert step(plan, last, cloud, cloudwatch)["halt"]["before_stage"] == 3
