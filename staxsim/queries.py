@@ -9,9 +9,11 @@ parse and apply them; a malformed value raises :class:`BadRequest` naming the pa
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 from staxsim.exceptions import BadRequest
+
+T = TypeVar("T")
 
 
 def csv(value: str | None) -> list[str]:
@@ -58,8 +60,8 @@ def paging_params(query: Mapping[str, str]) -> tuple[int | None, int | None]:
 
 
 def paginate(
-    items: list[dict[str, Any]], limit: int | None, offset: int | None
-) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+    items: list[T], limit: int | None, offset: int | None
+) -> tuple[list[T], dict[str, Any] | None]:
     """Slice ``items``; ``Paging`` (``Total``, ``NextOffset``, ``PrevOffset``) when asked.
 
     ``offset`` counts items (the document's example: limit 20 -> NextOffset 20).

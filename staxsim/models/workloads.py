@@ -193,7 +193,7 @@ class Workload:
         return body
 
 
-WorkloadCheck = Callable[[Workload, dict[str, Any]], bool]
+WorkloadCheck = Callable[[Workload, Any], bool]
 
 
 class WorkloadBackend:
@@ -285,28 +285,42 @@ class WorkloadBackend:
             raise BadRequest(f"sort_order: '{order}' is not one of ['ASC', 'DESC']")
         if query.get("catalogue_version") and not query.get("catalogue_ids"):
             raise BadRequest("catalogue_version: requires catalogue_ids")
-        rows = [(w, self.serve(w, now)) for w in self.workloads.values() if w.is_visible(now)]
         checks = self._checks(query, statuses)
-        selected = [(w, b) for w, b in rows if all(check(w, b) for check in checks)]
-        selected.sort(
-            key=lambda row: (sort_key(row[1].get(sort)), row[0].seq),
-            reverse=order == "DESC",
-        )
-        page, paging = paginate([b for _, b in selected], limit, offset)
+        # Only what the filters keep is served, and only the page of it when the sort field
+        # is one the model knows (every field but the version's name): a read by id, or a
+        # page of a big organisation, must not serve every workload.
+        selected = [
+            w
+            for w in self.workloads.values()
+            if w.is_visible(now) and all(check(w, None) for check in checks.model)
+        ]
+        if checks.body or sort not in _MODEL_SORT:
+            rows = [(w, self.serve(w, now)) for w in selected]
+            rows = [(w, b) for w, b in rows if all(check(w, b) for check in checks.body)]
+            rows.sort(key=lambda row: (sort_key(row[1].get(sort)), row[0].seq),
+                      reverse=order == "DESC")  # fmt: skip
+            page, paging = paginate([b for _, b in rows], limit, offset)
+        else:
+            selected.sort(key=lambda w: (sort_key(_MODEL_SORT[sort](w, now)), w.seq),
+                          reverse=order == "DESC")  # fmt: skip
+            chosen, paging = paginate(selected, limit, offset)
+            page = [self.serve(w, now) for w in chosen]
         response: dict[str, Any] = {"Workloads": page}
         if paging is not None:
             response["Paging"] = paging
         return response
 
-    def _checks(self, query: Mapping[str, str], statuses: list[str]) -> list[WorkloadCheck]:
-        """The ReadWorkloads filters present in ``query``, as predicates."""
-        checks: list[WorkloadCheck] = []
+    def _checks(self, query: Mapping[str, str], statuses: list[str]) -> _Checks:
+        """The ReadWorkloads filters present in ``query``, as predicates: on the model
+        alone (``model``, called with no body), or on the served body (``body``)."""
+        checks = _Checks()
+        model = checks.model
         if "name" in query:
-            checks.append(lambda w, b: w.name == query["name"])
+            model.append(lambda w, b: w.name == query["name"])
         if query.get("name_filter"):
-            checks.append(lambda w, b: query["name_filter"].lower() in w.name.lower())
+            model.append(lambda w, b: query["name_filter"].lower() in w.name.lower())
         if statuses:
-            checks.append(lambda w, b: b["Status"] in statuses)
+            checks.body.append(lambda w, b: b["Status"] in statuses)
         for param, attribute in (
             ("id_filter", "id"),
             ("account_ids", "account_id"),
@@ -314,17 +328,17 @@ class WorkloadBackend:
         ):
             wanted = csv(query.get(param))
             if wanted:
-                checks.append(_attribute_in(attribute, wanted))
+                model.append(_attribute_in(attribute, wanted))
         if query.get("account_names"):
             by_name = self._accounts.ids_named(csv(query["account_names"]))
-            checks.append(lambda w, b: w.account_id in by_name)
+            model.append(lambda w, b: w.account_id in by_name)
         if query.get("catalogue_names"):
             items = self._catalogue.ids_named(csv(query["catalogue_names"]))
-            checks.append(lambda w, b: w.catalogue_id in items)
+            model.append(lambda w, b: w.catalogue_id in items)
         if query.get("catalogue_version_id"):
-            checks.append(lambda w, b: w.catalogue_version_id == query["catalogue_version_id"])
+            model.append(lambda w, b: w.catalogue_version_id == query["catalogue_version_id"])
         if query.get("catalogue_version"):
-            checks.append(
+            checks.body.append(
                 lambda w, b: (
                     (b.get("CatalogueVersion") or {}).get("WorkloadVersion")
                     == query["catalogue_version"]
@@ -450,7 +464,32 @@ class WorkloadBackend:
 
 
 def _attribute_in(attribute: str, wanted: list[str]) -> WorkloadCheck:
-    def check(workload: Workload, body: dict[str, Any]) -> bool:
+    def check(workload: Workload, body: dict[str, Any] | None) -> bool:
         return getattr(workload, attribute) in wanted
 
     return check
+
+
+@dataclass
+class _Checks:
+    """ReadWorkloads filters: on the model (cheap), and on the served body."""
+
+    model: list[WorkloadCheck] = field(default_factory=list)
+    body: list[WorkloadCheck] = field(default_factory=list)
+
+
+#: The value ``Workload.serve`` gives each sort field, read from the model (the same
+#: order, without serving every workload to sort them).
+_MODEL_SORT: dict[str, Callable[[Workload, float], Any]] = {
+    "Id": lambda w, now: w.id,
+    "Name": lambda w, now: w.name,
+    "AccountId": lambda w, now: w.account_id,
+    "CatalogueId": lambda w, now: w.catalogue_id,
+    "CatalogueVersionId": lambda w, now: w.catalogue_version_id,
+    "Region": lambda w, now: w.region,
+    "Status": lambda w, now: w.status(now),
+    "UserTaskId": lambda w, now: w.task_id,
+    "CreatedBy": lambda w, now: API_USER_ID,
+    "CreatedTS": lambda w, now: iso(w.created_at),
+    "ModifiedTS": lambda w, now: iso(w.modified_at),
+}

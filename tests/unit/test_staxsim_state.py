@@ -285,6 +285,26 @@ def test_query_workloads_filters(state: SimState, clock: Clock) -> None:
         state.query_workloads({"limit": "x"})
 
 
+@pytest.mark.parametrize("sort", ["CreatedTS", "ModifiedTS", "Name", "Status", "Region", "Id",
+                                  "UserTaskId", "CatalogueVersionId", "CreatedBy"])  # fmt: skip
+@pytest.mark.parametrize("order", ["ASC", "DESC"])
+def test_a_page_sorted_on_the_model_is_the_page_sorted_on_the_served_workloads(
+    state: SimState, clock: Clock, sort: str, order: str
+) -> None:
+    for index, name in enumerate(["delta", "alpha", "charlie", "bravo", "echo"]):
+        create(state, name, Region=["us-east-1", "eu-west-1"][index % 2])
+        clock.advance(0.0004 if index % 2 else 0.3)  # some share a millisecond
+    clock.advance(DURATIONS.total / 2)
+    every = ",".join(["NEW", "INITIALIZING", "ACTIVE", "CREATE_FAILED", "UPDATE_IN_PROGRESS",
+                      "UPDATE_COMPLETE", "UPDATE_FAILED", "DELETE_IN_PROGRESS", "DELETED",
+                      "DELETE_FAILED"])  # fmt: skip
+    for offset in ("0", "2", "4"):
+        query = {"sort": sort, "sort_order": order, "limit": "2", "offset": offset}
+        by_model = state.query_workloads(query)
+        by_body = state.query_workloads({**query, "filter": every})  # served, then sorted
+        assert by_model == by_body
+
+
 def test_seed_replaces_same_ids(state: SimState) -> None:
     counts = state.seed(
         {"accounts": [{"Id": ACCOUNT, "Name": "renamed", "AwsAccountId": "111111111111"}]}
