@@ -200,3 +200,16 @@ def typed_accounts() -> list[dict[str, Any]]:
 def live(sim: Any) -> dict[str, dict[str, Any]]:
     """The simulator's live workloads by name."""
     return {w["Name"]: w for w in sim.state()["workloads"] if is_live(w)}
+
+
+# -- fleets --------------------------------------------------------------------------------
+#: The seed's accounts and fourteen regions: 40 fleet targets, one per account and region.
+FLEET_ACCOUNTS = [a["Id"] for a in SEED["accounts"]]
+FLEET_REGIONS = ["ap-southeast-2", "us-east-1", "us-west-2", "eu-west-1", "eu-central-1",
+                 "ca-central-1", "ap-northeast-1", "eu-west-2", "eu-north-1", "sa-east-1",
+                 "ap-south-1", "us-east-2", "us-west-1", "ap-northeast-2"]  # fmt: skip
+
+
+def forty_targets() -> list[dict[str, str]]:
+    return [{"aws_account_id": a, "aws_region": r} for a in FLEET_ACCOUNTS
+            for r in FLEET_REGIONS][:40]  # fmt: skip

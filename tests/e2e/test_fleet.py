@@ -19,18 +19,11 @@ from chalicelib import fleet
 from chalicelib.coordination import CoordinationStore
 from chalicelib.stax import is_live
 from stax_orchestrator.follow import largest_state_bytes
-from tests.e2e.conftest import CATALOGUE_ID, SEED, VERSION_1, VERSION_2, run_execution
-from tests.e2e.helpers import TABLE, cli
+from tests.e2e.conftest import CATALOGUE_ID, VERSION_1, VERSION_2, run_execution
+from tests.e2e.helpers import FLEET_ACCOUNTS, FLEET_REGIONS, TABLE, cli, forty_targets
 
 pytestmark = pytest.mark.e2e
-ACCOUNTS = [a["Id"] for a in SEED["accounts"]]
-REGIONS = ["ap-southeast-2", "us-east-1", "us-west-2", "eu-west-1", "eu-central-1",
-           "ca-central-1", "ap-northeast-1", "eu-west-2", "eu-north-1", "sa-east-1",
-           "ap-south-1", "us-east-2", "us-west-1", "ap-northeast-2"]  # fmt: skip
-
-
-def forty_targets() -> list[dict[str, str]]:
-    return [{"aws_account_id": a, "aws_region": r} for a in ACCOUNTS for r in REGIONS][:40]
+ACCOUNTS, REGIONS = FLEET_ACCOUNTS, FLEET_REGIONS
 
 
 def fleet_request(name: str, tolerance: Any, targets: list[dict[str, str]]) -> dict[str, Any]:

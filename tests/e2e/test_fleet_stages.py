@@ -19,19 +19,15 @@ import boto3
 import pytest
 
 from chalicelib.stax import is_live
-from tests.e2e.conftest import CATALOGUE_ID, SEED, VERSION_1, run_execution
-from tests.e2e.helpers import cli
+from tests.e2e.conftest import CATALOGUE_ID, VERSION_1, run_execution
+from tests.e2e.helpers import FLEET_ACCOUNTS, FLEET_REGIONS, cli, forty_targets
 
 pytestmark = pytest.mark.e2e
-ACCOUNTS = [a["Id"] for a in SEED["accounts"]]
-REGIONS = ["ap-southeast-2", "us-east-1", "us-west-2", "eu-west-1", "eu-central-1",
-           "ca-central-1", "ap-northeast-1", "eu-west-2", "eu-north-1", "sa-east-1",
-           "ap-south-1", "us-east-2", "us-west-1", "ap-northeast-2"]  # fmt: skip
 STAGES = [1, "25%", "100%"]
 
 
 def staged_request(name: str, **extra: Any) -> dict[str, Any]:
-    targets = [{"aws_account_id": a, "aws_region": r} for a in ACCOUNTS for r in REGIONS][:40]
+    targets = forty_targets()
     return {
         "operation": "create",
         "catalogue_id": CATALOGUE_ID,
@@ -47,7 +43,7 @@ def staged_request(name: str, **extra: Any) -> dict[str, Any]:
 
 
 def first_target(name: str) -> str:
-    return f"{name}-{ACCOUNTS[0].split('-')[0]}-{REGIONS[0]}"
+    return f"{name}-{FLEET_ACCOUNTS[0].split('-')[0]}-{FLEET_REGIONS[0]}"
 
 
 def written(sim: Any, name: str) -> list[str]:
@@ -72,6 +68,17 @@ def test_a_first_stage_whose_task_fails_halts_the_fleet_with_one_target_written(
     assert written(clean_sim, name) == [first_target(name)]
 
 
+def quiet_alarm(name: str) -> Any:
+    """A metric alarm ``name`` in state OK on MiniStack's CloudWatch; the client."""
+    cloudwatch = boto3.client("cloudwatch")
+    cloudwatch.put_metric_alarm(
+        AlarmName=name, MetricName="Errors", Namespace="E2E", Statistic="Sum", Period=60,
+        EvaluationPeriods=1, Threshold=1, ComparisonOperator="GreaterThanThreshold",
+    )  # fmt: skip
+    cloudwatch.set_alarm_state(AlarmName=name, StateValue="OK", StateReason="e2e")
+    return cloudwatch
+
+
 def wait_for_stage_one(sfn: Any, execution_arn: str, timeout: float = 120.0) -> None:
     """Until the fleet's first Map Run has started (the first stage runs)."""
     deadline = time.monotonic() + timeout
@@ -88,12 +95,7 @@ def test_an_alarm_halts_the_fleet_before_stage_two_and_resume_finishes_only_what
 ) -> None:
     name = f"ca{uuid.uuid4().hex[:6]}"
     alarm = f"e2e-halt-{name}"
-    cloudwatch = boto3.client("cloudwatch")
-    cloudwatch.put_metric_alarm(
-        AlarmName=alarm, MetricName="Errors", Namespace="E2E", Statistic="Sum", Period=60,
-        EvaluationPeriods=1, Threshold=1, ComparisonOperator="GreaterThanThreshold",
-    )  # fmt: skip
-    cloudwatch.set_alarm_state(AlarmName=alarm, StateValue="OK", StateReason="e2e")
+    cloudwatch = quiet_alarm(alarm)
     try:
         # The first stage's one task lasts 8 s: time to raise the alarm while it runs.
         clean_sim.set_task_durations(total=8.0)
@@ -134,12 +136,7 @@ def test_an_alarm_raised_during_a_stage_keeps_its_next_targets_from_starting(
 ) -> None:
     name = f"cd{uuid.uuid4().hex[:6]}"
     alarm = f"e2e-during-{name}"
-    cloudwatch = boto3.client("cloudwatch")
-    cloudwatch.put_metric_alarm(
-        AlarmName=alarm, MetricName="Errors", Namespace="E2E", Statistic="Sum", Period=60,
-        EvaluationPeriods=1, Threshold=1, ComparisonOperator="GreaterThanThreshold",
-    )  # fmt: skip
-    cloudwatch.set_alarm_state(AlarmName=alarm, StateValue="OK", StateReason="e2e")
+    cloudwatch = quiet_alarm(alarm)
     request = staged_request(name, halt_on_alarms=[alarm], max_concurrency=1, stages=[2, "100%"])
     request["targets"] = request["targets"][:3]
     try:
