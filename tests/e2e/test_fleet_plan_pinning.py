@@ -27,7 +27,7 @@ from tests.e2e.ministack_support import STATES_TRUST, wait_done
 pytestmark = pytest.mark.e2e
 
 TARGET = Target("local", "us-east-1", "000000000000")
-#: The states between "Anything To Run?" and the Map, as the stage deploys them.
+#: The states between "Anything To Run?" and the first stage, as the stage deploys them.
 CHECK_STATES = ("Check The Plan", "Plan Unchanged?", "Plan Changed")
 ROLE_NAME = "e2e-fleet-plan-check"
 
@@ -36,8 +36,8 @@ def _check_machine() -> dict[str, Any]:
     fleet = render(load_template("fleet"),
                    template_values({f: TARGET.function_arn(f) for f in FUNCTIONS}, TARGET, 3600))  # fmt: skip
     states = {name: fleet["States"][name] for name in CHECK_STATES}
-    # Where the fleet machine goes on: the Map, here a state that says it was reached.
-    states["Run Targets"] = {"Type": "Pass", "Result": "targets started", "End": True}
+    # Where the fleet machine goes on: its first stage, here a state that says it was reached.
+    states["Next Stage"] = {"Type": "Pass", "Result": "targets started", "End": True}
     return {"StartAt": "Check The Plan", "States": states}
 
 
