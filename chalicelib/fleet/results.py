@@ -252,7 +252,7 @@ def summarise(
         "results": {"table": store.table_name, "partition": partition(fleet_id)},
         # Step Functions' own record of every child (the Map's ResultWriter), when the
         # Map ended and wrote one (the last stage's; each stage's below).
-        "execution_records": _manifest_location(event.get("map_result")),
+        "execution_records": manifest_location(event.get("map_result")),
         "stages": {
             "planned": len(plan.get("stages") or [None]),
             "run": len(stage.get("manifests") or []) or (1 if event.get("map_result") else 0),
@@ -278,7 +278,7 @@ def summarise(
     }
 
 
-def _manifest_location(map_result: Any) -> str | None:
+def manifest_location(map_result: Any) -> str | None:
     """``s3://bucket/key`` of the ResultWriter's manifest in the Map's result, or None."""
     details = map_result.get("ResultWriterDetails") if isinstance(map_result, Mapping) else None
     if isinstance(details, Mapping) and details.get("Bucket") and details.get("Key"):

@@ -30,7 +30,13 @@ from fractions import Fraction
 from typing import Any
 
 from chalicelib.coordination import CoordinationStore
-from chalicelib.fleet.results import FAILED, NOT_STARTED, TOLERANCE_ERROR, read_results
+from chalicelib.fleet.results import (
+    FAILED,
+    NOT_STARTED,
+    TOLERANCE_ERROR,
+    manifest_location,
+    read_results,
+)
 from chalicelib.logs import log_event
 from chalicelib.validation import TOLERANCE_PATTERN
 
@@ -49,19 +55,11 @@ def tolerated(plan: Mapping[str, Any], stage: Mapping[str, Any], failed_so_far: 
     return math.floor(Fraction(match.group(1)) * int(stage["count"]) / 100)
 
 
-def _manifest(map_result: Any) -> str | None:
-    details = map_result.get("ResultWriterDetails") if isinstance(map_result, Mapping) else None
-    if isinstance(details, Mapping) and details.get("Bucket") and details.get("Key"):
-        return f"s3://{details['Bucket']}/{details['Key']}"
-    return None
+def _map_error(event: Mapping[str, Any]) -> str | None:
+    return (event.get("map_failure") or {}).get("Error")
 
 
-def _map_error(event: Mapping[str, Any]) -> tuple[str | None, Any]:
-    failure = event.get("map_failure") or {}
-    return failure.get("Error"), failure.get("Cause")
-
-
-def _why_the_map_stopped(error: str, cause: Any, stage: Mapping[str, Any]) -> str:
+def _why_the_map_stopped(error: str, stage: Mapping[str, Any]) -> str:
     if error == TOLERANCE_ERROR:
         return (
             f"stage {stage['index'] + 1} crossed its failure tolerance "
@@ -107,9 +105,9 @@ def next_stage(
     manifests = list(stage.get("manifests") or [])
     done = int(stage.get("index", -1))
     if done >= 0:
-        manifests.append(_manifest(event.get("map_result")))
+        manifests.append(manifest_location(event.get("map_result")))
     kept = {"manifests": manifests, "of": len(stages)}
-    error, cause = _map_error(event)
+    error = _map_error(event)
     names = list(plan.get("halt_on_alarms") or [])
     counts: Counter[str] = Counter()
     if done >= 0 and (names or isinstance(plan["failure_tolerance"], int)):
@@ -123,7 +121,7 @@ def next_stage(
     if done + 1 >= len(stages):
         return {**dict(stage), **kept, "next": "end", "halt": None}
     if error:
-        why = _why_the_map_stopped(error, cause, stage)
+        why = _why_the_map_stopped(error, stage)
         return _halt(event, kept, done + 1, why)
     if names:
         firing, unreadable = alarms_firing(cloudwatch, names)
