@@ -41,26 +41,22 @@ PLAN_FIELDS = (
     "tolerated_failures",
     "table",
     "results_expire_at",
-    "results_prefix",
     "stages",
     "halt_on_alarms",
+    "first_stage",
 )
+#: A stage as the fleet machine holds it (``chalicelib.fleet.stages``).
+STAGE_SHAPE: dict[str, Any] = dict.fromkeys(
+    ("index", "count", "key", "version_id", "results_prefix", "tolerated_failures",
+     "manifests", "of", "last", "next", "halt"),
+    _VALUE,
+)  # fmt: skip
 OUTPUT_SHAPES: dict[str, Any] = {
-    "plan_fleet": dict.fromkeys(PLAN_FIELDS, _VALUE),
+    # The plan; the stage the machine starts from is a stage (Keep The Plan's).
+    "plan_fleet": {**dict.fromkeys(PLAN_FIELDS, _VALUE), "first_stage": STAGE_SHAPE},
     "record_fleet_target": {},
     # The stage to run next (or the halt); its fields are the plan's stage's and these.
-    "next_fleet_stage": {
-        "index": _VALUE,
-        "count": _VALUE,
-        "key": _VALUE,
-        "version_id": _VALUE,
-        "results_prefix": _VALUE,
-        "tolerated_failures": _VALUE,
-        "manifests": _VALUE,
-        "of": _VALUE,
-        "next": _VALUE,
-        "halt": _VALUE,
-    },
+    "next_fleet_stage": STAGE_SHAPE,
     "summarise_fleet": {
         "summary": dict.fromkeys(SUMMARY_FIELDS, _VALUE),
         "exceeded": _VALUE,

@@ -29,6 +29,7 @@ from chalicelib.errors import (
     InvalidFleetRequest,
 )
 from chalicelib.fleet.results import ALREADY_DONE, RESULT_DAYS, put_results, result_item
+from chalicelib.fleet.stages import first_stage
 from chalicelib.logs import log_event
 from chalicelib.stax import StaxAccess, is_live
 from chalicelib.validation import (
@@ -376,13 +377,15 @@ def plan(
         # string, as DynamoDB's N takes it).
         "table": store.table_name,
         "results_expire_at": str(int(time.time()) + RESULT_DAYS * 86_400),
-        # Where the Map's ResultWriter exports its children's records (AWS's own record of
-        # every target, which a state could not hold: 256 KiB).
-        "results_prefix": f"{RESULTS_PREFIX}{fleet_id}",
-        # The canary stages (chalicelib.fleet.stages): at most MAX_STAGES small objects.
+        # The canary stages (chalicelib.fleet.stages): at most MAX_STAGES small objects,
+        # each with the prefix where its Map's ResultWriter exports its children's records
+        # (AWS's own record of every target, which a state could not hold: 256 KiB).
         "stages": stages,
         "halt_on_alarms": list(fleet.get("halt_on_alarms") or []),
     }
+    # Where the fleet machine starts: the first stage itself when nothing is to be checked
+    # before it (no Next Stage invocation), else the alarms are read first.
+    summary["first_stage"] = first_stage(summary)
     store.put_item(
         f"fleet#{fleet_id}",
         "plan",

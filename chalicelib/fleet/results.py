@@ -182,6 +182,12 @@ def record_target(
         result["workload_id"] = target.get("workload_id") or known.get("workload_id")
         result["task_id"] = known.get("task_id")
     put_results(store, event["fleet_id"], [result_item(result)])
+    # One line per target: a fleet's failures are one Logs Insights query. The error's
+    # class only -- a cause may carry what a Stax answer said, never a log's business.
+    log_event("fleet_target_recorded", fleet_id=event["fleet_id"], index=result["index"],
+              status=result["status"], duration_seconds=result["duration_seconds"],
+              error=result.get("error"), workload_id=result.get("workload_id"),
+              task_id=result.get("task_id"))  # fmt: skip
     return {}
 
 
@@ -219,6 +225,7 @@ def summarise(
     map_error = (event.get("map_failure") or {}).get("Error")
     stage = event.get("stage") or {}
     halt = stage.get("halt")
+    manifests = manifests_run(stage, event.get("map_result"))
     results = {r["index"]: r for r in read_results(store, fleet_id)}
     if (map_error or halt) and plan["to_run"]:
         missing, started = [], started_indexes(store, fleet_id)
@@ -255,8 +262,8 @@ def summarise(
         "execution_records": manifest_location(event.get("map_result")),
         "stages": {
             "planned": len(plan.get("stages") or [None]),
-            "run": len(stage.get("manifests") or []) or (1 if event.get("map_result") else 0),
-            "execution_records": list(stage.get("manifests") or []),
+            "run": stages_run(stage, event),
+            "execution_records": manifests,
             "halted": halt,
         },
     }
@@ -284,6 +291,30 @@ def manifest_location(map_result: Any) -> str | None:
     if isinstance(details, Mapping) and details.get("Bucket") and details.get("Key"):
         return f"s3://{details['Bucket']}/{details['Key']}"
     return None
+
+
+def manifests_run(stage: Mapping[str, Any], map_result: Any) -> list[Any]:
+    """The ResultWriter manifests of the fleet's Map runs so far: the stage's list, and the
+    manifest in ``map_result`` when it is this stage's (under its ``results_prefix``: the
+    ResultWriter writes ``<Prefix>/<map run id>/manifest.json``). ``Next Stage`` adds each
+    stage's; a last stage that went straight to the summary has not had its own added. A
+    Map that failed leaves the result of the run before it in the state: not added again."""
+    manifests = list(stage.get("manifests") or [])
+    location = manifest_location(map_result)
+    prefix = str(stage.get("results_prefix") or "").strip("/")
+    key = (location or "").removeprefix("s3://").partition("/")[2]
+    if location and prefix and key.startswith(f"{prefix}/") and location not in manifests:
+        manifests.append(location)
+    return manifests
+
+
+def stages_run(stage: Mapping[str, Any], event: Mapping[str, Any]) -> int:
+    """How many stages started a Map run: those before ``stage`` and ``stage`` itself
+    when its Map ran (a result or a failure of it in the state)."""
+    index = int(stage.get("index", -1))
+    map_result, map_failure = event.get("map_result") or {}, event.get("map_failure") or {}
+    ran = bool(map_result.get("MapRunArn") or map_failure.get("Error"))
+    return index + 1 if index >= 0 and ran else max(index, 0)
 
 
 def _fleet_cause(

@@ -36,8 +36,8 @@ def _check_machine() -> dict[str, Any]:
     fleet = render(load_template("fleet"),
                    template_values({f: TARGET.function_arn(f) for f in FUNCTIONS}, TARGET, 3600))  # fmt: skip
     states = {name: fleet["States"][name] for name in CHECK_STATES}
-    # Where the fleet machine goes on: its first stage, here a state that says it was reached.
-    states["Next Stage"] = {"Type": "Pass", "Result": "targets started", "End": True}
+    # Where the fleet machine goes on (to its first stage), here a state that says it was reached.
+    states["Stage Ready?"] = {"Type": "Pass", "Result": "targets started", "End": True}
     return {"StartAt": "Check The Plan", "States": states}
 
 

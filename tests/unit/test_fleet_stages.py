@@ -14,10 +14,18 @@ import pytest
 from chalicelib import fleet
 from chalicelib.errors import InvalidFleetRequest
 from chalicelib.fleet import results
-from chalicelib.fleet.stages import BEFORE_FIRST, next_stage
+from chalicelib.fleet.stages import BEFORE_FIRST, first_stage, next_stage
 from chalicelib.validation import validate_fleet_request
 from chalicelib.validation.stages import stage_ends
-from tests.unit.fleet_support import BUCKET, Access, Cloud, Stax, create_request
+from tests.unit.fleet_support import (
+    ACCOUNTS,
+    BUCKET,
+    CATALOGUE,
+    Access,
+    Cloud,
+    Stax,
+    create_request,
+)
 
 NO_FAILURE = {"Error": None, "Cause": None}
 NO_RESULT = {"MapRunArn": None, "ResultWriterDetails": None}
@@ -223,3 +231,84 @@ def test_targets_a_stage_did_not_start_for_an_alarm_halt_the_fleet_even_after_it
     assert halted["halt"]["untouched_targets"] == 3  # the one skipped and stage 2's two
     last = {**first, "index": 1, "count": 2}
     assert step(plan, last, cloud, cloudwatch)["halt"]["before_stage"] == 3
+
+
+def test_a_fleet_without_alarms_starts_at_its_first_stage_with_no_stage_decision(
+    cloud: Cloud, cloudwatch: Any
+) -> None:
+    plan = planned(cloud, 40, stages=[1, "25%", "100%"], failure_tolerance="10%")
+    # What Next Stage would decide before the first stage, already in the plan.
+    decided = step(plan, BEFORE_FIRST, cloud, cloudwatch)
+    assert plan["first_stage"] == decided
+    assert (decided["next"], decided["index"], decided["last"]) == ("run", 0, False)
+    single = planned(cloud, 5, fleet_id="g")
+    assert (single["first_stage"]["key"], single["first_stage"]["last"]) == (single["key"], True)
+
+
+def test_a_fleet_with_alarms_reads_them_before_its_first_stage(cloud: Cloud) -> None:
+    plan = planned(cloud, 4, halt_on_alarms=["errors-high"])
+    assert plan["first_stage"] == {**BEFORE_FIRST, "next": "check"}
+    assert first_stage(plan)["next"] != "run"
+
+
+def _manifest(prefix: str, run: str) -> dict[str, Any]:
+    return {"MapRunArn": f"arn:map:{run}",
+            "ResultWriterDetails": {"Bucket": BUCKET, "Key": f"{prefix}/{run}/manifest.json"}}  # fmt: skip
+
+
+def test_a_last_stage_that_went_straight_to_the_summary_is_counted_with_its_manifest(
+    cloud: Cloud, cloudwatch: Any
+) -> None:
+    plan = planned(cloud, 4, stages=[1, "100%"])
+    first = plan["first_stage"]
+    ran_first = _manifest(first["results_prefix"], "one")
+    last = next_stage({"plan": plan, "stage": first, "map_failure": NO_FAILURE,
+                       "map_result": ran_first}, cloud.store, lambda: cloudwatch)  # fmt: skip
+    assert last["last"] is True
+    ran_last = _manifest(last["results_prefix"], "two")
+    summary = results.summarise(
+        {"plan": plan, "stage": last, "map_failure": NO_FAILURE, "map_result": ran_last},
+        cloud.store, cloud.read,
+    )["summary"]  # fmt: skip
+    assert summary["stages"]["run"] == 2
+    assert summary["stages"]["execution_records"] == [
+        f"s3://{BUCKET}/{first['results_prefix']}/one/manifest.json",
+        f"s3://{BUCKET}/{last['results_prefix']}/two/manifest.json",
+    ]
+
+
+def test_a_failed_stage_does_not_take_the_manifest_of_the_stage_before(
+    cloud: Cloud, cloudwatch: Any
+) -> None:
+    plan = planned(cloud, 4, stages=[1, "100%"])
+    first = plan["first_stage"]
+    ran_first = _manifest(first["results_prefix"], "one")
+    last = next_stage({"plan": plan, "stage": first, "map_failure": NO_FAILURE,
+                       "map_result": ran_first}, cloud.store, lambda: cloudwatch)  # fmt: skip
+    crossed = {"Error": "States.ExceedToleratedFailureThreshold", "Cause": "..."}
+    # The Map's Catch leaves the state's map_result as the stage before left it.
+    summary = results.summarise(
+        {"plan": plan, "stage": last, "map_failure": crossed, "map_result": ran_first},
+        cloud.store, cloud.read,
+    )["summary"]  # fmt: skip
+    assert summary["stages"]["execution_records"] == [
+        f"s3://{BUCKET}/{first['results_prefix']}/one/manifest.json"
+    ]
+    assert summary["stages"]["run"] == 2
+
+
+def test_a_fleet_with_nothing_to_run_ran_no_stage(cloud: Cloud) -> None:
+    version = "2b9a7f0e-5c1d-4f3e-8a6b-9d4c3e2f1a02"
+    on_it = {"Id": "w-0", "Name": "w0", "AccountId": ACCOUNTS[0], "Region": "us-east-1",
+             "CatalogueId": CATALOGUE, "Status": "ACTIVE", "CatalogueVersionId": version}  # fmt: skip
+    request = validate_fleet_request({"operation": "rollout", "catalogue_id": CATALOGUE,
+                                      "catalogue_version_id": version})  # fmt: skip
+    plan = fleet.plan(request, Access(Stax([on_it])), cloud.store, cloud.write, bucket=BUCKET,
+                      fleet_id="done")  # fmt: skip
+    assert plan["to_run"] == 0  # the machine goes from Anything To Run? to the summary
+    summary = results.summarise(
+        {"plan": plan, "stage": plan["first_stage"], "map_failure": NO_FAILURE,
+         "map_result": NO_RESULT}, cloud.store, cloud.read,
+    )["summary"]  # fmt: skip
+    assert (summary["stages"]["run"], summary["stages"]["execution_records"]) == (0, [])
+    assert summary["already_done"] == 1
