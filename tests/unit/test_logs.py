@@ -149,3 +149,22 @@ def test_the_lambda_function_name_comes_from_the_runtime(
     app.validate_input(event("validate_input/delete.json"), None)
     [line] = lines(capsys.readouterr().err)
     assert line["function"] == "stax-orchestrator-prod-validate_input"
+
+
+def test_each_recorded_fleet_target_is_one_line_with_its_error_class_and_no_cause(
+    aws: Any, capsys: Any
+) -> None:
+    from chalicelib.fleet import results
+    from tests.unit.fleet_support import Cloud
+
+    cloud = Cloud(aws)
+    failed = {"fleet_id": "f", "item": {"index": 3, "target": {}, "execution_name": "f-3"},
+              "status": "FAILED", "execution_arn": "arn:x:3",
+              "failure": {"Error": "StaxTaskFailed", "Cause": "the secret-value said no"}}  # fmt: skip
+    with logs.invocation("record_fleet_target", failed, CONTEXT):
+        results.record_target(failed, cloud.store)
+    [line] = lines(capsys.readouterr().err)
+    assert (line["event"], line["index"], line["status"], line["error"]) == (
+        "fleet_target_recorded", 3, "FAILED", "StaxTaskFailed")  # fmt: skip
+    assert line["execution_arn"] == "arn:x:3"
+    assert "secret-value" not in json.dumps(line)
