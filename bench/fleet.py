@@ -121,27 +121,24 @@ def lower_bound(durations: list[float], concurrency: int) -> float:
     return max(sum(durations) / concurrency, *durations)
 
 
-def measure_makespan(stack: Any) -> dict[str, Any]:
+def _start_fleet(stack: Any, count: int, total: tuple[float, float]) -> tuple[Any, list, dict]:
+    """Run one create fleet of ``count`` targets (tasks of ``total`` seconds, seeded) to
+    its end: its description, its Stax tasks (the simulator's), the simulator's stats."""
     from bench.e2e import run_execution
     from bench.stack import DEFAULT_DURATIONS, seed
-    from chalicelib import fleet
-    from chalicelib.coordination import CoordinationStore
-    from stax_orchestrator.follow import largest_state_bytes
+    from stax_orchestrator.deploy import Target
 
     machines = stack.deployment.statemachines()
     data = seed()
-    regions = REGIONS
     accounts = [a["Id"] for a in data["accounts"]]
     name = f"mk{uuid.uuid4().hex[:6]}"
     targets = [
-        {"aws_account_id": accounts[i % len(accounts)], "aws_region": regions[i % len(regions)],
+        {"aws_account_id": accounts[i % len(accounts)], "aws_region": REGIONS[i % len(REGIONS)],
          "workload_name": f"{name}-{i}"}
-        for i in range(TARGETS)
+        for i in range(count)
     ]  # fmt: skip
     # The targets travel as a file in the fleet bucket (as the CLI sends a big list), so the
     # execution's input, too, is the same size whatever the number of targets.
-    from stax_orchestrator.deploy import Target
-
     bucket = Target("local", stack.region, "000000000000").fleet_bucket
     key = f"requests/{name}.jsonl"
     stack.boto("s3").put_object(
@@ -151,7 +148,7 @@ def measure_makespan(stack: Any) -> dict[str, Any]:
                "workload_name": f"{name}-x", "targets_location": f"s3://{bucket}/{key}",
                "max_concurrency": CONCURRENCY, "failure_tolerance": 0}  # fmt: skip
     with stack.sim() as sim:
-        sim.set_task_durations(total=(1.0, 6.0), seed=120)
+        sim.set_task_durations(total=total, seed=120)
     sfn = stack.boto("stepfunctions")
     # Only this fleet's tasks count: earlier sections' tasks may still run in the simulator.
     started = time.time()
@@ -163,6 +160,26 @@ def measure_makespan(stack: Any) -> dict[str, Any]:
             tasks = [t for t in sim.state()["tasks"] if str(t.get("Name", "")).startswith(name)]
             # (Name: the workload's; this fleet's are "{name}-{i}".)
             sim.set_task_durations(**DEFAULT_DURATIONS)
+    return described, tasks, stats
+
+
+def warm_up(stack: Any) -> float:
+    """A fleet of ``CONCURRENCY`` one-second targets before the measured one: the first
+    fleet after a deploy waits for a Lambda worker per slot and function (on MiniStack, a
+    dozen Python workers starting at once on two cores: tens of seconds). Its makespan."""
+    described, _, _ = _start_fleet(stack, CONCURRENCY, (1.0, 1.0))
+    return (described["stopDate"] - described["startDate"]).total_seconds()
+
+
+def measure_makespan(stack: Any) -> dict[str, Any]:
+    from bench import fleet_overhead
+    from chalicelib import fleet
+    from chalicelib.coordination import CoordinationStore
+    from stax_orchestrator.follow import largest_state_bytes
+
+    cold = warm_up(stack)
+    described, tasks, stats = _start_fleet(stack, TARGETS, (1.0, 6.0))
+    sfn = stack.boto("stepfunctions")
     client = stack.boto("dynamodb")
     rows = list(fleet.read_results(CoordinationStore(lambda: client, machines_table(stack)),
                                    described["name"]))  # fmt: skip
@@ -172,12 +189,20 @@ def measure_makespan(stack: Any) -> dict[str, Any]:
     task_seconds = {t["Id"]: float(t["EndsAt"]) - float(t["CreatedAt"]) for t in tasks}
     overheads = sorted(float(r["duration_seconds"]) - task_seconds[r["task_id"]]
                        for r in rows if r.get("task_id") in task_seconds)  # fmt: skip
+    windows = {t["Id"]: (float(t["CreatedAt"]), float(t["EndsAt"])) for t in tasks}
+    where = fleet_overhead.measure(
+        sfn, described["executionArn"],
+        {r["execution_name"]: windows[r["task_id"]] for r in rows if r.get("task_id") in windows},
+        CONCURRENCY,
+    )  # fmt: skip
     return {
         "task_durations": sorted(task_seconds.values()),
         "task_bound": lower_bound(list(task_seconds.values()), CONCURRENCY)
         if task_seconds
         else 0.0,
         "overheads": overheads,
+        "where": where,
+        "warm_up": cold,
         "status": described["status"],
         "makespan": makespan,
         "durations": durations,
@@ -243,7 +268,8 @@ GOAL_OVERHEAD_P95 = 3.0
 
 
 def _task_rows(run: dict[str, Any]) -> list[Any]:
-    from bench.table import check_row
+    from bench import fleet_overhead
+    from bench.table import check_row, info_row
 
     overheads, bound = run.get("overheads") or [], run.get("task_bound") or 0.0
     if not overheads or not bound:
@@ -263,6 +289,12 @@ def _task_rows(run: dict[str, Any]) -> list[Any]:
                   at(0.95) < GOAL_OVERHEAD_P95,
                   f"p50 {at(0.5):.1f} / p95 {at(0.95):.1f} / max {overheads[-1]:.1f} s",
                   f"{len(overheads)} targets matched", f"p95 < {GOAL_OVERHEAD_P95:.0f} s"),
+        info_row(f"fleet of {CONCURRENCY} one-second targets first (warm-up; cold after a deploy)",
+                 f"{run.get('warm_up', 0.0):.1f} s",
+                 "the first fleet after a deploy starts a Lambda worker per slot"),
+        info_row(f"fleet of {TARGETS}: where the time beyond the Stax tasks goes",
+                 fleet_overhead.summary(run["where"]) if run.get("where") else "not measured",
+                 "execution histories (Map child, workload, watcher)"),
     ]  # fmt: skip
 
 
