@@ -256,14 +256,20 @@ def _manifest(prefix: str, run: str) -> dict[str, Any]:
             "ResultWriterDetails": {"Bucket": BUCKET, "Key": f"{prefix}/{run}/manifest.json"}}  # fmt: skip
 
 
-def test_a_last_stage_that_went_straight_to_the_summary_is_counted_with_its_manifest(
-    cloud: Cloud, cloudwatch: Any
-) -> None:
+def _two_stages_to_the_last(cloud: Cloud, cloudwatch: Any) -> tuple[Any, Any, Any, Any]:
+    """A fleet of two stages, its first run (its Map's result) and its last decided."""
     plan = planned(cloud, 4, stages=[1, "100%"])
     first = plan["first_stage"]
     ran_first = _manifest(first["results_prefix"], "one")
     last = next_stage({"plan": plan, "stage": first, "map_failure": NO_FAILURE,
                        "map_result": ran_first}, cloud.store, lambda: cloudwatch)  # fmt: skip
+    return plan, first, ran_first, last
+
+
+def test_a_last_stage_that_went_straight_to_the_summary_is_counted_with_its_manifest(
+    cloud: Cloud, cloudwatch: Any
+) -> None:
+    plan, first, _, last = _two_stages_to_the_last(cloud, cloudwatch)
     assert last["last"] is True
     ran_last = _manifest(last["results_prefix"], "two")
     summary = results.summarise(
@@ -280,11 +286,7 @@ def test_a_last_stage_that_went_straight_to_the_summary_is_counted_with_its_mani
 def test_a_failed_stage_does_not_take_the_manifest_of_the_stage_before(
     cloud: Cloud, cloudwatch: Any
 ) -> None:
-    plan = planned(cloud, 4, stages=[1, "100%"])
-    first = plan["first_stage"]
-    ran_first = _manifest(first["results_prefix"], "one")
-    last = next_stage({"plan": plan, "stage": first, "map_failure": NO_FAILURE,
-                       "map_result": ran_first}, cloud.store, lambda: cloudwatch)  # fmt: skip
+    plan, first, ran_first, last = _two_stages_to_the_last(cloud, cloudwatch)
     crossed = {"Error": "States.ExceedToleratedFailureThreshold", "Cause": "..."}
     # The Map's Catch leaves the state's map_result as the stage before left it.
     summary = results.summarise(
