@@ -52,7 +52,9 @@ STAGE_SHAPE: dict[str, Any] = dict.fromkeys(
     _VALUE,
 )  # fmt: skip
 OUTPUT_SHAPES: dict[str, Any] = {
-    # The plan; the stage the machine starts from is a stage (Keep The Plan's).
+    # The plan; the stage the machine starts from is a stage (Keep The Plan's). On the
+    # alarms path it is BEFORE_FIRST (index, manifests, next): Stage Ready? reads its
+    # "next" only and sends it to Next Stage, whose answer is a whole stage.
     "plan_fleet": {**dict.fromkeys(PLAN_FIELDS, _VALUE), "first_stage": STAGE_SHAPE},
     "record_fleet_target": {},
     # The stage to run next (or the halt); its fields are the plan's stage's and these.

@@ -258,8 +258,8 @@ def summarise(
         "tolerated_failures": plan["tolerated_failures"],
         "results": {"table": store.table_name, "partition": partition(fleet_id)},
         # Step Functions' own record of every child (the Map's ResultWriter), when the
-        # Map ended and wrote one (the last stage's; each stage's below).
-        "execution_records": manifest_location(event.get("map_result")),
+        # last stage's Map ended and wrote one (each stage's below).
+        "execution_records": stage_manifest(stage, event.get("map_result")),
         "stages": {
             "planned": len(plan.get("stages") or [None]),
             "run": stages_run(stage, event),
@@ -293,17 +293,23 @@ def manifest_location(map_result: Any) -> str | None:
     return None
 
 
-def manifests_run(stage: Mapping[str, Any], map_result: Any) -> list[Any]:
-    """The ResultWriter manifests of the fleet's Map runs so far: the stage's list, and the
-    manifest in ``map_result`` when it is this stage's (under its ``results_prefix``: the
-    ResultWriter writes ``<Prefix>/<map run id>/manifest.json``). ``Next Stage`` adds each
-    stage's; a last stage that went straight to the summary has not had its own added. A
-    Map that failed leaves the result of the run before it in the state: not added again."""
-    manifests = list(stage.get("manifests") or [])
+def stage_manifest(stage: Mapping[str, Any], map_result: Any) -> str | None:
+    """The ResultWriter manifest in ``map_result`` when it is ``stage``'s own (under its
+    ``results_prefix``: the ResultWriter writes ``<Prefix>/<map run id>/manifest.json``),
+    else None: a Map that failed leaves the result of the run before it in the state."""
     location = manifest_location(map_result)
     prefix = str(stage.get("results_prefix") or "").strip("/")
     key = (location or "").removeprefix("s3://").partition("/")[2]
-    if location and prefix and key.startswith(f"{prefix}/") and location not in manifests:
+    return location if location and prefix and key.startswith(f"{prefix}/") else None
+
+
+def manifests_run(stage: Mapping[str, Any], map_result: Any) -> list[Any]:
+    """The ResultWriter manifests of the fleet's Map runs so far: the stage's list and this
+    stage's own (:func:`stage_manifest`), once. ``Next Stage`` adds each stage's; a last
+    stage that went straight to the summary has not had its own added."""
+    manifests = list(stage.get("manifests") or [])
+    location = stage_manifest(stage, map_result)
+    if location and location not in manifests:
         manifests.append(location)
     return manifests
 

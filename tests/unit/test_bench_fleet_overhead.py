@@ -69,3 +69,8 @@ def test_fleet_phases_split_the_execution_at_its_map_runs() -> None:
         _event("ExecutionSucceeded", 47.0),
     ]
     assert fleet_phases(events) == {"before": 3.0, "maps": 41.0, "between and after": 3.0}
+
+
+def test_a_task_state_with_a_bare_function_arn_counts_as_lambda() -> None:
+    events = [_event("LambdaFunctionScheduled", 1.0), _event("LambdaFunctionSucceeded", 1.4)]
+    assert intervals(events) == [(1.0, 1.4, "Lambda")]
