@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
-import json
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -117,32 +116,18 @@ def fleet_phases(events: Sequence[Mapping[str, Any]]) -> dict[str, float]:
     return {"before": first - start, "maps": in_map, "between and after": end - first - in_map}
 
 
-def _history(sfn: Any, arn: str) -> list[dict[str, Any]]:
-    from stax_orchestrator.follow import execution_history
-
-    return execution_history(sfn, arn)
-
-
-def _nested(events: Sequence[Mapping[str, Any]]) -> str | None:
-    for event in events:
-        details = event.get("taskSucceededEventDetails")
-        if details and "startExecution" in str(details.get("resource", "")):
-            arn = json.loads(details.get("output") or "{}").get("ExecutionArn")
-            if arn:
-                return str(arn)
-    return None
-
-
 def _target(sfn: Any, child: str) -> dict[str, Any]:
-    events = _history(sfn, child)
+    from stax_orchestrator.follow import child_execution_arn, execution_history
+
+    events = execution_history(sfn, child)
     spans = intervals(events)
-    workload = _nested(events)
+    workload = child_execution_arn(events)
     if workload:
-        workload_events = _history(sfn, workload)
+        workload_events = execution_history(sfn, workload)
         spans += intervals(workload_events)
-        watcher = _nested(workload_events)
+        watcher = child_execution_arn(workload_events)
         if watcher:
-            spans += intervals(_history(sfn, watcher))
+            spans += intervals(execution_history(sfn, watcher))
     return {
         "window": (_seconds(events[0]["timestamp"]), _seconds(events[-1]["timestamp"])),
         "workload_name": workload.rsplit(":", 1)[-1] if workload else None,
@@ -159,7 +144,9 @@ def measure(
     """
     from concurrent.futures import ThreadPoolExecutor
 
-    events = _history(sfn, fleet_arn)
+    from stax_orchestrator.follow import execution_history
+
+    events = execution_history(sfn, fleet_arn)
     runs = sfn.list_map_runs(executionArn=fleet_arn)["mapRuns"]
     children = [
         e["executionArn"]

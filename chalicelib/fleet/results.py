@@ -222,7 +222,7 @@ def summarise(
     """
     plan = event["plan"]
     fleet_id = plan["fleet_id"]
-    map_error = (event.get("map_failure") or {}).get("Error")
+    map_error = map_failure_error(event)
     stage = event.get("stage") or {}
     halt = stage.get("halt")
     manifests = manifests_run(stage, event.get("map_result"))
@@ -314,12 +314,16 @@ def manifests_run(stage: Mapping[str, Any], map_result: Any) -> list[Any]:
     return manifests
 
 
+def map_failure_error(event: Mapping[str, Any]) -> str | None:
+    """The error of the Map's failure the machine passed (``map_failure``), if any."""
+    return (event.get("map_failure") or {}).get("Error")
+
+
 def stages_run(stage: Mapping[str, Any], event: Mapping[str, Any]) -> int:
     """How many stages started a Map run: those before ``stage`` and ``stage`` itself
     when its Map ran (a result or a failure of it in the state)."""
     index = int(stage.get("index", -1))
-    map_result, map_failure = event.get("map_result") or {}, event.get("map_failure") or {}
-    ran = bool(map_result.get("MapRunArn") or map_failure.get("Error"))
+    ran = bool((event.get("map_result") or {}).get("MapRunArn") or map_failure_error(event))
     return index + 1 if index >= 0 and ran else max(index, 0)
 
 

@@ -41,6 +41,7 @@ from chalicelib.fleet.results import (
     NOT_STARTED,
     TOLERANCE_ERROR,
     manifests_run,
+    map_failure_error,
     read_results,
 )
 from chalicelib.logs import log_event
@@ -59,10 +60,6 @@ def tolerated(plan: Mapping[str, Any], stage: Mapping[str, Any], failed_so_far: 
     match = TOLERANCE_PATTERN.match(str(tolerance))
     assert match is not None  # validated before
     return math.floor(Fraction(match.group(1)) * int(stage["count"]) / 100)
-
-
-def _map_error(event: Mapping[str, Any]) -> str | None:
-    return (event.get("map_failure") or {}).get("Error")
 
 
 def _why_the_map_stopped(error: str, stage: Mapping[str, Any]) -> str:
@@ -111,7 +108,7 @@ def next_stage(
     manifests = manifests_run(stage, event.get("map_result"))
     done = int(stage.get("index", -1))
     kept = {"manifests": manifests, "of": len(stages)}
-    error = _map_error(event)
+    error = map_failure_error(event)
     names = list(plan.get("halt_on_alarms") or [])
     counts: Counter[str] = Counter()
     if done >= 0 and (names or isinstance(plan["failure_tolerance"], int)):
